@@ -1,0 +1,180 @@
+"""Candidates and their property reports: what `derf-search check` prints.
+
+Example:
+    >>> report = check("x/(1 + abs(x))")
+    >>> report.candidate.canonical, report.passed
+    ('x/(1 + abs(x))', True)
+    >>> check("smoothsign").candidate.name
+    'smoothsign'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ._canonical import candidate_id, canonical_form
+from ._catalog import find_entry
+from ._compile import compile_numpy, compile_torch, to_latex, to_source
+from ._errors import ExpressionError
+from ._parser import parse
+from ._properties import PROPERTIES, PropertyResult, Tolerances, check_properties
+
+
+@dataclass
+class Candidate:
+    """A function f for the template, with its canonical form and stable id."""
+
+    expression: str
+    sympy: sp.Expr
+    name: str | None = None
+    merged_from: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_text(cls, text: str, *, primitives: Mapping[str, sp.Expr] | None = None,
+                  origin: str | None = None) -> Candidate:
+        """Parse an expression, or look up a catalog name such as ``isru``."""
+        entry = find_entry(text) if "(" not in text else None
+        if entry is not None:
+            if entry.expression is None:
+                raise ExpressionError(f"{entry.name!r} is a normalization layer, not a point-wise "
+                                      "function", source=text, origin=origin)
+            return cls(entry.expression, parse(entry.expression), name=entry.name)
+        return cls(text.strip(), parse(text, primitives=primitives, origin=origin))
+
+    @cached_property
+    def canonical_sympy(self) -> sp.Expr:
+        return canonical_form(self.sympy)
+
+    @property
+    def canonical(self) -> str:
+        return to_source(self.canonical_sympy)
+
+    @property
+    def id(self) -> str:
+        return candidate_id(self.canonical_sympy)
+
+    @property
+    def source(self) -> str:
+        """The expression re-rendered in the input syntax (parses back to the same function)."""
+        return to_source(self.sympy)
+
+    @property
+    def latex(self) -> str:
+        return to_latex(self.sympy)
+
+    def numpy(self) -> Any:
+        return compile_numpy(self.sympy)
+
+    def torch(self) -> Any:
+        return compile_torch(self.sympy)
+
+
+@dataclass
+class PropertyReport:
+    """The domain diagnosis and four verdicts of one candidate, readable and as JSON."""
+
+    candidate: Candidate
+    result: PropertyResult
+
+    @property
+    def passed(self) -> bool:
+        return self.result.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        c, r = self.candidate, self.result
+        return _jsonable({
+            "expression": c.expression,
+            "name": c.name,
+            "canonical": c.canonical,
+            "latex": c.latex,
+            "id": c.id,
+            "domain_ok": r.domain.ok,
+            "domain_error": r.domain.message if not r.domain.ok else None,
+            "passed": self.passed,
+            "properties": {
+                p: {"pass": v.passed, "score": v.score, "method": v.method,
+                    "evidence": v.evidence}
+                for p, v in r.verdicts.items()
+            },
+        })
+
+    def to_text(self) -> str:
+        c, r = self.candidate, self.result
+        title = f"{c.name} = {c.expression}" if c.name else c.expression
+        lines = [f"{title}", f"  id {c.id}   canonical {c.canonical}"]
+        if not r.domain.ok:
+            lines.append(f"  DOMAIN   not real and finite on R: {r.domain.message}")
+        for p in PROPERTIES:
+            v = r.verdicts[p]
+            mark = "pass" if v.passed else "FAIL"
+            lines.append(f"  {mark:<5}{p:<18}{_fmt(v.score):>10}  {v.method:<9} "
+                         f"{_evidence_line(v.evidence)}")
+        lines.append(f"  => {'passes all four properties' if self.passed else 'rejected'}")
+        return "\n".join(lines)
+
+
+def check(text: str, *, primitives: Mapping[str, sp.Expr] | None = None,
+          tolerances: Tolerances | None = None, symbolic: bool = True) -> PropertyReport:
+    """Parse (or look up) ``text`` and run the four property checks on it."""
+    candidate = Candidate.from_text(text, primitives=primitives)
+    return check_candidate(candidate, tolerances=tolerances, symbolic=symbolic)
+
+
+def check_candidate(candidate: Candidate, *, tolerances: Tolerances | None = None,
+                    symbolic: bool = True) -> PropertyReport:
+    result = check_properties(candidate.sympy, tolerances=tolerances, symbolic=symbolic)
+    return PropertyReport(candidate, result)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.4g}"
+    return str(value)
+
+
+_SHOWN = ("f(0)", "balance", "f(+inf)", "f(-inf)", "growth", "exponent", "sup", "flat_width",
+          "f'(0+)", "f'(0-)", "direction", "counterexample", "skipped")
+
+
+def _evidence_line(evidence: Mapping[str, Any]) -> str:
+    parts = []
+    for key in _SHOWN:
+        if key not in evidence:
+            continue
+        value = evidence[key]
+        if key == "counterexample":
+            value = (f"x1={value['x1']:.4g} < x2={value['x2']:.4g} but "
+                     f"f(x1)={value['f(x1)']:.4g}, f(x2)={value['f(x2)']:.4g}")
+        parts.append(f"{key}={_fmt(value)}")
+    return ", ".join(parts)
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON: non-finite floats become the strings 'inf', '-inf' and 'nan'."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    return value

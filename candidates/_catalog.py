@@ -1,0 +1,84 @@
+"""Built-in catalogs: the paper's 16 functions and the LayerNorm/RMSNorm/DyT baselines.
+
+Example:
+    >>> get_entry("isru").expression
+    'x/sqrt(x**2 + 1)'
+    >>> [e.name for e in CATALOGS["baselines"]]
+    ['layernorm', 'rmsnorm', 'dyt']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ._operators import suggest
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """A named candidate. ``kind="norm"`` entries are normalization layers, not functions."""
+
+    name: str
+    expression: str | None
+    description: str
+    kind: Literal["pointwise", "norm"] = "pointwise"
+    shift: bool = True  # whether the template's learnable shift s is used
+
+
+PAPER: tuple[CatalogEntry, ...] = (
+    CatalogEntry("erf", "erf(x)", "Derf: the error function"),
+    CatalogEntry("tanh", "tanh(x)", "hyperbolic tangent (with shift s; DyT is without)"),
+    CatalogEntry("satursin", "sin(clip(x, -pi/2, pi/2))", "sine saturated at ±π/2"),
+    CatalogEntry("arcsinhclip", "clip(asinh(x), -1, 1)", "asinh clipped to [-1, 1]"),
+    CatalogEntry("isru", "x/sqrt(x**2 + 1)", "inverse square root unit"),
+    CatalogEntry("exproot", "sign(x)*(1 - exp(-sqrt(abs(x))))", "odd mirror of 1 - e^{-√x}"),
+    CatalogEntry("linearclip", "clip(x, -1, 1)", "identity clipped to [-1, 1] (hard tanh)"),
+    CatalogEntry("expsign", "sign(x)*(1 - exp(-abs(x)))", "odd mirror of 1 - e^{-x}"),
+    CatalogEntry("logsignclip", "clip(sign(x)*log(abs(x) + 1), -1, 1)",
+                 "signed log(|x|+1) clipped to [-1, 1]"),
+    CatalogEntry("relsign", "x/(sqrt(x**2 + 1) + 1)", "x/(√(x²+1)+1)"),
+    CatalogEntry("arctan", "2/pi*atan(x)", "arctangent scaled to (-1, 1)"),
+    CatalogEntry("smoothsign", "x/(1 + abs(x))", "softsign"),
+    CatalogEntry("logquadclip", "clip(sign(x)*log(x**2 + 1), -1, 1)",
+                 "signed log(x²+1) clipped to [-1, 1]"),
+    CatalogEntry("power23clip", "clip(sign(x)*abs(x)**(2/3), -1, 1)",
+                 "signed |x|^{2/3} clipped to [-1, 1]"),
+    CatalogEntry("saturlog", "sign(x)*log(abs(x) + 1)/(log(abs(x) + 1) + 1)",
+                 "sign(x)·L/(L+1) with L = ln(|x|+1)"),
+    CatalogEntry("cubsign", "x**3/(abs(x)**3 + 1)", "x³/(|x|³+1)"),
+)
+
+BASELINES: tuple[CatalogEntry, ...] = (
+    CatalogEntry("layernorm", None, "nn.LayerNorm over the channel dimension", kind="norm"),
+    CatalogEntry("rmsnorm", None, "RMSNorm over the channel dimension", kind="norm"),
+    CatalogEntry("dyt", "tanh(x)", "Dynamic Tanh: tanh(αx) without shift", shift=False),
+)
+
+CATALOGS: dict[str, tuple[CatalogEntry, ...]] = {"paper": PAPER, "baselines": BASELINES}
+
+_BY_NAME: dict[str, CatalogEntry] = {e.name: e for e in (*PAPER, *BASELINES)}
+_BY_NAME["derf"] = CatalogEntry("derf", "erf(x)", "Derf: erf(αx + s)")
+
+
+def catalog_names() -> list[str]:
+    return sorted(_BY_NAME)
+
+
+def find_entry(name: str) -> CatalogEntry | None:
+    """The entry called ``name`` (case-insensitive), or None."""
+    return _BY_NAME.get(name.strip().lower())
+
+
+def get_entry(name: str) -> CatalogEntry:
+    """The entry called ``name``; a KeyError with a did-you-mean otherwise."""
+    entry = find_entry(name)
+    if entry is None:
+        raise KeyError(f"unknown catalog entry {name!r}{suggest(name.lower(), catalog_names())}")
+    return entry
+
+
+def get_catalog(name: str) -> tuple[CatalogEntry, ...]:
+    if name not in CATALOGS:
+        raise KeyError(f"unknown catalog {name!r}{suggest(name, list(CATALOGS))}")
+    return CATALOGS[name]

@@ -1,0 +1,53 @@
+"""Error types of the candidate engine: one line each, with the place of the mistake."""
+
+from __future__ import annotations
+
+
+class ExpressionError(ValueError):
+    """An expression that cannot be parsed or is not allowed.
+
+    ``column`` is 1-based within ``source``; ``origin`` says where the text came from (a grammar
+    file and line, say) when it did not come from the command line.
+
+    >>> str(ExpressionError("unknown function 'tahn'", source="tahn(x)", column=1))
+    "expression 'tahn(x)', column 1: unknown function 'tahn'"
+    """
+
+    def __init__(self, message: str, *, source: str, column: int | None = None,
+                 origin: str | None = None) -> None:
+        self.message = message
+        self.source = source
+        self.column = column
+        self.origin = origin
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        shown = self.source if len(self.source) <= 80 else self.source[:77] + "..."
+        where = f"expression {shown!r}"
+        if self.column is not None:
+            where += f", column {self.column}"
+        if self.origin:
+            where = f"{self.origin}: {where}"
+        return f"{where}: {self.message}"
+
+
+class GrammarError(ValueError):
+    """A mistake in a grammar file, naming the file, the line and the key.
+
+    >>> str(GrammarError("unknown operator 'tahn'", path="g.toml", line=3, key="unary"))
+    "g.toml:3: key 'unary': unknown operator 'tahn'"
+    """
+
+    def __init__(self, message: str, *, path: str, line: int | None = None,
+                 key: str | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        self.key = key
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        if self.key:
+            where += f": key {self.key!r}"
+        return f"{where}: {self.message}"

@@ -1,0 +1,239 @@
+"""Numeric evidence for the four properties and the domain: dense and log-spaced grids.
+
+Every function here takes a compiled numpy function ``f`` and returns plain numbers, so the
+same code serves a single ``derf-search check`` and the survivors of a large enumeration.
+
+Example:
+    >>> import numpy as np
+    >>> diagnose_domain(lambda x: 1 / x).first_bad_x
+    0.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Fn = Callable[[np.ndarray], np.ndarray]
+
+
+def symmetric(positive: np.ndarray) -> np.ndarray:
+    """Mirror a grid of positive points into a sorted grid that contains 0 and is exactly odd."""
+    pos = np.unique(positive[positive > 0])
+    return np.concatenate([-pos[::-1], [0.0], pos])
+
+
+def window_grid(window: float, points: int = 8000) -> np.ndarray:
+    return symmetric(np.linspace(0.0, window, points + 1))
+
+
+NEAR_ZERO = symmetric(np.logspace(-8, math.log10(4.0), 1601))
+DOMAIN = symmetric(np.concatenate([np.linspace(0.0, 50.0, 100001), np.logspace(-12, 0, 121)]))
+TAIL = np.logspace(0, 15, 301)
+
+
+def evaluate(f: Fn, x: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        y = np.asarray(f(x), dtype=float)
+    return np.broadcast_to(y, x.shape).astype(float, copy=False)
+
+
+@dataclass
+class DomainDiagnosis:
+    """Whether f is real and finite on all of R; where it is not, the first offending x."""
+
+    ok: bool
+    message: str | None = None
+    first_bad_x: float | None = None
+    overflow_beyond: float | None = None
+
+
+def _pole_near(f: Fn, lo: float, hi: float, scale: float) -> float | None:
+    """A pole between lo and hi: |f| keeps growing as the bracket around its peak shrinks."""
+    a, b = lo, hi
+    for _ in range(80):
+        xs = np.linspace(a, b, 9)
+        ys = np.abs(evaluate(f, xs))
+        if not np.all(np.isfinite(ys)):
+            return float(xs[int(np.argmax(~np.isfinite(ys)))])
+        k = int(np.argmax(ys))
+        if ys[k] > 1e12 * scale:
+            return float(xs[k])
+        a, b = xs[max(k - 1, 0)], xs[min(k + 1, 8)]
+        if b - a < 1e-15 * max(1.0, abs(a)):
+            break
+    return None
+
+
+def diagnose_domain(f: Fn) -> DomainDiagnosis:
+    """Check f on [-50, 50] (dense, and log-spaced near 0): not real, infinite or a pole.
+
+    Infinite values that run to the end of the grid are overflow of a fast-growing but finite
+    function (exp(x)), not a domain error: they are reported as ``overflow_beyond``.
+    """
+    x = DOMAIN
+    y = evaluate(f, x)
+    nan = np.isnan(y)
+    if nan.any():
+        bad = x[nan]
+        x0 = float(bad[np.argmin(np.abs(bad))])
+        share = nan.mean()
+        where = "for x < 0" if np.all(bad < 0) and share > 0.3 else f"at {int(nan.sum())} points"
+        return DomainDiagnosis(False, f"not real (nan) {where}; first offending x = {x0:g}", x0)
+    inf = np.isinf(y)
+    overflow_beyond = None
+    if inf.any():
+        # Overflow: the infinite points form a prefix and/or suffix of the grid.
+        finite_idx = np.flatnonzero(~inf)
+        if finite_idx.size == 0:
+            return DomainDiagnosis(False, "not finite anywhere on [-50, 50]", 0.0)
+        inner = inf[finite_idx[0]: finite_idx[-1] + 1]
+        if inner.any():
+            bad = x[finite_idx[0]: finite_idx[-1] + 1][inner]
+            x0 = float(bad[np.argmin(np.abs(bad))])
+            return DomainDiagnosis(False, f"infinite at x = {x0:g} (a pole)", x0)
+        edges = x[inf]
+        overflow_beyond = float(np.min(np.abs(edges)))
+        if overflow_beyond < 4.0:
+            return DomainDiagnosis(False, f"overflows already at x = {edges[0]:g}",
+                                   float(edges[0]))
+    ay = np.abs(np.where(np.isfinite(y), y, 0.0))
+    scale = float(np.median(ay)) + 1.0
+    interior = (ay[1:-1] >= ay[:-2]) & (ay[1:-1] >= ay[2:]) & (ay[1:-1] > 1e3 * scale)
+    peaks = np.flatnonzero(interior) + 1
+    for i in peaks[np.argsort(np.abs(x[peaks]), kind="stable")][:20]:
+        pole = _pole_near(f, float(x[i - 1]), float(x[i + 1]), scale)
+        if pole is not None:
+            return DomainDiagnosis(False, f"infinite near x = {pole:.6g} (a pole)", pole)
+    return DomainDiagnosis(True, overflow_beyond=overflow_beyond)
+
+
+@dataclass
+class NumericFacts:
+    """Numbers the four numeric checks are read from."""
+
+    R: float
+    f0: float
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def scale_R(f: Fn, window: float) -> tuple[float, np.ndarray, np.ndarray]:
+    x = window_grid(window)
+    y = evaluate(f, x)
+    return float(np.max(np.abs(y))), x, y
+
+
+def zero_centered(f: Fn, R: float, tol: float) -> tuple[bool, float, dict[str, Any]]:
+    f0 = float(evaluate(f, np.zeros(1))[0])
+    pos, neg = evaluate(f, TAIL), evaluate(f, -TAIL)
+    both = np.isfinite(pos) & np.isfinite(neg)
+    balance_all = np.abs(pos + neg)
+    far = both & (TAIL >= 1e3)
+    use = far if far.any() else both & (TAIL >= 10)
+    balance = float(np.max(balance_all[use])) if use.any() else math.inf
+    last = np.flatnonzero(both)
+    lim_pos = float(pos[last[-1]]) if last.size else math.nan
+    lim_neg = float(neg[last[-1]]) if last.size else math.nan
+    score = max(abs(f0), balance) / R
+    ok = abs(f0) <= tol * R and balance <= tol * R
+    return ok, score, {
+        "f(0)": f0, "R": R, "f(+inf)": lim_pos, "f(-inf)": lim_neg,
+        "balance": balance, "tolerance": tol * R,
+    }
+
+
+def growth_class(exponent: float) -> str:
+    """Name the growth of an unbounded function from its tail exponent p (|f| ~ x^p)."""
+    if not math.isfinite(exponent) or exponent > 1.05:
+        return "faster"
+    if exponent >= 0.95:
+        return "linear"
+    if exponent > 0.08:
+        return "power p<1"
+    return "logarithmic"
+
+
+def bounded(f: Fn, R: float) -> tuple[bool, float, dict[str, Any]]:
+    m = np.maximum(np.abs(evaluate(f, TAIL)), np.abs(evaluate(f, -TAIL)))
+    if not np.all(np.isfinite(m)):
+        first = float(TAIL[np.argmax(~np.isfinite(m))])
+        return False, math.inf, {"growth": "faster", "exponent": math.inf,
+                                 "overflow_at": first}
+    split = TAIL <= 1e8
+    below, above = float(np.max(m[split])), float(np.max(m[~split]))
+    sup = max(R, below, above)
+    if above - below <= 1e-2 * max(R, below):
+        return True, sup / R, {"sup": sup, "growth": "bounded"}
+    i12, i15 = np.searchsorted(TAIL, 1e12), len(TAIL) - 1
+    ratio = m[i15] / m[i12] if m[i12] > 0 else math.inf
+    exponent = math.log(ratio) / math.log(TAIL[i15] / TAIL[i12]) if ratio > 0 else 0.0
+    return False, math.inf, {"growth": growth_class(exponent), "exponent": round(exponent, 3),
+                             "f at 1e15": float(m[i15])}
+
+
+def one_sided_slopes(f: Fn) -> tuple[float, float]:
+    """f'(0+) and f'(0-) by difference quotients; infinite when they keep growing as h -> 0."""
+    f0 = float(evaluate(f, np.zeros(1))[0])
+    hs = np.array([1e-4, 1e-6, 1e-8])
+    slopes = []
+    for side in (1.0, -1.0):
+        d = (evaluate(f, side * hs) - f0) / (side * hs)
+        if abs(d[2]) > 10 * abs(d[1]) > 100 * abs(d[0]) > 0:
+            slopes.append(math.copysign(math.inf, d[2]))
+        else:
+            slopes.append(float(d[2]) if abs(d[2]) > 1e-7 else 0.0)
+    return slopes[0], slopes[1]
+
+
+def center_sensitive(f: Fn, R: float, flat_tol: float, flat_width: float,
+                     window: float) -> tuple[bool, float, dict[str, Any]]:
+    x = NEAR_ZERO
+    f0 = float(evaluate(f, np.zeros(1))[0])
+    dev = np.abs(evaluate(f, x) - f0)
+    violating = dev > flat_tol * R
+    width = float(np.min(np.abs(x[violating]))) if violating.any() else window
+    right, left = one_sided_slopes(f)
+    ok = width < flat_width
+    return ok, right, {"flat_width": width, "f'(0+)": right, "f'(0-)": left,
+                       "threshold": flat_width}
+
+
+def monotonic(f: Fn, R: float, window: float) -> tuple[bool, float, dict[str, Any]]:
+    x = np.unique(np.concatenate([DOMAIN, NEAR_ZERO, TAIL, -TAIL]))
+    found = _monotonic_on(x, evaluate(f, x), R)
+    if not found[0]:
+        # Prefer a counterexample a reader can see on a plot of the window.
+        inside = np.abs(x) <= window
+        local = _monotonic_on(x[inside], evaluate(f, x[inside]), R)
+        if not local[0]:
+            return found[0], found[1], {**found[2], **{k: v for k, v in local[2].items()
+                                                        if k == "counterexample"}}
+    return found
+
+
+def _monotonic_on(x: np.ndarray, y: np.ndarray, R: float) -> tuple[bool, float, dict[str, Any]]:
+    keep = np.isfinite(y)
+    x, y = x[keep], y[keep]
+    d = np.diff(y)
+    up, down = float(np.sum(d[d > 0])), float(-np.sum(d[d < 0]))
+    increasing = up >= down
+    z = y if increasing else -y
+    run_max = np.maximum.accumulate(z)
+    drop = run_max - z
+    j = int(np.argmax(drop))
+    eps = 1e-9 * max(R, 1.0)
+    direction = "non-decreasing" if increasing else "non-increasing"
+    total = up + down
+    score = (max(up, down) / total) if total > 0 else 1.0
+    if drop[j] <= eps:
+        return True, score, {"direction": direction}
+    i = int(np.argmax(z[: j + 1]))
+    return False, score, {
+        "direction": f"mostly {direction}",
+        "counterexample": {"x1": float(x[i]), "x2": float(x[j]),
+                           "f(x1)": float(y[i]), "f(x2)": float(y[j])},
+    }

@@ -1,0 +1,213 @@
+"""The safe expression parser: Python arithmetic over ``x``, checked node by node.
+
+User text is parsed with :mod:`ast` and every node is checked against a whitelist before a sympy
+object is built from it directly. Nothing is evaluated: no ``eval``, ``exec``, ``sympify`` or
+``parse_expr`` ever sees user text.
+
+Example:
+    >>> from candidates._parser import parse
+    >>> parse("x / sqrt(x**2 + 1)")
+    x/sqrt(x**2 + 1)
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy as sp
+
+from ._errors import ExpressionError
+from ._operators import CONSTANTS, OPERATORS, X, suggest
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits that keep parsing and symbolic work cheap whatever the input."""
+
+    max_length: int = 1000
+    max_nodes: int = 200
+    max_depth: int = 32
+    max_constant: float = 1e6
+    max_exponent: float = 64.0
+
+
+DEFAULT_LIMITS = Limits()
+
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_HINTS = {
+    ast.BitXor: "'^' is not a power: write x**2",
+    ast.FloorDiv: "'//' is not allowed: write /",
+    ast.Mod: "'%' is not allowed",
+    ast.MatMult: "'@' is not allowed",
+}
+
+
+def parse(
+    source: str,
+    *,
+    primitives: Mapping[str, sp.Expr] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    origin: str | None = None,
+) -> sp.Expr:
+    """Parse ``source`` into a sympy expression in :data:`X`.
+
+    ``primitives`` maps user-defined unary primitives to their definitions in ``x``
+    (``{"satursin": sin(clip(x, -pi/2, pi/2))}``); calls to them are inlined. Raises
+    :class:`ExpressionError` (with column and a did-you-mean) for anything not allowed.
+
+    >>> parse("clip(x, -1, 1)")
+    Min(1, Max(-1, x))
+    """
+    return _Builder(source, primitives or {}, limits, origin).build()
+
+
+class _Builder:
+    def __init__(self, source: str, primitives: Mapping[str, sp.Expr], limits: Limits,
+                 origin: str | None) -> None:
+        self.source = source
+        self.primitives = primitives
+        self.limits = limits
+        self.origin = origin
+
+    def error(self, message: str, node: ast.AST | None = None, column: int | None = None) -> None:
+        if node is not None and hasattr(node, "col_offset"):
+            column = node.col_offset + 1
+        raise ExpressionError(message, source=self.source, column=column, origin=self.origin)
+
+    def build(self) -> sp.Expr:
+        if not isinstance(self.source, str):
+            self.error(f"expected a string, got {type(self.source).__name__}")
+        if len(self.source) > self.limits.max_length:
+            self.error(f"longer than {self.limits.max_length} characters ({len(self.source)})")
+        if not self.source.strip():
+            self.error("empty expression")
+        try:
+            tree = ast.parse(self.source.strip(), mode="eval")
+        except SyntaxError as exc:
+            self.error(f"syntax error: {exc.msg}", column=exc.offset)
+        except (ValueError, RecursionError, MemoryError) as exc:
+            self.error(f"cannot be parsed: {type(exc).__name__}")
+        nodes = sum(1 for _ in ast.walk(tree))
+        if nodes > self.limits.max_nodes:
+            self.error(f"too large: {nodes} syntax nodes, the limit is {self.limits.max_nodes}")
+        expr = self.node(tree.body, depth=0)
+        if not isinstance(expr, sp.Expr):
+            self.error("not an arithmetic expression")
+        if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            self.error("undefined everywhere (a division by zero or an infinite constant)")
+        extra = expr.free_symbols - {X}
+        if extra:
+            self.error(f"unknown symbols {sorted(map(str, extra))}")
+        return expr
+
+    def node(self, node: ast.AST, depth: int) -> sp.Expr:
+        if depth > self.limits.max_depth:
+            self.error(f"nested deeper than {self.limits.max_depth} levels", node)
+        if isinstance(node, ast.Constant):
+            return self.constant(node)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.UnaryOp):
+            operand = self.node(node.operand, depth + 1)
+            if isinstance(node.op, ast.USub):
+                return -operand
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            self.error(f"operator {type(node.op).__name__} is not allowed", node)
+        if isinstance(node, ast.BinOp):
+            return self.binary(node, depth)
+        if isinstance(node, ast.Call):
+            return self.call(node, depth)
+        self.error(f"{type(node).__name__} is not allowed: use numbers, x, pi, e, "
+                   "+ - * / **, parentheses and function calls", node)
+        raise AssertionError("unreachable")
+
+    def constant(self, node: ast.Constant) -> sp.Expr:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.error(f"only real numbers are allowed, not {type(value).__name__}", node)
+        if not math.isfinite(value) or abs(value) > self.limits.max_constant:
+            self.error(f"constant {value!r} is out of range (|c| <= {self.limits.max_constant:g})",
+                       node)
+        # Exact rationals keep canonical forms exact: 0.5 is 1/2, 1.205 is 241/200.
+        frac = Fraction(value) if isinstance(value, int) else Fraction(repr(value))
+        return sp.Rational(frac.numerator, frac.denominator)
+
+    def name(self, node: ast.Name) -> sp.Expr:
+        if node.id == "x":
+            return X
+        if node.id in CONSTANTS:
+            return CONSTANTS[node.id]
+        if node.id in OPERATORS or node.id in self.primitives:
+            self.error(f"{node.id!r} is a function: write {node.id}(x)", node)
+        known = ["x", *CONSTANTS]
+        self.error(f"unknown name {node.id!r}{suggest(node.id, known)}", node)
+        raise AssertionError("unreachable")
+
+    def binary(self, node: ast.BinOp, depth: int) -> sp.Expr:
+        op = type(node.op)
+        if op not in _BINARY:
+            hint = _HINTS.get(op, f"operator {op.__name__} is not allowed")
+            self.error(hint, node)
+        left = self.node(node.left, depth + 1)
+        right = self.node(node.right, depth + 1)
+        if op is ast.Add:
+            return left + right
+        if op is ast.Sub:
+            return left - right
+        if op is ast.Mult:
+            return left * right
+        if op is ast.Div:
+            if right == 0:
+                self.error("division by zero", node)
+            return left / right
+        return self.power(node, left, right)
+
+    def power(self, node: ast.BinOp, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+        # Bound constant powers before sympy computes them exactly: 9**9**9 would never finish.
+        if exponent.is_Number:
+            if abs(float(exponent)) > self.limits.max_exponent:
+                self.error(f"exponent {exponent} is out of range "
+                           f"(|p| <= {self.limits.max_exponent:g})", node)
+            if base.is_Number and base != 0:
+                magnitude = abs(float(exponent)) * abs(math.log10(abs(float(base))))
+                if magnitude > 300:
+                    self.error("constant power is out of range", node)
+            if base == 0 and exponent.is_negative:
+                self.error("division by zero", node)
+        elif not exponent.free_symbols and exponent.is_real is not True:
+            self.error("exponent must be real", node)
+        return sp.Pow(base, exponent)
+
+    def call(self, node: ast.Call, depth: int) -> sp.Expr:
+        if not isinstance(node.func, ast.Name):
+            self.error("only calls of named functions are allowed, like erf(x)", node)
+        assert isinstance(node.func, ast.Name)
+        if node.keywords:
+            self.error("keyword arguments are not allowed", node)
+        name = node.func.id
+        args = []
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                self.error("*args are not allowed", arg)
+            args.append(self.node(arg, depth + 1))
+        if name in self.primitives:
+            if len(args) != 1:
+                self.error(f"{name}() takes 1 argument, got {len(args)}", node)
+            return self.primitives[name].xreplace({X: args[0]})
+        if name not in OPERATORS:
+            known = [*OPERATORS, *self.primitives]
+            self.error(f"unknown function {name!r}{suggest(name, known)}", node)
+        op = OPERATORS[name]
+        if len(args) != op.arity:
+            plural = "s" if op.arity != 1 else ""
+            self.error(f"{name}() takes {op.arity} argument{plural}, got {len(args)}", node)
+        if name == "clip":
+            lo, hi = args[1], args[2]
+            if lo.is_Number and hi.is_Number and lo > hi:
+                self.error(f"clip bounds are reversed: lo={lo} > hi={hi}", node)
+        return op.sympy(*args)

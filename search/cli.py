@@ -1,0 +1,154 @@
+"""The `derf-search` command line.
+
+Heavy modules (sympy, numpy, torch, matplotlib) are imported inside the commands, so
+`derf-search --help` answers at once. User mistakes end in one line on stderr and exit status 2.
+
+Example:
+    $ derf-search check "erf(x)" "x/(1 + abs(x))"
+    $ derf-search generate --max-expressions 20000 --out results/my-space
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for: printed as one line, exit status 2."""
+
+
+def _check(args: argparse.Namespace) -> int:
+    from candidates import ExpressionError, Tolerances, check, load_grammar
+
+    texts = list(args.expressions)
+    if args.file:
+        path = Path(args.file)
+        if not path.is_file():
+            raise UserError(f"no such file: {path}")
+        for line in path.read_text().splitlines():
+            stripped = line.split("#", 1)[0].strip()
+            if stripped:
+                texts.append(stripped)
+    if not texts:
+        raise UserError("give at least one expression (or --file F)")
+    primitives = load_grammar(args.grammar).primitives if args.grammar else None
+    tolerances = load_grammar(args.grammar).tolerances if args.grammar else Tolerances()
+    outputs: list[dict[str, object]] = []
+    failed = False
+    for text in texts:
+        try:
+            report = check(text, primitives=primitives, tolerances=tolerances,
+                           symbolic=not args.numeric_only)
+        except ExpressionError as exc:
+            failed = True
+            outputs.append({"expression": text, "error": str(exc)})
+            if not args.json:
+                print(f"derf-search: error: {exc}", file=sys.stderr)
+            continue
+        outputs.append(report.to_dict())
+        if not args.json:
+            print(report.to_text())
+            print()
+    if args.json:
+        print(json.dumps(outputs, indent=2))
+    return EXIT_USAGE if failed else 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from search._generate import GenerateSettings, generate
+
+    settings = GenerateSettings(
+        grammar=args.grammar,
+        max_size=args.max_size,
+        max_expressions=args.max_expressions,
+        sample=args.sample,
+        seed=args.seed,
+        out=Path(args.out),
+        symbolic_seconds=args.symbolic_seconds,
+        progress=not args.no_progress,
+    )
+    summary = generate(settings)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"enumerated {summary['enumerated']:,} expressions, {summary['screen_passed']:,} "
+              f"passed the numeric screen, {summary['unique']:,} unique, "
+              f"{summary['passing']:,} pass all four properties "
+              f"({summary['seconds']:.1f} s, {summary['expressions_per_second']:,.0f} expr/s)")
+        print(f"wrote {settings.out}/candidates.parquet, property_report.md, "
+              "property_report.json, plots/shapes.png, summary.json")
+    return 0
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from search._benchmark import benchmark_generate
+
+    benchmark_generate(max_expressions=args.max_expressions, grammar=args.grammar,
+                       repeats=args.repeats)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="derf-search",
+        description="Search for point-wise functions f that replace normalization layers, "
+                    "used as y = γ·f(α·x + s) + β.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("check", help="check expressions against the four properties")
+    p.add_argument("expressions", nargs="*", metavar="EXPR",
+                   help="expressions in x (erf(x), x/(1 + abs(x)), …) or catalog names (isru)")
+    p.add_argument("--file", help="read expressions from a file, one per line (# comments)")
+    p.add_argument("--grammar", help="grammar file whose primitives and tolerances to use")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--numeric-only", action="store_true", help="skip the sympy confirmation")
+    p.set_defaults(run=_check)
+
+    p = sub.add_parser("generate", help="enumerate a grammar, screen and dedupe candidates")
+    p.add_argument("--grammar", help="grammar TOML file (default: the built-in default grammar)")
+    p.add_argument("--max-size", type=int, help="override the grammar's size limit")
+    p.add_argument("--max-expressions", type=int, help="stop after this many expressions")
+    p.add_argument("--sample", type=int, metavar="K", help="sample K random expressions instead "
+                   "of enumerating")
+    p.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
+    p.add_argument("--out", default="results/generate", help="output directory")
+    p.add_argument("--symbolic-seconds", type=float, default=30.0,
+                   help="total time for sympy confirmation of the survivors (default 30)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_generate)
+
+    p = sub.add_parser("benchmark", help="measure the candidate engine's speed")
+    p.add_argument("--max-expressions", type=int, default=100_000)
+    p.add_argument("--grammar", help="grammar TOML file (default: the built-in default grammar)")
+    p.add_argument("--repeats", type=int, default=1)
+    p.set_defaults(run=_benchmark)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from candidates import ExpressionError, GrammarError
+
+    try:
+        return int(args.run(args))
+    except (UserError, ExpressionError, GrammarError, KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"derf-search: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("derf-search: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
