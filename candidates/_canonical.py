@@ -93,12 +93,13 @@ def _half_point(h: Fn, h0: float, M: float) -> float | None:
         return None
     k = int(above[0])
     lo, hi = (0.0 if k == 0 else float(_POSITIVE[k - 1])), float(_POSITIVE[k])
-    for _ in range(64):  # bisection: the scale must not depend on the grid
-        mid = 0.5 * (lo + hi)
-        if abs(float(evaluate(h, np.array([mid]))[0]) - h0) >= 0.5 * M:
-            hi = mid
-        else:
-            lo = mid
+    for _ in range(4):  # refine the crossing: the scale must not depend on the grid
+        xs = np.linspace(lo, hi, 257)
+        hit = np.flatnonzero(np.abs(evaluate(h, xs) - h0) >= 0.5 * M)
+        if hit.size == 0:
+            break
+        j = int(hit[0])
+        lo, hi = (float(xs[j - 1]) if j else lo), float(xs[j])
     return hi
 
 

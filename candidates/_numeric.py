@@ -27,13 +27,18 @@ def symmetric(positive: np.ndarray) -> np.ndarray:
     return np.concatenate([-pos[::-1], [0.0], pos])
 
 
-def window_grid(window: float, points: int = 8000) -> np.ndarray:
-    return symmetric(np.linspace(0.0, window, points + 1))
-
-
-NEAR_ZERO = symmetric(np.logspace(-8, math.log10(4.0), 1601))
-DOMAIN = symmetric(np.concatenate([np.linspace(0.0, 50.0, 100001), np.logspace(-12, 0, 121)]))
 TAIL = np.logspace(0, 15, 301)
+#: One grid for all checks: dense on [-50, 50], log-spaced towards 0 and out to 1e15.
+FULL = symmetric(np.concatenate([
+    np.linspace(0.0, 50.0, 8001),
+    np.logspace(-12, 0, 121),
+    np.logspace(-8, math.log10(4.0), 801),
+    TAIL,
+]))
+_INNER = np.abs(FULL) <= 50.0
+_TAIL_POS = np.searchsorted(FULL, TAIL)
+_TAIL_NEG = np.searchsorted(FULL, -TAIL)
+_ZERO = int(np.searchsorted(FULL, 0.0))
 
 
 def evaluate(f: Fn, x: np.ndarray) -> np.ndarray:
@@ -69,14 +74,34 @@ def _pole_near(f: Fn, lo: float, hi: float, scale: float) -> float | None:
     return None
 
 
-def diagnose_domain(f: Fn) -> DomainDiagnosis:
+@dataclass
+class Samples:
+    """f evaluated once on :data:`FULL`; every check reads its slice."""
+
+    f: Fn
+    y: np.ndarray
+
+    @classmethod
+    def of(cls, f: Fn) -> Samples:
+        return cls(f, evaluate(f, FULL))
+
+    @property
+    def f0(self) -> float:
+        return float(self.y[_ZERO])
+
+    def tails(self) -> tuple[np.ndarray, np.ndarray]:
+        """f(L) and f(-L) for L in :data:`TAIL`."""
+        return self.y[_TAIL_POS], self.y[_TAIL_NEG]
+
+
+def diagnose_domain(f: Fn, samples: Samples | None = None) -> DomainDiagnosis:
     """Check f on [-50, 50] (dense, and log-spaced near 0): not real, infinite or a pole.
 
     Infinite values that run to the end of the grid are overflow of a fast-growing but finite
     function (exp(x)), not a domain error: they are reported as ``overflow_beyond``.
     """
-    x = DOMAIN
-    y = evaluate(f, x)
+    s = samples or Samples.of(f)
+    x, y = FULL[_INNER], s.y[_INNER]
     nan = np.isnan(y)
     if nan.any():
         bad = x[nan]
@@ -103,7 +128,7 @@ def diagnose_domain(f: Fn) -> DomainDiagnosis:
                                    float(edges[0]))
     ay = np.abs(np.where(np.isfinite(y), y, 0.0))
     scale = float(np.median(ay)) + 1.0
-    interior = (ay[1:-1] >= ay[:-2]) & (ay[1:-1] >= ay[2:]) & (ay[1:-1] > 1e3 * scale)
+    interior = (ay[1:-1] >= ay[:-2]) & (ay[1:-1] >= ay[2:]) & (ay[1:-1] > 1e2 * scale)
     peaks = np.flatnonzero(interior) + 1
     for i in peaks[np.argsort(np.abs(x[peaks]), kind="stable")][:20]:
         pole = _pole_near(f, float(x[i - 1]), float(x[i + 1]), scale)
@@ -121,23 +146,28 @@ class NumericFacts:
     evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def scale_R(f: Fn, window: float) -> tuple[float, np.ndarray, np.ndarray]:
-    x = window_grid(window)
-    y = evaluate(f, x)
-    return float(np.max(np.abs(y))), x, y
+def scale_R(s: Samples, window: float) -> float:
+    """R = max |f| over [-window, window]."""
+    inside = np.abs(FULL) <= window
+    return float(np.max(np.abs(s.y[inside])))
 
 
-def zero_centered(f: Fn, R: float, tol: float) -> tuple[bool, float, dict[str, Any]]:
-    f0 = float(evaluate(f, np.zeros(1))[0])
-    pos, neg = evaluate(f, TAIL), evaluate(f, -TAIL)
+def zero_centered(s: Samples, R: float, tol: float) -> tuple[bool, float, dict[str, Any]]:
+    f0 = s.f0
+    pos, neg = s.tails()
     both = np.isfinite(pos) & np.isfinite(neg)
-    balance_all = np.abs(pos + neg)
-    far = both & (TAIL >= 1e3)
-    use = far if far.any() else both & (TAIL >= 10)
-    balance = float(np.max(balance_all[use])) if use.any() else math.inf
     last = np.flatnonzero(both)
-    lim_pos = float(pos[last[-1]]) if last.size else math.nan
-    lim_neg = float(neg[last[-1]]) if last.size else math.nan
+    if last.size == 0:
+        balance, lim_pos, lim_neg = math.inf, math.nan, math.nan
+    else:
+        # The limit of f(L) + f(-L) is estimated at the largest L where f is finite; where it
+        # still moves over the last decades (no limit: cos(x) - 1), the largest value counts.
+        sums = (pos + neg)[both]
+        far = TAIL[both] >= TAIL[last[-1]] / 1e3
+        balance = abs(float(sums[-1]))
+        if np.ptp(sums[far]) > tol * R:
+            balance = float(np.max(np.abs(sums[far])))
+        lim_pos, lim_neg = float(pos[last[-1]]), float(neg[last[-1]])
     score = max(abs(f0), balance) / R
     ok = abs(f0) <= tol * R and balance <= tol * R
     return ok, score, {
@@ -157,22 +187,32 @@ def growth_class(exponent: float) -> str:
     return "logarithmic"
 
 
-def bounded(f: Fn, R: float) -> tuple[bool, float, dict[str, Any]]:
-    m = np.maximum(np.abs(evaluate(f, TAIL)), np.abs(evaluate(f, -TAIL)))
-    if not np.all(np.isfinite(m)):
-        first = float(TAIL[np.argmax(~np.isfinite(m))])
+def bounded(s: Samples, R: float) -> tuple[bool, float, dict[str, Any]]:
+    pos, neg = s.tails()
+    m = np.maximum(np.abs(pos), np.abs(neg))
+    if np.isinf(m).any():
+        first = float(TAIL[np.argmax(np.isinf(m))])
         return False, math.inf, {"growth": "faster", "exponent": math.inf,
                                  "overflow_at": first}
-    split = TAIL <= 1e8
+    # nan in the far tail comes from inf/inf or inf - inf inside a finite function
+    # (isru(expm1(x))): judge growth on the points that could be computed.
+    keep = np.isfinite(m)
+    if keep.sum() < 10:
+        return False, math.inf, {"growth": "unknown", "note": "tails not computable"}
+    tail, m = TAIL[keep], m[keep]
+    split = tail <= math.sqrt(tail[-1])
+    if split.all() or not split.any():
+        split = np.arange(tail.size) < tail.size // 2
     below, above = float(np.max(m[split])), float(np.max(m[~split]))
     sup = max(R, below, above)
     if above - below <= 1e-2 * max(R, below):
         return True, sup / R, {"sup": sup, "growth": "bounded"}
-    i12, i15 = np.searchsorted(TAIL, 1e12), len(TAIL) - 1
-    ratio = m[i15] / m[i12] if m[i12] > 0 else math.inf
-    exponent = math.log(ratio) / math.log(TAIL[i15] / TAIL[i12]) if ratio > 0 else 0.0
+    hi = tail.size - 1
+    lo = int(np.searchsorted(tail, tail[hi] / 1e3))
+    ratio = m[hi] / m[lo] if m[lo] > 0 else math.inf
+    exponent = math.log(ratio) / math.log(tail[hi] / tail[lo]) if ratio > 0 else 0.0
     return False, math.inf, {"growth": growth_class(exponent), "exponent": round(exponent, 3),
-                             "f at 1e15": float(m[i15])}
+                             f"|f| at {tail[hi]:.0e}": float(m[hi])}
 
 
 def one_sided_slopes(f: Fn) -> tuple[float, float]:
@@ -189,26 +229,25 @@ def one_sided_slopes(f: Fn) -> tuple[float, float]:
     return slopes[0], slopes[1]
 
 
-def center_sensitive(f: Fn, R: float, flat_tol: float, flat_width: float,
+def center_sensitive(s: Samples, R: float, flat_tol: float, flat_width: float,
                      window: float) -> tuple[bool, float, dict[str, Any]]:
-    x = NEAR_ZERO
-    f0 = float(evaluate(f, np.zeros(1))[0])
-    dev = np.abs(evaluate(f, x) - f0)
+    inside = np.abs(FULL) <= window
+    x = FULL[inside]
+    dev = np.abs(s.y[inside] - s.f0)
     violating = dev > flat_tol * R
     width = float(np.min(np.abs(x[violating]))) if violating.any() else window
-    right, left = one_sided_slopes(f)
+    right, left = one_sided_slopes(s.f)
     ok = width < flat_width
     return ok, right, {"flat_width": width, "f'(0+)": right, "f'(0-)": left,
                        "threshold": flat_width}
 
 
-def monotonic(f: Fn, R: float, window: float) -> tuple[bool, float, dict[str, Any]]:
-    x = np.unique(np.concatenate([DOMAIN, NEAR_ZERO, TAIL, -TAIL]))
-    found = _monotonic_on(x, evaluate(f, x), R)
+def monotonic(s: Samples, R: float, window: float) -> tuple[bool, float, dict[str, Any]]:
+    found = _monotonic_on(FULL, s.y, R)
     if not found[0]:
         # Prefer a counterexample a reader can see on a plot of the window.
-        inside = np.abs(x) <= window
-        local = _monotonic_on(x[inside], evaluate(f, x[inside]), R)
+        inside = np.abs(FULL) <= window
+        local = _monotonic_on(FULL[inside], s.y[inside], R)
         if not local[0]:
             return found[0], found[1], {**found[2], **{k: v for k, v in local[2].items()
                                                         if k == "counterexample"}}

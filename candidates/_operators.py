@@ -41,7 +41,17 @@ def _cbrt_sympy(a: sp.Expr) -> sp.Expr:
 
 
 def _clip_sympy(a: sp.Expr, lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
-    return sp.Min(sp.Max(a, lo), hi)
+    # Unevaluated: sympy's Min/Max simplification compares arguments symbolically and costs
+    # tens of milliseconds on nested arguments, for nothing a clip needs.
+    return sp.Min(sp.Max(a, lo, evaluate=False), hi, evaluate=False)
+
+
+def _min_sympy(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    return sp.Min(a, b, evaluate=False) if a.free_symbols and b.free_symbols else sp.Min(a, b)
+
+
+def _max_sympy(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    return sp.Max(a, b, evaluate=False) if a.free_symbols and b.free_symbols else sp.Max(a, b)
 
 
 def _torch_binary(name: str) -> Callable[[Any, Any], Any]:
@@ -144,11 +154,11 @@ _TABLE: list[Operator] = [
         lambda a: a / (1 + _torch().abs(a)), doc="x/(1 + |x|)",
     ),
     Operator(
-        "min", 2, sp.Min, np.minimum, _torch_binary("minimum"), head=sp.Min,
+        "min", 2, _min_sympy, np.minimum, _torch_binary("minimum"), head=sp.Min,
         doc="smaller of two values",
     ),
     Operator(
-        "max", 2, sp.Max, np.maximum, _torch_binary("maximum"), head=sp.Max,
+        "max", 2, _max_sympy, np.maximum, _torch_binary("maximum"), head=sp.Max,
         doc="larger of two values",
     ),
     Operator(

@@ -62,6 +62,7 @@ class PropertyVerdict:
 class PropertyResult:
     domain: num.DomainDiagnosis
     verdicts: dict[str, PropertyVerdict]
+    R: float | None = None  # max |f| over the window, the scale of the tolerances
     symbolic_seconds: float = 0.0
 
     @property
@@ -77,39 +78,52 @@ def check_properties(expr: sp.Expr, *, tolerances: Tolerances | None = None,
                      symbolic: bool = True) -> PropertyResult:
     """Run the domain diagnosis and the four checks on ``expr`` (a sympy expression in x)."""
     tol = tolerances or Tolerances()
-    f = compile_numpy(expr)
-    domain = num.diagnose_domain(f)
+    result = numeric_properties(compile_numpy(expr), tolerances=tol)
+    if symbolic:
+        confirm_symbolically(expr, result, tolerances=tol)
+    return result
+
+
+def numeric_properties(f: num.Fn, *, tolerances: Tolerances | None = None) -> PropertyResult:
+    """The domain diagnosis and the four numeric verdicts of a numpy function."""
+    tol = tolerances or Tolerances()
+    samples = num.Samples.of(f)
+    domain = num.diagnose_domain(f, samples)
     if not domain.ok:
         skipped = {"skipped": f"f is not real and finite on R: {domain.message}"}
         return PropertyResult(domain, {p: PropertyVerdict(False, None, "numeric", dict(skipped))
                                        for p in PROPERTIES})
-    R, _, _ = num.scale_R(f, tol.window)
+    R = num.scale_R(samples, tol.window)
     if not (R > 0 and math.isfinite(R)):
         reason = {"skipped": f"f is zero on [-{tol.window:g}, {tol.window:g}] (R = {R:g})"}
         return PropertyResult(domain, {p: PropertyVerdict(False, None, "numeric", dict(reason))
                                        for p in PROPERTIES})
     verdicts = {
-        "zero_centered": PropertyVerdict(*_numeric_verdict(num.zero_centered(f, R,
-                                                                             tol.zero_centered))),
-        "bounded": PropertyVerdict(*_numeric_verdict(num.bounded(f, R))),
-        "center_sensitive": PropertyVerdict(*_numeric_verdict(num.center_sensitive(
-            f, R, tol.flat_tolerance, tol.flat_width, tol.window))),
-        "monotonic": PropertyVerdict(*_numeric_verdict(num.monotonic(f, R, tol.window))),
+        "zero_centered": _numeric_verdict(num.zero_centered(samples, R, tol.zero_centered)),
+        "bounded": _numeric_verdict(num.bounded(samples, R)),
+        "center_sensitive": _numeric_verdict(num.center_sensitive(
+            samples, R, tol.flat_tolerance, tol.flat_width, tol.window)),
+        "monotonic": _numeric_verdict(num.monotonic(samples, R, tol.window)),
     }
     if domain.overflow_beyond is not None:
         verdicts["bounded"].evidence["overflow_beyond"] = domain.overflow_beyond
-    spent = 0.0
-    if symbolic and tol.symbolic_seconds > 0:
-        start = time.perf_counter()
-        _confirm_symbolically(expr, R, tol, verdicts)
-        spent = time.perf_counter() - start
-    return PropertyResult(domain, verdicts, spent)
+    return PropertyResult(domain, verdicts, R=R)
 
 
-def _numeric_verdict(found: tuple[bool, float, dict[str, Any]]) -> tuple[bool, float, str,
-                                                                         dict[str, Any]]:
+def confirm_symbolically(expr: sp.Expr, result: PropertyResult, *,
+                         tolerances: Tolerances | None = None) -> None:
+    """Let sympy settle what it can of ``result`` within ``tolerances.symbolic_seconds``."""
+    tol = tolerances or Tolerances()
+    if not result.domain.ok or result.R is None or tol.symbolic_seconds <= 0:
+        return
+    start = time.perf_counter()
+    _confirm_symbolically(expr, result.R, tol, result.verdicts)
+    result.symbolic_seconds += time.perf_counter() - start
+
+
+def _numeric_verdict(found: tuple[bool, float, dict[str, Any]]) -> PropertyVerdict:
     ok, score, evidence = found
-    return ok, score, "numeric", evidence
+    return PropertyVerdict(ok, score, "numeric", evidence)
 
 
 def _confirm_symbolically(expr: sp.Expr, R: float, tol: Tolerances,

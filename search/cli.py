@@ -70,7 +70,9 @@ def _generate(args: argparse.Namespace) -> int:
         sample=args.sample,
         seed=args.seed,
         out=Path(args.out),
+        max_candidates=args.max_candidates,
         symbolic_seconds=args.symbolic_seconds,
+        workers=args.workers,
         progress=not args.no_progress,
     )
     summary = generate(settings)
@@ -81,8 +83,8 @@ def _generate(args: argparse.Namespace) -> int:
               f"passed the numeric screen, {summary['unique']:,} unique, "
               f"{summary['passing']:,} pass all four properties "
               f"({summary['seconds']:.1f} s, {summary['expressions_per_second']:,.0f} expr/s)")
-        print(f"wrote {settings.out}/candidates.parquet, property_report.md, "
-              "property_report.json, plots/shapes.png, summary.json")
+        print(f"wrote {summary['written']:,} candidates to {settings.out}/: candidates.parquet, "
+              "property_report.md, property_report.json, plots/shapes.png, summary.json")
     return 0
 
 
@@ -120,8 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "of enumerating")
     p.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
     p.add_argument("--out", default="results/generate", help="output directory")
+    p.add_argument("--max-candidates", type=int, default=2000,
+                   help="write (and confirm with sympy) the simplest N unique candidates "
+                        "(default 2000; all are counted and checked numerically)")
     p.add_argument("--symbolic-seconds", type=float, default=30.0,
                    help="total time for sympy confirmation of the survivors (default 30)")
+    p.add_argument("--workers", type=int, help="processes for the checks (default: all cores)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_generate)

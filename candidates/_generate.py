@@ -1,0 +1,235 @@
+"""From a grammar to a checked, deduplicated candidate set.
+
+enumerate (or sample) ─► numeric screen ─► merge equal shapes on the grid ─► full numeric
+checks and behaviour signatures (all cores) ─► merge modulo the template ─► sympy for the
+simplest ``max_candidates``: canonical form, id, LaTeX, symbolic confirmation in a time budget.
+
+sympy costs milliseconds per expression where the numeric stages cost microseconds, so it is
+spent only on the candidates that are written out; every unique candidate is counted and
+checked numerically.
+
+Example:
+    >>> from candidates._grammar import parse_grammar
+    >>> g = parse_grammar('[grammar]\\nmax_size = 3\\n[operators]\\nunary = ["tanh", "erf"]\\n'
+    ...                   'binary = ["*"]\\nconstants = [2]')
+    >>> result = generate_candidates(g, symbolic_seconds=0, workers=1)
+    >>> sorted(r.candidate.canonical for r in result.reports)
+    ['erf(x)', 'tanh(x)']
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from ._candidate import Candidate, PropertyReport
+from ._canonical import behaviour_signature
+from ._compile import compile_numpy
+from ._enumerate import EnumerationResult, enumerate_space
+from ._errors import ExpressionError
+from ._grammar import Grammar
+from ._parser import numpy_from_text, parse
+from ._properties import PropertyResult, confirm_symbolically, numeric_properties
+from ._sample import sample_space
+
+Progress = Callable[[str, int, int | None], None]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class GenerateResult:
+    """Everything `derf-search generate` writes."""
+
+    grammar: Grammar
+    enumeration: EnumerationResult
+    reports: list[PropertyReport]  # the candidates written out, passing ones first
+    unique: int = 0  # candidates after dedupe (all of them, written or not)
+    passing: int = 0  # of those, how many pass all four properties
+    grid_groups: int = 0  # distinct shapes on the screen grid, before input-scale merging
+    sizes: dict[str, int] = field(default_factory=dict)  # candidate id -> raw expression size
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# --- work done in worker processes --------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(grammar: Grammar, symbolic_budget: float) -> None:
+    _WORKER["grammar"] = grammar
+    _WORKER["prims"] = {n: compile_numpy(e) for n, e in grammar.primitives.items()}
+    _WORKER["budget"] = symbolic_budget
+    _WORKER["spent"] = 0.0
+
+
+def _numeric_stage(text: str) -> tuple[str | None, PropertyResult]:
+    """Behaviour signature and numeric verdicts of one expression, without sympy."""
+    f = numpy_from_text(text, primitives=_WORKER["prims"])
+    return behaviour_signature(f), numeric_properties(f, tolerances=_WORKER["grammar"].tolerances)
+
+
+def _symbolic_stage(job: tuple[list[str], PropertyResult]) -> tuple[PropertyReport | None, int,
+                                                                    float]:
+    """sympy for one candidate: parse its simplest member, canonical form, confirmation.
+
+    Returns (report, members that turned out not to be real expressions, seconds in sympy).
+    """
+    members, numeric = list(job[0]), job[1]
+    grammar: Grammar = _WORKER["grammar"]
+    start = time.perf_counter()
+    expr, skipped = None, 0
+    while members and expr is None:
+        try:
+            expr = parse(members[0], primitives=grammar.primitives)
+        except ExpressionError:
+            # Finite on the grid only through float arithmetic, as atan(2/0): not real.
+            members.pop(0)
+            skipped += 1
+    if expr is None:
+        return None, skipped, time.perf_counter() - start
+    candidate = Candidate(members[0], expr, merged_from=members[1:])
+    candidate = replace(candidate, expression=candidate.source)
+    _ = candidate.canonical_sympy, candidate.latex
+    left = _WORKER["budget"] - _WORKER["spent"]
+    seconds = min(grammar.tolerances.symbolic_seconds, max(left, 0.0))
+    if seconds > 0.05:
+        confirm_symbolically(expr, numeric, tolerances=replace(grammar.tolerances,
+                                                                 symbolic_seconds=seconds))
+        _WORKER["spent"] += numeric.symbolic_seconds
+    return PropertyReport(candidate, numeric), skipped, time.perf_counter() - start
+
+
+def _pool_map(fn: Callable[[T], R], items: list[T], grammar: Grammar, budget: float,
+              workers: int) -> Iterator[R]:
+    """fn over items in order, on ``workers`` processes (in this one when 1)."""
+    if workers <= 1 or len(items) < 64:
+        _init_worker(grammar, budget)
+        yield from map(fn, items)
+        return
+    # fork shares the imported modules with the workers; the grammar travels once per worker.
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    with mp.get_context(method).Pool(workers, _init_worker, (grammar, budget / workers)) as pool:
+        yield from pool.imap(fn, items, chunksize=32)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the worker pools)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _simplest_first(texts: Iterable[str]) -> list[str]:
+    return sorted(set(texts), key=lambda t: (len(t), t))
+
+
+def generate_candidates(
+    grammar: Grammar,
+    *,
+    max_size: int | None = None,
+    max_expressions: int | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    max_candidates: int = 2000,
+    symbolic_seconds: float = 30.0,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> GenerateResult:
+    """Enumerate or sample ``grammar``, screen, dedupe and check what survives.
+
+    The ``max_candidates`` simplest unique candidates (passing ones first) get the sympy
+    treatment and are returned as reports; ``symbolic_seconds`` is the total sympy budget for
+    confirming their verdicts, spent simplest first (the rest keep numeric verdicts, and their
+    ``method`` says so).
+    """
+    if max_size is not None and not 1 <= max_size <= 12:
+        raise ValueError(f"max_size must be from 1 to 12, but got {max_size=}.")
+    if max_expressions is not None and max_expressions < 1:
+        raise ValueError(f"max_expressions must be at least 1, but got {max_expressions=}.")
+    if max_candidates < 1:
+        raise ValueError(f"max_candidates must be at least 1, but got {max_candidates=}.")
+    n_workers = max(1, workers or os.cpu_count() or 1)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    cpu_start = _cpu_seconds()
+
+    def tick(n: int) -> None:
+        if progress:
+            progress("screen", n, sample or max_expressions)
+
+    if sample is not None:
+        enumeration = sample_space(grammar, sample, seed=seed, max_size=max_size, progress=tick)
+    else:
+        enumeration = enumerate_space(grammar, max_size=max_size,
+                                      max_expressions=max_expressions, progress=tick)
+    timings["screen"] = time.perf_counter() - start
+
+    # Stage 1: exact shapes on the grid, then behaviour signatures and numeric verdicts.
+    t = time.perf_counter()
+    by_shape: dict[str, list[str]] = defaultdict(list)
+    for s in enumeration.survivors:
+        by_shape[s.shape].append(s.text)
+    shape_groups = [_simplest_first(texts) for texts in by_shape.values()]
+    shape_groups.sort(key=lambda g: (len(g[0]), g[0]))
+    merged: dict[str, tuple[list[str], PropertyResult]] = {}
+    reps = [g[0] for g in shape_groups]
+    for i, (group, (signature, numeric)) in enumerate(
+            zip(shape_groups, _pool_map(_numeric_stage, reps, grammar, 0.0, n_workers))):
+        key = signature or f"shape:{group[0]}"
+        if key in merged:
+            merged[key][0].extend(group)
+        else:
+            merged[key] = (list(group), numeric)
+        if progress:
+            progress("dedupe", i + 1, len(reps))
+    groups = [(_simplest_first(texts), numeric) for texts, numeric in merged.values()]
+    groups.sort(key=lambda g: (not g[1].passed, len(g[0][0]), g[0][0]))
+    timings["dedupe"] = time.perf_counter() - t
+
+    # Stage 2: sympy for the candidates that are written out.
+    t = time.perf_counter()
+    chosen = groups[:max_candidates]
+    size_of = {s.text: s.size for s in enumeration.survivors}
+    reports: list[PropertyReport] = []
+    sizes: dict[str, int] = {}
+    sympy_seconds = 0.0
+    not_real, lost = 0, 0
+    for i, (report, skipped, spent) in enumerate(
+            _pool_map(_symbolic_stage, chosen, grammar, symbolic_seconds, n_workers)):
+        not_real += skipped
+        sympy_seconds += spent
+        if report is None:
+            lost += 1
+        else:
+            reports.append(report)
+            members = [report.candidate.expression, *report.candidate.merged_from]
+            sizes[report.candidate.id] = min((size_of[m] for m in members if m in size_of),
+                                             default=0)
+        if progress:
+            progress("sympy", i + 1, len(chosen))
+    enumeration.rejected["not_real_symbolically"] += not_real
+    # sympy's canonical forms catch what float arithmetic hid: log1p(expm1(x)) is x, though
+    # cancellation made it differ on the grid.
+    by_id: dict[str, PropertyReport] = {}
+    for report in reports:
+        first = by_id.setdefault(report.candidate.id, report)
+        if first is not report:
+            first.candidate.merged_from.extend([report.candidate.expression,
+                                                *report.candidate.merged_from])
+            lost += 1
+    reports = list(by_id.values())
+    timings["check"] = time.perf_counter() - t
+    timings["sympy"] = sympy_seconds
+    timings["total"] = time.perf_counter() - start
+    timings["cpu"] = _cpu_seconds() - cpu_start
+
+    written_passing = sum(r.passed for r in reports)
+    passing = written_passing + sum(g[1].passed for g in groups[max_candidates:])
+    reports.sort(key=lambda r: (not r.passed, len(r.candidate.canonical), r.candidate.canonical))
+    return GenerateResult(grammar, enumeration, reports, unique=len(groups) - lost,
+                          passing=passing, grid_groups=len(shape_groups), sizes=sizes,
+                          timings=timings)

@@ -1,0 +1,151 @@
+"""Property reports of a candidate set: a table (pandas), Markdown for people, JSON for tools.
+
+Example:
+    >>> from candidates._candidate import check
+    >>> table = candidates_table([check("erf(x)", symbolic=False)])
+    >>> table.loc[0, "canonical"], bool(table.loc[0, "passed"])
+    ('erf(x)', True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from ._candidate import PropertyReport, _jsonable
+from ._properties import PROPERTIES
+
+_SHORT = {"zero_centered": "Z", "bounded": "B", "center_sensitive": "C", "monotonic": "M"}
+
+
+def candidates_table(reports: Sequence[PropertyReport],
+                     sizes: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """One row per candidate: id, expressions, verdicts, scores, methods and merges."""
+    rows: list[dict[str, Any]] = []
+    for report in reports:
+        c, r = report.candidate, report.result
+        row: dict[str, Any] = {
+            "id": c.id,
+            "name": c.name,
+            "expression": c.expression,
+            "canonical": c.canonical,
+            "latex": c.latex,
+            "size": (sizes or {}).get(c.id),
+            "passed": report.passed,
+            "domain_ok": r.domain.ok,
+            "domain_error": None if r.domain.ok else r.domain.message,
+            "merged_count": len(c.merged_from),
+            "merged_from": list(c.merged_from),
+        }
+        for p in PROPERTIES:
+            v = r.verdicts[p]
+            row[f"{p}"] = v.passed
+            row[f"{p}_score"] = v.score
+            row[f"{p}_method"] = v.method
+        row["growth"] = r.verdicts["bounded"].evidence.get("growth")
+        row["flat_width"] = r.verdicts["center_sensitive"].evidence.get("flat_width")
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if not rows:
+        return pd.DataFrame(columns=["id", "expression", "canonical", "latex", "passed"])
+    for p in PROPERTIES:
+        table[f"{p}_score"] = pd.to_numeric(table[f"{p}_score"], errors="coerce").astype(float)
+    table["size"] = table["size"].astype("Int64")
+    return table
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return "∞" if math.isinf(value) else f"{value:.3g}"
+    return str(value)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+
+
+def report_markdown(reports: Sequence[PropertyReport], summary: Mapping[str, Any], *,
+                    max_rows: int = 500, max_merged: int = 5) -> str:
+    """The human report: what was screened, what was rejected and why, what survived."""
+    lines = ["# Property report", ""]
+    lines += ["| | |", "|---|---|"]
+    for key in ("grammar", "enumerated", "screen_passed", "unique", "passing", "written",
+                "seconds", "expressions_per_second", "sympy_share"):
+        if key in summary:
+            value = summary[key]
+            shown = f"{value:,}" if isinstance(value, int) else _cell(value)
+            lines.append(f"| {key.replace('_', ' ')} | {shown} |")
+    lines.append("")
+    rejected = summary.get("rejected", {})
+    if rejected:
+        lines += ["## Rejected by the numeric screen", "",
+                  "The first property each expression failed (in the order tested).", "",
+                  "| reason | expressions |", "|---|---:|"]
+        for reason, count in sorted(rejected.items(), key=lambda kv: -kv[1]):
+            lines.append(f"| {reason} | {count:,} |")
+        lines.append("")
+    lines += [
+        "## Candidates",
+        "",
+        "Verdicts: Z zero-centred, B bounded, C centre-sensitive, M monotonic; ✓ pass, ✗ fail; "
+        "ˢ proved with sympy, otherwise numeric. Scores: Z max(|f(0)|, balance)/R (lower is "
+        "better), B sup|f|/R, C f'(0+), M share of variation in the monotone direction.",
+        "",
+        "| # | id | expression | Z | B | C | M | C score | growth | merged |",
+        "|---:|---|---|:-:|:-:|:-:|:-:|---:|---|---:|",
+    ]
+    for i, report in enumerate(reports[:max_rows], 1):
+        c, r = report.candidate, report.result
+        marks = []
+        for p in PROPERTIES:
+            v = r.verdicts[p]
+            marks.append(("✓" if v.passed else "✗") + ("ˢ" if v.method == "symbolic" else ""))
+        growth = r.verdicts["bounded"].evidence.get("growth", "")
+        score = r.verdicts["center_sensitive"].score
+        lines.append(f"| {i} | `{c.id}` | `{c.expression}` | {' | '.join(marks)} | "
+                     f"{_cell(score)} | {growth} | {len(c.merged_from)} |")
+    if len(reports) > max_rows:
+        lines.append(f"\n… and {len(reports) - max_rows:,} more in property_report.json and "
+                     "candidates.parquet.")
+    failing = [r for r in reports if not r.passed]
+    if failing:
+        lines += ["", "## Why candidates failed the full checks", ""]
+        for report in failing[:max_rows]:
+            reasons = []
+            if not report.result.domain.ok:
+                reasons.append(f"domain: {report.result.domain.message}")
+            for p, v in report.result.verdicts.items():
+                if not v.passed and "skipped" not in v.evidence:
+                    detail = {k: v.evidence[k] for k in ("counterexample", "growth", "balance",
+                                                          "flat_width") if k in v.evidence}
+                    reasons.append(f"{p} ({v.method}): {_jsonable(detail)}")
+            lines.append(f"- `{report.candidate.expression}`: " + "; ".join(reasons))
+    merged = [r for r in reports if r.candidate.merged_from]
+    if merged:
+        lines += ["", "## Merged expressions", "",
+                  "Expressions that are one candidate modulo the template (output and input "
+                  "scale, mirroring) or equal as functions.", ""]
+        for report in merged[:max_rows]:
+            shown = ", ".join(f"`{_md_escape(m)}`" for m in report.candidate.merged_from[:max_merged])
+            more = len(report.candidate.merged_from) - max_merged
+            extra = f" and {more:,} more" if more > 0 else ""
+            lines.append(f"- `{report.candidate.expression}` ← {shown}{extra}")
+    return "\n".join(lines) + "\n"
+
+
+def report_json(reports: Sequence[PropertyReport], summary: Mapping[str, Any], *,
+                max_merged: int = 20) -> dict[str, Any]:
+    """The report as JSON: the summary and one object per candidate (``check --json``'s
+    schema plus ``merged_count`` and the first ``max_merged`` merged expressions)."""
+    candidates = []
+    for report in reports:
+        entry = report.to_dict()
+        entry["merged_count"] = len(report.candidate.merged_from)
+        entry["merged_from"] = list(report.candidate.merged_from[:max_merged])
+        candidates.append(entry)
+    return {"summary": _jsonable(dict(summary)), "candidates": candidates}

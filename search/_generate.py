@@ -1,0 +1,125 @@
+"""`derf-search generate`: a grammar in, a run directory of checked candidates out.
+
+Writes ``candidates.parquet``, ``property_report.md|json``, ``plots/shapes.png``,
+``summary.json`` and ``config.toml`` (the resolved settings and package versions).
+
+Example:
+    >>> from pathlib import Path
+    >>> summary = generate(GenerateSettings(max_expressions=2000, out=Path("/tmp/g"),
+    ...                                     progress=False))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from candidates import (
+    count_space,
+    generate_candidates,
+    load_grammar,
+    report_json,
+    report_markdown,
+)
+from candidates._report import candidates_table
+
+from ._plots import plot_shapes
+from ._progress import StageProgress
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    """What `derf-search generate` was asked for."""
+
+    grammar: str | None = None  # a path or a built-in grammar name; None: the default grammar
+    max_size: int | None = None
+    max_expressions: int | None = None
+    sample: int | None = None
+    seed: int = 0
+    max_candidates: int = 2000
+    symbolic_seconds: float = 30.0
+    workers: int | None = None
+    out: Path = Path("results/generate")
+    progress: bool = True
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in ("derf-search", "numpy", "scipy", "sympy", "pandas", "pyarrow", "matplotlib",
+                 "torch", "optuna", "ray"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def generate(settings: GenerateSettings) -> dict[str, Any]:
+    """Run the candidate pipeline and write the run directory; returns the summary."""
+    if settings.sample is not None and settings.max_expressions is not None:
+        raise ValueError("give either --sample or --max-expressions, not both")
+    grammar = load_grammar(settings.grammar)
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with StageProgress(enabled=settings.progress) as progress:
+        result = generate_candidates(
+            grammar,
+            max_size=settings.max_size,
+            max_expressions=settings.max_expressions,
+            sample=settings.sample,
+            seed=settings.seed,
+            max_candidates=settings.max_candidates,
+            symbolic_seconds=settings.symbolic_seconds,
+            workers=settings.workers,
+            progress=progress.update,
+        )
+    enum = result.enumeration
+    seconds = result.timings["total"]
+    space = count_space(grammar, max_size=settings.max_size)
+    summary: dict[str, Any] = {
+        "grammar": grammar.path,
+        "mode": "sample" if settings.sample is not None else "enumerate",
+        "space_size": sum(space.values()),
+        "enumerated": enum.enumerated,
+        "complete": enum.complete,
+        "screen_passed": len(enum.survivors),
+        "grid_shapes": result.grid_groups,
+        "unique": result.unique,
+        "passing": result.passing,
+        "written": len(result.reports),
+        "written_passing": sum(r.passed for r in result.reports),
+        "seconds": round(seconds, 3),
+        "expressions_per_second": round(enum.enumerated / max(seconds, 1e-9), 1),
+        "sympy_seconds": round(result.timings["sympy"], 3),
+        "cpu_seconds": round(result.timings["cpu"], 3),
+        # sympy runs in every worker, so its share is of the CPU time, not of the wall time.
+        "sympy_share": round(result.timings["sympy"] / max(result.timings["cpu"], 1e-9), 3),
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+        "rejected": dict(enum.rejected),
+        "per_size": {str(k): v for k, v in sorted(enum.per_size.items())},
+    }
+    table = candidates_table(result.reports, result.sizes)
+    table.to_parquet(out / "candidates.parquet", index=False)
+    (out / "property_report.md").write_text(report_markdown(result.reports, summary))
+    (out / "property_report.json").write_text(
+        json.dumps(report_json(result.reports, summary), indent=1))
+    plot_shapes([r for r in result.reports if r.passed] or result.reports,
+                out / "plots" / "shapes.png", window=grammar.tolerances.window)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    config = {
+        "command": "generate",
+        "argv": sys.argv,
+        "settings": {k: (str(v) if isinstance(v, Path) else v)
+                     for k, v in asdict(settings).items() if v is not None},
+        "tolerances": asdict(grammar.tolerances),
+        "versions": package_versions(),
+    }
+    (out / "config.toml").write_text(tomli_w.dumps(config))
+    return summary
