@@ -73,7 +73,12 @@ def _as_clip(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
     hi, inner_max = numbers[0], maxes[0]
     lows = [a for a in inner_max.args if not a.free_symbols]
     rest = [a for a in inner_max.args if a.free_symbols]
-    if len(lows) != 1 or len(rest) != 1 or not bool(lows[0] <= hi):
+    if len(lows) != 1 or len(rest) != 1:
+        return None
+    try:
+        if not bool(lows[0] <= hi):
+            return None
+    except TypeError:  # bounds sympy cannot compare
         return None
     return rest[0], lows[0], hi
 

@@ -104,11 +104,15 @@ def diagnose_domain(f: Fn, samples: Samples | None = None) -> DomainDiagnosis:
     x, y = FULL[_INNER], s.y[_INNER]
     nan = np.isnan(y)
     if nan.any():
-        bad = x[nan]
+        # Report the offending point nearest 0, counting infinite values next to the nan
+        # region too: log(x + 2) is -inf at -2 and not real below.
+        bad = x[nan | np.isinf(y)]
         x0 = float(bad[np.argmin(np.abs(bad))])
-        share = nan.mean()
-        where = "for x < 0" if np.all(bad < 0) and share > 0.3 else f"at {int(nan.sum())} points"
-        return DomainDiagnosis(False, f"not real (nan) {where}; first offending x = {x0:g}", x0)
+        side = ""
+        if nan.mean() > 0.3 and (np.all(x[nan] < 0) or np.all(x[nan] > 0)):
+            edge = x0 if abs(x0) > 1e-6 else 0.0
+            side = f" for x {'<' if np.all(x[nan] < 0) else '>'} {edge:.4g}"
+        return DomainDiagnosis(False, f"not real{side}; first offending x = {x0:g}", x0)
     inf = np.isinf(y)
     overflow_beyond = None
     if inf.any():
@@ -162,7 +166,8 @@ def zero_centered(s: Samples, R: float, tol: float) -> tuple[bool, float, dict[s
     else:
         # The limit of f(L) + f(-L) is estimated at the largest L where f is finite; where it
         # still moves over the last decades (no limit: cos(x) - 1), the largest value counts.
-        sums = (pos + neg)[both]
+        with np.errstate(all="ignore"):
+            sums = (pos + neg)[both]
         far = TAIL[both] >= TAIL[last[-1]] / 1e3
         balance = abs(float(sums[-1]))
         if np.ptp(sums[far]) > tol * R:
@@ -249,8 +254,8 @@ def monotonic(s: Samples, R: float, window: float) -> tuple[bool, float, dict[st
         inside = np.abs(FULL) <= window
         local = _monotonic_on(FULL[inside], s.y[inside], R)
         if not local[0]:
-            return found[0], found[1], {**found[2], **{k: v for k, v in local[2].items()
-                                                        if k == "counterexample"}}
+            return found[0], found[1], {**found[2], "direction": local[2]["direction"],
+                                        "counterexample": local[2]["counterexample"]}
     return found
 
 

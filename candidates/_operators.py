@@ -43,6 +43,8 @@ def _cbrt_sympy(a: sp.Expr) -> sp.Expr:
 def _clip_sympy(a: sp.Expr, lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
     # Unevaluated: sympy's Min/Max simplification compares arguments symbolically and costs
     # tens of milliseconds on nested arguments, for nothing a clip needs.
+    if not a.free_symbols:
+        return sp.Min(sp.Max(a, lo), hi)
     return sp.Min(sp.Max(a, lo, evaluate=False), hi, evaluate=False)
 
 
@@ -186,7 +188,10 @@ def suggest(name: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
     >>> suggest("tahn", ["tanh", "erf"])
     "; did you mean 'tanh'?"
     """
+    # Transposed letters (tahn) are the commonest typo: such names come first.
+    anagrams = [c for c in sorted(choices) if sorted(c) == sorted(name) and c != name]
     close = difflib.get_close_matches(name, sorted(choices), n=3, cutoff=0.6)
+    close = (anagrams + [c for c in close if c not in anagrams])[:3]
     if not close:
         return ""
     quoted = " or ".join(repr(c) for c in close)

@@ -65,8 +65,10 @@ def screen(values: np.ndarray, require: tuple[str, ...] = PROPERTIES,
         checks["zero_centered"] = (f0 <= tol.zero_centered * R) & (
             balance <= tol.zero_centered * R)
     if "bounded" in require:
+        # Lenient on purpose: slowly converging bounded functions (L/(L+1), L = log(1+|x|))
+        # still creep up between 1e3 and 1e6; the full check (with sympy) decides them.
         far, near = a[:, _FAR].max(axis=1), a[:, ~_FAR].max(axis=1)
-        checks["bounded"] = far - near <= 1e-2 * np.maximum(R, near)
+        checks["bounded"] = far - near <= 0.25 * np.maximum(R, near)
     if "center_sensitive" in require:
         dev = np.abs(v[:, _NEAR] - v[:, [ZERO]])
         checks["center_sensitive"] = (dev > tol.flat_tolerance * R[:, None]).any(axis=1)
