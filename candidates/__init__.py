@@ -26,7 +26,7 @@ from ._enumerate import EnumerationResult, Survivor, count_space, enumerate_spac
 from ._errors import ExpressionError, GrammarError
 from ._generate import GenerateResult, generate_candidates
 from ._grammar import Grammar, builtin_grammars, load_grammar, parse_grammar
-from ._operators import OPERATORS, X, Operator
+from ._operators import OPERATORS, Operator, X
 from ._parser import Limits, numpy_from_text, parse
 from ._properties import (
     PROPERTIES,
@@ -45,7 +45,6 @@ __all__ = [
     "OPERATORS",
     "PAPER",
     "PROPERTIES",
-    "X",
     "Candidate",
     "CatalogEntry",
     "EnumerationResult",
@@ -60,6 +59,7 @@ __all__ = [
     "PropertyVerdict",
     "Survivor",
     "Tolerances",
+    "X",
     "behaviour_signature",
     "builtin_grammars",
     "candidate_id",

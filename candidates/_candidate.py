@@ -37,14 +37,22 @@ class Candidate:
     merged_from: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_text(cls, text: str, *, primitives: Mapping[str, sp.Expr] | None = None,
-                  origin: str | None = None) -> Candidate:
+    def from_text(
+        cls,
+        text: str,
+        *,
+        primitives: Mapping[str, sp.Expr] | None = None,
+        origin: str | None = None,
+    ) -> Candidate:
         """Parse an expression, or look up a catalog name such as ``isru``."""
         entry = find_entry(text) if "(" not in text else None
         if entry is not None:
             if entry.expression is None:
-                raise ExpressionError(f"{entry.name!r} is a normalization layer, not a point-wise "
-                                      "function", source=text, origin=origin)
+                raise ExpressionError(
+                    f"{entry.name!r} is a normalization layer, not a point-wise function",
+                    source=text,
+                    origin=origin,
+                )
             return cls(entry.expression, parse(entry.expression), name=entry.name)
         return cls(text.strip(), parse(text, primitives=primitives, origin=origin))
 
@@ -89,21 +97,27 @@ class PropertyReport:
 
     def to_dict(self) -> dict[str, Any]:
         c, r = self.candidate, self.result
-        return _jsonable({
-            "expression": c.expression,
-            "name": c.name,
-            "canonical": c.canonical,
-            "latex": c.latex,
-            "id": c.id,
-            "domain_ok": r.domain.ok,
-            "domain_error": r.domain.message if not r.domain.ok else None,
-            "passed": self.passed,
-            "properties": {
-                p: {"pass": v.passed, "score": v.score, "method": v.method,
-                    "evidence": v.evidence}
-                for p, v in r.verdicts.items()
-            },
-        })
+        return _jsonable(
+            {
+                "expression": c.expression,
+                "name": c.name,
+                "canonical": c.canonical,
+                "latex": c.latex,
+                "id": c.id,
+                "domain_ok": r.domain.ok,
+                "domain_error": r.domain.message if not r.domain.ok else None,
+                "passed": self.passed,
+                "properties": {
+                    p: {
+                        "pass": v.passed,
+                        "score": v.score,
+                        "method": v.method,
+                        "evidence": v.evidence,
+                    }
+                    for p, v in r.verdicts.items()
+                },
+            }
+        )
 
     def to_text(self) -> str:
         c, r = self.candidate, self.result
@@ -114,21 +128,28 @@ class PropertyReport:
         for p in PROPERTIES:
             v = r.verdicts[p]
             mark = "pass" if v.passed else "FAIL"
-            lines.append(f"  {mark:<5}{p:<18}{_fmt(v.score):>10}  {v.method:<9} "
-                         f"{_evidence_line(v.evidence)}")
+            lines.append(
+                f"  {mark:<5}{p:<18}{_fmt(v.score):>10}  {v.method:<9} {_evidence_line(v.evidence)}"
+            )
         lines.append(f"  => {'passes all four properties' if self.passed else 'rejected'}")
         return "\n".join(lines)
 
 
-def check(text: str, *, primitives: Mapping[str, sp.Expr] | None = None,
-          tolerances: Tolerances | None = None, symbolic: bool = True) -> PropertyReport:
+def check(
+    text: str,
+    *,
+    primitives: Mapping[str, sp.Expr] | None = None,
+    tolerances: Tolerances | None = None,
+    symbolic: bool = True,
+) -> PropertyReport:
     """Parse (or look up) ``text`` and run the four property checks on it."""
     candidate = Candidate.from_text(text, primitives=primitives)
     return check_candidate(candidate, tolerances=tolerances, symbolic=symbolic)
 
 
-def check_candidate(candidate: Candidate, *, tolerances: Tolerances | None = None,
-                    symbolic: bool = True) -> PropertyReport:
+def check_candidate(
+    candidate: Candidate, *, tolerances: Tolerances | None = None, symbolic: bool = True
+) -> PropertyReport:
     result = check_properties(candidate.sympy, tolerances=tolerances, symbolic=symbolic)
     return PropertyReport(candidate, result)
 
@@ -143,8 +164,21 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-_SHOWN = ("f(0)", "balance", "f(+inf)", "f(-inf)", "growth", "exponent", "sup", "flat_width",
-          "f'(0+)", "f'(0-)", "direction", "counterexample", "skipped")
+_SHOWN = (
+    "f(0)",
+    "balance",
+    "f(+inf)",
+    "f(-inf)",
+    "growth",
+    "exponent",
+    "sup",
+    "flat_width",
+    "f'(0+)",
+    "f'(0-)",
+    "direction",
+    "counterexample",
+    "skipped",
+)
 
 
 def _evidence_line(evidence: Mapping[str, Any]) -> str:
@@ -154,8 +188,10 @@ def _evidence_line(evidence: Mapping[str, Any]) -> str:
             continue
         value = evidence[key]
         if key == "counterexample":
-            value = (f"x1={value['x1']:.4g} < x2={value['x2']:.4g} but "
-                     f"f(x1)={value['f(x1)']:.4g}, f(x2)={value['f(x2)']:.4g}")
+            value = (
+                f"x1={value['x1']:.4g} < x2={value['x2']:.4g} but "
+                f"f(x1)={value['f(x1)']:.4g}, f(x2)={value['f(x2)']:.4g}"
+            )
         parts.append(f"{key}={_fmt(value)}")
     return ", ".join(parts)
 

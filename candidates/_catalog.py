@@ -35,17 +35,25 @@ PAPER: tuple[CatalogEntry, ...] = (
     CatalogEntry("exproot", "sign(x)*(1 - exp(-sqrt(abs(x))))", "odd mirror of 1 - e^{-√x}"),
     CatalogEntry("linearclip", "clip(x, -1, 1)", "identity clipped to [-1, 1] (hard tanh)"),
     CatalogEntry("expsign", "sign(x)*(1 - exp(-abs(x)))", "odd mirror of 1 - e^{-x}"),
-    CatalogEntry("logsignclip", "clip(sign(x)*log(abs(x) + 1), -1, 1)",
-                 "signed log(|x|+1) clipped to [-1, 1]"),
+    CatalogEntry(
+        "logsignclip",
+        "clip(sign(x)*log(abs(x) + 1), -1, 1)",
+        "signed log(|x|+1) clipped to [-1, 1]",
+    ),
     CatalogEntry("relsign", "x/(sqrt(x**2 + 1) + 1)", "x/(√(x²+1)+1)"),
     CatalogEntry("arctan", "2/pi*atan(x)", "arctangent scaled to (-1, 1)"),
     CatalogEntry("smoothsign", "x/(1 + abs(x))", "softsign"),
-    CatalogEntry("logquadclip", "clip(sign(x)*log(x**2 + 1), -1, 1)",
-                 "signed log(x²+1) clipped to [-1, 1]"),
-    CatalogEntry("power23clip", "clip(sign(x)*abs(x)**(2/3), -1, 1)",
-                 "signed |x|^{2/3} clipped to [-1, 1]"),
-    CatalogEntry("saturlog", "sign(x)*log(abs(x) + 1)/(log(abs(x) + 1) + 1)",
-                 "sign(x)·L/(L+1) with L = ln(|x|+1)"),
+    CatalogEntry(
+        "logquadclip", "clip(sign(x)*log(x**2 + 1), -1, 1)", "signed log(x²+1) clipped to [-1, 1]"
+    ),
+    CatalogEntry(
+        "power23clip", "clip(sign(x)*abs(x)**(2/3), -1, 1)", "signed |x|^{2/3} clipped to [-1, 1]"
+    ),
+    CatalogEntry(
+        "saturlog",
+        "sign(x)*log(abs(x) + 1)/(log(abs(x) + 1) + 1)",
+        "sign(x)·L/(L+1) with L = ln(|x|+1)",
+    ),
     CatalogEntry("cubsign", "x**3/(abs(x)**3 + 1)", "x³/(|x|³+1)"),
 )
 

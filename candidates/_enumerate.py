@@ -33,8 +33,13 @@ Render = Callable[[str], str]
 Values = np.ndarray
 
 _BINARY_NUMPY: dict[str, Callable[[Values, Values], Values]] = {
-    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power,
-    "min": np.minimum, "max": np.maximum,
+    "+": np.add,
+    "-": np.subtract,
+    "*": np.multiply,
+    "/": np.divide,
+    "**": np.power,
+    "min": np.minimum,
+    "max": np.maximum,
 }
 _COMMUTATIVE = {"+", "*", "min", "max"}
 _CHUNK = 4096
@@ -78,8 +83,7 @@ class _Level:
         for name in ("op", "a", "a_size", "b", "b_size", "mask", "depth", "nconst"):
             parts = getattr(self, name)
             setattr(self, name, [np.concatenate(parts)] if parts else [np.zeros(0, np.int64)])
-        self.values = [np.concatenate(self.values)] if self.values else [
-            np.zeros((0, GRID.size))]
+        self.values = [np.concatenate(self.values)] if self.values else [np.zeros((0, GRID.size))]
 
     def __len__(self) -> int:
         return int(sum(len(p) for p in self.op))
@@ -96,8 +100,9 @@ class _Space:
         self.names = ["x", *(c for c, _ in grammar.constants), *self.unary, *self.binary]
         self.n_const = len(grammar.constants)
         self.unary_id = {n: 1 + self.n_const + i for i, n in enumerate(self.unary)}
-        self.binary_id = {n: 1 + self.n_const + len(self.unary) + i
-                          for i, n in enumerate(self.binary)}
+        self.binary_id = {
+            n: 1 + self.n_const + len(self.unary) + i for i, n in enumerate(self.binary)
+        }
         self.unary_fn: dict[str, Callable[[Values], Values]] = {}
         for name in self.unary:
             if name in grammar.primitives:
@@ -106,12 +111,14 @@ class _Space:
                 self.unary_fn[name] = OPERATORS[name].numpy
         bit = {n: 1 << i for i, n in enumerate([*self.unary, *self.binary])}
         self.bit = bit
-        self.forbidden = {n: sum(bit[c] for c in grammar.forbid_inside.get(n, ()) if c in bit)
-                          for n in bit}
+        self.forbidden = {
+            n: sum(bit[c] for c in grammar.forbid_inside.get(n, ()) if c in bit) for n in bit
+        }
         self.transforms = [self._transform(chain) for chain in grammar.variants]
 
-    def _transform(self, chain: tuple[str, ...]) -> list[tuple[str, Callable[[Values], Values],
-                                                               Callable[[Render], Render]]]:
+    def _transform(
+        self, chain: tuple[str, ...]
+    ) -> list[tuple[str, Callable[[Values], Values], Callable[[Render], Render]]]:
         # Each variant is a list of (label, values transform, text transform) pairs.
         steps = []
         for step in chain:
@@ -122,8 +129,9 @@ class _Space:
                 steps.append([(step, *_TRANSFORMS[step])])
         out = steps[0]
         for more in steps[1:]:
-            out = [(f"{a[0]}+{b[0]}", _then(a[1], b[1]), _then(a[2], b[2]))
-                   for a in out for b in more]
+            out = [
+                (f"{a[0]}+{b[0]}", _then(a[1], b[1]), _then(a[2], b[2])) for a in out for b in more
+            ]
         return out
 
     def variants(self) -> list[tuple[str, Callable[[Values], Values], Callable[[Render], Render]]]:
@@ -139,19 +147,21 @@ def _clip(c: float) -> tuple[Callable[[Values], Values], Callable[[Render], Rend
         return np.clip(c * v, -1.0, 1.0)
 
     def text(r: Render) -> Render:
-        return lambda var: f"clip({c:g}*({r(var)}), -1, 1)" if c != 1 else \
-            f"clip({r(var)}, -1, 1)"
+        return lambda var: f"clip({c:g}*({r(var)}), -1, 1)" if c != 1 else f"clip({r(var)}, -1, 1)"
 
     return values, text
 
 
 _TRANSFORMS: dict[str, tuple[Callable[[Values], Values], Callable[[Render], Render]]] = {
-    "shift": (lambda v: v - v[:, [ZERO]],
-              lambda r: lambda var: f"{r(var)} - ({r('0')})"),
-    "mirror": (lambda v: SIGN * v[:, ABS],
-               lambda r: lambda var: f"sign({var})*({r(f'abs({var})')})"),
-    "ratio": (lambda v: v / (1.0 + np.abs(v)),
-              lambda r: lambda var: f"({r(var)})/(1 + abs({r(var)}))"),
+    "shift": (lambda v: v - v[:, [ZERO]], lambda r: lambda var: f"{r(var)} - ({r('0')})"),
+    "mirror": (
+        lambda v: SIGN * v[:, ABS],
+        lambda r: lambda var: f"sign({var})*({r(f'abs({var})')})",
+    ),
+    "ratio": (
+        lambda v: v / (1.0 + np.abs(v)),
+        lambda r: lambda var: f"({r(var)})/(1 + abs({r(var)}))",
+    ),
 }
 
 
@@ -172,9 +182,14 @@ def _shapes(values: np.ndarray) -> list[str]:
 class Enumerator:
     """Walks a grammar's space level by level, screening every expression it builds."""
 
-    def __init__(self, grammar: Grammar, *, max_size: int | None = None,
-                 max_expressions: int | None = None,
-                 progress: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        grammar: Grammar,
+        *,
+        max_size: int | None = None,
+        max_expressions: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
         self.space = _Space(grammar)
         self.grammar = grammar
         self.max_size = max_size or grammar.max_size
@@ -222,9 +237,9 @@ class Enumerator:
                         continue
                     yield from self._pairs(name, a_size, b_size)
 
-    def _pairs(self, name: str, a_size: int, b_size: int) -> Iterator[tuple[str, str, int,
-                                                                            np.ndarray, int,
-                                                                            np.ndarray]]:
+    def _pairs(
+        self, name: str, a_size: int, b_size: int
+    ) -> Iterator[tuple[str, str, int, np.ndarray, int, np.ndarray]]:
         sp = self.space
         la, lb = self.levels[a_size], self.levels[b_size]
         a_x = np.ones(len(la), bool) if a_size > 1 else la.op[0] == 0
@@ -233,9 +248,9 @@ class Enumerator:
         b_ok = (lb.mask[0] & sp.forbidden[name]) == 0
         a_rows = np.flatnonzero(a_ok)
         for start in range(0, a_rows.size, max(1, _CHUNK // max(len(lb), 1))):
-            rows = a_rows[start:start + max(1, _CHUNK // max(len(lb), 1))]
-            ai, bi = np.meshgrid(rows, np.flatnonzero(b_ok), indexing="ij")
-            ai, bi = ai.ravel(), bi.ravel()
+            rows = a_rows[start : start + max(1, _CHUNK // max(len(lb), 1))]
+            grid_a, grid_b = np.meshgrid(rows, np.flatnonzero(b_ok), indexing="ij")
+            ai, bi = grid_a.ravel(), grid_b.ravel()
             keep = a_x[ai] | b_x[bi]  # at least one side contains x
             if name == "**":
                 keep &= a_x[ai] & ~b_x[bi]  # constant exponents only
@@ -246,22 +261,30 @@ class Enumerator:
             if keep.any():
                 yield "binary", name, a_size, ai[keep], b_size, bi[keep]
 
-    def _structure(self, kind: str, name: str, a_size: int, a_rows: np.ndarray, b_size: int,
-                   b_rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _structure(
+        self, kind: str, name: str, a_size: int, a_rows: np.ndarray, b_size: int, b_rows: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
         """(op, mask, depth, nconst) of a block of new expressions."""
         sp = self.space
         la = self.levels[a_size]
         if kind == "unary":
-            return (np.full(a_rows.size, sp.unary_id[name]), la.mask[0][a_rows] | sp.bit[name],
-                    la.depth[0][a_rows] + 1, la.nconst[0][a_rows])
+            return (
+                np.full(a_rows.size, sp.unary_id[name]),
+                la.mask[0][a_rows] | sp.bit[name],
+                la.depth[0][a_rows] + 1,
+                la.nconst[0][a_rows],
+            )
         lb = self.levels[b_size]
-        return (np.full(a_rows.size, sp.binary_id[name]),
-                la.mask[0][a_rows] | lb.mask[0][b_rows] | sp.bit[name],
-                np.maximum(la.depth[0][a_rows], lb.depth[0][b_rows]) + 1,
-                la.nconst[0][a_rows] + lb.nconst[0][b_rows])
+        return (
+            np.full(a_rows.size, sp.binary_id[name]),
+            la.mask[0][a_rows] | lb.mask[0][b_rows] | sp.bit[name],
+            np.maximum(la.depth[0][a_rows], lb.depth[0][b_rows]) + 1,
+            la.nconst[0][a_rows] + lb.nconst[0][b_rows],
+        )
 
-    def _values(self, kind: str, name: str, a_size: int, a_rows: np.ndarray, b_size: int,
-                b_rows: np.ndarray) -> np.ndarray:
+    def _values(
+        self, kind: str, name: str, a_size: int, a_rows: np.ndarray, b_size: int, b_rows: np.ndarray
+    ) -> np.ndarray:
         la = self.levels[a_size]
         with np.errstate(all="ignore"):
             if kind == "unary":
@@ -269,8 +292,9 @@ class Enumerator:
             lb = self.levels[b_size]
             return _BINARY_NUMPY[name](la.values[0][a_rows], lb.values[0][b_rows])
 
-    def _build_level(self, size: int, *, with_values: bool) -> Iterator[tuple[np.ndarray,
-                                                                             np.ndarray]]:
+    def _build_level(
+        self, size: int, *, with_values: bool
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Add the expressions of ``size`` to ``self.levels``; yield (values, rows) blocks.
 
         The caller freezes the level when done (or when it stops early).
@@ -308,15 +332,18 @@ class Enumerator:
         op = int(level.op[0][row])
         name = self.space.names[op]
         if size == 1:
-            return (lambda var: var) if op == 0 else (lambda var, c=name: c)
+            if op == 0:
+                return lambda var: var
+            return lambda var: name
         a = self.render(int(level.a_size[0][row]), int(level.a[0][row]))
         if name in self.space.unary_id:
             return lambda var: f"{name}({a(var)})"
         b = self.render(int(level.b_size[0][row]), int(level.b[0][row]))
         if name in ("min", "max"):
             return lambda var: f"{name}({a(var)}, {b(var)})"
-        return lambda var: f"({a(var)}){name}({b(var)})" if name == "**" else \
-            f"({a(var)} {name} {b(var)})"
+        return lambda var: (
+            f"({a(var)}){name}({b(var)})" if name == "**" else f"({a(var)} {name} {b(var)})"
+        )
 
     def _render_pending(self) -> None:
         for size, row, label, text, shape in self._pending:
@@ -355,7 +382,7 @@ class Enumerator:
                 if count:
                     self.result.rejected[REASONS[i]] += int(count)
             passed = v[:take][verdict.passed]
-            for row, shape in zip(rows[:take][verdict.passed], _shapes(passed)):
+            for row, shape in zip(rows[:take][verdict.passed], _shapes(passed), strict=True):
                 self._pending.append((size, int(row), label, text, shape))
             if self.progress:
                 self.progress(take)
@@ -385,12 +412,17 @@ class Enumerator:
         return self.result
 
 
-def enumerate_space(grammar: Grammar, *, max_size: int | None = None,
-                    max_expressions: int | None = None,
-                    progress: Callable[[int], None] | None = None) -> EnumerationResult:
+def enumerate_space(
+    grammar: Grammar,
+    *,
+    max_size: int | None = None,
+    max_expressions: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> EnumerationResult:
     """Enumerate (and screen) every expression of ``grammar`` up to its size limit."""
-    enumerator = Enumerator(grammar, max_size=max_size, max_expressions=max_expressions,
-                            progress=progress)
+    enumerator = Enumerator(
+        grammar, max_size=max_size, max_expressions=max_expressions, progress=progress
+    )
     return enumerator.run()
 
 

@@ -13,8 +13,9 @@ class ExpressionError(ValueError):
     "expression 'tahn(x)', column 1: unknown function 'tahn'"
     """
 
-    def __init__(self, message: str, *, source: str, column: int | None = None,
-                 origin: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, source: str, column: int | None = None, origin: str | None = None
+    ) -> None:
         self.message = message
         self.source = source
         self.column = column
@@ -38,8 +39,9 @@ class GrammarError(ValueError):
     "g.toml:3: key 'unary': unknown operator 'tahn'"
     """
 
-    def __init__(self, message: str, *, path: str, line: int | None = None,
-                 key: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str, line: int | None = None, key: str | None = None
+    ) -> None:
         self.message = message
         self.path = path
         self.line = line

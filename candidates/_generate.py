@@ -73,8 +73,9 @@ def _numeric_stage(text: str) -> tuple[str | None, PropertyResult]:
     return behaviour_signature(f), numeric_properties(f, tolerances=_WORKER["grammar"].tolerances)
 
 
-def _symbolic_stage(job: tuple[list[str], PropertyResult]) -> tuple[PropertyReport | None, int,
-                                                                    float]:
+def _symbolic_stage(
+    job: tuple[list[str], PropertyResult],
+) -> tuple[PropertyReport | None, int, float]:
     """sympy for one candidate: parse its simplest member, canonical form, confirmation.
 
     Returns (report, members that turned out not to be real expressions, seconds in sympy).
@@ -98,14 +99,16 @@ def _symbolic_stage(job: tuple[list[str], PropertyResult]) -> tuple[PropertyRepo
     left = _WORKER["budget"] - _WORKER["spent"]
     seconds = min(grammar.tolerances.symbolic_seconds, max(left, 0.0))
     if seconds > 0.05:
-        confirm_symbolically(expr, numeric, tolerances=replace(grammar.tolerances,
-                                                                 symbolic_seconds=seconds))
+        confirm_symbolically(
+            expr, numeric, tolerances=replace(grammar.tolerances, symbolic_seconds=seconds)
+        )
         _WORKER["spent"] += numeric.symbolic_seconds
     return PropertyReport(candidate, numeric), skipped, time.perf_counter() - start
 
 
-def _pool_map(fn: Callable[[T], R], items: list[T], grammar: Grammar, budget: float,
-              workers: int) -> Iterator[R]:
+def _pool_map(
+    fn: Callable[[T], R], items: list[T], grammar: Grammar, budget: float, workers: int
+) -> Iterator[R]:
     """fn over items in order, on ``workers`` processes (in this one when 1)."""
     if workers <= 1 or len(items) < 64:
         _init_worker(grammar, budget)
@@ -164,8 +167,9 @@ def generate_candidates(
     if sample is not None:
         enumeration = sample_space(grammar, sample, seed=seed, max_size=max_size, progress=tick)
     else:
-        enumeration = enumerate_space(grammar, max_size=max_size,
-                                      max_expressions=max_expressions, progress=tick)
+        enumeration = enumerate_space(
+            grammar, max_size=max_size, max_expressions=max_expressions, progress=tick
+        )
     timings["screen"] = time.perf_counter() - start
 
     # Stage 1: exact shapes on the grid, then behaviour signatures and numeric verdicts.
@@ -178,7 +182,8 @@ def generate_candidates(
     merged: dict[str, tuple[list[str], PropertyResult]] = {}
     reps = [g[0] for g in shape_groups]
     for i, (group, (signature, numeric)) in enumerate(
-            zip(shape_groups, _pool_map(_numeric_stage, reps, grammar, 0.0, n_workers))):
+        zip(shape_groups, _pool_map(_numeric_stage, reps, grammar, 0.0, n_workers), strict=True)
+    ):
         key = signature or f"shape:{group[0]}"
         if key in merged:
             merged[key][0].extend(group)
@@ -199,7 +204,8 @@ def generate_candidates(
     sympy_seconds = 0.0
     not_real, lost = 0, 0
     for i, (report, skipped, spent) in enumerate(
-            _pool_map(_symbolic_stage, chosen, grammar, symbolic_seconds, n_workers)):
+        _pool_map(_symbolic_stage, chosen, grammar, symbolic_seconds, n_workers)
+    ):
         not_real += skipped
         sympy_seconds += spent
         if report is None:
@@ -207,8 +213,9 @@ def generate_candidates(
         else:
             reports.append(report)
             members = [report.candidate.expression, *report.candidate.merged_from]
-            sizes[report.candidate.id] = min((size_of[m] for m in members if m in size_of),
-                                             default=0)
+            sizes[report.candidate.id] = min(
+                (size_of[m] for m in members if m in size_of), default=0
+            )
         if progress:
             progress("sympy", i + 1, len(chosen))
     enumeration.rejected["not_real_symbolically"] += not_real
@@ -218,8 +225,9 @@ def generate_candidates(
     for report in reports:
         first = by_id.setdefault(report.candidate.id, report)
         if first is not report:
-            first.candidate.merged_from.extend([report.candidate.expression,
-                                                *report.candidate.merged_from])
+            first.candidate.merged_from.extend(
+                [report.candidate.expression, *report.candidate.merged_from]
+            )
             lost += 1
     reports = list(by_id.values())
     timings["check"] = time.perf_counter() - t
@@ -230,6 +238,13 @@ def generate_candidates(
     written_passing = sum(r.passed for r in reports)
     passing = written_passing + sum(g[1].passed for g in groups[max_candidates:])
     reports.sort(key=lambda r: (not r.passed, len(r.candidate.canonical), r.candidate.canonical))
-    return GenerateResult(grammar, enumeration, reports, unique=len(groups) - lost,
-                          passing=passing, grid_groups=len(shape_groups), sizes=sizes,
-                          timings=timings)
+    return GenerateResult(
+        grammar,
+        enumeration,
+        reports,
+        unique=len(groups) - lost,
+        passing=passing,
+        grid_groups=len(shape_groups),
+        sizes=sizes,
+        timings=timings,
+    )

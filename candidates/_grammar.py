@@ -77,13 +77,16 @@ def load_grammar(path: str | Path | None = None) -> Grammar:
         path = GRAMMAR_DIR / f"{path}.toml"
     path = Path(path)
     if not path.is_file():
-        raise GrammarError(f"no such grammar file{suggest(path.stem, builtin_grammars())}",
-                           path=str(path))
+        raise GrammarError(
+            f"no such grammar file{suggest(path.stem, builtin_grammars())}", path=str(path)
+        )
     text = path.read_text()
     return parse_grammar(text, str(path))
 
 
-def _line_of(text: str, section: str, key: str | None = None, needle: str | None = None) -> int | None:
+def _line_of(
+    text: str, section: str, key: str | None = None, needle: str | None = None
+) -> int | None:
     """The line of ``needle`` (or of ``key =``) inside ``[section]``; TOML parsers give no lines."""
     lines = text.splitlines()
     start = None
@@ -116,11 +119,13 @@ class _Reader:
         self.text = text
         self.path = path
 
-    def fail(self, message: str, section: str, key: str | None = None,
-             needle: str | None = None) -> GrammarError:
+    def fail(
+        self, message: str, section: str, key: str | None = None, needle: str | None = None
+    ) -> GrammarError:
         line = _line_of(self.text, section, key, needle)
-        return GrammarError(message, path=self.path, line=line,
-                            key=f"{section}.{key}" if key else section)
+        return GrammarError(
+            message, path=self.path, line=line, key=f"{section}.{key}" if key else section
+        )
 
 
 def parse_grammar(text: str, path: str = "<grammar>") -> Grammar:
@@ -129,13 +134,13 @@ def parse_grammar(text: str, path: str = "<grammar>") -> Grammar:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
-        raise GrammarError(f"invalid TOML: {exc}", path=path,
-                           line=int(match.group(1)) if match else None) from None
+        raise GrammarError(
+            f"invalid TOML: {exc}", path=path, line=int(match.group(1)) if match else None
+        ) from None
     r = _Reader(text, path)
     for section, value in data.items():
         if section not in _SECTIONS:
-            raise r.fail(f"unknown section [{section}]{suggest(section, list(_SECTIONS))}",
-                         section)
+            raise r.fail(f"unknown section [{section}]{suggest(section, list(_SECTIONS))}", section)
         allowed = _SECTIONS[section]
         if allowed is not None and isinstance(value, dict):
             for key in value:
@@ -145,12 +150,14 @@ def parse_grammar(text: str, path: str = "<grammar>") -> Grammar:
     meta = data.get("grammar", {})
     max_size = meta.get("max_size", 5)
     if not isinstance(max_size, int) or not 1 <= max_size <= 12:
-        raise r.fail(f"max_size must be an integer from 1 to 12, but got {max_size!r}",
-                     "grammar", "max_size")
+        raise r.fail(
+            f"max_size must be an integer from 1 to 12, but got {max_size!r}", "grammar", "max_size"
+        )
     max_depth = meta.get("max_depth")
     if max_depth is not None and (not isinstance(max_depth, int) or max_depth < 1):
-        raise r.fail(f"max_depth must be a positive integer, but got {max_depth!r}",
-                     "grammar", "max_depth")
+        raise r.fail(
+            f"max_depth must be a positive integer, but got {max_depth!r}", "grammar", "max_depth"
+        )
 
     primitives: dict[str, sp.Expr] = {}
     for name, definition in data.get("define", {}).items():
@@ -170,13 +177,21 @@ def parse_grammar(text: str, path: str = "<grammar>") -> Grammar:
     known_unary = [n for n, op in OPERATORS.items() if op.arity == 1] + list(primitives)
     for name in unary:
         if name not in known_unary:
-            raise r.fail(f"unknown unary operator {name!r}{suggest(name, known_unary)}",
-                         "operators", "unary", f'"{name}"')
+            raise r.fail(
+                f"unknown unary operator {name!r}{suggest(name, known_unary)}",
+                "operators",
+                "unary",
+                f'"{name}"',
+            )
     binary = tuple(ops.get("binary", ["+", "*"]))
     for name in binary:
         if name not in BINARY_OPERATORS:
-            raise r.fail(f"unknown binary operator {name!r}{suggest(name, BINARY_OPERATORS)}",
-                         "operators", "binary", f'"{name}"')
+            raise r.fail(
+                f"unknown binary operator {name!r}{suggest(name, BINARY_OPERATORS)}",
+                "operators",
+                "binary",
+                f'"{name}"',
+            )
     constants: list[tuple[str, float]] = []
     for value in ops.get("constants", [1]):
         if isinstance(value, str) and value in CONSTANTS:
@@ -184,8 +199,12 @@ def parse_grammar(text: str, path: str = "<grammar>") -> Grammar:
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and value != 0:
             constants.append((repr(value), float(value)))
         else:
-            raise r.fail(f"constants are non-zero numbers, 'pi' or 'e', not {value!r}",
-                         "operators", "constants", str(value))
+            raise r.fail(
+                f"constants are non-zero numbers, 'pi' or 'e', not {value!r}",
+                "operators",
+                "constants",
+                str(value),
+            )
 
     transforms = data.get("transforms", {})
     variants: list[tuple[str, ...]] = []
@@ -193,8 +212,12 @@ def parse_grammar(text: str, path: str = "<grammar>") -> Grammar:
         steps = tuple(s.strip() for s in str(chain).split("+"))
         for step in steps:
             if step not in TRANSFORMS:
-                raise r.fail(f"unknown transform {step!r}{suggest(step, TRANSFORMS)}",
-                             "transforms", "variants", f'"{chain}"')
+                raise r.fail(
+                    f"unknown transform {step!r}{suggest(step, TRANSFORMS)}",
+                    "transforms",
+                    "variants",
+                    f'"{chain}"',
+                )
         variants.append(steps)
     clip_scales = tuple(float(s) for s in transforms.get("clip_scales", [1.0]))
     if any(s <= 0 for s in clip_scales):
@@ -205,16 +228,21 @@ def parse_grammar(text: str, path: str = "<grammar>") -> Grammar:
     for parent, children in constraints.get("forbid_inside", {}).items():
         for name in [parent, *children]:
             if name not in known_unary and name not in BINARY_OPERATORS:
-                raise r.fail(f"unknown operator {name!r}{suggest(name, known_unary)}",
-                             "constraints", "forbid_inside", name)
+                raise r.fail(
+                    f"unknown operator {name!r}{suggest(name, known_unary)}",
+                    "constraints",
+                    "forbid_inside",
+                    name,
+                )
         forbid[parent] = frozenset(children)
     max_constants = constraints.get("max_constants")
 
     require = tuple(data.get("screen", {}).get("require", PROPERTIES))
     for name in require:
         if name not in PROPERTIES:
-            raise r.fail(f"unknown property {name!r}{suggest(name, PROPERTIES)}",
-                         "screen", "require", name)
+            raise r.fail(
+                f"unknown property {name!r}{suggest(name, PROPERTIES)}", "screen", "require", name
+            )
 
     tol_data: dict[str, Any] = data.get("tolerances", {})
     try:

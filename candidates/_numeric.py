@@ -29,12 +29,16 @@ def symmetric(positive: np.ndarray) -> np.ndarray:
 
 TAIL = np.logspace(0, 15, 301)
 #: One grid for all checks: dense on [-50, 50], log-spaced towards 0 and out to 1e15.
-FULL = symmetric(np.concatenate([
-    np.linspace(0.0, 50.0, 8001),
-    np.logspace(-12, 0, 121),
-    np.logspace(-8, math.log10(4.0), 801),
-    TAIL,
-]))
+FULL = symmetric(
+    np.concatenate(
+        [
+            np.linspace(0.0, 50.0, 8001),
+            np.logspace(-12, 0, 121),
+            np.logspace(-8, math.log10(4.0), 801),
+            TAIL,
+        ]
+    )
+)
 _INNER = np.abs(FULL) <= 50.0
 _TAIL_POS = np.searchsorted(FULL, TAIL)
 _TAIL_NEG = np.searchsorted(FULL, -TAIL)
@@ -120,16 +124,15 @@ def diagnose_domain(f: Fn, samples: Samples | None = None) -> DomainDiagnosis:
         finite_idx = np.flatnonzero(~inf)
         if finite_idx.size == 0:
             return DomainDiagnosis(False, "not finite anywhere on [-50, 50]", 0.0)
-        inner = inf[finite_idx[0]: finite_idx[-1] + 1]
+        inner = inf[finite_idx[0] : finite_idx[-1] + 1]
         if inner.any():
-            bad = x[finite_idx[0]: finite_idx[-1] + 1][inner]
+            bad = x[finite_idx[0] : finite_idx[-1] + 1][inner]
             x0 = float(bad[np.argmin(np.abs(bad))])
             return DomainDiagnosis(False, f"infinite at x = {x0:g} (a pole)", x0)
         edges = x[inf]
         overflow_beyond = float(np.min(np.abs(edges)))
         if overflow_beyond < 4.0:
-            return DomainDiagnosis(False, f"overflows already at x = {edges[0]:g}",
-                                   float(edges[0]))
+            return DomainDiagnosis(False, f"overflows already at x = {edges[0]:g}", float(edges[0]))
     ay = np.abs(np.where(np.isfinite(y), y, 0.0))
     scale = float(np.median(ay)) + 1.0
     interior = (ay[1:-1] >= ay[:-2]) & (ay[1:-1] >= ay[2:]) & (ay[1:-1] > 1e2 * scale)
@@ -175,10 +178,18 @@ def zero_centered(s: Samples, R: float, tol: float) -> tuple[bool, float, dict[s
         lim_pos, lim_neg = float(pos[last[-1]]), float(neg[last[-1]])
     score = max(abs(f0), balance) / R
     ok = abs(f0) <= tol * R and balance <= tol * R
-    return ok, score, {
-        "f(0)": f0, "R": R, "f(+inf)": lim_pos, "f(-inf)": lim_neg,
-        "balance": balance, "tolerance": tol * R,
-    }
+    return (
+        ok,
+        score,
+        {
+            "f(0)": f0,
+            "R": R,
+            "f(+inf)": lim_pos,
+            "f(-inf)": lim_neg,
+            "balance": balance,
+            "tolerance": tol * R,
+        },
+    )
 
 
 def growth_class(exponent: float) -> str:
@@ -197,8 +208,7 @@ def bounded(s: Samples, R: float) -> tuple[bool, float, dict[str, Any]]:
     m = np.maximum(np.abs(pos), np.abs(neg))
     if np.isinf(m).any():
         first = float(TAIL[np.argmax(np.isinf(m))])
-        return False, math.inf, {"growth": "faster", "exponent": math.inf,
-                                 "overflow_at": first}
+        return False, math.inf, {"growth": "faster", "exponent": math.inf, "overflow_at": first}
     # nan in the far tail comes from inf/inf or inf - inf inside a finite function
     # (isru(expm1(x))): judge growth on the points that could be computed.
     keep = np.isfinite(m)
@@ -216,8 +226,15 @@ def bounded(s: Samples, R: float) -> tuple[bool, float, dict[str, Any]]:
     lo = int(np.searchsorted(tail, tail[hi] / 1e3))
     ratio = m[hi] / m[lo] if m[lo] > 0 else math.inf
     exponent = math.log(ratio) / math.log(tail[hi] / tail[lo]) if ratio > 0 else 0.0
-    return False, math.inf, {"growth": growth_class(exponent), "exponent": round(exponent, 3),
-                             f"|f| at {tail[hi]:.0e}": float(m[hi])}
+    return (
+        False,
+        math.inf,
+        {
+            "growth": growth_class(exponent),
+            "exponent": round(exponent, 3),
+            f"|f| at {tail[hi]:.0e}": float(m[hi]),
+        },
+    )
 
 
 def one_sided_slopes(f: Fn) -> tuple[float, float]:
@@ -234,8 +251,9 @@ def one_sided_slopes(f: Fn) -> tuple[float, float]:
     return slopes[0], slopes[1]
 
 
-def center_sensitive(s: Samples, R: float, flat_tol: float, flat_width: float,
-                     window: float) -> tuple[bool, float, dict[str, Any]]:
+def center_sensitive(
+    s: Samples, R: float, flat_tol: float, flat_width: float, window: float
+) -> tuple[bool, float, dict[str, Any]]:
     inside = np.abs(FULL) <= window
     x = FULL[inside]
     dev = np.abs(s.y[inside] - s.f0)
@@ -243,8 +261,11 @@ def center_sensitive(s: Samples, R: float, flat_tol: float, flat_width: float,
     width = float(np.min(np.abs(x[violating]))) if violating.any() else window
     right, left = one_sided_slopes(s.f)
     ok = width < flat_width
-    return ok, right, {"flat_width": width, "f'(0+)": right, "f'(0-)": left,
-                       "threshold": flat_width}
+    return (
+        ok,
+        right,
+        {"flat_width": width, "f'(0+)": right, "f'(0-)": left, "threshold": flat_width},
+    )
 
 
 def monotonic(s: Samples, R: float, window: float) -> tuple[bool, float, dict[str, Any]]:
@@ -254,8 +275,15 @@ def monotonic(s: Samples, R: float, window: float) -> tuple[bool, float, dict[st
         inside = np.abs(FULL) <= window
         local = _monotonic_on(FULL[inside], s.y[inside], R)
         if not local[0]:
-            return found[0], found[1], {**found[2], "direction": local[2]["direction"],
-                                        "counterexample": local[2]["counterexample"]}
+            return (
+                found[0],
+                found[1],
+                {
+                    **found[2],
+                    "direction": local[2]["direction"],
+                    "counterexample": local[2]["counterexample"],
+                },
+            )
     return found
 
 
@@ -276,8 +304,16 @@ def _monotonic_on(x: np.ndarray, y: np.ndarray, R: float) -> tuple[bool, float, 
     if drop[j] <= eps:
         return True, score, {"direction": direction}
     i = int(np.argmax(z[: j + 1]))
-    return False, score, {
-        "direction": f"mostly {direction}",
-        "counterexample": {"x1": float(x[i]), "x2": float(x[j]),
-                           "f(x1)": float(y[i]), "f(x2)": float(y[j])},
-    }
+    return (
+        False,
+        score,
+        {
+            "direction": f"mostly {direction}",
+            "counterexample": {
+                "x1": float(x[i]),
+                "x2": float(x[j]),
+                "f(x1)": float(y[i]),
+                "f(x2)": float(y[j]),
+            },
+        },
+    )

@@ -25,7 +25,7 @@ X = sp.Symbol("x", real=True)
 
 
 def _torch() -> Any:
-    # torch is imported on first use only: `derf-search --help` and the numeric screen never need it.
+    # Imported on first use only: `derf-search --help` and the numeric screen never need torch.
     import torch
 
     return torch
@@ -69,7 +69,9 @@ def _as_tensors(torch: Any, *values: Any) -> list[Any]:
     """Turn Python numbers into tensors shaped like the first tensor argument."""
     like = next(v for v in values if isinstance(v, torch.Tensor))
     return [
-        v if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=like.dtype, device=like.device)
+        v
+        if isinstance(v, torch.Tensor)
+        else torch.as_tensor(v, dtype=like.dtype, device=like.device)
         for v in values
     ]
 
@@ -101,8 +103,14 @@ class Operator:
     doc: str = ""
 
 
-def _unary(name: str, sym: type, np_fn: Callable[..., np.ndarray], torch_name: str,
-           doc: str, aliases: tuple[str, ...] = ()) -> Operator:
+def _unary(
+    name: str,
+    sym: type,
+    np_fn: Callable[..., np.ndarray],
+    torch_name: str,
+    doc: str,
+    aliases: tuple[str, ...] = (),
+) -> Operator:
     return Operator(
         name=name,
         arity=1,
@@ -131,40 +139,77 @@ _TABLE: list[Operator] = [
     _unary("abs", sp.Abs, np.abs, "abs", "absolute value"),
     _unary("sign", sp.sign, np.sign, "sign", "sign, 0 at 0"),
     Operator(
-        "sqrt", 1, sp.sqrt, np.sqrt, lambda a: _torch().sqrt(a),
+        "sqrt",
+        1,
+        sp.sqrt,
+        np.sqrt,
+        lambda a: _torch().sqrt(a),
         doc="square root (real for x >= 0 only)",
     ),
     Operator(
-        "expm1", 1, lambda a: sp.exp(a) - 1, np.expm1, lambda a: _torch().expm1(a),
+        "expm1",
+        1,
+        lambda a: sp.exp(a) - 1,
+        np.expm1,
+        lambda a: _torch().expm1(a),
         doc="exp(x) - 1",
     ),
     Operator(
-        "log1p", 1, lambda a: sp.log(1 + a), np.log1p, lambda a: _torch().log1p(a),
+        "log1p",
+        1,
+        lambda a: sp.log(1 + a),
+        np.log1p,
+        lambda a: _torch().log1p(a),
         doc="log(1 + x) (real for x > -1 only)",
     ),
     Operator(
-        "cbrt", 1, _cbrt_sympy, np.cbrt,
+        "cbrt",
+        1,
+        _cbrt_sympy,
+        np.cbrt,
         lambda a: _torch().sign(a) * _torch().abs(a).pow(1.0 / 3.0),
         doc="real cube root",
     ),
     Operator(
-        "sigmoid", 1, _sigmoid_sympy, special.expit, lambda a: _torch().sigmoid(a),
+        "sigmoid",
+        1,
+        _sigmoid_sympy,
+        special.expit,
+        lambda a: _torch().sigmoid(a),
         doc="logistic function 1/(1 + exp(-x))",
     ),
     Operator(
-        "softsign", 1, lambda a: a / (1 + sp.Abs(a)), lambda a: a / (1 + np.abs(a)),
-        lambda a: a / (1 + _torch().abs(a)), doc="x/(1 + |x|)",
+        "softsign",
+        1,
+        lambda a: a / (1 + sp.Abs(a)),
+        lambda a: a / (1 + np.abs(a)),
+        lambda a: a / (1 + _torch().abs(a)),
+        doc="x/(1 + |x|)",
     ),
     Operator(
-        "min", 2, _min_sympy, np.minimum, _torch_binary("minimum"), head=sp.Min,
+        "min",
+        2,
+        _min_sympy,
+        np.minimum,
+        _torch_binary("minimum"),
+        head=sp.Min,
         doc="smaller of two values",
     ),
     Operator(
-        "max", 2, _max_sympy, np.maximum, _torch_binary("maximum"), head=sp.Max,
+        "max",
+        2,
+        _max_sympy,
+        np.maximum,
+        _torch_binary("maximum"),
+        head=sp.Max,
         doc="larger of two values",
     ),
     Operator(
-        "clip", 3, _clip_sympy, np.clip, _torch_clip,
+        "clip",
+        3,
+        _clip_sympy,
+        np.clip,
+        _torch_clip,
         doc="clip(x, lo, hi): x limited to [lo, hi]",
     ),
 ]

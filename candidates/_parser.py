@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
-
 import sympy as sp
 
 from ._errors import ExpressionError
@@ -41,8 +40,13 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
-_NUMPY_BINARY: dict[type, Any] = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply,
-                                  ast.Div: np.divide, ast.Pow: np.power}
+_NUMPY_BINARY: dict[type, Any] = {
+    ast.Add: np.add,
+    ast.Sub: np.subtract,
+    ast.Mult: np.multiply,
+    ast.Div: np.divide,
+    ast.Pow: np.power,
+}
 _HINTS = {
     ast.BitXor: "'^' is not a power: write x**2",
     ast.FloorDiv: "'//' is not allowed: write /",
@@ -71,8 +75,9 @@ def parse(
 
 
 class _Builder:
-    def __init__(self, source: str, primitives: Mapping[str, sp.Expr], limits: Limits,
-                 origin: str | None) -> None:
+    def __init__(
+        self, source: str, primitives: Mapping[str, sp.Expr], limits: Limits, origin: str | None
+    ) -> None:
         self.source = source
         self.primitives = primitives
         self.limits = limits
@@ -133,17 +138,22 @@ class _Builder:
             return self.binary(node, depth)
         if isinstance(node, ast.Call):
             return self.call(node, depth)
-        self.error(f"{type(node).__name__} is not allowed: use numbers, x, pi, e, "
-                   "+ - * / **, parentheses and function calls", node)
+        self.error(
+            f"{type(node).__name__} is not allowed: use numbers, x, pi, e, "
+            "+ - * / **, parentheses and function calls",
+            node,
+        )
         raise AssertionError("unreachable")
 
     def constant(self, node: ast.Constant) -> sp.Expr:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.error(f"only real numbers are allowed, not {type(value).__name__}", node)
+        assert isinstance(value, (int, float))
         if not math.isfinite(value) or abs(value) > self.limits.max_constant:
-            self.error(f"constant {value!r} is out of range (|c| <= {self.limits.max_constant:g})",
-                       node)
+            self.error(
+                f"constant {value!r} is out of range (|c| <= {self.limits.max_constant:g})", node
+            )
         # Exact rationals keep canonical forms exact: 0.5 is 1/2, 1.205 is 241/200.
         frac = Fraction(value) if isinstance(value, int) else Fraction(repr(value))
         return sp.Rational(frac.numerator, frac.denominator)
@@ -182,8 +192,10 @@ class _Builder:
         # Bound constant powers before sympy computes them exactly: 9**9**9 would never finish.
         if exponent.is_Number:
             if abs(float(exponent)) > self.limits.max_exponent:
-                self.error(f"exponent {exponent} is out of range "
-                           f"(|p| <= {self.limits.max_exponent:g})", node)
+                self.error(
+                    f"exponent {exponent} is out of range (|p| <= {self.limits.max_exponent:g})",
+                    node,
+                )
             if base.is_Number and base != 0:
                 magnitude = abs(float(exponent)) * abs(math.log10(abs(float(base))))
                 if magnitude > 300:
@@ -224,7 +236,9 @@ class _Builder:
         return op.sympy(*args)
 
 
-def numpy_from_text(source: str, *, primitives: Mapping[str, object] | None = None) -> Any:
+def numpy_from_text(
+    source: str, *, primitives: Mapping[str, Callable[..., Any]] | None = None
+) -> Any:
     """Compile expression text straight to a numpy function, without building sympy.
 
     For the many screen survivors, where sympy construction would dominate the cost. It accepts
@@ -239,8 +253,11 @@ def numpy_from_text(source: str, *, primitives: Mapping[str, object] | None = No
     prims = primitives or {}
 
     def build(node: ast.AST) -> Any:
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-                and not isinstance(node.value, bool):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, (int, float))
+            and not isinstance(node.value, bool)
+        ):
             value = float(node.value)
             return lambda x: value
         if isinstance(node, ast.Name):
@@ -262,8 +279,11 @@ def numpy_from_text(source: str, *, primitives: Mapping[str, object] | None = No
             if impl is not None:
                 call = impl
                 return lambda x: call(*(a(x) for a in args))
-        raise ExpressionError(f"{type(node).__name__} is not allowed here", source=source,
-                              column=getattr(node, "col_offset", -1) + 1)
+        raise ExpressionError(
+            f"{type(node).__name__} is not allowed here",
+            source=source,
+            column=getattr(node, "col_offset", -1) + 1,
+        )
 
     fn = build(tree.body)
 

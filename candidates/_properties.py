@@ -74,8 +74,9 @@ def _exact(value: sp.Expr) -> float:
     return float(value) if value.is_extended_real else math.nan
 
 
-def check_properties(expr: sp.Expr, *, tolerances: Tolerances | None = None,
-                     symbolic: bool = True) -> PropertyResult:
+def check_properties(
+    expr: sp.Expr, *, tolerances: Tolerances | None = None, symbolic: bool = True
+) -> PropertyResult:
     """Run the domain diagnosis and the four checks on ``expr`` (a sympy expression in x)."""
     tol = tolerances or Tolerances()
     result = numeric_properties(compile_numpy(expr), tolerances=tol)
@@ -91,18 +92,21 @@ def numeric_properties(f: num.Fn, *, tolerances: Tolerances | None = None) -> Pr
     domain = num.diagnose_domain(f, samples)
     if not domain.ok:
         skipped = {"skipped": f"f is not real and finite on R: {domain.message}"}
-        return PropertyResult(domain, {p: PropertyVerdict(False, None, "numeric", dict(skipped))
-                                       for p in PROPERTIES})
+        return PropertyResult(
+            domain, {p: PropertyVerdict(False, None, "numeric", dict(skipped)) for p in PROPERTIES}
+        )
     R = num.scale_R(samples, tol.window)
     if not (R > 0 and math.isfinite(R)):
         reason = {"skipped": f"f is zero on [-{tol.window:g}, {tol.window:g}] (R = {R:g})"}
-        return PropertyResult(domain, {p: PropertyVerdict(False, None, "numeric", dict(reason))
-                                       for p in PROPERTIES})
+        return PropertyResult(
+            domain, {p: PropertyVerdict(False, None, "numeric", dict(reason)) for p in PROPERTIES}
+        )
     verdicts = {
         "zero_centered": _numeric_verdict(num.zero_centered(samples, R, tol.zero_centered)),
         "bounded": _numeric_verdict(num.bounded(samples, R)),
-        "center_sensitive": _numeric_verdict(num.center_sensitive(
-            samples, R, tol.flat_tolerance, tol.flat_width, tol.window)),
+        "center_sensitive": _numeric_verdict(
+            num.center_sensitive(samples, R, tol.flat_tolerance, tol.flat_width, tol.window)
+        ),
         "monotonic": _numeric_verdict(num.monotonic(samples, R, tol.window)),
     }
     if domain.overflow_beyond is not None:
@@ -110,8 +114,9 @@ def numeric_properties(f: num.Fn, *, tolerances: Tolerances | None = None) -> Pr
     return PropertyResult(domain, verdicts, R=R)
 
 
-def confirm_symbolically(expr: sp.Expr, result: PropertyResult, *,
-                         tolerances: Tolerances | None = None) -> None:
+def confirm_symbolically(
+    expr: sp.Expr, result: PropertyResult, *, tolerances: Tolerances | None = None
+) -> None:
     """Let sympy settle what it can of ``result`` within ``tolerances.symbolic_seconds``."""
     tol = tolerances or Tolerances()
     if not result.domain.ok or result.R is None or tol.symbolic_seconds <= 0:
@@ -126,8 +131,9 @@ def _numeric_verdict(found: tuple[bool, float, dict[str, Any]]) -> PropertyVerdi
     return PropertyVerdict(ok, score, "numeric", evidence)
 
 
-def _confirm_symbolically(expr: sp.Expr, R: float, tol: Tolerances,
-                          verdicts: dict[str, PropertyVerdict]) -> None:
+def _confirm_symbolically(
+    expr: sp.Expr, R: float, tol: Tolerances, verdicts: dict[str, PropertyVerdict]
+) -> None:
     """Let sympy settle what it can within the time limit; numeric verdicts stand otherwise."""
     steps = (
         ("zero_centered", _sym_zero_centered),
@@ -147,7 +153,7 @@ def _confirm_symbolically(expr: sp.Expr, R: float, tol: Tolerances,
             return
         except SymbolicTimeout:
             verdict.evidence["symbolic"] = f"timed out after {tol.symbolic_seconds:g} s"
-            for later, _ in steps[[n for n, _ in steps].index(name) + 1:]:
+            for later, _ in steps[[n for n, _ in steps].index(name) + 1 :]:
                 verdicts[later].evidence["symbolic"] = "not tried: time limit reached"
             return
         except (sym.Undecided, Exception) as exc:  # sympy raises many types on hard input

@@ -21,8 +21,9 @@ from ._properties import PROPERTIES
 _SHORT = {"zero_centered": "Z", "bounded": "B", "center_sensitive": "C", "monotonic": "M"}
 
 
-def candidates_table(reports: Sequence[PropertyReport],
-                     sizes: Mapping[str, int] | None = None) -> pd.DataFrame:
+def candidates_table(
+    reports: Sequence[PropertyReport], sizes: Mapping[str, int] | None = None
+) -> pd.DataFrame:
     """One row per candidate: id, expressions, verdicts, scores, methods and merges."""
     rows: list[dict[str, Any]] = []
     for report in reports:
@@ -69,13 +70,27 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
 
 
-def report_markdown(reports: Sequence[PropertyReport], summary: Mapping[str, Any], *,
-                    max_rows: int = 500, max_merged: int = 5) -> str:
+def report_markdown(
+    reports: Sequence[PropertyReport],
+    summary: Mapping[str, Any],
+    *,
+    max_rows: int = 500,
+    max_merged: int = 5,
+) -> str:
     """The human report: what was screened, what was rejected and why, what survived."""
     lines = ["# Property report", ""]
     lines += ["| | |", "|---|---|"]
-    for key in ("grammar", "enumerated", "screen_passed", "unique", "passing", "written",
-                "seconds", "expressions_per_second", "sympy_share"):
+    for key in (
+        "grammar",
+        "enumerated",
+        "screen_passed",
+        "unique",
+        "passing",
+        "written",
+        "seconds",
+        "expressions_per_second",
+        "sympy_share",
+    ):
         if key in summary:
             value = summary[key]
             shown = f"{value:,}" if isinstance(value, int) else _cell(value)
@@ -83,9 +98,14 @@ def report_markdown(reports: Sequence[PropertyReport], summary: Mapping[str, Any
     lines.append("")
     rejected = summary.get("rejected", {})
     if rejected:
-        lines += ["## Rejected by the numeric screen", "",
-                  "The first property each expression failed (in the order tested).", "",
-                  "| reason | expressions |", "|---|---:|"]
+        lines += [
+            "## Rejected by the numeric screen",
+            "",
+            "The first property each expression failed (in the order tested).",
+            "",
+            "| reason | expressions |",
+            "|---|---:|",
+        ]
         for reason, count in sorted(rejected.items(), key=lambda kv: -kv[1]):
             lines.append(f"| {reason} | {count:,} |")
         lines.append("")
@@ -107,11 +127,15 @@ def report_markdown(reports: Sequence[PropertyReport], summary: Mapping[str, Any
             marks.append(("✓" if v.passed else "✗") + ("ˢ" if v.method == "symbolic" else ""))
         growth = r.verdicts["bounded"].evidence.get("growth", "")
         score = r.verdicts["center_sensitive"].score
-        lines.append(f"| {i} | `{c.id}` | `{c.expression}` | {' | '.join(marks)} | "
-                     f"{_cell(score)} | {growth} | {len(c.merged_from)} |")
+        lines.append(
+            f"| {i} | `{c.id}` | `{c.expression}` | {' | '.join(marks)} | "
+            f"{_cell(score)} | {growth} | {len(c.merged_from)} |"
+        )
     if len(reports) > max_rows:
-        lines.append(f"\n… and {len(reports) - max_rows:,} more in property_report.json and "
-                     "candidates.parquet.")
+        lines.append(
+            f"\n… and {len(reports) - max_rows:,} more in property_report.json and "
+            "candidates.parquet."
+        )
     failing = [r for r in reports if not r.passed]
     if failing:
         lines += ["", "## Why candidates failed the full checks", ""]
@@ -121,25 +145,35 @@ def report_markdown(reports: Sequence[PropertyReport], summary: Mapping[str, Any
                 reasons.append(f"domain: {report.result.domain.message}")
             for p, v in report.result.verdicts.items():
                 if not v.passed and "skipped" not in v.evidence:
-                    detail = {k: v.evidence[k] for k in ("counterexample", "growth", "balance",
-                                                          "flat_width") if k in v.evidence}
+                    detail = {
+                        k: v.evidence[k]
+                        for k in ("counterexample", "growth", "balance", "flat_width")
+                        if k in v.evidence
+                    }
                     reasons.append(f"{p} ({v.method}): {_jsonable(detail)}")
             lines.append(f"- `{report.candidate.expression}`: " + "; ".join(reasons))
     merged = [r for r in reports if r.candidate.merged_from]
     if merged:
-        lines += ["", "## Merged expressions", "",
-                  "Expressions that are one candidate modulo the template (output and input "
-                  "scale, mirroring) or equal as functions.", ""]
+        lines += [
+            "",
+            "## Merged expressions",
+            "",
+            "Expressions that are one candidate modulo the template (output and input "
+            "scale, mirroring) or equal as functions.",
+            "",
+        ]
         for report in merged[:max_rows]:
-            shown = ", ".join(f"`{_md_escape(m)}`" for m in report.candidate.merged_from[:max_merged])
+            first = report.candidate.merged_from[:max_merged]
+            shown = ", ".join(f"`{_md_escape(m)}`" for m in first)
             more = len(report.candidate.merged_from) - max_merged
             extra = f" and {more:,} more" if more > 0 else ""
             lines.append(f"- `{report.candidate.expression}` ← {shown}{extra}")
     return "\n".join(lines) + "\n"
 
 
-def report_json(reports: Sequence[PropertyReport], summary: Mapping[str, Any], *,
-                max_merged: int = 20) -> dict[str, Any]:
+def report_json(
+    reports: Sequence[PropertyReport], summary: Mapping[str, Any], *, max_merged: int = 20
+) -> dict[str, Any]:
     """The report as JSON: the summary and one object per candidate (``check --json``'s
     schema plus ``merged_count`` and the first ``max_merged`` merged expressions)."""
     candidates = []

@@ -54,6 +54,7 @@ def _random_tree(space: _Space, rng: np.random.Generator, size: int) -> tuple[st
         a_size, b_size = size - 2, 1
     left, lops = _random_tree(space, rng, a_size)
     constant_right = b_size == 1 and constants and (name == "**" or rng.random() < 0.5)
+    rops: frozenset[str]
     if constant_right:
         right, rops = constants[int(rng.integers(len(constants)))][0], frozenset()
     else:
@@ -71,12 +72,19 @@ def _random_tree(space: _Space, rng: np.random.Generator, size: int) -> tuple[st
 
 def _allowed(space: _Space, text: str, ops: frozenset[str]) -> bool:
     # forbid_inside is checked on the operator sets of the whole tree: conservative and cheap.
-    return not any(parent in ops and ops & banned
-                   for parent, banned in space.grammar.forbid_inside.items())
+    return not any(
+        parent in ops and ops & banned for parent, banned in space.grammar.forbid_inside.items()
+    )
 
 
-def sample_space(grammar: Grammar, k: int, *, seed: int = 0, max_size: int | None = None,
-                 progress: Callable[[int], None] | None = None) -> EnumerationResult:
+def sample_space(
+    grammar: Grammar,
+    k: int,
+    *,
+    seed: int = 0,
+    max_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> EnumerationResult:
     """Screen about ``k`` expressions (raw functions and their variants) drawn at random."""
     if k < 1:
         raise ValueError(f"the sample size must be at least 1, but got {k=}.")
@@ -121,7 +129,7 @@ def sample_space(grammar: Grammar, k: int, *, seed: int = 0, max_size: int | Non
             for reason in verdict.reason[verdict.reason >= 0]:
                 result.rejected[REASONS[int(reason)]] += 1
             passed = np.flatnonzero(verdict.passed)
-            for i, shape in zip(passed, _shapes(v[passed])):
+            for i, shape in zip(passed, _shapes(v[passed]), strict=True):
                 template = batch_texts[i]
 
                 def render(var: str, template: str = template) -> str:

@@ -21,11 +21,15 @@ import numpy as np
 from ._numeric import symmetric
 from ._properties import PROPERTIES, Tolerances
 
-GRID = symmetric(np.concatenate([
-    np.linspace(0.0, 4.0, 201),          # the window, for R and monotonicity
-    np.logspace(-5, -1, 21),             # near zero, for the flat width
-    np.logspace(math.log10(4.5), 6, 31),  # tails, for limits and growth
-]))
+GRID = symmetric(
+    np.concatenate(
+        [
+            np.linspace(0.0, 4.0, 201),  # the window, for R and monotonicity
+            np.logspace(-5, -1, 21),  # near zero, for the flat width
+            np.logspace(math.log10(4.5), 6, 31),  # tails, for limits and growth
+        ]
+    )
+)
 ZERO = int(np.flatnonzero(GRID == 0.0)[0])
 #: Column of -x for each column of x; g(|x|) is values[:, ABS].
 MIRROR = np.arange(GRID.size)[::-1].copy()
@@ -47,8 +51,9 @@ class ScreenResult:
     reason: np.ndarray  # (k,) int8: index into REASONS, -1 where passed
 
 
-def screen(values: np.ndarray, require: tuple[str, ...] = PROPERTIES,
-           tolerances: Tolerances | None = None) -> ScreenResult:
+def screen(
+    values: np.ndarray, require: tuple[str, ...] = PROPERTIES, tolerances: Tolerances | None = None
+) -> ScreenResult:
     """Judge each row of ``values`` (k, len(GRID)) against the required properties."""
     tol = tolerances or Tolerances()
     k = values.shape[0]
@@ -62,8 +67,7 @@ def screen(values: np.ndarray, require: tuple[str, ...] = PROPERTIES,
     if "zero_centered" in require:
         f0 = a[:, ZERO]
         balance = np.abs(v[:, _TOP] + v[:, 0])
-        checks["zero_centered"] = (f0 <= tol.zero_centered * R) & (
-            balance <= tol.zero_centered * R)
+        checks["zero_centered"] = (f0 <= tol.zero_centered * R) & (balance <= tol.zero_centered * R)
     if "bounded" in require:
         # Lenient on purpose: slowly converging bounded functions (L/(L+1), L = log(1+|x|))
         # still creep up between 1e3 and 1e6; the full check (with sympy) decides them.

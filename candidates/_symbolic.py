@@ -106,8 +106,10 @@ def is_monotonic(expr: sp.Expr) -> tuple[bool, str]:
     half = sp.Interval.open(0, sp.oo)
     f0 = expr.xreplace({X: sp.S.Zero})
     at_right, at_left = _limit_y(right, sp.S.Zero), _limit_y(left, sp.S.Zero)
-    for direction, up, down in (("non-decreasing", is_increasing, is_decreasing),
-                                ("non-increasing", is_decreasing, is_increasing)):
+    for direction, up, down in (
+        ("non-decreasing", is_increasing, is_decreasing),
+        ("non-increasing", is_decreasing, is_increasing),
+    ):
         if up(right, half, _Y) and down(left, half, _Y):
             ordered = (at_left <= f0) if direction == "non-decreasing" else (at_left >= f0)
             ordered_r = (f0 <= at_right) if direction == "non-decreasing" else (f0 >= at_right)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 
-def _per_expression_baseline(texts: list[str], primitives: dict[str, object]) -> float:
+def _per_expression_baseline(texts: list[str], primitives: Mapping[str, Any]) -> float:
     """Seconds per expression when each is compiled and screened on its own."""
     from candidates import numpy_from_text
     from candidates._screen import GRID, screen
@@ -30,8 +32,9 @@ def _per_expression_baseline(texts: list[str], primitives: dict[str, object]) ->
     return (time.perf_counter() - start) / max(len(texts), 1)
 
 
-def benchmark_generate(*, max_expressions: int = 100_000, grammar: str | None = None,
-                       repeats: int = 1) -> dict[str, float]:
+def benchmark_generate(
+    *, max_expressions: int = 100_000, grammar: str | None = None, repeats: int = 1
+) -> dict[str, float]:
     """Run and print the benchmark; returns the figures."""
     from candidates import compile_numpy, enumerate_space, load_grammar
 
@@ -48,34 +51,57 @@ def benchmark_generate(*, max_expressions: int = 100_000, grammar: str | None = 
     prims = {n: compile_numpy(e) for n, e in g.primitives.items()}
     sample = [s.text for s in result.survivors[:: max(1, len(result.survivors) // 500)]][:500]
     per_expr = _per_expression_baseline(sample, prims)
-    figures.update(screen_seconds=screen_s, expressions_per_second=rate,
-                   baseline_expressions_per_second=1 / per_expr,
-                   screen_speedup=rate * per_expr)
+    figures.update(
+        screen_seconds=screen_s,
+        expressions_per_second=rate,
+        baseline_expressions_per_second=1 / per_expr,
+        screen_speedup=rate * per_expr,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        summary = generate(GenerateSettings(grammar=grammar, max_expressions=max_expressions,
-                                            out=Path(tmp), progress=False))
+        summary = generate(
+            GenerateSettings(
+                grammar=grammar, max_expressions=max_expressions, out=Path(tmp), progress=False
+            )
+        )
         wall = time.perf_counter() - start
-    figures.update(generate_seconds=wall, pipeline_seconds=summary["seconds"],
-                   sympy_share=summary["sympy_share"], unique=summary["unique"],
-                   passing=summary["passing"], enumerated=summary["enumerated"])
+    figures.update(
+        generate_seconds=wall,
+        pipeline_seconds=summary["seconds"],
+        sympy_share=summary["sympy_share"],
+        unique=summary["unique"],
+        passing=summary["passing"],
+        enumerated=summary["enumerated"],
+    )
 
     print(f"grammar                       {g.path}")
     print(f"expressions screened          {result.enumerated:,}")
-    print(f"screen time                   {screen_s:.2f} s "
-          f"({rate:,.0f} expressions/s, best of {repeats})")
-    print(f"one-by-one baseline           {1 / per_expr:,.0f} expressions/s "
-          f"(vectorised screen is {rate * per_expr:.0f}x faster)")
-    print(f"generate, end to end          {wall:.1f} s for {summary['enumerated']:,} "
-          f"expressions ({summary['enumerated'] / wall:,.0f} expressions/s, target: 100,000 "
-          "in under 60 s)")
-    print(f"  unique / passing / written  {summary['unique']:,} / {summary['passing']:,} / "
-          f"{summary['written']:,}")
+    print(
+        f"screen time                   {screen_s:.2f} s "
+        f"({rate:,.0f} expressions/s, best of {repeats})"
+    )
+    print(
+        f"one-by-one baseline           {1 / per_expr:,.0f} expressions/s "
+        f"(vectorised screen is {rate * per_expr:.0f}x faster)"
+    )
+    print(
+        f"generate, end to end          {wall:.1f} s for {summary['enumerated']:,} "
+        f"expressions ({summary['enumerated'] / wall:,.0f} expressions/s, target: 100,000 "
+        "in under 60 s)"
+    )
+    print(
+        f"  unique / passing / written  {summary['unique']:,} / {summary['passing']:,} / "
+        f"{summary['written']:,}"
+    )
     timings = summary["timings"]
-    print(f"  stages                      screen {timings['screen']:.1f} s, dedupe + numeric "
-          f"checks {timings['dedupe']:.1f} s, sympy stage {timings['check']:.1f} s")
-    print(f"  time in sympy               {summary['sympy_seconds']:.1f} s of "
-          f"{summary['cpu_seconds']:.1f} s CPU ({summary['sympy_share']:.0%}; the checks run "
-          "on all cores)")
+    print(
+        f"  stages                      screen {timings['screen']:.1f} s, dedupe + numeric "
+        f"checks {timings['dedupe']:.1f} s, sympy stage {timings['check']:.1f} s"
+    )
+    print(
+        f"  time in sympy               {summary['sympy_seconds']:.1f} s of "
+        f"{summary['cpu_seconds']:.1f} s CPU ({summary['sympy_share']:.0%}; the checks run "
+        "on all cores)"
+    )
     return figures

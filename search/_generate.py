@@ -52,8 +52,18 @@ class GenerateSettings:
 
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for name in ("derf-search", "numpy", "scipy", "sympy", "pandas", "pyarrow", "matplotlib",
-                 "torch", "optuna", "ray"):
+    for name in (
+        "derf-search",
+        "numpy",
+        "scipy",
+        "sympy",
+        "pandas",
+        "pyarrow",
+        "matplotlib",
+        "torch",
+        "optuna",
+        "ray",
+    ):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -109,15 +119,22 @@ def generate(settings: GenerateSettings) -> dict[str, Any]:
     table.to_parquet(out / "candidates.parquet", index=False)
     (out / "property_report.md").write_text(report_markdown(result.reports, summary))
     (out / "property_report.json").write_text(
-        json.dumps(report_json(result.reports, summary), indent=1))
-    plot_shapes([r for r in result.reports if r.passed] or result.reports,
-                out / "plots" / "shapes.png", window=grammar.tolerances.window)
+        json.dumps(report_json(result.reports, summary), indent=1)
+    )
+    plot_shapes(
+        [r for r in result.reports if r.passed] or result.reports,
+        out / "plots" / "shapes.png",
+        window=grammar.tolerances.window,
+    )
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     config = {
         "command": "generate",
         "argv": sys.argv,
-        "settings": {k: (str(v) if isinstance(v, Path) else v)
-                     for k, v in asdict(settings).items() if v is not None},
+        "settings": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in asdict(settings).items()
+            if v is not None
+        },
         "tolerances": asdict(grammar.tolerances),
         "versions": package_versions(),
     }

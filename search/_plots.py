@@ -15,8 +15,9 @@ import numpy as np
 from candidates import PropertyReport, compile_numpy, parse
 
 
-def plot_shapes(reports: Sequence[PropertyReport], path: str | Path, *, top: int = 24,
-                window: float = 4.0) -> Path:
+def plot_shapes(
+    reports: Sequence[PropertyReport], path: str | Path, *, top: int = 24, window: float = 4.0
+) -> Path:
     """Small multiples of the first ``top`` candidates, each beside erf and tanh.
 
     Each curve is scaled by its R = max |f| on the window, as γ would scale it, so shapes
@@ -35,11 +36,12 @@ def plot_shapes(reports: Sequence[PropertyReport], path: str | Path, *, top: int
     rows = (n + cols - 1) // cols
     x = np.linspace(-window, window, 801)
     refs = {name: compile_numpy(parse(f"{name}(x)"))(x) for name in ("erf", "tanh")}
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.2 * rows), squeeze=False,
-                             sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(2.6 * cols, 2.2 * rows), squeeze=False, sharex=True, sharey=True
+    )
     for ax in axes.flat:
         ax.set_visible(False)
-    for ax, report in zip(axes.flat, shown):
+    for ax, report in zip(axes.flat, shown, strict=False):
         ax.set_visible(True)
         with np.errstate(all="ignore"):
             y = np.asarray(report.candidate.numpy()(x), dtype=float)
@@ -56,8 +58,7 @@ def plot_shapes(reports: Sequence[PropertyReport], path: str | Path, *, top: int
         ax.set_ylim(-1.15, 1.15)
     if shown:
         axes.flat[0].legend(fontsize=6, loc="lower right", frameon=False)
-    fig.suptitle("candidate shapes f(x)/max|f| on [-4, 4] (dashed: erf, dotted: tanh)",
-                 fontsize=10)
+    fig.suptitle("candidate shapes f(x)/max|f| on [-4, 4] (dashed: erf, dotted: tanh)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -26,8 +26,9 @@ class StageProgress:
     def __enter__(self) -> StageProgress:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         for bar in self.bars.values():
             bar.close()
 
@@ -40,8 +41,14 @@ class StageProgress:
         if bar is None:
             for other in self.bars.values():
                 other.close()
-            bar = tqdm(total=total, desc=_LABELS.get(stage, stage), unit=" expr",
-                       dynamic_ncols=True, leave=True, mininterval=0.5)
+            bar = tqdm(
+                total=total,
+                desc=_LABELS.get(stage, stage),
+                unit=" expr",
+                dynamic_ncols=True,
+                leave=True,
+                mininterval=0.5,
+            )
             self.bars[stage] = bar
         if stage == "screen":
             bar.update(n)

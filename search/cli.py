@@ -43,8 +43,9 @@ def _check(args: argparse.Namespace) -> int:
     failed = False
     for text in texts:
         try:
-            report = check(text, primitives=primitives, tolerances=tolerances,
-                           symbolic=not args.numeric_only)
+            report = check(
+                text, primitives=primitives, tolerances=tolerances, symbolic=not args.numeric_only
+            )
         except ExpressionError as exc:
             failed = True
             outputs.append({"expression": text, "error": str(exc)})
@@ -79,20 +80,25 @@ def _generate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"enumerated {summary['enumerated']:,} expressions, {summary['screen_passed']:,} "
-              f"passed the numeric screen, {summary['unique']:,} unique, "
-              f"{summary['passing']:,} pass all four properties "
-              f"({summary['seconds']:.1f} s, {summary['expressions_per_second']:,.0f} expr/s)")
-        print(f"wrote {summary['written']:,} candidates to {settings.out}/: candidates.parquet, "
-              "property_report.md, property_report.json, plots/shapes.png, summary.json")
+        print(
+            f"enumerated {summary['enumerated']:,} expressions, {summary['screen_passed']:,} "
+            f"passed the numeric screen, {summary['unique']:,} unique, "
+            f"{summary['passing']:,} pass all four properties "
+            f"({summary['seconds']:.1f} s, {summary['expressions_per_second']:,.0f} expr/s)"
+        )
+        print(
+            f"wrote {summary['written']:,} candidates to {settings.out}/: candidates.parquet, "
+            "property_report.md, property_report.json, plots/shapes.png, summary.json"
+        )
     return 0
 
 
 def _benchmark(args: argparse.Namespace) -> int:
     from search._benchmark import benchmark_generate
 
-    benchmark_generate(max_expressions=args.max_expressions, grammar=args.grammar,
-                       repeats=args.repeats)
+    benchmark_generate(
+        max_expressions=args.max_expressions, grammar=args.grammar, repeats=args.repeats
+    )
     return 0
 
 
@@ -100,14 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="derf-search",
         description="Search for point-wise functions f that replace normalization layers, "
-                    "used as y = γ·f(α·x + s) + β.",
+        "used as y = γ·f(α·x + s) + β.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     p = sub.add_parser("check", help="check expressions against the four properties")
-    p.add_argument("expressions", nargs="*", metavar="EXPR",
-                   help="expressions in x (erf(x), x/(1 + abs(x)), …) or catalog names (isru)")
+    p.add_argument(
+        "expressions",
+        nargs="*",
+        metavar="EXPR",
+        help="expressions in x (erf(x), x/(1 + abs(x)), …) or catalog names (isru)",
+    )
     p.add_argument("--file", help="read expressions from a file, one per line (# comments)")
     p.add_argument("--grammar", help="grammar file whose primitives and tolerances to use")
     p.add_argument("--json", action="store_true", help="print a JSON list")
@@ -118,15 +128,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grammar", help="grammar TOML file (default: the built-in default grammar)")
     p.add_argument("--max-size", type=int, help="override the grammar's size limit")
     p.add_argument("--max-expressions", type=int, help="stop after this many expressions")
-    p.add_argument("--sample", type=int, metavar="K", help="sample K random expressions instead "
-                   "of enumerating")
+    p.add_argument(
+        "--sample", type=int, metavar="K", help="sample K random expressions instead of enumerating"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
     p.add_argument("--out", default="results/generate", help="output directory")
-    p.add_argument("--max-candidates", type=int, default=2000,
-                   help="write (and confirm with sympy) the simplest N unique candidates "
-                        "(default 2000; all are counted and checked numerically)")
-    p.add_argument("--symbolic-seconds", type=float, default=30.0,
-                   help="total time for sympy confirmation of the survivors (default 30)")
+    p.add_argument(
+        "--max-candidates",
+        type=int,
+        default=2000,
+        help="write (and confirm with sympy) the simplest N unique candidates "
+        "(default 2000; all are counted and checked numerically)",
+    )
+    p.add_argument(
+        "--symbolic-seconds",
+        type=float,
+        default=30.0,
+        help="total time for sympy confirmation of the survivors (default 30)",
+    )
     p.add_argument("--workers", type=int, help="processes for the checks (default: all cores)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -63,7 +63,7 @@ def test_max_expressions_stops_early() -> None:
 
 
 def test_constraints_forbid_nesting() -> None:
-    text = SMALL + "[constraints]\nforbid_inside = { exp = [\"exp\"] }\n"
+    text = SMALL + '[constraints]\nforbid_inside = { exp = ["exp"] }\n'
     counts_free = count_space(parse_grammar(SMALL))
     counts_forbidden = count_space(parse_grammar(text))
     assert sum(counts_forbidden.values()) < sum(counts_free.values())
@@ -95,5 +95,9 @@ def test_screen_rejections_name_the_first_failed_property() -> None:
     result = screen(rows)
     from candidates._screen import REASONS
 
-    assert [REASONS[r] for r in result.reason] == ["zero_centered", "bounded", "monotonic",
-                                                  "degenerate"]
+    assert [REASONS[r] for r in result.reason] == [
+        "zero_centered",
+        "bounded",
+        "monotonic",
+        "degenerate",
+    ]

@@ -51,17 +51,26 @@ def test_user_primitive_is_usable_and_defined_over_builtins() -> None:
         ('[define]\nbad = "sin(x"\n', 2, "define.bad", "syntax error"),
         ('[define]\nerf = "x"\n', 2, "define.erf", "already a built-in"),
         ('[operators]\nbinary = ["+", "%"]\n', 2, "operators.binary", "unknown binary"),
-        ('[operators]\nconstants = [0]\n', 2, "operators.constants", "non-zero"),
-        ('[transforms]\nvariants = ["shift+mirorr"]\n', 2, "transforms.variants",
-         "did you mean 'mirror'"),
-        ("[screen]\nrequire = [\"bounded\", \"monotone\"]\n", 2, "screen.require",
-         "did you mean 'monotonic'"),
+        ("[operators]\nconstants = [0]\n", 2, "operators.constants", "non-zero"),
+        (
+            '[transforms]\nvariants = ["shift+mirorr"]\n',
+            2,
+            "transforms.variants",
+            "did you mean 'mirror'",
+        ),
+        (
+            '[screen]\nrequire = ["bounded", "monotone"]\n',
+            2,
+            "screen.require",
+            "did you mean 'monotonic'",
+        ),
         ("[tolerances]\nwindow = -1\n", 2, "tolerances.window", "positive"),
         ("[operators\n", 1, None, "invalid TOML"),
     ],
 )
-def test_errors_name_file_line_and_key(text: str, line: int, key: str | None,
-                                       fragment: str) -> None:
+def test_errors_name_file_line_and_key(
+    text: str, line: int, key: str | None, fragment: str
+) -> None:
     with pytest.raises(GrammarError) as info:
         parse_grammar(text, "my.toml")
     err = info.value

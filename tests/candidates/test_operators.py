@@ -28,8 +28,9 @@ def test_numpy_torch_and_sympy_agree(name: str) -> None:
     y_sym = []
     for v in XS:
         value = complex(sp.N(expr.subs(X, sp.Float(v)), 15))
-        y_sym.append(value.real if abs(value.imag) < 1e-12 and math.isfinite(value.real)
-                     else math.nan)
+        y_sym.append(
+            value.real if abs(value.imag) < 1e-12 and math.isfinite(value.real) else math.nan
+        )
     np.testing.assert_allclose(y_np, y_torch, rtol=1e-6, atol=1e-9, equal_nan=True)
     finite = np.isfinite(y_sym)
     np.testing.assert_allclose(y_np[finite], np.array(y_sym)[finite], rtol=1e-6, atol=1e-9)

@@ -56,8 +56,9 @@ def test_valid_expressions_build_the_expected_sympy(text: str, expected: sp.Expr
         ("", "empty expression", None),
     ],
 )
-def test_errors_name_the_problem_and_the_column(text: str, fragment: str,
-                                                column: int | None) -> None:
+def test_errors_name_the_problem_and_the_column(
+    text: str, fragment: str, column: int | None
+) -> None:
     with pytest.raises(ExpressionError) as info:
         parse(text)
     assert fragment in str(info.value)
@@ -98,8 +99,12 @@ def test_hostile_input_is_refused_without_executing(text: str, tmp_path: object)
 
 def test_size_limits_refuse_quickly() -> None:
     start = time.perf_counter()
-    for text in ["(" * 5000 + "x" + ")" * 5000, "+".join(["x"] * 400), "x" * 5000,
-                 "erf(" * 40 + "x" + ")" * 40]:
+    for text in [
+        "(" * 5000 + "x" + ")" * 5000,
+        "+".join(["x"] * 400),
+        "x" * 5000,
+        "erf(" * 40 + "x" + ")" * 40,
+    ]:
         with pytest.raises(ExpressionError):
             parse(text)
     assert time.perf_counter() - start < 2.0
@@ -119,8 +124,20 @@ def test_user_primitives_inline() -> None:
 
 # --- round trip -------------------------------------------------------------------------
 
-_UNARY = ["erf", "tanh", "atan", "asinh", "exp", "sin", "abs", "sign", "softsign", "sigmoid",
-          "cbrt", "expm1"]
+_UNARY = [
+    "erf",
+    "tanh",
+    "atan",
+    "asinh",
+    "exp",
+    "sin",
+    "abs",
+    "sign",
+    "softsign",
+    "sigmoid",
+    "cbrt",
+    "expm1",
+]
 _LEAF = st.sampled_from(["x", "x", "x", "1", "2", "0.5", "pi"])
 
 
@@ -128,10 +145,12 @@ def _expressions() -> st.SearchStrategy[str]:
     def extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         unary = st.tuples(st.sampled_from(_UNARY), children).map(lambda t: f"{t[0]}({t[1]})")
         binary = st.tuples(children, st.sampled_from(["+", "-", "*"]), children).map(
-            lambda t: f"({t[0]} {t[1]} {t[2]})")
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        )
         clip = children.map(lambda c: f"clip({c}, -1, 1)")
         minmax = st.tuples(st.sampled_from(["min", "max"]), children, children).map(
-            lambda t: f"{t[0]}({t[1]}, {t[2]})")
+            lambda t: f"{t[0]}({t[1]}, {t[2]})"
+        )
         return unary | binary | clip | minmax
 
     return st.recursive(_LEAF, extend, max_leaves=6)

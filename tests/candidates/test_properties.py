@@ -83,16 +83,23 @@ def test_growth_class(text: str, growth: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "first_bad"),
-    [("1/x", 0.0), ("log(x)", 0.0), ("sqrt(x)", 0.0), ("tan(x)", 1.5707963),
-     ("1/(x - 0.3)", 0.3), ("log(x + 2)", -2.0)],
+    [
+        ("1/x", 0.0),
+        ("log(x)", 0.0),
+        ("sqrt(x)", 0.0),
+        ("tan(x)", 1.5707963),
+        ("1/(x - 0.3)", 0.3),
+        ("log(x + 2)", -2.0),
+    ],
 )
 def test_domain_diagnosis_names_the_first_offending_x(text: str, first_bad: float) -> None:
     report = check(text)
     assert not report.result.domain.ok
     # tan's poles at ±pi/2 are equally near 0: either is the first offending x
     bad = report.result.domain.first_bad_x
-    assert bad == pytest.approx(first_bad, abs=2e-3) or (text == "tan(x)" and
-                                                        bad == pytest.approx(-first_bad, abs=2e-3))
+    assert bad == pytest.approx(first_bad, abs=2e-3) or (
+        text == "tan(x)" and bad == pytest.approx(-first_bad, abs=2e-3)
+    )
     assert not report.passed
     assert all("skipped" in v.evidence for v in report.result.verdicts.values())
 
@@ -134,8 +141,12 @@ def test_symbolic_is_skipped_off_the_main_thread() -> None:
 
 def test_tolerances_are_settings() -> None:
     # erf(x) + 0.5: f(0) = 0.5 and f(L) + f(-L) -> 1, with R = 1.5
-    zc = {tol: check_properties(parse("erf(x) + 0.5"), tolerances=Tolerances(zero_centered=tol))
-          .verdicts["zero_centered"].passed for tol in (0.6, 0.7)}
+    zc = {
+        tol: check_properties(parse("erf(x) + 0.5"), tolerances=Tolerances(zero_centered=tol))
+        .verdicts["zero_centered"]
+        .passed
+        for tol in (0.6, 0.7)
+    }
     assert zc == {0.6: False, 0.7: True}
     with pytest.raises(ValueError, match="window"):
         Tolerances(window=0)

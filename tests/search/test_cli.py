@@ -1,0 +1,176 @@
+"""The command line: check and generate, as a user runs them (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from search.cli import main
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "search.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
+
+
+def test_check_prints_a_readable_report(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "erf(x)", "sin(x)", "isru"]) == 0
+    out = capsys.readouterr().out
+    assert "erf(x)" in out and "passes all four properties" in out
+    assert "FAIL monotonic" in out and "counterexample" in out
+    assert "isru = x/sqrt(x**2 + 1)" in out
+
+
+def test_check_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--json", "2*tanh(3*x)", "x"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [d["canonical"] for d in data] == ["tanh(x)", "x"]
+    first = data[0]
+    assert set(first) >= {
+        "expression",
+        "canonical",
+        "id",
+        "domain_ok",
+        "domain_error",
+        "properties",
+    }
+    assert set(first["properties"]) == {"zero_centered", "bounded", "center_sensitive", "monotonic"}
+    for verdict in first["properties"].values():
+        assert set(verdict) == {"pass", "score", "method", "evidence"}
+        assert verdict["method"] in ("symbolic", "numeric")
+    assert data[1]["properties"]["bounded"]["pass"] is False
+    assert data[1]["properties"]["bounded"]["score"] == "inf"
+
+
+def test_check_json_with_an_unparsable_expression_exits_2() -> None:
+    proc = run("check", "--json", "erf(x)", "tahn(x)")
+    assert proc.returncode == 2
+    data = json.loads(proc.stdout)
+    assert data[1]["expression"] == "tahn(x)" and "did you mean 'tanh'" in data[1]["error"]
+    assert "properties" in data[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["check", "erf(x"], "syntax error"),
+        (["check", "__import__('os').getcwd()"], "allowed"),
+        (["check", "layernorm"], "normalization layer"),
+        (["generate", "--grammar", "nope.toml"], "no such grammar file"),
+        (["check", "--file", "missing.txt"], "no such file"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(args: list[str], fragment: str) -> None:
+    proc = run(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("derf-search: error:")
+    assert fragment in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_domain_error_is_reported_not_raised(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--json", "log(x)"]) == 0
+    data = json.loads(capsys.readouterr().out)[0]
+    assert data["domain_ok"] is False and "first offending x = 0" in data["domain_error"]
+
+
+def test_check_reads_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "exprs.txt"
+    path.write_text("# paper functions\nerf(x)\n\nsmoothsign  # a name works too\n")
+    assert main(["check", "--json", "--file", str(path)]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+
+
+def test_grammar_error_from_the_cli_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "g.toml"
+    path.write_text('[grammar]\nmax_size = 3\n[operators]\nunary = ["erf", "tahn"]\n')
+    proc = run("generate", "--grammar", str(path), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert f"{path}:4: key 'operators.unary'" in proc.stderr
+
+
+def test_generate_writes_the_run_directory(tmp_path: Path) -> None:
+    grammar = tmp_path / "g.toml"
+    grammar.write_text(
+        '[grammar]\nmax_size = 4\n[operators]\nunary = ["erf", "tanh", "atan", "exp", '
+        '"satursin"]\nbinary = ["+", "*", "-"]\nconstants = [1, 2]\n'
+        '[define]\nsatursin = "sin(clip(x, -pi/2, pi/2))"\n'
+        '[transforms]\nvariants = ["shift+mirror", "clip"]\n'
+    )
+    out = tmp_path / "run"
+    proc = run(
+        "generate",
+        "--grammar",
+        str(grammar),
+        "--out",
+        str(out),
+        "--json",
+        "--symbolic-seconds",
+        "5",
+        "--no-progress",
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary == json.loads((out / "summary.json").read_text())
+    for key in ("enumerated", "unique", "passing", "seconds"):
+        assert key in summary
+    assert summary["enumerated"] >= summary["screen_passed"] >= summary["unique"] > 0
+    table = pd.read_parquet(out / "candidates.parquet")
+    assert {
+        "id",
+        "expression",
+        "canonical",
+        "latex",
+        "merged_from",
+        "zero_centered",
+        "bounded",
+        "center_sensitive",
+        "monotonic",
+        "passed",
+    } <= set(table.columns)
+    assert table["id"].is_unique and len(table) == summary["written"]
+    assert "erf(x)" in set(table["canonical"])
+    report = json.loads((out / "property_report.json").read_text())
+    assert len(report["candidates"]) == len(table)
+    md = (out / "property_report.md").read_text()
+    assert "# Property report" in md and "Merged expressions" in md
+    png = (out / "plots" / "shapes.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    assert "tolerances" in (out / "config.toml").read_text()
+
+
+def test_generate_sample_mode(tmp_path: Path) -> None:
+    out = tmp_path / "sampled"
+    assert (
+        main(
+            [
+                "generate",
+                "--sample",
+                "3000",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--symbolic-seconds",
+                "0",
+                "--max-candidates",
+                "50",
+            ]
+        )
+        == 0
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["mode"] == "sample" and summary["enumerated"] >= 3000
+    assert summary["written"] <= 50
