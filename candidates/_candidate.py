@@ -124,7 +124,10 @@ class PropertyReport:
         title = f"{c.name} = {c.expression}" if c.name else c.expression
         lines = [f"{title}", f"  id {c.id}   canonical {c.canonical}"]
         if not r.domain.ok:
+            # Without a real, finite function there is nothing for the four checks to judge.
             lines.append(f"  DOMAIN   not real and finite on R: {r.domain.message}")
+            lines.append("  => rejected")
+            return "\n".join(lines)
         for p in PROPERTIES:
             v = r.verdicts[p]
             mark = "pass" if v.passed else "FAIL"

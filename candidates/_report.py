@@ -62,7 +62,9 @@ def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float):
-        return "∞" if math.isinf(value) else f"{value:.3g}"
+        if math.isinf(value):
+            return "∞"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
     return str(value)
 
 
@@ -96,12 +98,14 @@ def report_markdown(
             shown = f"{value:,}" if isinstance(value, int) else _cell(value)
             lines.append(f"| {key.replace('_', ' ')} | {shown} |")
     lines.append("")
-    rejected = summary.get("rejected", {})
+    rejected = {k: v for k, v in summary.get("rejected", {}).items() if v}
     if rejected:
         lines += [
-            "## Rejected by the numeric screen",
+            "## Rejected",
             "",
-            "The first property each expression failed (in the order tested).",
+            "By the numeric screen, the first property each expression failed (in the order "
+            "tested); `not_real_symbolically`: finite on the grid only through float arithmetic "
+            "(atan(1/0)), found when sympy parsed it.",
             "",
             "| reason | expressions |",
             "|---|---:|",

@@ -174,3 +174,20 @@ def test_generate_sample_mode(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["mode"] == "sample" and summary["enumerated"] >= 3000
     assert summary["written"] <= 50
+
+
+def test_help_does_not_import_the_heavy_modules() -> None:
+    code = (
+        "import sys, search.cli\n"
+        "try:\n    search.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('sympy', 'torch', 'matplotlib', 'numpy') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_benchmark_prints_its_figures() -> None:
+    proc = run("benchmark", "--max-expressions", "3000")
+    assert proc.returncode == 0, proc.stderr
+    for label in ("expressions screened", "expressions/s", "generate, end to end", "time in sympy"):
+        assert label in proc.stdout
