@@ -45,6 +45,9 @@ def _input_coefficients(expr: sp.Expr) -> set[sp.Expr]:
             if rest == X:
                 found.add(coeff)
                 return
+            if rest == sp.Abs(X):  # sympy writes |c·x| as |c|·|x|
+                found.add(abs(coeff))
+                return
         for arg in node.args:
             visit(arg)
 
@@ -58,14 +61,22 @@ def _orientation(expr: sp.Expr) -> float:
     return float((y[1] - y[0]) + (y[2] - y[3]))
 
 
+def _input_scaled(expr: sp.Expr) -> sp.Expr:
+    """Undo an input scale c·x: among x -> x/c for the constants c that x appears with, the
+    simplest result (fewest operations, then shortest text)."""
+    coeffs = sorted(c for c in _input_coefficients(expr) if c not in (0, 1))[:4]
+    best, best_key = expr, (sp.count_ops(expr), len(str(expr)))
+    for c in coeffs:
+        scaled = _strip_output_scale(expr.xreplace({X: X / c}))
+        key = (sp.count_ops(scaled), len(str(scaled)))
+        if key < best_key:
+            best, best_key = scaled, key
+    return best
+
+
 def canonical_form(expr: sp.Expr) -> sp.Expr:
     """``expr`` without the output scale, input scale and sign the template absorbs."""
-    out = _strip_output_scale(expr)
-    coeffs = _input_coefficients(out)
-    if len(coeffs) == 1:
-        (c,) = coeffs
-        if c not in (0, 1):
-            out = _strip_output_scale(out.xreplace({X: X / c}))
+    out = _input_scaled(_strip_output_scale(expr))
     try:
         if _orientation(out) < 0:
             mirrored = out.xreplace({X: -X})

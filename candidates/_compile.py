@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
 from ._operators import BY_HEAD, X, _as_tensors, _torch
@@ -91,9 +92,26 @@ def to_source(expr: sp.Expr) -> str:
     return str(_PRINTER.doprint(expr))
 
 
+class _LatexPrinter(LatexPrinter):
+    """sympy's LaTeX, with clip written as clip rather than nested min/max."""
+
+    def _print_Min(self, expr: sp.Min, exp: str | None = None) -> str:
+        clipped = _as_clip(expr)
+        if clipped is None:
+            return str(super()._print_Min(expr, exp))
+        inner, lo, hi = (self._print(a) for a in clipped)
+        text = rf"\operatorname{{clip}}\left({inner}, {lo}, {hi}\right)"
+        return text if exp is None else rf"{text}^{{{exp}}}"
+
+
 def to_latex(expr: sp.Expr) -> str:
-    """LaTeX for reports and exported docstrings."""
-    return str(sp.latex(expr))
+    r"""LaTeX for reports and exported docstrings.
+
+    >>> from candidates._parser import parse
+    >>> to_latex(parse("clip(x, -1, 1)"))
+    '\\operatorname{clip}\\left(x, -1, 1\\right)'
+    """
+    return str(_LatexPrinter().doprint(expr))
 
 
 # --- compilation ---------------------------------------------------------------------------

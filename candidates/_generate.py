@@ -10,7 +10,7 @@ checked numerically.
 
 Example:
     >>> from candidates._grammar import parse_grammar
-    >>> g = parse_grammar('[grammar]\\nmax_size = 3\\n[operators]\\nunary = ["tanh", "erf"]\\n'
+    >>> g = parse_grammar('[grammar]\\nmax_size = 2\\n[operators]\\nunary = ["tanh", "erf"]\\n'
     ...                   'binary = ["*"]\\nconstants = [2]')
     >>> result = generate_candidates(g, symbolic_seconds=0, workers=1)
     >>> sorted(r.candidate.canonical for r in result.reports)

@@ -54,3 +54,14 @@ def test_torch_compile_is_differentiable() -> None:
 def test_constant_expression_broadcasts() -> None:
     assert compile_numpy(parse("pi"))(XS).shape == XS.shape
     assert compile_torch(parse("2"))(torch.zeros(3)).tolist() == [2.0, 2.0, 2.0]
+
+
+def test_piecewise_compiles_for_numpy_and_torch() -> None:
+    x = sp.Symbol("x", real=True)
+    assert x == X
+    expr = sp.Piecewise((-1, X < -1), (X**2, X <= 1), (sp.erf(X), True))
+    y_np = compile_numpy(expr)(XS)
+    y_torch = compile_torch(expr)(torch.tensor(XS, dtype=torch.float64)).numpy()
+    expected = [float(expr.subs(X, v)) for v in XS]
+    np.testing.assert_allclose(y_np, expected, rtol=1e-12)
+    np.testing.assert_allclose(y_torch, expected, rtol=1e-12)

@@ -150,3 +150,28 @@ def test_tolerances_are_settings() -> None:
     assert zc == {0.6: False, 0.7: True}
     with pytest.raises(ValueError, match="window"):
         Tolerances(window=0)
+
+
+# --- the verdicts are properties of the candidate, not of its scale ---------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_OUTPUT_SCALES = st.sampled_from([-3.0, -0.5, 0.25, 2.0, 7.0])
+# Input scales of at least 1: a stretched function can be flat over the whole window
+# [-4, 4], where R = 0 and nothing is left to judge.
+_INPUT_SCALES = st.sampled_from([-3.0, -1.0, 1.5, 2.0, 7.0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(sorted(LABELLED)), _INPUT_SCALES, _OUTPUT_SCALES)
+def test_verdicts_are_invariant_under_the_template_scales(text: str, a: float, c: float) -> None:
+    """γ and α absorb output and input scale: c·f(a·x) has f's verdicts."""
+    from candidates import X
+
+    expr = parse(text)
+    base = check_properties(expr, symbolic=False)
+    scaled = check_properties(c * expr.xreplace({X: a * X}), symbolic=False)
+    # window-relative checks (R, flat width) see a different slice of f when a != 1, so the
+    # scale-free ones are compared: zero-centredness, boundedness, monotonicity
+    for p in ("zero_centered", "bounded", "monotonic"):
+        assert scaled.verdicts[p].passed == base.verdicts[p].passed, (text, a, c, p)

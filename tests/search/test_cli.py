@@ -191,3 +191,12 @@ def test_benchmark_prints_its_figures() -> None:
     assert proc.returncode == 0, proc.stderr
     for label in ("expressions screened", "expressions/s", "generate, end to end", "time in sympy"):
         assert label in proc.stdout
+
+
+def test_check_with_grammar_primitives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    grammar = tmp_path / "g.toml"
+    grammar.write_text('[define]\nhardtanh = "clip(x, -1, 1)"\n[tolerances]\nflat_width = 0.5\n')
+    assert main(["check", "--json", "--grammar", str(grammar), "hardtanh(2*x)"]) == 0
+    data = json.loads(capsys.readouterr().out)[0]
+    assert data["canonical"] == "clip(x, -1, 1)"
+    assert data["properties"]["center_sensitive"]["evidence"]["threshold"] == 0.5
