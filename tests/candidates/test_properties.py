@@ -39,6 +39,14 @@ LABELLED: dict[str, set[str]] = {
     "sign(x)*erf(max(abs(x) - 2, 0))": {"center_sensitive"},
     "sign(x)*tanh(max(abs(x) - 0.05, 0))": set(),
     "x**5/(abs(x)**5 + 1)": {"center_sensitive"},
+    # the same variants of arctan
+    "atan(x + 0.5)": {"zero_centered"},
+    "atan(x) - 0.3": {"zero_centered"},
+    "sign(x)*atan(max(abs(x) - 1, 0))": {"center_sensitive"},
+    "0.9*atan(x) + 0.1*x": {"bounded"},
+    "clip(2*atan(x), -1, 1)": set(),
+    "clip(2*erf(x), -1, 1)": set(),
+    "atan(x) - 1.5*x/(1 + x**2)": {"monotonic"},
     # monotonicity
     "sin(x)": {"monotonic"},
     "2*x/(1 + x**2)": {"monotonic"},
