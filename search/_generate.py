@@ -77,7 +77,6 @@ def generate(settings: GenerateSettings) -> dict[str, Any]:
         raise ValueError("give either --sample or --max-expressions, not both")
     grammar = load_grammar(settings.grammar)
     out = Path(settings.out)
-    out.mkdir(parents=True, exist_ok=True)
     with StageProgress(enabled=settings.progress) as progress:
         result = generate_candidates(
             grammar,
@@ -115,6 +114,7 @@ def generate(settings: GenerateSettings) -> dict[str, Any]:
         "rejected": dict(enum.rejected),
         "per_size": {str(k): v for k, v in sorted(enum.per_size.items())},
     }
+    out.mkdir(parents=True, exist_ok=True)  # only now: a refused run leaves nothing behind
     table = candidates_table(result.reports, result.sizes)
     table.to_parquet(out / "candidates.parquet", index=False)
     (out / "property_report.md").write_text(report_markdown(result.reports, summary))
