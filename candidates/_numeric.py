@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -142,15 +142,6 @@ def diagnose_domain(f: Fn, samples: Samples | None = None) -> DomainDiagnosis:
         if pole is not None:
             return DomainDiagnosis(False, f"infinite near x = {pole:.6g} (a pole)", pole)
     return DomainDiagnosis(True, overflow_beyond=overflow_beyond)
-
-
-@dataclass
-class NumericFacts:
-    """Numbers the four numeric checks are read from."""
-
-    R: float
-    f0: float
-    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def scale_R(s: Samples, window: float) -> float:

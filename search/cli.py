@@ -37,8 +37,9 @@ def _check(args: argparse.Namespace) -> int:
                 texts.append(stripped)
     if not texts:
         raise UserError("give at least one expression (or --file F)")
-    primitives = load_grammar(args.grammar).primitives if args.grammar else None
-    tolerances = load_grammar(args.grammar).tolerances if args.grammar else Tolerances()
+    grammar = load_grammar(args.grammar) if args.grammar else None
+    primitives = grammar.primitives if grammar else None
+    tolerances = grammar.tolerances if grammar else Tolerances()
     outputs: list[dict[str, object]] = []
     failed = False
     for text in texts:
