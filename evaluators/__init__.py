@@ -1,9 +1,22 @@
-"""Evaluators: the PointwiseNorm template layer, norm converters, proxy tasks and training.
+"""Evaluators: the PointwiseNorm template layer and converters that put it into any model.
 
-The candidate engine already compiles every expression to torch
-(:func:`candidates.compile_torch`); the layer and the proxy tasks build on it.
+Example:
+    >>> import torch
+    >>> from evaluators import PointwiseNorm
+    >>> PointwiseNorm(4, "isru")(torch.zeros(1, 4)).tolist()
+    [[0.0, 0.0, 0.0, 0.0]]
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._convert import Replacement, convert_norms
+from ._layer import MAX_SLOPE, PointwiseNorm, make_norm, resolve_candidate
+
+__all__ = [
+    "MAX_SLOPE",
+    "PointwiseNorm",
+    "Replacement",
+    "convert_norms",
+    "make_norm",
+    "resolve_candidate",
+]

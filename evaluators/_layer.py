@@ -1,0 +1,156 @@
+"""The template layer y = γ ⊙ f(α·x + s) + β, and a factory for it and the norm baselines.
+
+Example:
+    >>> import torch
+    >>> layer = PointwiseNorm(8, "erf")
+    >>> layer(torch.randn(2, 5, 8)).shape
+    torch.Size([2, 5, 8])
+    >>> type(make_norm("layernorm", 8)).__name__
+    'LayerNorm'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import sympy as sp
+import torch
+from torch import nn
+
+from candidates import Candidate, compile_torch, find_entry
+
+Shift = Literal["scalar", "vector"] | None
+#: Largest |f'(z)| passed back where the true slope is infinite (|x|^p with p < 1 at 0).
+MAX_SLOPE = 1e4
+
+
+def _needs_safe_gradient(expr: sp.Expr) -> bool:
+    """True where autograd could produce nan/inf: a fractional or negative power of a base
+    that can be zero (sqrt(|x|) at 0, |x|^(2/3) at 0)."""
+    for power in expr.atoms(sp.Pow):
+        exponent = power.exp
+        if exponent.is_Integer and exponent > 0:
+            continue
+        if power.base.is_positive:
+            continue
+        return True
+    return False
+
+
+class _SafeSlope(torch.autograd.Function):
+    """f with its slope computed by autograd and cleaned: nan -> 0, ±inf -> ±MAX_SLOPE.
+
+    The forward value is exact; only the derivative at points where it does not exist (or is
+    infinite) is replaced, so gradients stay finite everywhere.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, z: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+        ctx.save_for_backward(z)
+        ctx.fn = fn
+        return fn(z)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Any:
+        (z,) = ctx.saved_tensors
+        with torch.enable_grad():
+            leaf = z.detach().requires_grad_(True)
+            (slope,) = torch.autograd.grad(ctx.fn(leaf).sum(), leaf)
+        slope = torch.nan_to_num(slope, nan=0.0, posinf=MAX_SLOPE, neginf=-MAX_SLOPE)
+        return grad * slope.clamp(-MAX_SLOPE, MAX_SLOPE), None
+
+
+def resolve_candidate(fn: str | Candidate) -> Candidate:
+    """A candidate from an expression, a catalog name (``erf``, ``isru``, ``dyt``) or itself."""
+    if isinstance(fn, Candidate):
+        return fn
+    entry = find_entry(fn) if "(" not in fn else None
+    if entry is not None and entry.kind == "norm":
+        raise ValueError(f"{entry.name!r} is a normalization layer: use make_norm({fn!r}, ...)")
+    return Candidate.from_text(fn)
+
+
+class PointwiseNorm(nn.Module):
+    """y = γ ⊙ f(α·x + s) + β over the channel dimension, a drop-in for LayerNorm.
+
+    α is a learnable scalar (``alpha0``); s is a learnable scalar, a per-channel vector, or
+    absent (``shift=None``, DyT-style); γ and β are per-channel (init 1 and 0). With
+    ``channels_last=False`` the channels are dimension 1, as in (B, C, H, W).
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        fn: str | Candidate,
+        *,
+        alpha0: float = 0.5,
+        shift: Shift = "scalar",
+        channels_last: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if num_features < 1:
+            raise ValueError(f"num_features must be at least 1, but got {num_features=}.")
+        if shift not in ("scalar", "vector", None):
+            raise ValueError(f"shift must be 'scalar', 'vector' or None, but got {shift=}.")
+        kw: dict[str, Any] = {"device": device, "dtype": dtype}
+        self.candidate = resolve_candidate(fn)
+        self.num_features = num_features
+        self.channels_last = channels_last
+        self.shift_kind = shift
+        self.fn = compile_torch(self.candidate.sympy)
+        self.safe = _needs_safe_gradient(self.candidate.sympy)
+        self.alpha = nn.Parameter(torch.full((1,), float(alpha0), **kw))
+        if shift == "scalar":
+            self.shift = nn.Parameter(torch.zeros(1, **kw))
+        elif shift == "vector":
+            self.shift = nn.Parameter(torch.zeros(num_features, **kw))
+        else:
+            self.register_parameter("shift", None)
+        self.weight = nn.Parameter(torch.ones(num_features, **kw))
+        self.bias = nn.Parameter(torch.zeros(num_features, **kw))
+
+    def _channel(self, p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last or p.numel() == 1:
+            return p
+        return p.view(1, -1, *([1] * (x.dim() - 2)))  # (1, C, 1, 1) for (B, C, H, W)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.alpha * x  # (B, T, C)
+        if self.shift is not None:
+            z = z + self._channel(self.shift, x)
+        y = _SafeSlope.apply(z, self.fn) if self.safe else self.fn(z)
+        return y * self._channel(self.weight, x) + self._channel(self.bias, x)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, f={self.candidate.expression}, "
+            f"alpha0={float(self.alpha.detach()[0]):g}, shift={self.shift_kind}"
+        )
+
+
+def make_norm(
+    kind: str | Candidate,
+    num_features: int,
+    *,
+    alpha0: float = 0.5,
+    shift: Shift = "scalar",
+    eps: float = 1e-6,
+    channels_last: bool = True,
+) -> nn.Module:
+    """A norm layer by name: ``layernorm``, ``rmsnorm``, ``dyt`` (tanh, no shift), or any
+    candidate (expression or catalog name) as a :class:`PointwiseNorm`."""
+    name = kind.strip().lower() if isinstance(kind, str) else None
+    if name == "layernorm":
+        return nn.LayerNorm(num_features, eps=eps)
+    if name == "rmsnorm":
+        return nn.RMSNorm(num_features, eps=eps)
+    if name == "dyt":
+        return PointwiseNorm(
+            num_features, "tanh(x)", alpha0=alpha0, shift=None, channels_last=channels_last
+        )
+    return PointwiseNorm(
+        num_features, kind, alpha0=alpha0, shift=shift, channels_last=channels_last
+    )
