@@ -10,7 +10,12 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-_LABELS = {"screen": "screening", "dedupe": "deduplicating", "sympy": "checking"}
+_LABELS = {
+    "screen": "screening",
+    "dedupe": "deduplicating",
+    "sympy": "checking",
+    "train": "training",
+}
 
 
 class StageProgress:

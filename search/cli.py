@@ -94,6 +94,87 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tasks(args: argparse.Namespace) -> int:
+    from evaluators import get_task, task_names
+
+    rows = []
+    for name in task_names():
+        task = get_task(name)
+        budget = task.budget("default")
+        rows.append(
+            {
+                "task": name,
+                "metric": task.metric,
+                "direction": task.direction,
+                "default_budget": f"{budget.epochs} epochs",
+                "budgets": sorted(task.budgets),
+                "description": task.description,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'task':<14}{'metric':<12}{'direction':<11}{'default budget':<16}description")
+    for row in rows:
+        print(
+            f"{row['task']:<14}{row['metric']:<12}{row['direction']:<11}"
+            f"{row['default_budget']:<16}{row['description']}"
+        )
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from evaluators import get_task, train
+
+    from ._progress import StageProgress
+
+    task = get_task(args.task)
+    shift = None if args.shift == "none" else args.shift
+    budget = int(args.budget) if args.budget.isdigit() else args.budget
+    task.budget(budget)  # an unknown budget is refused before anything is built
+    with StageProgress(enabled=not args.json and not args.no_progress) as bar:
+        result = train(
+            task,
+            args.candidate,
+            seed=args.seed,
+            budget=budget,
+            device=args.device,
+            alpha0=args.alpha0,
+            shift=shift,
+            progress=lambda step, total: bar.update("train", step, total),
+        )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "task": result.task,
+                    "candidate": result.candidate,
+                    "metric": result.metric,
+                    "value": result.value,
+                    "val_loss": result.val_loss,
+                    "train_loss_eval": result.train_loss_eval,
+                    "diverged": result.diverged,
+                    "diverged_step": result.diverged_step,
+                    "seconds": round(result.seconds, 3),
+                }
+            )
+        )
+        return 0
+    if result.diverged:
+        outcome = f"diverged at step {result.diverged_step}"
+    else:
+        outcome = f"{result.metric} {result.value:.4f} (best {result.best:.4f})"
+    print(
+        f"{result.task} / {result.candidate} / seed {result.seed}: {outcome}; val loss "
+        f"{result.val_loss:.4f}, train loss (eval mode) {result.train_loss_eval:.4f}; "
+        f"{result.steps} steps in {result.seconds:.1f} s on {result.device}"
+    )
+    if result.alpha is not None:
+        shift_text = "-" if result.shift is None else f"{result.shift:.3f}"
+        print(f"learned alpha {result.alpha:.3f}, shift {shift_text}")
+    return 0
+
+
 def _benchmark(args: argparse.Namespace) -> int:
     from search._benchmark import benchmark_generate
 
@@ -151,6 +232,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_generate)
+
+    p = sub.add_parser("tasks", help="list the proxy tasks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_tasks)
+
+    p = sub.add_parser("evaluate", help="one proxy training run of a candidate on a task")
+    p.add_argument(
+        "candidate",
+        metavar="CANDIDATE",
+        help="an expression, a catalog name, layernorm, rmsnorm or dyt",
+    )
+    p.add_argument("--task", required=True, help="task name (see `derf-search tasks`)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--alpha0", type=float, default=0.5)
+    p.add_argument("--shift", choices=["scalar", "vector", "none"], default="scalar")
+    p.add_argument("--budget", default="default", help="quick, default or a number of epochs")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_evaluate)
 
     p = sub.add_parser("benchmark", help="measure the candidate engine's speed")
     p.add_argument("--max-expressions", type=int, default=100_000)

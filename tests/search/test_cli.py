@@ -200,3 +200,43 @@ def test_check_with_grammar_primitives(tmp_path: Path, capsys: pytest.CaptureFix
     data = json.loads(capsys.readouterr().out)[0]
     assert data["canonical"] == "clip(x, -1, 1)"
     assert data["properties"]["center_sensitive"]["evidence"]["threshold"] == 0.5
+
+
+def test_tasks_and_evaluate_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tasks", "--json"]) == 0
+    tasks = json.loads(capsys.readouterr().out)
+    assert "digits-vit" in [t["task"] for t in tasks]
+    assert (
+        main(
+            [
+                "evaluate",
+                "erf",
+                "--task",
+                "digits-vit",
+                "--budget",
+                "quick",
+                "--json",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {
+        "task",
+        "candidate",
+        "metric",
+        "value",
+        "val_loss",
+        "train_loss_eval",
+        "diverged",
+        "diverged_step",
+        "seconds",
+    }
+    assert data["task"] == "digits-vit" and data["diverged"] is False
+
+
+def test_evaluate_refuses_bad_names() -> None:
+    proc = run("evaluate", "erf", "--task", "digits-vt")
+    assert proc.returncode == 2 and "did you mean 'digits-vit'" in proc.stderr

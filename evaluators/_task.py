@@ -1,0 +1,146 @@
+"""Proxy tasks: one small base class, and a registry that finds tasks by name.
+
+A task supplies its data, a model whose every norm comes from a factory, a loss, and a metric.
+The training loop (:func:`evaluators.train`) is the same for every task.
+
+Example:
+    >>> sorted(task_names())[:1]
+    ['digits-vit']
+    >>> get_task("digits-vit").metric
+    'accuracy'
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import ClassVar, Literal
+
+import torch
+from torch import nn
+
+NormFactory = Callable[[int], nn.Module]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much training a run gets; the recipe is the same for every candidate function."""
+
+    epochs: int
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_fraction: float = 0.1
+    clip_grad: float | None = 1.0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, but got {self.epochs=}.")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, but got {self.batch_size=}.")
+
+
+@dataclass
+class Split:
+    """Tensors of one split, indexed along the first dimension."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.inputs.shape[0])
+
+    def to(self, device: torch.device) -> Split:
+        return Split(self.inputs.to(device), self.targets.to(device))
+
+
+class Task(ABC):
+    """A proxy training task. Subclasses set the class attributes and four methods."""
+
+    name: ClassVar[str]
+    metric: ClassVar[str]
+    direction: ClassVar[Literal["maximize", "minimize"]]
+    budgets: ClassVar[dict[str, Budget]]
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def splits(self, seed: int) -> tuple[Split, Split]:
+        """(train, validation); the split is fixed, ``seed`` may shuffle within it."""
+
+    @abstractmethod
+    def build_model(self, norm: NormFactory) -> nn.Module:
+        """A fresh model whose every normalization layer is ``norm(width)``."""
+
+    @abstractmethod
+    def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The training loss of a batch (a scalar)."""
+
+    @abstractmethod
+    def score(self, model: nn.Module, split: Split) -> dict[str, float]:
+        """``{"metric": …, "loss": …}`` over a split, the model in eval mode, no gradients."""
+
+    def budget(self, name: str | int) -> Budget:
+        """A named budget (``quick``, ``default``) or ``default`` scaled to N epochs."""
+        if isinstance(name, int) or str(name).isdigit():
+            base = self.budgets["default"]
+            return Budget(
+                int(name),
+                base.batch_size,
+                base.lr,
+                base.weight_decay,
+                base.warmup_fraction,
+                base.clip_grad,
+            )
+        if name not in self.budgets:
+            close = difflib.get_close_matches(str(name), list(self.budgets), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"unknown budget {name!r} for task {self.name}{hint} "
+                f"(known: {', '.join(self.budgets)}, or a number of epochs)"
+            )
+        return self.budgets[name]
+
+
+_REGISTRY: dict[str, type[Task]] = {}
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    """Class decorator: make a task available by its ``name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_entry_points() -> None:
+    for entry in metadata.entry_points(group="derf_search.tasks"):
+        cls = entry.load()
+        _REGISTRY.setdefault(getattr(cls, "name", entry.name), cls)
+
+
+def task_names() -> list[str]:
+    from . import _tasks  # noqa: F401  (registers the built-in tasks)
+
+    _load_entry_points()
+    return sorted(_REGISTRY)
+
+
+def get_task(name: str) -> Task:
+    """A task by registered name, or ``package.module:Class``."""
+    if ":" in name:
+        module_name, _, attr = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"cannot load task {name!r}: {exc}") from None
+        if not (isinstance(cls, type) and issubclass(cls, Task)):
+            raise ValueError(f"{name!r} is not a Task subclass")
+        return cls()
+    names = task_names()
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, names, n=2)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ValueError(f"unknown task {name!r}{hint} (known: {', '.join(names)})")
+    return _REGISTRY[name]()

@@ -1,0 +1,225 @@
+"""The training loop: one readable function, the same recipe for every candidate.
+
+AdamW with linear warmup and cosine decay, optional gradient clipping, seeded. Two gates turn
+bad runs into results rather than exceptions: the stability probe (a non-finite loss or an
+exploding gradient norm ends the run as ``diverged`` at that step) and an optional quality gate
+(a metric on the wrong side of a threshold after some epochs ends it as ``rejected``).
+
+Example:
+    >>> result = train(get_task("digits-vit"), "erf", budget="quick", seed=0)  # doctest: +SKIP
+    >>> result.diverged, round(result.value, 2)  # doctest: +SKIP
+    (False, 0.9)
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from candidates import Candidate
+
+from ._layer import PointwiseNorm, Shift, make_norm
+from ._task import Budget, Task
+
+#: A gradient norm above this (before clipping) counts as an explosion.
+EXPLODING_GRAD_NORM = 1e4
+
+Report = Callable[[int, float, float, int], bool]  # (epoch, metric, val_loss, step) -> stop?
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """Reject a run whose metric is worse than ``threshold`` after ``after_epochs`` epochs."""
+
+    after_epochs: int
+    threshold: float
+
+
+@dataclass
+class RunResult:
+    """What one proxy run found, diverged and rejected runs included."""
+
+    task: str
+    candidate: str
+    seed: int
+    metric: str
+    direction: str
+    value: float  # final validation metric (nan if it never got evaluated)
+    best: float
+    val_loss: float
+    train_loss_eval: float  # training-set loss in eval mode: fitting, next to generalising
+    diverged: bool = False
+    diverged_step: int | None = None
+    rejected: bool = False
+    rejected_epoch: int | None = None
+    stopped_early: bool = False  # the report callback (a pruner) asked to stop
+    steps: int = 0
+    epochs: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    alpha: float | None = None
+    shift: float | None = None
+    parameters: int = 0
+    device: str = "cpu"
+    curve: list[dict[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` is CUDA where present, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"device must be cpu, cuda or auto, but got {device!r}.")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device cuda asked for, but torch sees no CUDA device here")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _lr_factor(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _learned(model: torch.nn.Module) -> tuple[float | None, float | None]:
+    """Mean learned α and s over the model's PointwiseNorm layers."""
+    norms = [m for m in model.modules() if isinstance(m, PointwiseNorm)]
+    if not norms:
+        return None, None
+    alpha = float(torch.stack([m.alpha.detach().mean() for m in norms]).mean())
+    shifts = [m.shift.detach().mean() for m in norms if m.shift is not None]
+    return alpha, (float(torch.stack(shifts).mean()) if shifts else None)
+
+
+def train(
+    task: Task,
+    candidate: str | Candidate = "erf",
+    *,
+    seed: int = 0,
+    budget: str | int | Budget = "default",
+    device: str = "auto",
+    alpha0: float = 0.5,
+    shift: Shift = "scalar",
+    report: Report | None = None,
+    quality_gate: QualityGate | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Train ``task``'s model with ``candidate`` in every norm; a result, never an exception
+    for a run that goes wrong."""
+    plan = budget if isinstance(budget, Budget) else task.budget(budget)
+    dev = resolve_device(device)
+    seed_everything(seed)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    name = candidate if isinstance(candidate, str) else candidate.expression
+
+    def norm(width: int) -> torch.nn.Module:
+        return make_norm(candidate, width, alpha0=alpha0, shift=shift)
+
+    train_split, val_split = (s.to(dev) for s in task.splits(seed))
+    model = task.build_model(norm).to(dev)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": plan.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=plan.lr,
+    )
+    steps_per_epoch = math.ceil(len(train_split) / plan.batch_size)
+    total = steps_per_epoch * plan.epochs
+    warmup = max(1, int(plan.warmup_fraction * total))
+    generator = torch.Generator().manual_seed(seed)
+    result = RunResult(
+        task=task.name,
+        candidate=name,
+        seed=seed,
+        metric=task.metric,
+        direction=task.direction,
+        value=math.nan,
+        best=math.nan,
+        val_loss=math.nan,
+        train_loss_eval=math.nan,
+        device=str(dev),
+        parameters=sum(p.numel() for p in model.parameters()),
+    )
+    better = max if task.direction == "maximize" else min
+    step = 0
+    for epoch in range(1, plan.epochs + 1):
+        model.train()
+        order = torch.randperm(len(train_split), generator=generator).to(dev)
+        for i in range(steps_per_epoch):
+            idx = order[i * plan.batch_size : (i + 1) * plan.batch_size]
+            for group in optimizer.param_groups:
+                group["lr"] = plan.lr * _lr_factor(step, total, warmup)
+            loss = task.loss(model, train_split.inputs[idx], train_split.targets[idx])
+            if not torch.isfinite(loss):  # stability probe: the loss
+                result.diverged, result.diverged_step = True, step
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            limit = plan.clip_grad if plan.clip_grad is not None else math.inf
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), limit))
+            if not math.isfinite(grad_norm) or grad_norm > EXPLODING_GRAD_NORM:
+                result.diverged, result.diverged_step = True, step  # ... and the gradients
+                break
+            optimizer.step()
+            step += 1
+            if progress:
+                progress(step, total)
+        if result.diverged:
+            break
+        scores = task.score(model, val_split)
+        result.epochs, result.steps = epoch, step
+        result.value, result.val_loss = scores["metric"], scores["loss"]
+        result.best = (
+            scores["metric"] if math.isnan(result.best) else better(result.best, scores["metric"])
+        )
+        result.curve.append(
+            {
+                "epoch": epoch,
+                "step": step,
+                "metric": scores["metric"],
+                "val_loss": scores["loss"],
+                "train_loss": float(loss.detach()),
+            }
+        )
+        if not math.isfinite(scores["loss"]):
+            result.diverged, result.diverged_step = True, step
+            break
+        if quality_gate and epoch == quality_gate.after_epochs:
+            worse = (
+                scores["metric"] < quality_gate.threshold
+                if task.direction == "maximize"
+                else scores["metric"] > quality_gate.threshold
+            )
+            if worse:
+                result.rejected, result.rejected_epoch = True, epoch
+                break
+        if report is not None and report(epoch, scores["metric"], scores["loss"], step):
+            result.stopped_early = True
+            break
+    if not result.diverged:
+        result.train_loss_eval = task.score(model, train_split)["loss"]
+    result.alpha, result.shift = _learned(model)
+    result.steps = step
+    result.seconds = time.perf_counter() - start
+    result.cpu_seconds = time.process_time() - cpu_start
+    return result

@@ -1,0 +1,105 @@
+"""The contract every task must meet, and the training loop's gates."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from evaluators import (
+    Budget,
+    PointwiseNorm,
+    QualityGate,
+    Task,
+    get_task,
+    make_norm,
+    task_names,
+    train,
+)
+
+TASKS = task_names()
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_task_contract(name: str) -> None:
+    task = get_task(name)
+    assert isinstance(task, Task) and task.name == name
+    assert task.direction in ("maximize", "minimize")
+    assert {"quick", "default"} <= set(task.budgets)
+    train_split, val_split = task.splits(seed=0)
+    again, _ = task.splits(seed=1)
+    assert len(train_split) > len(val_split) > 0
+    assert torch.equal(torch.sort(train_split.targets).values, torch.sort(again.targets).values)
+    built: list[nn.Module] = []
+
+    def norm(width: int) -> nn.Module:
+        built.append(make_norm("erf", width))
+        return built[-1]
+
+    model = task.build_model(norm)
+    assert built and all(isinstance(m, PointwiseNorm) for m in built)
+    # every norm in the model came from the factory
+    assert not any(isinstance(m, (nn.LayerNorm, nn.RMSNorm)) for m in model.modules())
+    loss = task.loss(model, train_split.inputs[:8], train_split.targets[:8])
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    loss.backward()
+    scores = task.score(model, val_split)
+    assert set(scores) == {"metric", "loss"} and math.isfinite(scores["metric"])
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_quick_run_is_deterministic(name: str) -> None:
+    task = get_task(name)
+    a = train(task, "erf", budget="quick", seed=3, device="cpu")
+    b = train(task, "erf", budget="quick", seed=3, device="cpu")
+    assert not a.diverged and a.epochs == task.budget("quick").epochs
+    assert a.value == b.value and a.train_loss_eval == b.train_loss_eval
+    assert len(a.curve) == a.epochs and a.alpha is not None and a.shift is not None
+    assert a.seconds > 0 and a.parameters > 0
+
+
+def test_baselines_train_through_the_same_loop() -> None:
+    task = get_task("digits-vit")
+    for kind in ("layernorm", "rmsnorm", "dyt"):
+        result = train(task, kind, budget="quick", seed=0, device="cpu")
+        assert math.isfinite(result.value)
+    assert train(task, "dyt", budget="quick", device="cpu").shift is None
+    assert train(task, "layernorm", budget="quick", device="cpu").alpha is None
+
+
+def test_a_diverging_run_is_a_result() -> None:
+    task = get_task("digits-vit")
+    wild = Budget(epochs=2, lr=50.0, clip_grad=None, warmup_fraction=0.0)
+    result = train(task, "x", budget=wild, seed=0, device="cpu")
+    assert result.diverged and result.diverged_step is not None
+    assert result.diverged_step < 2 * 23
+
+
+def test_quality_gate_rejects() -> None:
+    task = get_task("digits-vit")
+    gate = QualityGate(after_epochs=1, threshold=1.01)  # no run reaches 101 % accuracy
+    result = train(task, "erf", budget="quick", seed=0, device="cpu", quality_gate=gate)
+    assert result.rejected and result.rejected_epoch == 1 and result.epochs == 1
+
+
+def test_report_callback_can_stop_a_run() -> None:
+    seen: list[tuple[int, float, float, int]] = []
+
+    def report(epoch: int, metric: float, loss: float, step: int) -> bool:
+        seen.append((epoch, metric, loss, step))
+        return True  # a pruner saying stop
+
+    result = train(get_task("digits-vit"), "erf", budget=5, seed=0, device="cpu", report=report)
+    assert result.stopped_early and len(seen) == 1 and result.epochs == 1
+
+
+def test_unknown_names_get_a_did_you_mean() -> None:
+    with pytest.raises(ValueError, match="did you mean 'digits-vit'"):
+        get_task("digits-vt")
+    with pytest.raises(ValueError, match="did you mean 'quick'"):
+        get_task("digits-vit").budget("quik")
+    with pytest.raises(ValueError, match="not a Task subclass"):
+        get_task("torch.nn:Linear")
+    assert get_task("evaluators._tasks.digits_vit:DigitsViT").name == "digits-vit"
