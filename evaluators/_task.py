@@ -4,8 +4,8 @@ A task supplies its data, a model whose every norm comes from a factory, a loss,
 The training loop (:func:`evaluators.train`) is the same for every task.
 
 Example:
-    >>> sorted(task_names())[:1]
-    ['digits-vit']
+    >>> task_names()
+    ['chars-gpt', 'digits-dit', 'digits-vit', 'mnist1d']
     >>> get_task("digits-vit").metric
     'accuracy'
 """
@@ -36,6 +36,7 @@ class Budget:
     weight_decay: float = 0.05
     warmup_fraction: float = 0.1
     clip_grad: float | None = 1.0
+    max_steps: int | None = None  # stop after this many steps (a quick smoke-test budget)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:

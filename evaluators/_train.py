@@ -145,6 +145,8 @@ def train(
     )
     steps_per_epoch = math.ceil(len(train_split) / plan.batch_size)
     total = steps_per_epoch * plan.epochs
+    if plan.max_steps is not None:
+        total = min(total, plan.max_steps)
     warmup = max(1, int(plan.warmup_fraction * total))
     generator = torch.Generator().manual_seed(seed)
     result = RunResult(
@@ -166,6 +168,8 @@ def train(
         model.train()
         order = torch.randperm(len(train_split), generator=generator).to(dev)
         for i in range(steps_per_epoch):
+            if step >= total:
+                break
             idx = order[i * plan.batch_size : (i + 1) * plan.batch_size]
             for group in optimizer.param_groups:
                 group["lr"] = plan.lr * _lr_factor(step, total, warmup)
@@ -215,6 +219,8 @@ def train(
                 break
         if report is not None and report(epoch, scores["metric"], scores["loss"], step):
             result.stopped_early = True
+            break
+        if step >= total:
             break
     if not result.diverged:
         result.train_loss_eval = task.score(model, train_split)["loss"]

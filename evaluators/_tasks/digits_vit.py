@@ -79,13 +79,22 @@ class DigitsViT(Task):
         return _ViT(norm)
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(model(inputs), targets)
+        return cross_entropy(model, inputs, targets)
 
-    @torch.no_grad()
     def score(self, model: nn.Module, split: Split) -> dict[str, float]:
-        model.eval()
-        logits = torch.cat([model(split.inputs[i : i + 512]) for i in range(0, len(split), 512)])
-        loss = F.cross_entropy(logits, split.targets)
-        accuracy = (logits.argmax(-1) == split.targets).float().mean()
-        model.train()
-        return {"metric": float(accuracy), "loss": float(loss)}
+        return classification_score(model, split)
+
+
+def cross_entropy(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(model(inputs), targets)
+
+
+@torch.no_grad()
+def classification_score(model: nn.Module, split: Split) -> dict[str, float]:
+    """Accuracy and cross-entropy over a split, in eval mode."""
+    model.eval()
+    logits = torch.cat([model(split.inputs[i : i + 512]) for i in range(0, len(split), 512)])
+    loss = F.cross_entropy(logits, split.targets)
+    accuracy = (logits.argmax(-1) == split.targets).float().mean()
+    model.train()
+    return {"metric": float(accuracy), "loss": float(loss)}

@@ -1,0 +1,91 @@
+"""mnist1d: 1-D signal classification on MNIST-1D, generated locally, with a sequence ViT.
+
+``mnist1d.data.make_dataset`` builds the data set from its published generator (ten 1-D digit
+templates, shifted, scaled, sheared and noised): 4,000 training and 1,000 test signals of
+length 40. Nothing is downloaded. Signals become 10 tokens of 4 samples.
+
+Example:
+    >>> train, val = MNIST1D().splits(seed=0)
+    >>> len(train), len(val), tuple(train.inputs.shape[1:])
+    (4000, 1000, (40,))
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import ClassVar, Literal
+
+import torch
+from torch import nn
+
+from .._task import Budget, NormFactory, Split, Task, register_task
+from ._blocks import Block
+from .digits_vit import classification_score, cross_entropy
+
+
+@lru_cache(maxsize=1)
+def _dataset() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    data = make_dataset(get_dataset_args())  # the generator's published defaults, seed 42
+    return (
+        torch.tensor(data["x"], dtype=torch.float32),
+        torch.tensor(data["y"]).long(),
+        torch.tensor(data["x_test"], dtype=torch.float32),
+        torch.tensor(data["y_test"]).long(),
+    )
+
+
+class _SequenceViT(nn.Module):
+    def __init__(
+        self,
+        norm: NormFactory,
+        *,
+        width: int = 64,
+        depth: int = 4,
+        heads: int = 4,
+        patch: int = 4,
+        length: int = 40,
+        classes: int = 10,
+    ) -> None:
+        super().__init__()
+        self.patch = patch
+        self.embed = nn.Linear(patch, width)
+        self.cls = nn.Parameter(torch.zeros(1, 1, width))
+        self.pos = nn.Parameter(torch.randn(1, length // patch + 1, width) * 0.02)
+        self.blocks = nn.ModuleList([Block(width, heads=heads, norm=norm) for _ in range(depth)])
+        self.norm = norm(width)
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, signals: torch.Tensor) -> torch.Tensor:
+        b = signals.shape[0]
+        tokens = self.embed(signals.reshape(b, -1, self.patch))  # (B, T, C)
+        x = torch.cat([self.cls.expand(b, -1, -1), tokens], dim=1) + self.pos
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x[:, 0]))  # (B, classes)
+
+
+@register_task
+class MNIST1D(Task):
+    name: ClassVar[str] = "mnist1d"
+    metric: ClassVar[str] = "accuracy"
+    direction: ClassVar[Literal["maximize", "minimize"]] = "maximize"
+    description: ClassVar[str] = "MNIST-1D signals (local generator), 4-layer sequence ViT"
+    budgets: ClassVar[dict[str, Budget]] = {
+        "quick": Budget(epochs=1, batch_size=128, lr=2e-3),
+        "default": Budget(epochs=8, batch_size=128, lr=2e-3),
+    }
+
+    def splits(self, seed: int) -> tuple[Split, Split]:
+        x, y, x_test, y_test = _dataset()
+        return Split(x, y), Split(x_test, y_test)
+
+    def build_model(self, norm: NormFactory) -> nn.Module:
+        return _SequenceViT(norm)
+
+    def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return cross_entropy(model, inputs, targets)
+
+    def score(self, model: nn.Module, split: Split) -> dict[str, float]:
+        return classification_score(model, split)
