@@ -281,5 +281,6 @@ def compile_numpy(expr: sp.Expr) -> Callable[[np.ndarray], np.ndarray]:
 
 def compile_torch(expr: sp.Expr) -> Callable[[Any], Any]:
     """A torch function computing ``expr`` element-wise, differentiable where torch is."""
+    _torch()  # resolve the import now, not while torch.compile traces the function
     backend = _TorchBackend()
     return _broadcasting(_compile(expr, backend), backend)

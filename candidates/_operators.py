@@ -24,11 +24,18 @@ from scipy import special
 X = sp.Symbol("x", real=True)
 
 
+_TORCH: Any = None
+
+
 def _torch() -> Any:
     # Imported on first use only: `derf-search --help` and the numeric screen never need torch.
-    import torch
+    # Kept in a global so that later calls (inside torch.compile tracing) run no import.
+    global _TORCH
+    if _TORCH is None:
+        import torch
 
-    return torch
+        _TORCH = torch
+    return _TORCH
 
 
 def _sigmoid_sympy(a: sp.Expr) -> sp.Expr:

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -18,7 +19,7 @@ import sympy as sp
 import torch
 from torch import nn
 
-from candidates import Candidate, compile_torch, find_entry
+from candidates import BASELINES, PAPER, Candidate, compile_torch, find_entry
 
 Shift = Literal["scalar", "vector"] | None
 #: Largest |f'(z)| passed back where the true slope is infinite (|x|^p with p < 1 at 0).
@@ -61,10 +62,30 @@ class _SafeSlope(torch.autograd.Function):
         return grad * slope.clamp(-MAX_SLOPE, MAX_SLOPE), None
 
 
+_ID = re.compile(r"c[0-9a-f]{11}")
+
+
+def _catalog_by_id() -> dict[str, str]:
+    ids: dict[str, str] = {}
+    for entry in (*PAPER, *BASELINES):
+        if entry.expression is not None:
+            ids.setdefault(Candidate.from_text(entry.expression).id, entry.name)
+    return ids
+
+
 def resolve_candidate(fn: str | Candidate) -> Candidate:
-    """A candidate from an expression, a catalog name (``erf``, ``isru``, ``dyt``) or itself."""
+    """A candidate from an expression, a catalog name (``erf``, ``isru``, ``dyt``), the id of a
+    catalog function (``c825163766c8`` is erf), or itself."""
     if isinstance(fn, Candidate):
         return fn
+    if _ID.fullmatch(fn.strip()):
+        by_id = _catalog_by_id()
+        if fn.strip() not in by_id:
+            raise ValueError(
+                f"unknown candidate id {fn!r}: only the catalog's ids are known "
+                "here; give the expression instead"
+            )
+        return Candidate.from_text(by_id[fn.strip()])
     entry = find_entry(fn) if "(" not in fn else None
     if entry is not None and entry.kind == "norm":
         raise ValueError(f"{entry.name!r} is a normalization layer: use make_norm({fn!r}, ...)")

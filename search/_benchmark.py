@@ -105,3 +105,76 @@ def benchmark_generate(
         "on all cores)"
     )
     return figures
+
+
+def _time_fwd_bwd(module: Any, x: Any, *, repeats: int, warmup: int = 5) -> float:
+    """Median seconds of one forward + backward pass."""
+    import statistics
+
+    times = []
+    for i in range(warmup + repeats):
+        x.grad = None
+        start = time.perf_counter()
+        module(x).sum().backward()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def benchmark_layer(
+    *, shape: tuple[int, int, int] = (32, 128, 256), repeats: int = 30, compile_too: bool = True
+) -> dict[str, float]:
+    """PointwiseNorm(erf) against nn.LayerNorm on the same (B, T, C) tensor, in one process."""
+    import torch
+
+    from evaluators import PointwiseNorm
+
+    torch.manual_seed(0)
+    x = torch.randn(*shape, requires_grad=True)
+    layers = {"layernorm": torch.nn.LayerNorm(shape[-1]), "erf": PointwiseNorm(shape[-1], "erf")}
+    figures: dict[str, float] = {}
+    for name, layer in layers.items():
+        figures[f"eager_{name}"] = _time_fwd_bwd(layer, x, repeats=repeats)
+    figures["eager_ratio"] = figures["eager_erf"] / figures["eager_layernorm"]
+    print(
+        f"forward+backward on {tuple(shape)} float32, {torch.get_num_threads()} threads, "
+        f"median of {repeats}"
+    )
+    print(
+        f"  eager     LayerNorm {figures['eager_layernorm'] * 1e3:7.3f} ms   "
+        f"PointwiseNorm(erf) {figures['eager_erf'] * 1e3:7.3f} ms   "
+        f"ratio {figures['eager_ratio']:.2f}"
+    )
+    if compile_too:
+        try:
+            for name, layer in layers.items():
+                compiled = torch.compile(layer)
+                figures[f"compiled_{name}"] = _time_fwd_bwd(compiled, x, repeats=repeats)
+            figures["compiled_ratio"] = figures["compiled_erf"] / figures["compiled_layernorm"]
+            print(
+                f"  compiled  LayerNorm {figures['compiled_layernorm'] * 1e3:7.3f} ms   "
+                f"PointwiseNorm(erf) {figures['compiled_erf'] * 1e3:7.3f} ms   "
+                f"ratio {figures['compiled_ratio']:.2f} (target <= 1.0)"
+            )
+        except Exception as exc:  # torch.compile needs a working C++ toolchain
+            print(f"  compiled  not available here: {type(exc).__name__}: {exc}"[:200])
+    return figures
+
+
+def benchmark_tasks(*, budget: str = "default", candidate: str = "erf") -> dict[str, float]:
+    """Seconds of one run of each task at ``budget``, on one CPU thread."""
+    import torch
+
+    from evaluators import get_task, task_names, train
+
+    torch.set_num_threads(1)
+    figures = {}
+    print(f"one {budget} run per task with {candidate}, one CPU thread")
+    for name in task_names():
+        result = train(get_task(name), candidate, budget=budget, seed=0, device="cpu")
+        figures[name] = result.seconds
+        print(
+            f"  {name:<12} {result.seconds:6.1f} s  {result.steps:5d} steps  "
+            f"{result.metric} {result.value:.4f}  ({result.parameters:,} parameters)"
+        )
+    return figures

@@ -175,12 +175,36 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _benchmark(args: argparse.Namespace) -> int:
-    from search._benchmark import benchmark_generate
+def _sanity_panel(args: argparse.Namespace) -> int:
+    from evaluators import get_task, task_names
 
-    benchmark_generate(
-        max_expressions=args.max_expressions, grammar=args.grammar, repeats=args.repeats
+    from ._panel import sanity_panel
+
+    tasks = args.task or task_names()
+    for name in tasks:
+        get_task(name).budget(args.budget)  # unknown names are refused before any run
+    text = sanity_panel(
+        tasks,
+        seeds=args.seeds,
+        budget=args.budget,
+        workers=args.workers,
+        out=Path(args.out) if args.out else None,
     )
+    print(text)
+    return 0
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from search._benchmark import benchmark_generate, benchmark_layer, benchmark_tasks
+
+    if args.target in ("generate", "all"):
+        benchmark_generate(
+            max_expressions=args.max_expressions, grammar=args.grammar, repeats=args.repeats
+        )
+    if args.target in ("layer", "all"):
+        benchmark_layer(compile_too=not args.no_compile)
+    if args.target in ("tasks", "all"):
+        benchmark_tasks(budget=args.budget)
     return 0
 
 
@@ -253,7 +277,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=_evaluate)
 
-    p = sub.add_parser("benchmark", help="measure the candidate engine's speed")
+    p = sub.add_parser("sanity-panel", help="known-bad functions against erf on the proxy tasks")
+    p.add_argument("--task", nargs="+", help="tasks (default: all)")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--budget", default="default")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--out", help="also write the Markdown table here")
+    p.set_defaults(run=_sanity_panel)
+
+    p = sub.add_parser("benchmark", help="measure speed: generate, the layer, the tasks")
+    p.add_argument(
+        "target", nargs="?", default="generate", choices=["generate", "layer", "tasks", "all"]
+    )
+    p.add_argument("--budget", default="default", help="task budget for `tasks`")
+    p.add_argument("--no-compile", action="store_true", help="skip torch.compile in `layer`")
     p.add_argument("--max-expressions", type=int, default=100_000)
     p.add_argument("--grammar", help="grammar TOML file (default: the built-in default grammar)")
     p.add_argument("--repeats", type=int, default=1)

@@ -177,3 +177,14 @@ def test_convert_channels_first_norm() -> None:
 def test_no_norm_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="no normalization layer found in Sequential"):
         convert_norms(nn.Sequential(nn.Linear(2, 2)), "erf")
+
+
+def test_candidates_by_name_expression_and_id() -> None:
+    from evaluators import resolve_candidate
+
+    by_name = resolve_candidate("isru")
+    assert resolve_candidate(by_name.id).canonical == by_name.canonical
+    assert resolve_candidate("c825163766c8").canonical == "erf(x)"
+    assert resolve_candidate("x/sqrt(x**2 + 1)").id == by_name.id
+    with pytest.raises(ValueError, match="unknown candidate id"):
+        resolve_candidate("c00000000000")
