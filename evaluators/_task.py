@@ -67,6 +67,8 @@ class Task(ABC):
     direction: ClassVar[Literal["maximize", "minimize"]]
     budgets: ClassVar[dict[str, Budget]]
     description: ClassVar[str] = ""
+    #: Seconds of one default run on one CPU thread, as measured (shown by `derf-search tasks`).
+    typical_seconds: ClassVar[float | None] = None
 
     @abstractmethod
     def splits(self, seed: int) -> tuple[Split, Split]:

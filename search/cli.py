@@ -107,6 +107,7 @@ def _tasks(args: argparse.Namespace) -> int:
                 "metric": task.metric,
                 "direction": task.direction,
                 "default_budget": f"{budget.epochs} epochs",
+                "typical_seconds": task.typical_seconds,
                 "budgets": sorted(task.budgets),
                 "description": task.description,
             }
@@ -114,11 +115,15 @@ def _tasks(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'task':<14}{'metric':<12}{'direction':<11}{'default budget':<16}description")
+    print(
+        f"{'task':<12}{'metric':<17}{'direction':<10}{'default budget':<16}"
+        f"{'typical run':<13}description"
+    )
     for row in rows:
+        typical = f"~{row['typical_seconds']:.0f} s" if row["typical_seconds"] else "-"
         print(
-            f"{row['task']:<14}{row['metric']:<12}{row['direction']:<11}"
-            f"{row['default_budget']:<16}{row['description']}"
+            f"{row['task']:<12}{row['metric']:<17}{row['direction']:<10}"
+            f"{row['default_budget']:<16}{typical:<13}{row['description']}"
         )
     return 0
 

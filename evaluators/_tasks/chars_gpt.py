@@ -75,6 +75,7 @@ class CharsGPT(Task):
     metric: ClassVar[str] = "val_bpc"
     direction: ClassVar[Literal["maximize", "minimize"]] = "minimize"
     description: ClassVar[str] = "Python reference text (pydoc_data), 4-layer char GPT"
+    typical_seconds: ClassVar[float | None] = 14  # sanity panel, one thread
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(epochs=1, batch_size=32, lr=2e-3, max_steps=20),
         "default": Budget(epochs=2, batch_size=32, lr=2e-3),

@@ -105,6 +105,7 @@ class DigitsDiT(Task):
     metric: ClassVar[str] = "val_denoise_mse"
     direction: ClassVar[Literal["maximize", "minimize"]] = "minimize"
     description: ClassVar[str] = "class-conditional denoising of the digits, 4-block DiT"
+    typical_seconds: ClassVar[float | None] = 12  # sanity panel, one thread
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(epochs=2, batch_size=64, lr=2e-3),
         "default": Budget(epochs=20, batch_size=64, lr=2e-3),

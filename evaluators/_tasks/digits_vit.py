@@ -58,6 +58,7 @@ class DigitsViT(Task):
     metric: ClassVar[str] = "accuracy"
     direction: ClassVar[Literal["maximize", "minimize"]] = "maximize"
     description: ClassVar[str] = "8x8 handwritten digits (scikit-learn), 4-layer ViT"
+    typical_seconds: ClassVar[float | None] = 17  # sanity panel, one thread
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(epochs=2, batch_size=64, lr=2e-3),
         "default": Budget(epochs=30, batch_size=64, lr=2e-3),

@@ -72,6 +72,7 @@ class MNIST1D(Task):
     metric: ClassVar[str] = "accuracy"
     direction: ClassVar[Literal["maximize", "minimize"]] = "maximize"
     description: ClassVar[str] = "MNIST-1D signals (local generator), 4-layer sequence ViT"
+    typical_seconds: ClassVar[float | None] = 8  # sanity panel, one thread
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(epochs=1, batch_size=128, lr=2e-3),
         "default": Budget(epochs=8, batch_size=128, lr=2e-3),
