@@ -6,9 +6,11 @@ exploding gradient norm ends the run as ``diverged`` at that step) and an option
 (a metric on the wrong side of a threshold after some epochs ends it as ``rejected``).
 
 Example:
-    >>> result = train(get_task("digits-vit"), "erf", budget="quick", seed=0)  # doctest: +SKIP
-    >>> result.diverged, round(result.value, 2)  # doctest: +SKIP
-    (False, 0.9)
+    >>> from evaluators import Budget, get_task
+    >>> result = train(get_task("digits-vit"), "erf", budget=Budget(epochs=1, max_steps=3),
+    ...                device="cpu")
+    >>> result.diverged, result.steps, result.metric
+    (False, 3, 'accuracy')
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 Example:
     >>> from candidates import check
-    >>> plot_shapes([check("x/(1 + abs(x))", symbolic=False)], "/tmp/shapes.png")  # doctest: +SKIP
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "shapes.png"
+    >>> plot_shapes([check("x/(1 + abs(x))", symbolic=False)], out).stat().st_size > 0
+    True
 """
 
 from __future__ import annotations
