@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._task import Budget, NormFactory, Split, Task, register_task
+from ._blocks import Patches2d
 from .digits_vit import DigitsViT
 
 STEPS = 100
@@ -70,6 +71,7 @@ class _DiT(nn.Module):
     ) -> None:
         super().__init__()
         self.patch, self.width = patch, width
+        self.to_tokens = Patches2d(patch)
         self.embed = nn.Linear(patch * patch, width)
         self.pos = nn.Parameter(torch.randn(1, (8 // patch) ** 2, width) * 0.02)
         self.time = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
@@ -83,8 +85,7 @@ class _DiT(nn.Module):
 
     def forward(self, noisy: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         b, p = noisy.shape[0], self.patch
-        patches = noisy.unfold(1, p, p).unfold(2, p, p).reshape(b, -1, p * p)  # (B, N, p²)
-        x = self.embed(patches) + self.pos
+        x = self.embed(self.to_tokens(noisy)) + self.pos  # (B, N, C)
         c = self.time(_timestep_embedding(t, self.width)) + self.label(labels)  # (B, C)
         for block in self.blocks:
             x = block(x, c)

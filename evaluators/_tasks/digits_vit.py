@@ -15,41 +15,10 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .._task import Budget, NormFactory, Split, Task, register_task
-from ._blocks import Block
-
-
-class _ViT(nn.Module):
-    def __init__(
-        self,
-        norm: NormFactory,
-        *,
-        width: int = 64,
-        depth: int = 4,
-        heads: int = 4,
-        patch: int = 2,
-        classes: int = 10,
-    ) -> None:
-        super().__init__()
-        self.patch = patch
-        n_patches = (8 // patch) ** 2
-        self.embed = nn.Linear(patch * patch, width)
-        self.cls = nn.Parameter(torch.zeros(1, 1, width))
-        self.pos = nn.Parameter(torch.randn(1, n_patches + 1, width) * 0.02)
-        self.blocks = nn.ModuleList([Block(width, heads=heads, norm=norm) for _ in range(depth)])
-        self.norm = norm(width)
-        self.head = nn.Linear(width, classes)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        b, p = images.shape[0], self.patch
-        patches = images.unfold(1, p, p).unfold(2, p, p).reshape(b, -1, p * p)  # (B, N, p²)
-        x = torch.cat([self.cls.expand(b, -1, -1), self.embed(patches)], dim=1) + self.pos
-        for block in self.blocks:
-            x = block(x)  # (B, N + 1, C)
-        return self.head(self.norm(x[:, 0]))  # (B, classes)
+from ._blocks import Patches2d, TokenClassifier, classification_score, cross_entropy
 
 
 @register_task
@@ -77,25 +46,11 @@ class DigitsViT(Task):
         return Split(images[train], labels[train]), Split(images[val], labels[val])
 
     def build_model(self, norm: NormFactory) -> nn.Module:
-        return _ViT(norm)
+        # 2×2 patches of the 8×8 image: 16 tokens of 4 pixels
+        return TokenClassifier(norm, to_tokens=Patches2d(2), n_tokens=16, token_dim=4)
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return cross_entropy(model, inputs, targets)
 
     def score(self, model: nn.Module, split: Split) -> dict[str, float]:
         return classification_score(model, split)
-
-
-def cross_entropy(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(model(inputs), targets)
-
-
-@torch.no_grad()
-def classification_score(model: nn.Module, split: Split) -> dict[str, float]:
-    """Accuracy and cross-entropy over a split, in eval mode."""
-    model.eval()
-    logits = torch.cat([model(split.inputs[i : i + 512]) for i in range(0, len(split), 512)])
-    loss = F.cross_entropy(logits, split.targets)
-    accuracy = (logits.argmax(-1) == split.targets).float().mean()
-    model.train()
-    return {"metric": float(accuracy), "loss": float(loss)}

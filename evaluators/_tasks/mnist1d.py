@@ -19,8 +19,7 @@ import torch
 from torch import nn
 
 from .._task import Budget, NormFactory, Split, Task, register_task
-from ._blocks import Block
-from .digits_vit import classification_score, cross_entropy
+from ._blocks import Patches1d, TokenClassifier, classification_score, cross_entropy
 
 
 @lru_cache(maxsize=1)
@@ -34,36 +33,6 @@ def _dataset() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         torch.tensor(data["x_test"], dtype=torch.float32),
         torch.tensor(data["y_test"]).long(),
     )
-
-
-class _SequenceViT(nn.Module):
-    def __init__(
-        self,
-        norm: NormFactory,
-        *,
-        width: int = 64,
-        depth: int = 4,
-        heads: int = 4,
-        patch: int = 4,
-        length: int = 40,
-        classes: int = 10,
-    ) -> None:
-        super().__init__()
-        self.patch = patch
-        self.embed = nn.Linear(patch, width)
-        self.cls = nn.Parameter(torch.zeros(1, 1, width))
-        self.pos = nn.Parameter(torch.randn(1, length // patch + 1, width) * 0.02)
-        self.blocks = nn.ModuleList([Block(width, heads=heads, norm=norm) for _ in range(depth)])
-        self.norm = norm(width)
-        self.head = nn.Linear(width, classes)
-
-    def forward(self, signals: torch.Tensor) -> torch.Tensor:
-        b = signals.shape[0]
-        tokens = self.embed(signals.reshape(b, -1, self.patch))  # (B, T, C)
-        x = torch.cat([self.cls.expand(b, -1, -1), tokens], dim=1) + self.pos
-        for block in self.blocks:
-            x = block(x)
-        return self.head(self.norm(x[:, 0]))  # (B, classes)
 
 
 @register_task
@@ -83,7 +52,8 @@ class MNIST1D(Task):
         return Split(x, y), Split(x_test, y_test)
 
     def build_model(self, norm: NormFactory) -> nn.Module:
-        return _SequenceViT(norm)
+        # 10 tokens of 4 consecutive samples
+        return TokenClassifier(norm, to_tokens=Patches1d(4), n_tokens=10, token_dim=4)
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return cross_entropy(model, inputs, targets)
