@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,6 +129,10 @@ def _tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from evaluators import get_task, train
 
@@ -155,13 +160,15 @@ def _evaluate(args: argparse.Namespace) -> int:
                     "task": result.task,
                     "candidate": result.candidate,
                     "metric": result.metric,
-                    "value": result.value,
-                    "val_loss": result.val_loss,
-                    "train_loss_eval": result.train_loss_eval,
+                    # a diverged run has no metric: null, never JSON-invalid NaN
+                    "value": _finite_or_none(result.value),
+                    "val_loss": _finite_or_none(result.val_loss),
+                    "train_loss_eval": _finite_or_none(result.train_loss_eval),
                     "diverged": result.diverged,
                     "diverged_step": result.diverged_step,
                     "seconds": round(result.seconds, 3),
-                }
+                },
+                allow_nan=False,
             )
         )
         return 0

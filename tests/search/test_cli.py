@@ -240,3 +240,21 @@ def test_tasks_and_evaluate_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_evaluate_refuses_bad_names() -> None:
     proc = run("evaluate", "erf", "--task", "digits-vt")
     assert proc.returncode == 2 and "did you mean 'digits-vit'" in proc.stderr
+
+
+def test_evaluate_of_a_diverging_candidate_is_valid_json() -> None:
+    proc = run(
+        "evaluate",
+        "exp(x)",
+        "--task",
+        "chars-gpt",
+        "--budget",
+        "quick",
+        "--json",
+        "--device",
+        "cpu",
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)  # strict JSON: no NaN
+    assert data["diverged"] is True and data["value"] is None
+    assert isinstance(data["diverged_step"], int)
