@@ -78,7 +78,8 @@ def convert_norms(
             new = make_norm(
                 candidate, width, alpha0=alpha0, shift=shift, channels_last=channels_last
             )
-            reference = next(iter(child.parameters()), None)
+            # A norm without affine parameters takes the model's device and dtype.
+            reference = next(iter(child.parameters()), None) or next(model.parameters(), None)
             if reference is not None:
                 new = new.to(device=reference.device, dtype=reference.dtype)
             if copy_affine:

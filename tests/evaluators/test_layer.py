@@ -188,3 +188,10 @@ def test_candidates_by_name_expression_and_id() -> None:
     assert resolve_candidate("x/sqrt(x**2 + 1)").id == by_name.id
     with pytest.raises(ValueError, match="unknown candidate id"):
         resolve_candidate("c00000000000")
+
+
+def test_convert_norm_without_affine_parameters_follows_the_model() -> None:
+    model = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4, elementwise_affine=False)).double()
+    convert_norms(model, "erf")
+    assert model[1].alpha.dtype == torch.float64
+    assert model(torch.randn(2, 4, dtype=torch.float64)).dtype == torch.float64
