@@ -79,7 +79,9 @@ def convert_norms(
                 candidate, width, alpha0=alpha0, shift=shift, channels_last=channels_last
             )
             # A norm without affine parameters takes the model's device and dtype.
-            reference = next(iter(child.parameters()), None) or next(model.parameters(), None)
+            reference = next(iter(child.parameters()), None)
+            if reference is None:
+                reference = next(model.parameters(), None)
             if reference is not None:
                 new = new.to(device=reference.device, dtype=reference.dtype)
             if copy_affine:
