@@ -97,7 +97,7 @@ class CharsGPT(Task):
 
     @torch.no_grad()
     def score(self, model: nn.Module, split: Split) -> dict[str, float]:
-        model.eval()
+        model.train(False)  # eval mode: no dropout, running statistics
         total, count = 0.0, 0
         for i in range(0, len(split), 256):
             x, y = split.inputs[i : i + 256], split.targets[i : i + 256]

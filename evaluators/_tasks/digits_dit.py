@@ -129,7 +129,7 @@ class DigitsDiT(Task):
 
     @torch.no_grad()
     def score(self, model: nn.Module, split: Split) -> dict[str, float]:
-        model.eval()
+        model.train(False)  # eval mode: no dropout, running statistics
         generator = torch.Generator().manual_seed(1234)  # the same noise for every run
         t = torch.randint(0, STEPS, (len(split),), generator=generator).to(split.inputs.device)
         noise = torch.randn(split.inputs.shape, generator=generator).to(split.inputs.device)
