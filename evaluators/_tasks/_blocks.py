@@ -107,7 +107,7 @@ def cross_entropy(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor)
 @torch.no_grad()
 def classification_score(model: nn.Module, split: Split) -> dict[str, float]:
     """Accuracy and cross-entropy over a split, in eval mode."""
-    model.eval()
+    model.train(False)  # eval mode: no dropout, running statistics
     logits = torch.cat([model(split.inputs[i : i + 512]) for i in range(0, len(split), 512)])
     loss = F.cross_entropy(logits, split.targets)
     accuracy = (logits.argmax(-1) == split.targets).float().mean()
