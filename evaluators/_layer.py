@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import Any, Literal
 
 import sympy as sp
 import torch
 from torch import nn
 
-from candidates import BASELINES, PAPER, Candidate, compile_torch, find_entry
+from candidates import BASELINES, PAPER, Candidate, compile_torch
 
 Shift = Literal["scalar", "vector"] | None
 #: Largest |f'(z)| passed back where the true slope is infinite (|x|^p with p < 1 at 0).
@@ -65,6 +66,7 @@ class _SafeSlope(torch.autograd.Function):
 _ID = re.compile(r"c[0-9a-f]{11}")
 
 
+@cache
 def _catalog_by_id() -> dict[str, str]:
     ids: dict[str, str] = {}
     for entry in (*PAPER, *BASELINES):
@@ -86,9 +88,7 @@ def resolve_candidate(fn: str | Candidate) -> Candidate:
                 "here; give the expression instead"
             )
         return Candidate.from_text(by_id[fn.strip()])
-    entry = find_entry(fn) if "(" not in fn else None
-    if entry is not None and entry.kind == "norm":
-        raise ValueError(f"{entry.name!r} is a normalization layer: use make_norm({fn!r}, ...)")
+    # Candidate.from_text knows catalog names and refuses the norm baselines itself.
     return Candidate.from_text(fn)
 
 
