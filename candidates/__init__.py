@@ -26,7 +26,7 @@ from ._enumerate import EnumerationResult, Survivor, count_space, enumerate_spac
 from ._errors import ExpressionError, GrammarError
 from ._generate import GenerateResult, generate_candidates
 from ._grammar import Grammar, builtin_grammars, load_grammar, parse_grammar
-from ._operators import OPERATORS, Operator, X
+from ._operators import OPERATORS, Operator, X, suggest
 from ._parser import Limits, numpy_from_text, parse
 from ._properties import (
     PROPERTIES,
@@ -85,6 +85,7 @@ __all__ = [
     "report_json",
     "report_markdown",
     "sample_space",
+    "suggest",
     "to_latex",
     "to_source",
 ]

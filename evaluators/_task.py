@@ -12,16 +12,17 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import ClassVar, Literal
 
 import torch
 from torch import nn
+
+from candidates import suggest
 
 NormFactory = Callable[[int], nn.Module]
 
@@ -89,18 +90,9 @@ class Task(ABC):
     def budget(self, name: str | int) -> Budget:
         """A named budget (``quick``, ``default``) or ``default`` scaled to N epochs."""
         if isinstance(name, int) or str(name).isdigit():
-            base = self.budgets["default"]
-            return Budget(
-                int(name),
-                base.batch_size,
-                base.lr,
-                base.weight_decay,
-                base.warmup_fraction,
-                base.clip_grad,
-            )
+            return replace(self.budgets["default"], epochs=int(name))
         if name not in self.budgets:
-            close = difflib.get_close_matches(str(name), list(self.budgets), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = suggest(str(name), list(self.budgets))
             raise ValueError(
                 f"unknown budget {name!r} for task {self.name}{hint} "
                 f"(known: {', '.join(self.budgets)}, or a number of epochs)"
@@ -143,7 +135,5 @@ def get_task(name: str) -> Task:
         return cls()
     names = task_names()
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, names, n=2)
-        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise ValueError(f"unknown task {name!r}{hint} (known: {', '.join(names)})")
+        raise ValueError(f"unknown task {name!r}{suggest(name, names)} (known: {', '.join(names)})")
     return _REGISTRY[name]()
