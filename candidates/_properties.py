@@ -93,19 +93,21 @@ def numeric_properties(f: num.Fn, *, tolerances: Tolerances | None = None) -> Pr
         return _numeric_properties(f, tolerances or Tolerances())
 
 
+def _nothing_to_judge(domain: num.DomainDiagnosis, reason: str) -> PropertyResult:
+    """Every property failed, each saying why none could be checked."""
+    verdicts = {p: PropertyVerdict(False, None, "numeric", {"skipped": reason}) for p in PROPERTIES}
+    return PropertyResult(domain, verdicts)
+
+
 def _numeric_properties(f: num.Fn, tol: Tolerances) -> PropertyResult:
     samples = num.Samples.of(f)
     domain = num.diagnose_domain(f, samples)
     if not domain.ok:
-        skipped = {"skipped": f"f is not real and finite on R: {domain.message}"}
-        return PropertyResult(
-            domain, {p: PropertyVerdict(False, None, "numeric", dict(skipped)) for p in PROPERTIES}
-        )
+        return _nothing_to_judge(domain, f"f is not real and finite on R: {domain.message}")
     R = num.scale_R(samples, tol.window)
     if not (R > 0 and math.isfinite(R)):
-        reason = {"skipped": f"f is zero on [-{tol.window:g}, {tol.window:g}] (R = {R:g})"}
-        return PropertyResult(
-            domain, {p: PropertyVerdict(False, None, "numeric", dict(reason)) for p in PROPERTIES}
+        return _nothing_to_judge(
+            domain, f"f is zero on [-{tol.window:g}, {tol.window:g}] (R = {R:g})"
         )
     verdicts = {
         "zero_centered": _numeric_verdict(num.zero_centered(samples, R, tol.zero_centered)),
