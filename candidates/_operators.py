@@ -108,6 +108,7 @@ class Operator:
     head: type | None = None
     aliases: tuple[str, ...] = field(default=())
     doc: str = ""
+    torch_name: str | None = None  # the torch function a head maps to (for exported source)
 
 
 def _unary(
@@ -127,6 +128,7 @@ def _unary(
         head=sym,
         aliases=aliases,
         doc=doc,
+        torch_name=torch_name,
     )
 
 
@@ -201,6 +203,7 @@ _TABLE: list[Operator] = [
         _torch_binary("minimum"),
         head=sp.Min,
         doc="smaller of two values",
+        torch_name="minimum",
     ),
     Operator(
         "max",
@@ -210,6 +213,7 @@ _TABLE: list[Operator] = [
         _torch_binary("maximum"),
         head=sp.Max,
         doc="larger of two values",
+        torch_name="maximum",
     ),
     Operator(
         "clip",

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._cli_search import add_search_commands
+
 EXIT_USAGE = 2
 
 
@@ -307,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grammar", help="grammar TOML file (default: the built-in default grammar)")
     p.add_argument("--repeats", type=int, default=1)
     p.set_defaults(run=_benchmark)
+
+    add_search_commands(sub)
     return parser
 
 

@@ -1,0 +1,201 @@
+"""The search commands of the command line: `run`, `leaderboard`, `plot`, `export`.
+
+Example:
+    $ derf-search run --catalog paper --task digits-vit --seeds 2
+    $ derf-search leaderboard results/run --top 5
+    $ derf-search export results/run --rank 1 -o derf_winner.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class UsageError(ValueError):
+    """A mistake in the command line (printed as one line, exit status 2)."""
+
+
+def _settings_from_args(args: argparse.Namespace) -> Any:
+    from ._settings import RunSettings
+
+    sources = [args.grammar, args.catalog, args.candidates, args.expr]
+    if not any(sources):
+        raise UsageError(
+            "say what to search: --catalog paper, --grammar FILE, --candidates RUN_DIR or "
+            "--expr E ... (or --resume RUN_DIR)"
+        )
+    name = args.study_name or (Path(args.out).name if args.out else "run")
+    return RunSettings(
+        grammar=args.grammar,
+        catalog=args.catalog,
+        candidates_dir=args.candidates,
+        expressions=tuple(args.expr or ()),
+        max_expressions=args.max_expressions,
+        max_candidates=args.max_candidates,
+        shift=args.shift,
+        tasks=tuple(args.task),
+        seeds=args.seeds,
+        budget=args.budget,
+        alpha0=args.alpha0,
+        tune_alpha=args.tune_alpha,
+        device=args.device,
+        sampler=args.sampler,
+        pruner=args.pruner,
+        max_trials=args.max_trials,
+        timeout=args.timeout,
+        workers=args.workers,
+        gpus_per_trial=args.gpus_per_trial,
+        ray_address=args.ray_address,
+        storage=args.storage,
+        study_name=name,
+        out=args.out or f"results/{name}",
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from evaluators import get_task
+
+    from ._leaderboard import leaderboard_markdown, load_leaderboard
+    from ._run import run_search
+    from ._settings import RunSettings
+
+    if args.resume:
+        settings = RunSettings.read(args.resume).with_out(args.resume)
+    else:
+        settings = _settings_from_args(args)
+        for task in settings.tasks:
+            get_task(task).budget(settings.budget)
+    summary = run_search(settings, resume=bool(args.resume), progress=not args.no_progress)
+    board = load_leaderboard(settings.run_dir)
+    print(leaderboard_markdown(board, top=args.top))
+    print(
+        f"{summary.finished} finished ({summary.diverged} diverged), {summary.pruned} pruned, "
+        f"{summary.failed} failed in {summary.seconds:.0f} s"
+    )
+    out = settings.run_dir
+    print(f"leaderboard: {out}/leaderboard.md|csv|parquet   plots: {out}/plots/")
+    if summary.interrupted:
+        print(f"interrupted: continue with `derf-search run --resume {out}`", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from ._leaderboard import leaderboard_markdown, load_leaderboard
+
+    board = load_leaderboard(_run_dir(args.run_dir), task=args.task)
+    shown = board.head(args.top) if args.top else board
+    if args.format == "md":
+        print(leaderboard_markdown(shown), end="")
+    elif args.format == "csv":
+        print(shown.to_csv(index=False), end="")
+    elif args.format == "json":
+        print(shown.to_json(orient="records", indent=1))
+    else:
+        columns = [c for c in shown.columns if not c.endswith(("latex",))]
+        print(shown[columns].to_string(index=False))
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ._leaderboard import load_leaderboard, load_trials, open_studies
+    from ._run_plots import plot_run
+
+    run_dir = _run_dir(args.run_dir)
+    board = load_leaderboard(run_dir)
+    trials = load_trials(open_studies(run_dir))
+    if trials.empty:
+        raise UsageError(f"{run_dir} has no finished trials to plot yet")
+    candidates = pd.read_parquet(run_dir / "candidates.parquet")
+    for path in plot_run(run_dir, board, trials, candidates):
+        print(f"{path}  {path.with_suffix('.svg')}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ._export import export_module
+
+    if args.run_dir and args.candidate is None and not Path(args.run_dir).is_dir():
+        args.run_dir, args.candidate = None, args.run_dir  # `export CANDIDATE -o FILE`
+    if args.rank is None and args.candidate is None:
+        raise UsageError("give --rank K (with RUN_DIR) or a CANDIDATE expression or name")
+    run_dir = _run_dir(args.run_dir) if args.run_dir else None
+    path = export_module(
+        args.output, run_dir=run_dir, rank=args.rank, candidate=args.candidate, task=args.task
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+def _run_dir(text: str) -> Path:
+    path = Path(text)
+    if not (path / "config.toml").is_file():
+        raise UsageError(f"{path} is not a run directory (no config.toml)")
+    return path
+
+
+def add_search_commands(sub: Any) -> None:
+    """The search commands' sub-parsers."""
+    from ._settings import PRUNERS, SAMPLERS
+
+    p = sub.add_parser("run", help="search: evaluate candidates with Optuna on Ray workers")
+    src = p.add_argument_group("candidates (the baselines are always added)")
+    src.add_argument("--grammar", help="generate from this grammar file, evaluate the survivors")
+    src.add_argument("--catalog", help="a built-in catalog (paper)")
+    src.add_argument("--candidates", metavar="RUN_DIR", help="a `derf-search generate` output")
+    src.add_argument("--expr", nargs="+", metavar="E", help="expressions or catalog names")
+    src.add_argument("--max-expressions", type=int, help="with --grammar: enumerate at most N")
+    src.add_argument(
+        "--max-candidates",
+        type=int,
+        default=200,
+        help="with --grammar/--candidates: the simplest N passing candidates (default 200)",
+    )
+    src.add_argument("--shift", choices=["scalar", "vector", "none"], default="scalar")
+    ev = p.add_argument_group("trials")
+    ev.add_argument("--task", nargs="+", default=["digits-vit"], help="tasks (default digits-vit)")
+    ev.add_argument("--seeds", type=int, default=2, help="seeds per candidate (default 2)")
+    ev.add_argument("--budget", default="default", help="quick, default or a number of epochs")
+    ev.add_argument("--alpha0", type=float, default=0.5)
+    ev.add_argument("--tune-alpha", action="store_true", help="sample α0 log-uniformly per trial")
+    ev.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    sc = p.add_argument_group("scheduling")
+    sc.add_argument("--sampler", default="grid", help=f"{'|'.join(SAMPLERS)} (default grid)")
+    sc.add_argument("--pruner", default="none", help=f"{'|'.join(PRUNERS)} (default none)")
+    sc.add_argument("--max-trials", type=int, help="per task (default: every candidate × seed)")
+    sc.add_argument("--timeout", type=float, help="seconds after which no new trial starts")
+    ex = p.add_argument_group("execution and storage")
+    ex.add_argument("--workers", type=int, default=2, help="Ray workers (default 2)")
+    ex.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions allowed")
+    ex.add_argument("--ray-address", help="an existing Ray cluster (default: embedded Ray)")
+    ex.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
+    ex.add_argument("--study-name", help="default: the name of --out, or 'run'")
+    ex.add_argument("--out", help="run directory (default results/<study name>)")
+    ex.add_argument("--resume", metavar="RUN_DIR", help="continue a run; its settings are reused")
+    p.add_argument("--top", type=int, default=10, help="leaderboard rows printed at the end")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_run)
+
+    p = sub.add_parser("leaderboard", help="print a run's leaderboard (also while it runs)")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--task", help="rank by this task alone")
+    p.add_argument("--top", type=int)
+    p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
+    p.set_defaults(run=_leaderboard)
+
+    p = sub.add_parser("plot", help="write a run's plots (PNG and SVG)")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.set_defaults(run=_plot)
+
+    p = sub.add_parser("export", help="write a standalone PyTorch module for a candidate")
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?")
+    p.add_argument("candidate", metavar="CANDIDATE", nargs="?")
+    p.add_argument("--rank", type=int, help="the leaderboard row to export")
+    p.add_argument("--task", help="with --rank: rank by this task")
+    p.add_argument("-o", "--output", required=True, help="the .py file to write")
+    p.set_defaults(run=_export)

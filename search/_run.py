@@ -1,0 +1,466 @@
+"""`derf-search run`: the driver of a search. Optuna is the record, Ray is the engine.
+
+The driver asks each task's study for trials, hands them to long-lived Ray workers, shows their
+per-epoch reports to the study's pruner, and tells the study how each trial ended. It is the
+only writer of the storage, so a killed driver leaves at most its running trials behind: the
+next ``--resume`` fails those and runs them again, and nothing finished is lost or repeated.
+
+Example:
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> settings = RunSettings(expressions=("x/(1 + abs(x))",), tasks=("digits-vit",), seeds=1,
+    ...                        budget="quick", workers=1, out=out, device="cpu")
+    >>> summary = run_search(settings, progress=False, max_steps=2)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+
+from evaluators import get_task
+
+from ._leaderboard import load_trials, write_outputs
+from ._settings import RunSettings
+from ._space import NORM_KEYS, candidate_set
+from ._study import (
+    ALPHA0_RANGE,
+    is_charged,
+    make_pruner,
+    make_sampler,
+    mark_failed,
+    recover,
+    trial_key,
+)
+from ._workers import TrialSpec, init_ray, start_relay, start_worker
+
+#: A trial whose worker dies is run once more on a fresh worker, then failed with its reason.
+MAX_ATTEMPTS = 2
+#: Consecutive duplicate asks after which a random/TPE sampler is taken to have covered all.
+MAX_DUPLICATES = 200
+
+
+@dataclass
+class _Running:
+    study: optuna.Study
+    trial: optuna.trial.Trial
+    spec: TrialSpec
+    worker: Any
+    attempts: int
+    started: float
+
+
+@dataclass
+class RunSummary:
+    """How a search ended."""
+
+    run_dir: Path
+    finished: int = 0
+    pruned: int = 0
+    failed: int = 0
+    diverged: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+    overhead_seconds: list[float] = field(default_factory=list)  # driver-seen minus training
+
+
+class _Driver:
+    def __init__(
+        self,
+        settings: RunSettings,
+        table: pd.DataFrame,
+        *,
+        progress: bool,
+        max_steps: int | None,
+        on_start: Callable[[int, int], None] | None,
+    ) -> None:
+        self.settings = settings
+        self.table = table.set_index("candidate_id")
+        self.keys = list(self.table.index)
+        self.max_steps = max_steps
+        self.on_start = on_start
+        self.studies: dict[str, optuna.Study] = {}
+        self.running: dict[Any, _Running] = {}  # Ray object ref -> trial in flight
+        self.by_number: dict[tuple[str, int], _Running] = {}
+        self.idle: list[Any] = []
+        self.relay: Any = None
+        self.summary = RunSummary(settings.run_dir)
+        self.duplicates = 0
+        self.started = time.perf_counter()
+        self.progress = _Progress(self) if progress else None
+        self._next_key = 0
+
+    # --- studies -----------------------------------------------------------------------------
+
+    def open_studies(self) -> None:
+        storage = optuna.storages.get_storage(self.settings.storage_url())
+        for name in self.settings.tasks:
+            task = get_task(name)
+            epochs = task.budget(self.settings.budget).epochs
+            study = optuna.create_study(
+                storage=storage,
+                study_name=self.settings.study_for(name),
+                direction=task.direction,
+                sampler=make_sampler(self.settings.sampler, self.keys, self.settings.seeds),
+                pruner=make_pruner(self.settings.pruner, epochs),
+                load_if_exists=True,
+            )
+            fresh = not study.get_trials(deepcopy=False)
+            if fresh:
+                study.set_user_attr("task", name)
+                study.set_user_attr("metric", task.metric)
+                if self.settings.sampler != "grid":
+                    # The baselines are always evaluated, whatever a sampler would pick.
+                    for key in (k for k in self.keys if self.table.at[k, "kind"] == "baseline"):
+                        for seed in range(self.settings.seeds):
+                            study.enqueue_trial({"candidate": key}, user_attrs={"seed": seed})
+            recover(study)
+            self.studies[name] = study
+
+    def _limit(self) -> int:
+        return self.settings.max_trials or len(self.keys) * self.settings.seeds
+
+    def _has_work(self, study: optuna.Study) -> bool:
+        trials = study.get_trials(deepcopy=False)
+        if any(t.state == TrialState.WAITING for t in trials):
+            return True
+        charged = [t for t in trials if is_charged(t)]
+        if len(charged) >= self._limit():
+            return False
+        if self.settings.tune_alpha:
+            return True
+        covered = {trial_key(t) for t in charged}
+        return len(covered) < len(self.keys) * self.settings.seeds
+
+    def _free_seed(self, study: optuna.Study, key: str) -> int | None:
+        used = [
+            trial_key(t)[1]
+            for t in study.get_trials(deepcopy=False)
+            if is_charged(t) and t.params.get("candidate") == key and "seed" in t.user_attrs
+        ]
+        if self.settings.tune_alpha:
+            return len(used) % self.settings.seeds
+        free = sorted(set(range(self.settings.seeds)) - set(used))
+        return free[0] if free else None
+
+    def ask(self, task: str) -> tuple[optuna.trial.Trial, TrialSpec] | None:
+        """The next trial of ``task``'s study, or None when it has no more work."""
+        study = self.studies[task]
+        while self._has_work(study) and self.duplicates < MAX_DUPLICATES:
+            trial = study.ask()
+            key = str(trial.suggest_categorical("candidate", self.keys))
+            if self.settings.sampler == "grid":
+                seed = int(trial.suggest_int("seed", 0, self.settings.seeds - 1))
+            elif "seed" in trial.user_attrs:
+                seed = int(trial.user_attrs["seed"])
+            else:
+                free = self._free_seed(study, key)
+                if free is None:  # every seed of this candidate is done: nothing to run
+                    self.duplicates += 1
+                    trial.set_user_attr("duplicate", True)
+                    study.tell(trial, state=TrialState.PRUNED)
+                    continue
+                seed = free
+                trial.set_user_attr("seed", seed)
+            self.duplicates = 0
+            alpha0 = self.settings.alpha0
+            if self.settings.tune_alpha and key not in NORM_KEYS:
+                alpha0 = trial.suggest_float("alpha0", *ALPHA0_RANGE, log=True)
+            trial.set_user_attr("task", task)
+            row = self.table.loc[key]
+            # Norm layers and DyT go by name (the evaluator builds them); functions by text.
+            by_name = row["kind"] == "baseline" and key != "erf"
+            spec = TrialSpec(
+                trial=self._new_key(),
+                task=task,
+                candidate=key if by_name else str(row["expression"]),
+                shift=str(row["shift"]),
+                seed=seed,
+                budget=self.settings.budget,
+                alpha0=alpha0,
+                device=self.settings.device,
+                max_steps=self.max_steps,
+            )
+            return trial, spec
+        return None
+
+    def _new_key(self) -> int:
+        self._next_key += 1
+        return self._next_key
+
+    # --- execution ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        init_ray(
+            address=self.settings.ray_address,
+            workers=self.settings.workers,
+            gpus_per_trial=self.settings.gpus_per_trial,
+        )
+        self.idle = [self._worker() for _ in range(self.settings.workers)]
+        if self.settings.pruner != "none":
+            self.relay = start_relay()
+
+    def _worker(self) -> Any:
+        return start_worker(threads=1, gpus=self.settings.gpus_per_trial)
+
+    def submit(
+        self, study: optuna.Study, trial: optuna.trial.Trial, spec: TrialSpec, attempts: int
+    ) -> None:
+        worker = self.idle.pop()
+        trial.set_user_attr("attempts", attempts)
+        ref = worker.run.remote(spec, self.relay)
+        running = _Running(study, trial, spec, worker, attempts, time.perf_counter())
+        self.running[ref] = running
+        self.by_number[(spec.task, spec.trial)] = running
+        if self.on_start is not None:
+            import ray
+
+            self.on_start(trial.number, int(ray.get(worker.pid.remote())))
+
+    def fill(self) -> None:
+        """Give every idle worker a trial, taking tasks in turn."""
+        timed_out = (
+            self.settings.timeout is not None
+            and time.perf_counter() - self.started > self.settings.timeout
+        )
+        exhausted: set[str] = set()
+        while self.idle and not timed_out and len(exhausted) < len(self.studies):
+            for task in self.studies:
+                if not self.idle or task in exhausted:
+                    continue
+                asked = self.ask(task)
+                if asked is None:
+                    exhausted.add(task)
+                    continue
+                trial, spec = asked
+                attempts = int(trial.user_attrs.get("attempts", 0)) + 1
+                self.submit(self.studies[task], trial, spec, attempts)
+
+    def loop(self) -> None:
+        import ray
+
+        reports: Any = self.relay.next_reports.remote() if self.relay is not None else None
+        self.fill()
+        while self.running:
+            waiting = list(self.running) + ([reports] if reports is not None else [])
+            ready, _ = ray.wait(waiting, num_returns=1, timeout=5.0)
+            for ref in ready:
+                if ref is reports:
+                    self._prune(ray.get(ref))
+                    reports = self.relay.next_reports.remote()
+                else:
+                    self._finish(ref)
+            self.fill()
+
+    def _prune(self, reports: list[tuple[int, int, float]]) -> None:
+        decisions = []
+        for key, epoch, value in reports:
+            running = next((r for r in self.running.values() if r.spec.trial == key), None)
+            if running is None:
+                decisions.append((key, epoch, True))
+                continue
+            if math.isfinite(value):
+                running.trial.report(value, epoch)
+            decisions.append((key, epoch, bool(running.trial.should_prune())))
+        self.relay.decide.remote(decisions)
+
+    def _finish(self, ref: Any) -> None:
+        import ray
+
+        running = self.running.pop(ref)
+        study, trial = running.study, running.trial
+        try:
+            result = ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            self._worker_died(running, exc)
+            return
+        except ray.exceptions.RayTaskError as exc:
+            self.idle.append(running.worker)
+            trial.set_user_attr("fail_reason", _last_line(exc))
+            study.tell(trial, state=TrialState.FAIL)
+            self.summary.failed += 1
+            self._update()
+            return
+        self.idle.append(running.worker)
+        seen = time.perf_counter() - running.started
+        self.summary.overhead_seconds.append(seen - float(result["seconds"]))
+        for name, value in result.items():
+            trial.set_user_attr(name, _plain(value))
+        trial.set_user_attr("driver_seconds", seen)
+        worst = -math.inf if study.direction == optuna.study.StudyDirection.MAXIMIZE else math.inf
+        if result["stopped_early"]:
+            study.tell(trial, state=TrialState.PRUNED)
+            self.summary.pruned += 1
+        elif result["diverged"] or not math.isfinite(float(result["value"])):
+            study.tell(trial, worst)  # a diverged run is a result: the worst one
+            self.summary.diverged += 1
+            self.summary.finished += 1
+        else:
+            study.tell(trial, float(result["value"]))
+            self.summary.finished += 1
+        self._update()
+
+    def _worker_died(self, running: _Running, exc: Exception) -> None:
+        if self.relay is not None:
+            self.relay.release.remote(running.spec.trial)
+        self.idle.append(self._worker())  # a fresh process takes the dead one's place
+        reason = f"its worker process died: {_last_line(exc)}"
+        if running.attempts < MAX_ATTEMPTS:
+            self.submit(running.study, running.trial, running.spec, running.attempts + 1)
+            return
+        running.trial.set_user_attr("fail_reason", f"{reason} (after {running.attempts} tries)")
+        running.study.tell(running.trial, state=TrialState.FAIL)
+        self.summary.failed += 1
+        self._update()
+
+    def interrupt(self) -> None:
+        """Ctrl-C: stop the workers, fail the running trials and queue them for --resume."""
+        import ray
+
+        for running in list(self.running.values()):
+            ray.kill(running.worker)
+            mark_failed(running.study, running.trial.number, "interrupted", retry=True)
+        self.running.clear()
+        self.summary.interrupted = True
+
+    def _update(self) -> None:
+        if self.progress is not None:
+            self.progress.update()
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+
+
+class _Progress:
+    """One bar over all tasks: done/running/pruned/failed counts, ETA and the current top 3."""
+
+    def __init__(self, driver: _Driver) -> None:
+        from tqdm.auto import tqdm
+
+        self.driver = driver
+        total = sum(
+            min(driver._limit(), len(driver.keys) * driver.settings.seeds)
+            for _ in driver.settings.tasks
+        )
+        done = sum(
+            1
+            for study in driver.studies.values()
+            for t in study.get_trials(deepcopy=False)
+            if is_charged(t) and t.state.is_finished()
+        )
+        self.bar = tqdm(total=total, initial=done, desc="trials", unit="trial", dynamic_ncols=True)
+
+    def update(self) -> None:
+        s = self.driver.summary
+        self.bar.update(1)
+        top = _top3(self.driver)
+        self.bar.set_postfix_str(
+            f"running {len(self.driver.running)} pruned {s.pruned} failed {s.failed} "
+            f"diverged {s.diverged} | top: {top}"
+        )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _top3(driver: _Driver) -> str:
+    from ._leaderboard import leaderboard
+
+    table = leaderboard(load_trials(driver.studies.values()), driver.table.reset_index())
+    names = table["name"].fillna(table["candidate_id"]).head(3)
+    return ", ".join(str(n) for n in names)
+
+
+def _last_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(exc).__name__
+
+
+def _plain(value: Any) -> Any:
+    """A user-attribute value Optuna can store as JSON (nan and inf become None / strings)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else str(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def prepare_run_dir(settings: RunSettings, *, symbolic: bool = True) -> pd.DataFrame:
+    """Write the candidates and the settings of a new run; refuse a directory already used."""
+    from ._generate import GenerateSettings, generate, package_versions
+
+    out = settings.run_dir
+    if ((out / "config.toml").exists() and (out / "trials.parquet").exists()) or (
+        settings.storage is None and (out / "study.db").exists()
+    ):
+        raise ValueError(
+            f"{out} already holds a run: continue it with `derf-search run --resume {out}` "
+            "or choose another --out"
+        )
+    for task in settings.tasks:
+        get_task(task).budget(settings.budget)  # unknown tasks and budgets fail here, early
+    if settings.grammar is not None:
+        generate(
+            GenerateSettings(
+                grammar=settings.grammar,
+                max_expressions=settings.max_expressions,
+                max_candidates=settings.max_candidates,
+                out=out / "generate",
+                progress=False,
+            )
+        )
+    table = candidate_set(
+        catalog=settings.catalog,
+        expressions=settings.expressions,
+        run_dir=out / "generate" if settings.grammar is not None else settings.candidates_dir,
+        shift=settings.shift,
+        symbolic=symbolic,
+        limit=settings.max_candidates,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out / "candidates.parquet", index=False)
+    settings.write(out / "config.toml", {"command": "run", "versions": package_versions()})
+    return table
+
+
+def run_search(
+    settings: RunSettings,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    max_steps: int | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+) -> RunSummary:
+    """Run (or with ``resume`` continue) a search; writes trials, leaderboards and plots.
+
+    ``on_start(trial_number, worker_pid)`` is called as each trial starts. ``max_steps`` caps
+    the optimizer steps of every trial (for smoke tests).
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    out = settings.run_dir
+    table = pd.read_parquet(out / "candidates.parquet") if resume else prepare_run_dir(settings)
+    driver = _Driver(settings, table, progress=False, max_steps=max_steps, on_start=on_start)
+    driver.open_studies()
+    if progress:
+        driver.progress = _Progress(driver)
+    try:
+        driver.start()
+        driver.loop()
+    except KeyboardInterrupt:
+        driver.interrupt()
+    finally:
+        driver.close()
+    driver.summary.seconds = time.perf_counter() - driver.started
+    write_outputs(out, driver.studies.values(), table, settings)
+    return driver.summary

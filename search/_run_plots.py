@@ -1,0 +1,171 @@
+"""Plots of a search: the leaderboard, the winners' shapes, learning curves, property verdicts.
+
+Each is written as PNG and SVG under ``plots/``.
+
+Example:
+    >>> import tempfile
+    >>> board = pd.DataFrame({"rank": [1, 2], "candidate_id": ["erf", "layernorm"],
+    ...     "name": ["erf", "layernorm"], "t mean": [0.94, 0.91], "t std": [0.01, 0.02]})
+    >>> path = plot_leaderboard(board, Path(tempfile.mkdtemp()))
+    >>> path.name, path.with_suffix(".svg").exists()
+    ('leaderboard.png', True)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from candidates import PROPERTIES, compile_numpy, parse
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    fig.savefig(path.with_suffix(".svg"))
+    _pyplot().close(fig)
+    return path
+
+
+def _label(row: pd.Series) -> str:
+    name = row.get("name")
+    return str(name) if isinstance(name, str) else str(row["candidate_id"])
+
+
+def _tasks(board: pd.DataFrame) -> list[str]:
+    return [c[: -len(" mean")] for c in board.columns if c.endswith(" mean")]
+
+
+def plot_leaderboard(board: pd.DataFrame, plots: Path, *, top: int = 30) -> Path:
+    """Per task, mean ± std of the metric per candidate, LayerNorm and DyT as lines."""
+    plt = _pyplot()
+    tasks = _tasks(board)
+    shown = board.head(top)
+    fig, axes = plt.subplots(
+        1, len(tasks), figsize=(max(6, 0.32 * len(shown) + 2) * len(tasks), 4.2), squeeze=False
+    )
+    for ax, task in zip(axes[0], tasks, strict=True):
+        means = shown[f"{task} mean"].to_numpy(dtype=float)
+        stds = np.nan_to_num(shown[f"{task} std"].to_numpy(dtype=float))
+        labels = [_label(r) for _, r in shown.iterrows()]
+        colors = [
+            "tab:orange" if c in ("layernorm", "rmsnorm", "dyt", "erf") else "tab:blue"
+            for c in shown["candidate_id"]
+        ]
+        ax.bar(range(len(shown)), means, yerr=stds, color=colors, capsize=2)
+        for ref, style in (("layernorm", "--"), ("dyt", ":")):
+            match = board.loc[board["candidate_id"] == ref, f"{task} mean"]
+            if len(match) and math.isfinite(float(match.iloc[0])):
+                ax.axhline(float(match.iloc[0]), color="0.3", ls=style, lw=1, label=ref)
+        finite = means[np.isfinite(means)]
+        if finite.size:
+            spread = max(float(finite.max() - finite.min()), 1e-3)
+            ax.set_ylim(float(finite.min()) - 0.3 * spread, float(finite.max()) + 0.3 * spread)
+        ax.set_xticks(range(len(shown)), labels, rotation=60, ha="right", fontsize=8)
+        ax.set_title(f"{task}: mean ± std over seeds (orange: baselines)", fontsize=10)
+        ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return _save(fig, plots / "leaderboard.png")
+
+
+def plot_top_shapes(board: pd.DataFrame, plots: Path, *, top: int = 8) -> Path:
+    """The shapes of the top candidates (point-wise functions only) beside erf and tanh."""
+    plt = _pyplot()
+    rows = board[board["expression"].map(lambda e: isinstance(e, str))].head(top)
+    x = np.linspace(-4, 4, 801)
+    refs = {n: compile_numpy(parse(f"{n}(x)"))(x) for n in ("erf", "tanh")}
+    cols = min(4, max(len(rows), 1))
+    nrows = max(1, math.ceil(len(rows) / cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(3 * cols, 2.4 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_visible(False)
+    for ax, (_, row) in zip(axes.flat, rows.iterrows(), strict=False):
+        ax.set_visible(True)
+        with np.errstate(all="ignore"):
+            y = np.asarray(compile_numpy(parse(row["expression"]))(x), dtype=float)
+        y = y / (np.nanmax(np.abs(y)) or 1.0)
+        ax.plot(x, refs["erf"], color="0.6", ls="--", lw=1)
+        ax.plot(x, refs["tanh"], color="0.8", ls=":", lw=1)
+        ax.plot(x, y, color="tab:blue", lw=1.8)
+        ax.set_title(f"#{row['rank']} {_label(row)}"[:40], fontsize=9)
+        ax.set_ylim(-1.15, 1.15)
+        ax.tick_params(labelsize=7)
+    fig.suptitle("top candidates, f(x)/max|f| (dashed: erf, dotted: tanh)", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, plots / "shapes.png")
+
+
+def plot_curves(board: pd.DataFrame, trials: pd.DataFrame, plots: Path, *, top: int = 6) -> Path:
+    """Validation metric per epoch, mean over seeds, for the top candidates and the baselines."""
+    plt = _pyplot()
+    tasks = list(dict.fromkeys(trials["task"]))
+    keep = [*board["candidate_id"].head(top), "layernorm", "dyt", "erf"]
+    keep = list(dict.fromkeys(keep))
+    names = dict(zip(board["candidate_id"], [_label(r) for _, r in board.iterrows()], strict=True))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        rows = trials[(trials["task"] == task) & trials["state"].isin(["COMPLETE", "PRUNED"])]
+        for key in keep:
+            curves = [json.loads(c) for c in rows.loc[rows["candidate_id"] == key, "curve"]]
+            points = pd.DataFrame([p for c in curves for p in c])
+            if points.empty:
+                continue
+            mean = points.groupby("epoch")["metric"].mean()
+            style = "--" if key in ("layernorm", "dyt", "erf") else "-"
+            ax.plot(mean.index, mean.to_numpy(), style, label=names.get(key, key), lw=1.4)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(str(rows["metric"].iloc[0]) if len(rows) else "metric")
+        ax.set_title(f"{task}: validation metric, mean over seeds", fontsize=10)
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _save(fig, plots / "curves.png")
+
+
+def plot_properties(board: pd.DataFrame, plots: Path, *, top: int = 40) -> Path:
+    """Pass (green) / fail (red) / not a function (grey) per candidate and property."""
+    plt = _pyplot()
+    rows = board.head(top)
+    values = np.full((len(rows), len(PROPERTIES)), np.nan)
+    for i, (_, row) in enumerate(rows.iterrows()):
+        for j, prop in enumerate(PROPERTIES):
+            verdict = row.get(prop)
+            if isinstance(verdict, (bool, np.bool_)):
+                values[i, j] = float(verdict)
+    fig, ax = plt.subplots(figsize=(4.5, 0.28 * len(rows) + 1.5))
+    cmap = plt.get_cmap("RdYlGn").copy()
+    cmap.set_bad("0.85")
+    ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(PROPERTIES)), [p.replace("_", "\n") for p in PROPERTIES], fontsize=8)
+    ax.set_yticks(
+        range(len(rows)), [f"#{r['rank']} {_label(r)}" for _, r in rows.iterrows()], fontsize=8
+    )
+    ax.set_title("property verdicts (green pass, red fail, grey: norm layer)", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, plots / "properties.png")
+
+
+def plot_run(
+    out: Path, board: pd.DataFrame, trials: pd.DataFrame, candidates: pd.DataFrame
+) -> list[Path]:
+    """Every plot of a run directory."""
+    plots = Path(out) / "plots"
+    paths = [plot_leaderboard(board, plots), plot_curves(board, trials, plots)]
+    if "expression" in board:
+        paths.append(plot_top_shapes(board, plots))
+    if all(p in board for p in PROPERTIES):
+        paths.append(plot_properties(board, plots))
+    return paths

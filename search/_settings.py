@@ -1,0 +1,138 @@
+"""What `derf-search run` was asked for: one frozen dataclass, written to and read back from
+the run directory's ``config.toml`` so that ``--resume RUN_DIR`` needs nothing else.
+
+Example:
+    >>> s = RunSettings(catalog="paper", tasks=("mnist1d",), seeds=2)
+    >>> RunSettings.from_dict(s.to_dict()) == s
+    True
+    >>> s.storage_url()
+    'sqlite:///results/run/study.db'
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from candidates import suggest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
+SAMPLERS = ("grid", "random", "tpe")
+PRUNERS = ("none", "median", "successive-halving", "hyperband")
+
+
+def _check_choice(kind: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(
+            f"unknown {kind} {value!r}{suggest(value, list(choices))} (known: {', '.join(choices)})"
+        )
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The resolved settings of one search."""
+
+    # candidates (several sources add up; the baselines are always there)
+    grammar: str | None = None
+    catalog: str | None = None
+    candidates_dir: str | None = None
+    expressions: tuple[str, ...] = ()
+    max_expressions: int | None = None  # with a grammar: enumerate at most this many
+    max_candidates: int = 200  # with a grammar: evaluate the simplest N survivors
+    shift: str = "scalar"
+    # what each trial trains
+    tasks: tuple[str, ...] = ("digits-vit",)
+    seeds: int = 2
+    budget: str = "default"
+    alpha0: float = 0.5
+    tune_alpha: bool = False
+    device: str = "auto"
+    # scheduling
+    sampler: str = "grid"
+    pruner: str = "none"
+    max_trials: int | None = None  # per task; None: every candidate × seed once
+    timeout: float | None = None  # seconds after which no new trial starts
+    # execution
+    workers: int = 2
+    gpus_per_trial: float = 0.0
+    ray_address: str | None = None
+    storage: str | None = None  # None: SQLite under the run directory
+    study_name: str = "run"
+    out: str = "results/run"
+
+    def __post_init__(self) -> None:
+        _check_choice("sampler", self.sampler, SAMPLERS)
+        _check_choice("pruner", self.pruner, PRUNERS)
+        _check_choice("shift", self.shift, ("scalar", "vector", "none"))
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be at least 1, but got {self.seeds=}.")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, but got {self.workers=}.")
+        if self.gpus_per_trial < 0:
+            raise ValueError(f"gpus_per_trial must be >= 0, but got {self.gpus_per_trial=}.")
+        if self.alpha0 <= 0:
+            raise ValueError(f"alpha0 must be positive, but got {self.alpha0=}.")
+        if not self.tasks:
+            raise ValueError("give at least one task")
+        if self.tune_alpha and self.sampler == "grid":
+            raise ValueError(
+                "--tune-alpha samples α0 on a log scale, which a grid cannot: "
+                "use --sampler random or tpe"
+            )
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out)
+
+    def storage_url(self) -> str:
+        """The Optuna storage: the URL given, or SQLite under the run directory."""
+        return self.storage or f"sqlite:///{self.run_dir / 'study.db'}"
+
+    def study_for(self, task: str) -> str:
+        """One Optuna study per task: each has its own direction, and pruners compare like
+        with like."""
+        return f"{self.study_name}:{task}"
+
+    def to_dict(self) -> dict[str, Any]:
+        # TOML has no null: unset options are left out and come back as their defaults.
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(self).items()
+            if v is not None
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSettings:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown settings in config.toml: {', '.join(unknown)}")
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+        }
+        return cls(**values)
+
+    def with_out(self, out: str | Path) -> RunSettings:
+        return replace(self, out=str(out))
+
+    def write(self, path: Path, extra: dict[str, Any]) -> None:
+        path.write_text(tomli_w.dumps({"settings": self.to_dict(), **extra}))
+
+    @classmethod
+    def read(cls, run_dir: str | Path) -> RunSettings:
+        """The settings a run directory was started with."""
+        path = Path(run_dir) / "config.toml"
+        if not path.is_file():
+            raise ValueError(f"{run_dir} is not a run directory: it has no config.toml")
+        data = tomllib.loads(path.read_text())
+        if data.get("command") != "run":
+            raise ValueError(f"{path} was not written by `derf-search run`")
+        return cls.from_dict(data["settings"])

@@ -1,0 +1,113 @@
+"""The Optuna side of a search: one study per task, its sampler and pruner, and the bookkeeping
+that makes a study resumable (which trials are done, which must be retried).
+
+Each trial is one candidate × seed (× α0 when tuned) on one task. A trial's parameters are
+``candidate`` (a baseline name or candidate id), ``seed`` (a grid parameter, or a user
+attribute for the other samplers) and ``alpha0`` when ``--tune-alpha`` is on.
+
+Example:
+    >>> import optuna
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> study = optuna.create_study(sampler=make_sampler("grid", ["erf", "dyt"], 2))
+    >>> for _ in range(4):
+    ...     t = study.ask()
+    ...     _ = t.suggest_categorical("candidate", ["erf", "dyt"]), t.suggest_int("seed", 0, 1)
+    ...     _ = study.tell(t, 0.5)
+    >>> sorted((t.params["candidate"], t.params["seed"]) for t in study.trials)
+    [('dyt', 0), ('dyt', 1), ('erf', 0), ('erf', 1)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+ALPHA0_RANGE = (0.05, 5.0)  # --tune-alpha samples α0 log-uniformly in this range
+
+
+class _Grid(optuna.samplers.GridSampler):
+    """Optuna's grid sampler, minus its habit of stopping the study from ``after_trial``:
+    with ask-and-tell the driver decides when the grid is covered (retries included)."""
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        return None
+
+
+def make_sampler(name: str, candidates: Sequence[str], seeds: int) -> optuna.samplers.BaseSampler:
+    if name == "grid":
+        space: dict[str, Any] = {"candidate": list(candidates), "seed": list(range(seeds))}
+        return _Grid(space, seed=0)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=0)
+    if name == "tpe":
+        # Categorical candidates: TPE learns which of them (and which α0) pay off.
+        return optuna.samplers.TPESampler(seed=0, n_startup_trials=max(4, len(candidates) // 4))
+    raise ValueError(f"unknown sampler {name!r}")
+
+
+def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
+    """Pruners see one report per epoch (step = epoch)."""
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+    if name == "successive-halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=max(epochs, 1), reduction_factor=3
+        )
+    raise ValueError(f"unknown pruner {name!r}")
+
+
+def trial_key(trial: FrozenTrial) -> tuple[str, int]:
+    """(candidate, seed) of a trial, asked or enqueued."""
+    seed = trial.params.get("seed", trial.user_attrs.get("seed", -1))
+    return str(trial.params.get("candidate")), int(seed)
+
+
+def is_retried(trial: FrozenTrial) -> bool:
+    """A failed trial whose work was handed to a later trial (its retry)."""
+    return trial.state == TrialState.FAIL and bool(trial.user_attrs.get("retried"))
+
+
+def is_charged(trial: FrozenTrial) -> bool:
+    """Counts toward the trial budget: real work, not a duplicate ask nor a retried failure."""
+    if trial.user_attrs.get("duplicate") or is_retried(trial):
+        return False
+    return trial.state != TrialState.WAITING
+
+
+def mark_failed(study: optuna.Study, trial_number: int, reason: str, *, retry: bool) -> None:
+    """Fail a trial with a reason; with ``retry`` its parameters are queued to run again."""
+    frozen = study._storage.get_trial(
+        study._storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number)
+    )
+    study._storage.set_trial_user_attr(frozen._trial_id, "fail_reason", reason)
+    if retry:
+        study._storage.set_trial_user_attr(frozen._trial_id, "retried", True)
+    if frozen.state == TrialState.RUNNING:
+        study.tell(trial_number, state=TrialState.FAIL)
+    if retry:
+        attrs = {"seed": trial_key(frozen)[1], "retry_of": trial_number}
+        attempts = int(frozen.user_attrs.get("attempts", 1))
+        attrs["attempts"] = attempts
+        study.enqueue_trial(frozen.params, user_attrs=attrs)
+
+
+def recover(study: optuna.Study) -> int:
+    """Trials left running by a driver that died are failed and queued again; returns how
+    many. (The driver is the only writer, so a running trial at start-up is an orphan.)"""
+    orphans = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for trial in orphans:
+        mark_failed(study, trial.number, "the driver stopped during this trial", retry=True)
+    return len(orphans)

@@ -1,0 +1,155 @@
+"""The Ray side of a search: long-lived trial workers and the relay that carries their per-epoch
+reports to the driver's pruner.
+
+A worker is a Ray actor that imports torch and loads a task's data once, then runs trial after
+trial. The driver alone talks to the Optuna storage (one writer); a worker's report callback
+asks the relay, which waits until the driver has shown the report to the pruner and answered.
+
+Example:
+    >>> import ray
+    >>> _ = ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    >>> worker = start_worker(threads=1)
+    >>> spec = TrialSpec(trial=0, task="digits-vit", candidate="erf", shift="scalar", seed=0,
+    ...                  budget="quick", alpha0=0.5, device="cpu", max_steps=2)
+    >>> ray.get(worker.run.remote(spec, None))["steps"]
+    2
+    >>> ray.shutdown()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything a worker needs for one trial (small and picklable)."""
+
+    trial: int  # a key the driver maps back to its Optuna trial
+    task: str
+    candidate: str  # a baseline name or an expression
+    shift: str  # scalar, vector or none
+    seed: int
+    budget: str
+    alpha0: float
+    device: str
+    max_steps: int | None = None
+
+
+@ray.remote(max_restarts=0, max_task_retries=0)
+class TrialWorker:
+    """Runs trials one after another in one process; tasks are built once and kept."""
+
+    def __init__(self, threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+        self._tasks: dict[str, Any] = {}
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, spec: TrialSpec, relay: Any) -> dict[str, Any]:
+        from dataclasses import replace
+
+        from evaluators import get_task, train
+
+        task = self._tasks.get(spec.task)
+        if task is None:
+            task = self._tasks[spec.task] = get_task(spec.task)
+        budget = task.budget(spec.budget)
+        if spec.max_steps is not None:
+            budget = replace(budget, max_steps=spec.max_steps)
+
+        def report(epoch: int, metric: float, val_loss: float, step: int) -> bool:
+            return bool(ray.get(relay.report.remote(spec.trial, epoch, metric)))
+
+        result = train(
+            task,
+            spec.candidate,
+            seed=spec.seed,
+            budget=budget,
+            device=spec.device,
+            alpha0=spec.alpha0,
+            shift=None if spec.shift == "none" else spec.shift,  # type: ignore[arg-type]
+            report=report if relay is not None else None,
+        )
+        out = result.to_dict()
+        out["pid"] = os.getpid()
+        return out
+
+
+@ray.remote(max_restarts=0)
+class ReportRelay:
+    """Holds each worker's per-epoch report until the driver has decided prune or go on."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[int, int, float]] = []
+        self._decisions: dict[tuple[int, int], asyncio.Future[bool]] = {}
+        self._arrived = asyncio.Event()
+
+    async def report(self, trial: int, epoch: int, value: float) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._decisions[(trial, epoch)] = future
+        self._pending.append((trial, epoch, value))
+        self._arrived.set()
+        return await future
+
+    async def next_reports(self, timeout: float = 1.0) -> list[tuple[int, int, float]]:
+        """The reports not yet handed out; waits up to ``timeout`` seconds for the first."""
+        if not self._pending:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+        self._arrived.clear()
+        pending, self._pending = self._pending, []
+        return pending
+
+    async def decide(self, decisions: list[tuple[int, int, bool]]) -> None:
+        for trial, epoch, stop in decisions:
+            future = self._decisions.pop((trial, epoch), None)
+            if future is not None and not future.done():
+                future.set_result(stop)
+
+    async def release(self, trial: int) -> None:
+        """Forget a trial's waiting reports (its worker died or the run stopped)."""
+        for key in [k for k in self._decisions if k[0] == trial]:
+            future = self._decisions.pop(key)
+            if not future.done():
+                future.set_result(True)
+
+
+def start_worker(*, threads: int = 1, gpus: float = 0.0) -> Any:
+    """A fresh worker actor holding ``threads`` CPUs (and ``gpus`` GPUs, fractions allowed)."""
+    return TrialWorker.options(num_cpus=threads, num_gpus=gpus).remote(threads)  # type: ignore[attr-defined]
+
+
+def start_relay() -> Any:
+    # The relay only waits on futures: it must not hold a CPU a worker needs.
+    return ReportRelay.options(num_cpus=0).remote()  # type: ignore[attr-defined]
+
+
+def init_ray(*, address: str | None, workers: int, gpus_per_trial: float) -> None:
+    """Start an embedded Ray (or join ``address``) unless Ray is already up in this process."""
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, log_to_driver=False)
+        return
+    cpus = max(workers, os.cpu_count() or 1)
+    kwargs: dict[str, Any] = {
+        "num_cpus": cpus,
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "configure_logging": False,
+    }
+    if gpus_per_trial > 0:
+        import torch
+
+        kwargs["num_gpus"] = torch.cuda.device_count()
+    ray.init(**kwargs)
