@@ -80,7 +80,7 @@ class _Driver:
         *,
         progress: bool,
         max_steps: int | None,
-        on_start: Callable[[int, int], None] | None,
+        on_start: Callable[[int, TrialSpec, int], None] | None,
     ) -> None:
         self.settings = settings
         self.table = table.set_index("candidate_id")
@@ -89,7 +89,6 @@ class _Driver:
         self.on_start = on_start
         self.studies: dict[str, optuna.Study] = {}
         self.running: dict[Any, _Running] = {}  # Ray object ref -> trial in flight
-        self.by_number: dict[tuple[str, int], _Running] = {}
         self.idle: list[Any] = []
         self.relay: Any = None
         self.summary = RunSummary(settings.run_dir)
@@ -214,16 +213,16 @@ class _Driver:
     def submit(
         self, study: optuna.Study, trial: optuna.trial.Trial, spec: TrialSpec, attempts: int
     ) -> None:
+        import ray
+
         worker = self.idle.pop()
         trial.set_user_attr("attempts", attempts)
+        # Asked before the trial is queued: an actor answers its calls in order.
+        pid = int(ray.get(worker.pid.remote())) if self.on_start is not None else None
         ref = worker.run.remote(spec, self.relay)
-        running = _Running(study, trial, spec, worker, attempts, time.perf_counter())
-        self.running[ref] = running
-        self.by_number[(spec.task, spec.trial)] = running
-        if self.on_start is not None:
-            import ray
-
-            self.on_start(trial.number, int(ray.get(worker.pid.remote())))
+        self.running[ref] = _Running(study, trial, spec, worker, attempts, time.perf_counter())
+        if self.on_start is not None and pid is not None:
+            self.on_start(trial.number, spec, pid)
 
     def fill(self) -> None:
         """Give every idle worker a trial, taking tasks in turn."""
@@ -440,11 +439,11 @@ def run_search(
     resume: bool = False,
     progress: bool = True,
     max_steps: int | None = None,
-    on_start: Callable[[int, int], None] | None = None,
+    on_start: Callable[[int, TrialSpec, int], None] | None = None,
 ) -> RunSummary:
     """Run (or with ``resume`` continue) a search; writes trials, leaderboards and plots.
 
-    ``on_start(trial_number, worker_pid)`` is called as each trial starts. ``max_steps`` caps
+    ``on_start(trial_number, spec, worker_pid)`` is called as each trial (or retry) starts. ``max_steps`` caps
     the optimizer steps of every trial (for smoke tests).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -146,8 +146,7 @@ def plot_properties(board: pd.DataFrame, plots: Path, *, top: int = 40) -> Path:
             if isinstance(verdict, (bool, np.bool_)):
                 values[i, j] = float(verdict)
     fig, ax = plt.subplots(figsize=(4.5, 0.28 * len(rows) + 1.5))
-    cmap = plt.get_cmap("RdYlGn").copy()
-    cmap.set_bad("0.85")
+    cmap = plt.get_cmap("RdYlGn").with_extremes(bad="0.85")
     ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(PROPERTIES)), [p.replace("_", "\n") for p in PROPERTIES], fontsize=8)
     ax.set_yticks(

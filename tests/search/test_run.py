@@ -1,0 +1,416 @@
+"""`derf-search run` with real Ray, real Optuna storages and real (short) trainings."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+import ray
+import torch
+
+from candidates import Candidate
+from search import export_module, load_leaderboard
+from search._leaderboard import load_trials, open_studies
+from search._run import run_search
+from search._settings import RunSettings
+from search._workers import TrialSpec
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _settings(out: Path, **kw) -> RunSettings:
+    values = {
+        "expressions": ("x/(1 + abs(x))",),
+        "tasks": ("digits-vit",),
+        "seeds": 1,
+        "budget": "quick",
+        "workers": 2,
+        "device": "cpu",
+        "out": str(out),
+    }
+    values.update(kw)
+    return RunSettings(**values)
+
+
+def _states(out: Path) -> pd.DataFrame:
+    return load_trials(open_studies(out))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("finished") / "run"
+    return out, run_search(_settings(out, seeds=2), progress=False, max_steps=3)
+
+
+def test_end_to_end_writes_the_run_directory(finished_run):
+    out, summary = finished_run
+    assert summary.finished == 10 and summary.failed == 0 and not summary.interrupted
+    for name in (
+        "config.toml",
+        "candidates.parquet",
+        "study.db",
+        "trials.parquet",
+        "leaderboard.csv",
+        "leaderboard.parquet",
+        "leaderboard.md",
+    ):
+        assert (out / name).is_file(), name
+    for plot in ("leaderboard", "curves", "shapes", "properties"):
+        assert (out / "plots" / f"{plot}.png").stat().st_size > 1000
+        assert (out / "plots" / f"{plot}.svg").is_file()
+    trials = pd.read_parquet(out / "trials.parquet")
+    assert {
+        "candidate_id",
+        "task",
+        "seed",
+        "state",
+        "value",
+        "train_loss_eval",
+        "seconds",
+        "cpu_seconds",
+        "curve",
+        "diverged_step",
+    } <= set(trials.columns)
+    assert sorted(trials.groupby("candidate_id").size().tolist()) == [2] * 5
+    assert set(trials["state"]) == {"COMPLETE"}
+    assert sorted(trials["seed"].unique().tolist()) == [0, 1]
+    board = load_leaderboard(out)
+    assert set(board["candidate_id"]) == {"layernorm", "rmsnorm", "dyt", "erf", "cefaa8630b2d"}
+    assert list(board["rank"]) == [1, 2, 3, 4, 5]
+    for column in (
+        "expression",
+        "latex",
+        "digits-vit mean",
+        "digits-vit std",
+        "digits-vit n",
+        "digits-vit Δ layernorm",
+        "digits-vit Δ dyt",
+        "digits-vit train_loss_eval",
+        "diverged",
+        "pruned",
+        "compute_s",
+        "monotonic",
+    ):
+        assert column in board, column
+    ln = board.set_index("candidate_id").loc["layernorm"]
+    assert ln["digits-vit Δ layernorm"] == 0.0 and ln["digits-vit n"] == 2
+    assert board.set_index("candidate_id").loc["cefaa8630b2d", "bounded"]
+    means = board["digits-vit mean"].tolist()
+    assert means == sorted(means, reverse=True)  # accuracy: higher ranks first
+    assert RunSettings.read(out).with_out(out) == _settings(out, seeds=2)
+
+
+def test_a_diverging_candidate_is_a_result(tmp_path):
+    out = tmp_path / "run"
+    summary = run_search(_settings(out, expressions=("sinh(20*x)",), workers=1), progress=False)
+    assert summary.diverged == 1 and summary.failed == 0
+    trials = _states(out).set_index("candidate_id")
+    bad = trials.loc[Candidate.from_text("sinh(20*x)").id]
+    assert bad["state"] == "COMPLETE" and bad["diverged"] and bad["diverged_step"] == 0
+    board = load_leaderboard(out)
+    last = board.iloc[-1]
+    assert last["expression"] == "sinh(20*x)" and last["diverged"] == 1
+    assert "diverged ×1" in (out / "leaderboard.md").read_text()
+
+
+def test_a_killed_worker_retries_once_then_fails_with_its_reason(tmp_path):
+    out = tmp_path / "run"
+    killed: list[str] = []
+
+    def kill(number: int, spec: TrialSpec, pid: int) -> None:
+        # erf's worker dies on every try, rmsnorm's on its first only: half a second into
+        # the trial, while it trains.
+        if spec.candidate == "erf(x)" or (spec.candidate == "rmsnorm" and "rmsnorm" not in killed):
+            killed.append(spec.candidate)
+            threading.Timer(0.5, os.kill, (pid, signal.SIGKILL)).start()
+
+    summary = run_search(_settings(out, expressions=()), progress=False, on_start=kill)
+    assert killed.count("erf(x)") == 2 and killed.count("rmsnorm") == 1
+    trials = _states(out).set_index("candidate_id")
+    assert trials.loc["erf", "state"] == "FAIL"
+    assert "worker process died" in trials.loc["erf", "fail_reason"]
+    assert trials.loc["rmsnorm", "state"] == "COMPLETE" and trials.loc["rmsnorm", "attempts"] == 2
+    assert set(trials.loc[["layernorm", "dyt"], "state"]) == {"COMPLETE"}
+    assert summary.failed == 1 and summary.finished == 3
+
+
+def test_storage_url_puts_the_study_in_another_database(tmp_path):
+    out = tmp_path / "run"
+    url = f"sqlite:///{tmp_path / 'shared' / 'studies.db'}"
+    (tmp_path / "shared").mkdir()
+    run_search(_settings(out, storage=url, expressions=()), progress=False, max_steps=2)
+    assert not (out / "study.db").exists()
+    names = [s.study_name for s in optuna.get_all_study_summaries(url)]
+    assert names == ["run:digits-vit"]
+    assert len(load_leaderboard(out)) == 4
+    with sqlite3.connect(tmp_path / "shared" / "studies.db") as db:
+        assert db.execute("select count(*) from trials").fetchone()[0] == 4
+
+
+def test_tpe_with_tuned_alpha_and_a_pruner(tmp_path):
+    out = tmp_path / "run"
+    settings = _settings(
+        out,
+        expressions=("isru", "arctan"),
+        sampler="tpe",
+        tune_alpha=True,
+        pruner="hyperband",
+        max_trials=6,
+        tasks=("mnist1d",),
+        budget="2",
+    )
+    summary = run_search(settings, progress=False, max_steps=40)
+    trials = _states(out)
+    assert summary.finished + summary.pruned == 6
+    # the baselines are enqueued, so they run whatever TPE would pick
+    assert {"layernorm", "rmsnorm", "dyt", "erf"} <= set(trials["candidate_id"])
+    tuned = trials[trials["candidate_id"] != "layernorm"]["alpha0"].dropna()
+    assert tuned.between(0.05, 5.0).all() and tuned.nunique() > 1
+    assert trials["intermediate"].map(lambda s: len(json.loads(s))).max() >= 1
+
+
+def test_settings_errors_are_clear():
+    with pytest.raises(ValueError, match="did you mean 'hyperband'"):
+        RunSettings(pruner="hyperbnd")
+    with pytest.raises(ValueError, match="did you mean 'tpe'"):
+        RunSettings(sampler="tep")
+    with pytest.raises(ValueError, match="use --sampler random or tpe"):
+        RunSettings(tune_alpha=True)
+
+
+def test_a_used_run_directory_is_refused(tmp_path):
+    out = tmp_path / "run"
+    run_search(_settings(out, expressions=()), progress=False, max_steps=1)
+    with pytest.raises(ValueError, match="--resume"):
+        run_search(_settings(out, expressions=()), progress=False, max_steps=1)
+
+
+# --- the driver as a process: SIGKILL, Ctrl-C and --resume ------------------------------------
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "search.cli", *args]
+
+
+def _finished(out: Path) -> pd.DataFrame:
+    if not (out / "study.db").exists():
+        return pd.DataFrame()
+    try:
+        trials = load_trials(open_studies(out))
+    except Exception:  # the study may not exist yet
+        return pd.DataFrame()
+    return trials[trials["state"].isin(["COMPLETE", "PRUNED"])] if len(trials) else trials
+
+
+def _start(out: Path, *extra: str) -> subprocess.Popen[bytes]:
+    args = _cli(
+        "run",
+        "--expr",
+        "isru",
+        "arctan",
+        "smoothsign",
+        "--task",
+        "digits-vit",
+        "--budget",
+        "quick",
+        "--seeds",
+        "1",
+        "--workers",
+        "1",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--out",
+        str(out),
+        *extra,
+    )
+    return subprocess.Popen(
+        args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+
+
+def _wait_for(out: Path, n: int, proc: subprocess.Popen[bytes], limit: float = 240) -> None:
+    deadline = time.time() + limit
+    while len(_finished(out)) < n:
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline
+        time.sleep(0.5)
+
+
+def test_resume_after_the_driver_is_killed(tmp_path):
+    out = tmp_path / "run"
+    proc = _start(out)
+    _wait_for(out, 2, proc)
+    time.sleep(0.5)  # let the next trial start
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray processes it started
+    proc.wait()
+    before = _finished(out)[["number", "candidate_id", "seed", "value"]]
+    assert len(before) >= 2
+    done = subprocess.run(
+        _cli("run", "--resume", str(out), "--no-progress"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    trials = load_trials(open_studies(out))
+    finished = trials[trials["state"] == "COMPLETE"]
+    # every candidate × seed exactly once, the earlier results untouched
+    assert sorted(finished["candidate_id"]) == sorted(
+        ["layernorm", "rmsnorm", "dyt", "erf", "c2685b425403", "c91dd0c0ea01", "cefaa8630b2d"]
+    )
+    kept = finished.set_index("number").loc[before["number"], "value"]
+    assert kept.tolist() == before["value"].tolist()
+    orphans = trials[trials["state"] == "FAIL"]
+    assert orphans["retried"].all() and orphans["fail_reason"].str.contains("driver").all()
+    assert "| 1 |" in (out / "leaderboard.md").read_text()
+
+
+def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
+    out = tmp_path / "run"
+    proc = _start(out)
+    _wait_for(out, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()
+    assert b"--resume" in err
+    assert (out / "leaderboard.md").is_file()
+    interrupted = load_trials(open_studies(out))
+    assert "RUNNING" not in set(interrupted["state"])
+    done = subprocess.run(
+        _cli("run", "--resume", str(out), "--no-progress"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    trials = load_trials(open_studies(out))
+    assert trials[trials["state"] == "COMPLETE"]["candidate_id"].nunique() == 7
+    assert trials[trials["state"] == "COMPLETE"]["candidate_id"].is_unique
+
+
+# --- leaderboard, plot and export on a finished run -----------------------------------------
+
+
+def test_leaderboard_command_formats(finished_run, capsys):
+    from search.cli import main
+
+    out, _ = finished_run
+    assert main(["leaderboard", str(out), "--format", "csv", "--top", "3"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows[0].startswith("rank,candidate_id") and len(rows) == 4
+    assert main(["leaderboard", str(out), "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert {r["candidate_id"] for r in records} >= {"layernorm", "dyt"}
+    assert main(["leaderboard", str(out), "--format", "md", "--task", "digits-vit"]) == 0
+    assert "| rank | candidate |" in capsys.readouterr().out
+    assert main(["leaderboard", str(out), "--task", "digits-vt"]) == 2
+    assert "did you mean 'digits-vit'" in capsys.readouterr().err
+
+
+def test_plot_command_rewrites_the_plots(finished_run, capsys):
+    from search.cli import main
+
+    out, _ = finished_run
+    (out / "plots" / "curves.png").unlink()
+    assert main(["plot", str(out)]) == 0
+    assert (out / "plots" / "curves.png").stat().st_size > 1000
+    assert "leaderboard.svg" in capsys.readouterr().out
+
+
+def _import(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("name", "shift"),
+    [
+        ("erf", "scalar"),
+        ("dyt", None),
+        ("power23clip", "vector"),
+        ("satursin", "scalar"),
+        ("logquadclip", "scalar"),
+        ("cubsign", "scalar"),
+        ("exproot", "scalar"),
+    ],
+)
+def test_exported_module_matches_the_search_time_layer(tmp_path, name, shift):
+    from evaluators import PointwiseNorm, make_norm
+
+    path = export_module(tmp_path / f"{name}_norm.py", candidate=name)
+    source = path.read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(str(node.module).split(".")[0])
+    assert imported == {"__future__", "torch"}  # a standalone module: torch only
+    module = _import(path)
+    torch.manual_seed(0)
+    kwargs = {} if name == "dyt" else {"shift": shift}
+    exported = module.Norm(16, **kwargs)
+    reference = (
+        make_norm(name, 16, **kwargs) if name == "dyt" else PointwiseNorm(16, name, **kwargs)
+    )
+    reference.load_state_dict(exported.state_dict())  # same parameter names
+    with torch.no_grad():
+        for p in exported.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    reference.load_state_dict(exported.state_dict())
+    x = torch.randn(3, 5, 16, dtype=torch.float32) * 3
+    x[0, 0, :4] = torch.tensor([0.0, -0.0, 1e-30, -2.0])  # exact zero: infinite slopes there
+    xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    ya, yb = exported(xa), reference(xb)
+    assert torch.equal(ya, yb)
+    ya.square().sum().backward()
+    yb.square().sum().backward()
+    assert torch.isfinite(xa.grad).all()
+    assert torch.allclose(xa.grad, xb.grad, rtol=1e-6, atol=1e-7)
+    for (na, pa), (nb, pb) in zip(
+        exported.named_parameters(), reference.named_parameters(), strict=True
+    ):
+        assert na == nb and torch.allclose(pa.grad, pb.grad, rtol=1e-6, atol=1e-7), na
+
+
+def test_export_by_rank_carries_the_leaderboard_figures(finished_run, tmp_path, capsys):
+    from search.cli import main
+
+    out, _ = finished_run
+    board = load_leaderboard(out)
+    rank = int(board.index[board["candidate_id"] == "cefaa8630b2d"][0]) + 1
+    target = tmp_path / "winner.py"
+    assert main(["export", str(out), "--rank", str(rank), "-o", str(target)]) == 0
+    text = target.read_text()
+    assert "x/(1 + abs(x))" in text and f"(rank {rank})" in text and "digits-vit:" in text
+    assert "\\frac{x}" in text  # the LaTeX
+    module = _import(target)
+    assert module.Norm(4)(torch.ones(1, 4)).shape == (1, 4)
+    ln_rank = int(board.index[board["candidate_id"] == "layernorm"][0]) + 1
+    assert main(["export", str(out), "--rank", str(ln_rank), "-o", str(tmp_path / "ln.py")]) == 2
+    assert "normalization layer" in capsys.readouterr().err
+    assert main(["export", str(out), "--rank", "99", "-o", str(tmp_path / "x.py")]) == 2
