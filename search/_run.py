@@ -443,8 +443,8 @@ def run_search(
 ) -> RunSummary:
     """Run (or with ``resume`` continue) a search; writes trials, leaderboards and plots.
 
-    ``on_start(trial_number, spec, worker_pid)`` is called as each trial (or retry) starts. ``max_steps`` caps
-    the optimizer steps of every trial (for smoke tests).
+    ``on_start(trial_number, spec, worker_pid)`` is called as each trial (or retry) starts.
+    ``max_steps`` caps the optimizer steps of every trial (for smoke tests).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = settings.run_dir
