@@ -22,15 +22,11 @@ def _settings_from_args(args: argparse.Namespace) -> Any:
     from ._settings import RunSettings
 
     sources = [args.grammar, args.catalog, args.candidates, args.expr]
-    if not any(sources):
-        raise UsageError(
-            "say what to search: --catalog paper, --grammar FILE, --candidates RUN_DIR or "
-            "--expr E ... (or --resume RUN_DIR)"
-        )
+    catalog = args.catalog if any(sources) else "paper"  # the small default search
     name = args.study_name or (Path(args.out).name if args.out else "run")
     return RunSettings(
         grammar=args.grammar,
-        catalog=args.catalog,
+        catalog=catalog,
         candidates_dir=args.candidates,
         expressions=tuple(args.expr or ()),
         max_expressions=args.max_expressions,
@@ -79,6 +75,46 @@ def _run(args: argparse.Namespace) -> int:
     print(f"leaderboard: {out}/leaderboard.md|csv|parquet   plots: {out}/plots/")
     if summary.interrupted:
         print(f"interrupted: continue with `derf-search run --resume {out}`", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _study(args: argparse.Namespace) -> int:
+    from ._run import run_search
+    from ._settings import RunSettings
+    from ._study_report import write_study_report
+
+    if args.resume:
+        settings = RunSettings.read(args.resume).with_out(args.resume)
+    else:
+        if args.study is None:
+            raise UsageError("give a study (properties or catalog) or --resume RUN_DIR")
+        name = f"paper-{args.study}-{'-'.join(args.task)}"
+        settings = RunSettings(
+            study=args.study,
+            tasks=tuple(args.task),
+            seeds=args.seeds,
+            budget=args.budget,
+            device=args.device,
+            workers=args.workers,
+            storage=args.storage,
+            study_name=name,
+            out=args.out or f"results/{name}",
+        )
+    if settings.study is None:
+        raise UsageError(f"{settings.run_dir} is a search, not a study: use `run --resume`")
+    summary = run_search(settings, resume=bool(args.resume), progress=not args.no_progress)
+    report = write_study_report(settings.run_dir, settings.study)
+    print(report.read_text())
+    print(
+        f"{summary.finished} finished ({summary.diverged} diverged), {summary.failed} failed "
+        f"in {summary.seconds:.0f} s; report: {report}, plots: {settings.run_dir}/plots/"
+    )
+    if summary.interrupted:
+        print(
+            f"interrupted: continue with `derf-search study --resume {settings.run_dir}`",
+            file=sys.stderr,
+        )
         return 130
     return 0
 
@@ -146,7 +182,9 @@ def add_search_commands(sub: Any) -> None:
     p = sub.add_parser("run", help="search: evaluate candidates with Optuna on Ray workers")
     src = p.add_argument_group("candidates (the baselines are always added)")
     src.add_argument("--grammar", help="generate from this grammar file, evaluate the survivors")
-    src.add_argument("--catalog", help="a built-in catalog (paper)")
+    src.add_argument(
+        "--catalog", help="a built-in catalog: paper (the default when no other source is given)"
+    )
     src.add_argument("--candidates", metavar="RUN_DIR", help="a `derf-search generate` output")
     src.add_argument("--expr", nargs="+", metavar="E", help="expressions or catalog names")
     src.add_argument("--max-expressions", type=int, help="with --grammar: enumerate at most N")
@@ -180,6 +218,19 @@ def add_search_commands(sub: Any) -> None:
     p.add_argument("--top", type=int, default=10, help="leaderboard rows printed at the end")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=_run)
+
+    p = sub.add_parser("study", help="the paper's property ablations or its function search")
+    p.add_argument("study", nargs="?", choices=["properties", "catalog"])
+    p.add_argument("--task", nargs="+", default=["digits-vit"], help="tasks (default digits-vit)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per function (default 3)")
+    p.add_argument("--budget", default="default", help="quick, default or a number of epochs")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--workers", type=int, default=2, help="Ray workers (default 2)")
+    p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
+    p.add_argument("--out", help="run directory (default results/paper-<study>-<tasks>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a study run")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_study)
 
     p = sub.add_parser("leaderboard", help="print a run's leaderboard (also while it runs)")
     p.add_argument("run_dir", metavar="RUN_DIR")

@@ -87,12 +87,13 @@ def load_trials(studies: Iterable[optuna.Study]) -> pd.DataFrame:
                 "direction": direction,
                 "metric": study.user_attrs.get("metric"),
             }
+            result = attrs.get("result", {})
             for name in RESULT_FIELDS:
-                row[name] = attrs.get(name)
+                row[name] = result.get(name, attrs.get(name))
             row["intermediate"] = json.dumps(
                 {str(k): v for k, v in sorted(t.intermediate_values.items())}
             )
-            row["curve"] = json.dumps(attrs.get("curve", []))
+            row["curve"] = json.dumps(result.get("curve", []))
             row["datetime_start"] = t.datetime_start
             row["datetime_complete"] = t.datetime_complete
             rows.append(row)
@@ -104,6 +105,25 @@ def load_trials(studies: Iterable[optuna.Study]) -> pd.DataFrame:
     for name in ("diverged", "rejected", "stopped_early", "retried", "duplicate"):
         table[name] = table[name].fillna(False).astype(bool)
     return table
+
+
+def _last_reports(pruned: pd.DataFrame) -> pd.DataFrame:
+    """Per candidate: the furthest step its pruned trials reached, and their mean value there."""
+    if pruned.empty or "intermediate" not in pruned:
+        return pd.DataFrame(columns=["step", "value"], dtype=float)
+    last = []
+    for key, text in zip(pruned["candidate_id"], pruned["intermediate"], strict=True):
+        reports = json.loads(text) if isinstance(text, str) else {}
+        if reports:
+            step = max(reports, key=int)
+            last.append({"candidate_id": key, "step": int(step), "value": reports[step]})
+    if not last:
+        return pd.DataFrame(columns=["step", "value"], dtype=float)
+    table = pd.DataFrame(last)
+    furthest = table.groupby("candidate_id")["step"].transform("max") == table["step"]
+    return (
+        table[furthest].groupby("candidate_id").agg(step=("step", "max"), value=("value", "mean"))
+    )
 
 
 def _task_block(trials: pd.DataFrame, task: str) -> pd.DataFrame:
@@ -134,15 +154,22 @@ def _task_block(trials: pd.DataFrame, task: str) -> pd.DataFrame:
     for ref in ("layernorm", "dyt"):
         base = block[f"{task} mean"].get(ref, math.nan)
         block[f"{task} Δ {ref}"] = block[f"{task} mean"] - base
-    # Rank: candidates that never diverged first, then by the mean in the task's direction.
+    # Rank: candidates with finished runs first (those that never diverged before those that
+    # did), by their mean in the task's direction; then candidates whose runs were all pruned,
+    # the later pruned first, by their last reported value.
     sign = -1.0 if direction == "maximize" else 1.0
+    pruned = _last_reports(rows[rows["state"] == "PRUNED"])
+    block[f"{task} pruned_at"] = pruned["step"]
+    block[f"{task} pruned_value"] = pruned["value"]
+    missing = block[f"{task} mean"].isna()
     key = pd.DataFrame(
         {
             "diverged": block[f"{task} diverged"] > 0,
-            "missing": block[f"{task} mean"].isna(),
-            "score": sign * block[f"{task} mean"],
+            "missing": missing,
+            "reached": -block[f"{task} pruned_at"].where(missing).fillna(0),
+            "score": sign * block[f"{task} mean"].fillna(block[f"{task} pruned_value"]),
         }
-    ).sort_values(["missing", "diverged", "score"])
+    ).sort_values(["missing", "diverged", "reached", "score"])
     block[f"{task} rank"] = pd.Series(range(1, len(key) + 1), index=key.index)
     tuned = done.dropna(subset=["alpha0"])
     if not tuned.empty and tuned["alpha0"].nunique() > 1:
@@ -183,7 +210,7 @@ def leaderboard(
     for name in ("diverged", "pruned", "failed", "compute_s"):
         board[name] = board[[f"{t} {name}" for t in tasks]].sum(axis=1)
     if candidates is not None:
-        info = candidates.set_index("candidate_id")
+        info = candidates.drop_duplicates("candidate_id").set_index("candidate_id")
         columns = ["name", "expression", "latex", "shift", "passed", *PROPERTIES]
         for column in columns:
             if column in info:

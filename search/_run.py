@@ -28,7 +28,7 @@ from optuna.trial import TrialState
 
 from evaluators import get_task
 
-from ._leaderboard import load_trials, write_outputs
+from ._leaderboard import write_outputs
 from ._settings import RunSettings
 from ._space import NORM_KEYS, candidate_set
 from ._study import (
@@ -59,6 +59,32 @@ class _Running:
 
 
 @dataclass
+class _Ledger:
+    """What a task's study holds, kept in memory: the driver is the storage's only writer, so
+    reading it back before every ask (as many as trials, each reading every trial) is waste."""
+
+    waiting: int = 0  # queued trials (retries, baselines) that the next asks will return
+    charged: int = 0  # trials counted toward the budget
+    covered: set[tuple[str, int]] = field(default_factory=set)  # (candidate, seed) run or running
+    seeds: dict[str, list[int]] = field(default_factory=dict)  # candidate -> seeds used
+
+    @classmethod
+    def read(cls, study: optuna.Study) -> _Ledger:
+        ledger = cls()
+        for t in study.get_trials(deepcopy=False):
+            if t.state == TrialState.WAITING:
+                ledger.waiting += 1
+            elif is_charged(t):
+                ledger.charge(*trial_key(t))
+        return ledger
+
+    def charge(self, key: str, seed: int) -> None:
+        self.charged += 1
+        self.covered.add((key, seed))
+        self.seeds.setdefault(key, []).append(seed)
+
+
+@dataclass
 class RunSummary:
     """How a search ended."""
 
@@ -69,7 +95,12 @@ class RunSummary:
     diverged: int = 0
     interrupted: bool = False
     seconds: float = 0.0
-    overhead_seconds: list[float] = field(default_factory=list)  # driver-seen minus training
+    loop_seconds: float = 0.0  # from the first trial handed out to the last one told
+    # Per trial: the driver-seen time minus the worker's training time (Ray's dispatch, the
+    # result's way back, and a worker's start-up in its first trial) ...
+    dispatch_seconds: list[float] = field(default_factory=list)
+    # ... and the driver's own asks, reports and tells, during which a worker may wait.
+    bookkeeping_seconds: float = 0.0
 
 
 class _Driver:
@@ -83,16 +114,19 @@ class _Driver:
         on_start: Callable[[int, TrialSpec, int], None] | None,
     ) -> None:
         self.settings = settings
-        self.table = table.set_index("candidate_id")
+        # A study's table may list one run under several rows (λ = 0 of several tables).
+        self.table = table.drop_duplicates("candidate_id").set_index("candidate_id")
         self.keys = list(self.table.index)
         self.max_steps = max_steps
         self.on_start = on_start
         self.studies: dict[str, optuna.Study] = {}
+        self.ledgers: dict[str, _Ledger] = {}
         self.running: dict[Any, _Running] = {}  # Ray object ref -> trial in flight
         self.idle: list[Any] = []
         self.relay: Any = None
         self.summary = RunSummary(settings.run_dir)
         self.duplicates = 0
+        self.values: dict[str, dict[str, list[float]]] = {}  # task -> candidate -> metrics
         self.started = time.perf_counter()
         self.progress = _Progress(self) if progress else None
         self._next_key = 0
@@ -123,28 +157,26 @@ class _Driver:
                             study.enqueue_trial({"candidate": key}, user_attrs={"seed": seed})
             recover(study)
             self.studies[name] = study
+            self.ledgers[name] = _Ledger.read(study)
+            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+                if not t.user_attrs.get("result", {}).get("diverged"):
+                    values = self.values.setdefault(name, {})
+                    values.setdefault(str(t.params["candidate"]), []).append(float(t.values[0]))
 
     def _limit(self) -> int:
         return self.settings.max_trials or len(self.keys) * self.settings.seeds
 
-    def _has_work(self, study: optuna.Study) -> bool:
-        trials = study.get_trials(deepcopy=False)
-        if any(t.state == TrialState.WAITING for t in trials):
+    def _has_work(self, ledger: _Ledger) -> bool:
+        if ledger.waiting:
             return True
-        charged = [t for t in trials if is_charged(t)]
-        if len(charged) >= self._limit():
+        if ledger.charged >= self._limit():
             return False
-        if self.settings.tune_alpha:
-            return True
-        covered = {trial_key(t) for t in charged}
-        return len(covered) < len(self.keys) * self.settings.seeds
+        return (
+            self.settings.tune_alpha or len(ledger.covered) < len(self.keys) * self.settings.seeds
+        )
 
-    def _free_seed(self, study: optuna.Study, key: str) -> int | None:
-        used = [
-            trial_key(t)[1]
-            for t in study.get_trials(deepcopy=False)
-            if is_charged(t) and t.params.get("candidate") == key and "seed" in t.user_attrs
-        ]
+    def _free_seed(self, ledger: _Ledger, key: str) -> int | None:
+        used = ledger.seeds.get(key, [])
         if self.settings.tune_alpha:
             return len(used) % self.settings.seeds
         free = sorted(set(range(self.settings.seeds)) - set(used))
@@ -152,16 +184,18 @@ class _Driver:
 
     def ask(self, task: str) -> tuple[optuna.trial.Trial, TrialSpec] | None:
         """The next trial of ``task``'s study, or None when it has no more work."""
-        study = self.studies[task]
-        while self._has_work(study) and self.duplicates < MAX_DUPLICATES:
+        study, ledger = self.studies[task], self.ledgers[task]
+        while self._has_work(ledger) and self.duplicates < MAX_DUPLICATES:
+            queued = ledger.waiting > 0  # Optuna hands out queued trials first
             trial = study.ask()
+            ledger.waiting -= queued
             key = str(trial.suggest_categorical("candidate", self.keys))
             if self.settings.sampler == "grid":
                 seed = int(trial.suggest_int("seed", 0, self.settings.seeds - 1))
             elif "seed" in trial.user_attrs:
                 seed = int(trial.user_attrs["seed"])
             else:
-                free = self._free_seed(study, key)
+                free = self._free_seed(ledger, key)
                 if free is None:  # every seed of this candidate is done: nothing to run
                     self.duplicates += 1
                     trial.set_user_attr("duplicate", True)
@@ -170,6 +204,7 @@ class _Driver:
                 seed = free
                 trial.set_user_attr("seed", seed)
             self.duplicates = 0
+            ledger.charge(key, seed)
             alpha0 = self.settings.alpha0
             if self.settings.tune_alpha and key not in NORM_KEYS:
                 alpha0 = trial.suggest_float("alpha0", *ALPHA0_RANGE, log=True)
@@ -235,7 +270,9 @@ class _Driver:
             for task in self.studies:
                 if not self.idle or task in exhausted:
                     continue
+                tick = time.perf_counter()
                 asked = self.ask(task)
+                self.summary.bookkeeping_seconds += time.perf_counter() - tick
                 if asked is None:
                     exhausted.add(task)
                     continue
@@ -247,6 +284,7 @@ class _Driver:
         import ray
 
         reports: Any = self.relay.next_reports.remote() if self.relay is not None else None
+        start = time.perf_counter()
         self.fill()
         while self.running:
             waiting = list(self.running) + ([reports] if reports is not None else [])
@@ -256,8 +294,11 @@ class _Driver:
                     self._prune(ray.get(ref))
                     reports = self.relay.next_reports.remote()
                 else:
+                    tick = time.perf_counter()
                     self._finish(ref)
+                    self.summary.bookkeeping_seconds += time.perf_counter() - tick
             self.fill()
+        self.summary.loop_seconds = time.perf_counter() - start
 
     def _prune(self, reports: list[tuple[int, int, float]]) -> None:
         decisions = []
@@ -290,10 +331,9 @@ class _Driver:
             return
         self.idle.append(running.worker)
         seen = time.perf_counter() - running.started
-        self.summary.overhead_seconds.append(seen - float(result["seconds"]))
-        for name, value in result.items():
-            trial.set_user_attr(name, _plain(value))
-        trial.set_user_attr("driver_seconds", seen)
+        self.summary.dispatch_seconds.append(seen - float(result["seconds"]))
+        # One attribute, one write: the driver's time per trial is the workers' idle time.
+        trial.set_user_attr("result", _plain({**result, "driver_seconds": seen}))
         worst = -math.inf if study.direction == optuna.study.StudyDirection.MAXIMIZE else math.inf
         if result["stopped_early"]:
             study.tell(trial, state=TrialState.PRUNED)
@@ -305,6 +345,8 @@ class _Driver:
         else:
             study.tell(trial, float(result["value"]))
             self.summary.finished += 1
+            task_values = self.values.setdefault(running.spec.task, {})
+            task_values.setdefault(str(trial.params["candidate"]), []).append(result["value"])
         self._update()
 
     def _worker_died(self, running: _Running, exc: Exception) -> None:
@@ -372,11 +414,16 @@ class _Progress:
 
 
 def _top3(driver: _Driver) -> str:
-    from ._leaderboard import leaderboard
-
-    table = leaderboard(load_trials(driver.studies.values()), driver.table.reset_index())
-    names = table["name"].fillna(table["candidate_id"]).head(3)
-    return ", ".join(str(n) for n in names)
+    """The best three of the first task by mean so far (from memory: no storage reads)."""
+    task = driver.settings.tasks[0]
+    values = driver.values.get(task, {})
+    if not values:
+        return "-"
+    sign = -1.0 if driver.studies[task].direction.name == "MAXIMIZE" else 1.0
+    means = {key: sum(v) / len(v) for key, v in values.items()}
+    best = sorted(means, key=lambda key: sign * means[key])[:3]
+    names = driver.table["name"]
+    return ", ".join(str(names.get(k)) if isinstance(names.get(k), str) else k for k in best)
 
 
 def _last_line(exc: BaseException) -> str:
@@ -400,9 +447,7 @@ def prepare_run_dir(settings: RunSettings, *, symbolic: bool = True) -> pd.DataF
     from ._generate import GenerateSettings, generate, package_versions
 
     out = settings.run_dir
-    if ((out / "config.toml").exists() and (out / "trials.parquet").exists()) or (
-        settings.storage is None and (out / "study.db").exists()
-    ):
+    if (out / "config.toml").exists() or (settings.storage is None and (out / "study.db").exists()):
         raise ValueError(
             f"{out} already holds a run: continue it with `derf-search run --resume {out}` "
             "or choose another --out"
@@ -419,14 +464,19 @@ def prepare_run_dir(settings: RunSettings, *, symbolic: bool = True) -> pd.DataF
                 progress=False,
             )
         )
-    table = candidate_set(
-        catalog=settings.catalog,
-        expressions=settings.expressions,
-        run_dir=out / "generate" if settings.grammar is not None else settings.candidates_dir,
-        shift=settings.shift,
-        symbolic=symbolic,
-        limit=settings.max_candidates,
-    )
+    if settings.study is not None:
+        from ._studies import study_table
+
+        table = study_table(settings.study)
+    else:
+        table = candidate_set(
+            catalog=settings.catalog,
+            expressions=settings.expressions,
+            run_dir=out / "generate" if settings.grammar is not None else settings.candidates_dir,
+            shift=settings.shift,
+            symbolic=symbolic,
+            limit=settings.max_candidates,
+        )
     out.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out / "candidates.parquet", index=False)
     settings.write(out / "config.toml", {"command": "run", "versions": package_versions()})

@@ -40,7 +40,8 @@ def _check_choice(kind: str, value: str, choices: tuple[str, ...]) -> None:
 class RunSettings:
     """The resolved settings of one search."""
 
-    # candidates (several sources add up; the baselines are always there)
+    # candidates (several sources add up; the baselines are always there), or a built-in study
+    study: str | None = None
     grammar: str | None = None
     catalog: str | None = None
     candidates_dir: str | None = None

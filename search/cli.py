@@ -219,6 +219,10 @@ def _benchmark(args: argparse.Namespace) -> int:
         benchmark_layer(compile_too=not args.no_compile)
     if args.target in ("tasks", "all"):
         benchmark_tasks(budget=args.budget)
+    if args.target in ("search", "all"):
+        from search._benchmark_search import benchmark_search
+
+        benchmark_search(task=args.task)
     return 0
 
 
@@ -299,10 +303,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the Markdown table here")
     p.set_defaults(run=_sanity_panel)
 
-    p = sub.add_parser("benchmark", help="measure speed: generate, the layer, the tasks")
-    p.add_argument(
-        "target", nargs="?", default="generate", choices=["generate", "layer", "tasks", "all"]
+    p = sub.add_parser(
+        "benchmark", help="measure speed: generate, the layer, the tasks, the search path"
     )
+    p.add_argument(
+        "target",
+        nargs="?",
+        default="generate",
+        choices=["generate", "layer", "tasks", "search", "all"],
+    )
+    p.add_argument("--task", default="mnist1d", help="task for `search` (default mnist1d)")
     p.add_argument("--budget", default="default", help="task budget for `tasks`")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile in `layer`")
     p.add_argument("--max-expressions", type=int, default=100_000)

@@ -1,0 +1,222 @@
+"""Reports of the built-in studies: one table per property (rows functions, columns λ) or per
+ablation, cells mean ± std over seeds or "diverged (step)", each beside the property checker's
+verdict; plots of the metric against λ.
+
+Example:
+    $ derf-search study properties --task digits-vit --seeds 3
+    $ cat results/paper-properties-digits-vit/report.md
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ._leaderboard import leaderboard
+
+#: The property each group of the property study is about.
+GROUP_PROPERTY = {
+    "zero-centredness": "zero_centered",
+    "boundedness": "bounded",
+    "centre sensitivity": "center_sensitive",
+    "monotonicity": "monotonic",
+}
+
+
+def _stats(trials: pd.DataFrame, task: str) -> dict[str, dict[str, Any]]:
+    """Per candidate key: mean, std, n, diverged count and median diverged step."""
+    rows = trials[(trials["task"] == task) & (trials["state"] == "COMPLETE")]
+    out: dict[str, dict[str, Any]] = {}
+    for key, group in rows.groupby("candidate_id"):
+        ok = group[~group["diverged"]]["value"]
+        steps = group[group["diverged"]]["diverged_step"].dropna()
+        out[str(key)] = {
+            "mean": ok.mean() if len(ok) else math.nan,
+            "std": ok.std(ddof=1) if len(ok) > 1 else math.nan,
+            "n": len(ok),
+            "diverged": int(group["diverged"].sum()),
+            "seeds": len(group),
+            "step": int(steps.median()) if len(steps) else None,
+        }
+    return out
+
+
+def _cell(stat: dict[str, Any] | None) -> str:
+    if stat is None:
+        return "–"
+    if stat["n"] == 0:
+        return f"diverged (step {stat['step']})" if stat["diverged"] else "–"
+    text = f"{stat['mean']:.4f}"
+    if math.isfinite(stat["std"]):
+        text += f" ± {stat['std']:.4f}"
+    if stat["diverged"]:
+        text += f" ({stat['diverged']}/{stat['seeds']} diverged)"
+    return text
+
+
+def _mark(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return " ✓" if bool(value) else " ✗"
+
+
+def _property_of(group: str) -> str | None:
+    return next((p for g, p in GROUP_PROPERTY.items() if group.startswith(g)), None)
+
+
+def _group_table(rows: pd.DataFrame, stats: dict[str, dict[str, Any]]) -> str:
+    prop = _property_of(str(rows["group"].iloc[0]))
+    lams = [lam for lam in dict.fromkeys(rows["lam"]) if lam is not None and not pd.isna(lam)]
+    has_unclipped = rows["lam"].isna().any() and bool(lams)
+    columns = (["unclipped"] if has_unclipped else []) + [f"λ={lam:g}" for lam in lams]
+    if not columns:
+        columns = ["metric"]
+    lines = ["| function | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for function, block in rows.groupby("function", sort=False):
+        cells = []
+        for column in columns:
+            if column in ("unclipped", "metric"):
+                match = block[block["lam"].isna()]
+            else:
+                lam = float(column[2:])
+                match = block[block["lam"].map(lambda v, lam=lam: v is not None and v == lam)]
+            if match.empty:
+                cells.append("")
+                continue
+            row = match.iloc[0]
+            verdict = _mark(row.get(prop)) if prop else ""
+            cells.append(_cell(stats.get(str(row["candidate_id"]))) + verdict)
+        lines.append(f"| {function} | " + " | ".join(cells) + " |")
+    note = f"\n✓/✗: the checker's verdict on *{prop.replace('_', ' ')}*.\n" if prop else "\n"
+    return "\n".join(lines) + "\n" + note
+
+
+def _catalog_tables(
+    candidates: pd.DataFrame, trials: pd.DataFrame, task: str, stats: dict[str, dict[str, Any]]
+) -> str:
+    search = candidates[candidates["group"] == "function search"]
+    board = leaderboard(
+        trials[trials["candidate_id"].isin(search["candidate_id"])], search, task=task
+    )
+    lines = [
+        "| rank | function | metric | Δ vs LayerNorm | train loss (eval mode) | Z B C M |",
+        "|---|---|---|---|---|---|",
+    ]
+    for _, row in board.iterrows():
+        verdicts = " ".join(
+            _mark(row.get(p)).strip() or "–"
+            for p in ("zero_centered", "bounded", "center_sensitive", "monotonic")
+        )
+        delta = row.get(f"{task} Δ layernorm")
+        loss = row.get(f"{task} train_loss_eval")
+        lines.append(
+            f"| {row['rank']} | {row['candidate_id']} | {_cell(stats.get(row['candidate_id']))} | "
+            f"{_signed(delta)} | {_signed(loss, plus=False)} | {verdicts} |"
+        )
+    text = "\n".join(lines) + "\n"
+    for group in ("ablation: without s", "ablation: per-channel s"):
+        rows = candidates[candidates["group"] == group]
+        label = "without s" if "without" in group else "per-channel s"
+        text += f"\n#### {group}\n\n| function | scalar s | {label} | Δ |\n|---|---|---|---|\n"
+        for _, row in rows.iterrows():
+            base, variant = stats.get(str(row["function"])), stats.get(str(row["candidate_id"]))
+            delta = variant["mean"] - base["mean"] if base and variant else math.nan
+            text += f"| {row['function']} | {_cell(base)} | {_cell(variant)} | {_signed(delta)} |\n"
+    text += "\n#### ablation: tanh(1.205x) against erf\n\n| function | metric |\n|---|---|\n"
+    for key, label in (
+        ("erf", "erf(x)"),
+        ("tanh1205", "tanh(1.205x)"),
+        ("tanh", "tanh(x)"),
+        ("dyt", "DyT: tanh(x), no s"),
+    ):
+        text += f"| {label} | {_cell(stats.get(key))} |\n"
+    return text
+
+
+def _signed(value: Any, *, plus: bool = True) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if not math.isfinite(number):
+        return "–"
+    return f"{number:+.4f}" if plus else f"{number:.4f}"
+
+
+def study_report(run_dir: Path, study: str, candidates: pd.DataFrame, trials: pd.DataFrame) -> str:
+    """The markdown report of a study run; also writes the λ plots."""
+    tasks = list(dict.fromkeys(trials["task"])) if not trials.empty else []
+    parts = [f"# Study `{study}`\n"]
+    for task in tasks:
+        stats = _stats(trials, task)
+        rows = trials[trials["task"] == task]
+        metric, direction = rows["metric"].iloc[0], rows["direction"].iloc[0]
+        arrow = "higher is better" if direction == "maximize" else "lower is better"
+        parts.append(f"\n## {task}: {metric} ({arrow}), mean ± std over seeds\n")
+        for ref in ("layernorm", "dyt"):
+            if ref in stats:
+                parts.append(f"- {ref}: {_cell(stats[ref])}\n")
+        if study == "catalog":
+            parts.append("\n### function search\n\n")
+            parts.append(_catalog_tables(candidates, trials, task, stats))
+            continue
+        for group, block in candidates.groupby("group", sort=False):
+            if group == "baselines":
+                continue
+            parts.append(f"\n### {group}\n\n")
+            parts.append(_group_table(block, stats))
+        plot_lambda(run_dir, candidates, stats, task, str(metric))
+    return "".join(parts)
+
+
+def plot_lambda(
+    run_dir: Path,
+    candidates: pd.DataFrame,
+    stats: dict[str, dict[str, Any]],
+    task: str,
+    metric: str,
+) -> Path:
+    """Per property group with λ, the metric against λ per function (diverged runs as ×)."""
+    from ._run_plots import _pyplot, _save
+
+    plt = _pyplot()
+    groups = [g for g, b in candidates.groupby("group", sort=False) if b["lam"].notna().any()]
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.6), squeeze=False)
+    for ax, group in zip(axes[0], groups, strict=True):
+        block = candidates[(candidates["group"] == group) & candidates["lam"].notna()]
+        for function, rows in block.groupby("function", sort=False):
+            lams = rows["lam"].astype(float).to_numpy()
+            points = [stats.get(str(k)) for k in rows["candidate_id"]]
+            means = [p["mean"] if p and p["n"] else math.nan for p in points]
+            stds = [p["std"] if p and p["n"] > 1 else 0.0 for p in points]
+            line = ax.errorbar(
+                lams, means, yerr=stds, marker="o", ms=3, capsize=2, lw=1.2, label=str(function)
+            )
+            diverged = [lam for lam, p in zip(lams, points, strict=True) if p and p["diverged"]]
+            if diverged:
+                low = min((m for m in means if math.isfinite(m)), default=0.0)
+                ax.plot(diverged, [low] * len(diverged), "x", color=line[0].get_color(), ms=7)
+        for ref, style in (("layernorm", "--"), ("dyt", ":")):
+            if ref in stats and stats[ref]["n"]:
+                ax.axhline(stats[ref]["mean"], color="0.3", ls=style, lw=1, label=ref)
+        ax.set_xscale("symlog", linthresh=0.1)
+        ax.set_xlabel("λ")
+        ax.set_ylabel(metric)
+        ax.set_title(f"{task}: {group!s}", fontsize=9)
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _save(fig, Path(run_dir) / "plots" / "study-lambda.png")
+
+
+def write_study_report(run_dir: Path, study: str) -> Path:
+    """Read a study run directory and write its ``report.md`` (and plots)."""
+    from ._leaderboard import load_trials, open_studies
+
+    candidates = pd.read_parquet(Path(run_dir) / "candidates.parquet")
+    trials = load_trials(open_studies(run_dir))
+    path = Path(run_dir) / "report.md"
+    path.write_text(study_report(Path(run_dir), study, candidates, trials))
+    return path
