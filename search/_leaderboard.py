@@ -277,7 +277,9 @@ def open_studies(run_dir: str | Path) -> list[optuna.Study]:
     settings = RunSettings.read(run_dir)
     settings = settings.with_out(run_dir) if settings.storage is None else settings
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.get_storage(settings.storage_url())
+    from ._study import open_storage
+
+    storage = open_storage(settings.storage_url())
     names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
     return [
         optuna.load_study(study_name=settings.study_for(t), storage=storage)

@@ -37,6 +37,7 @@ from ._study import (
     make_pruner,
     make_sampler,
     mark_failed,
+    open_storage,
     recover,
     trial_key,
 )
@@ -134,7 +135,7 @@ class _Driver:
     # --- studies -----------------------------------------------------------------------------
 
     def open_studies(self) -> None:
-        storage = optuna.storages.get_storage(self.settings.storage_url())
+        storage = open_storage(self.settings.storage_url())
         for name in self.settings.tasks:
             task = get_task(name)
             epochs = task.budget(self.settings.budget).epochs

@@ -42,6 +42,17 @@ class _Grid(optuna.samplers.GridSampler):
         return None
 
 
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """An RDB URL (``sqlite:///…``, ``postgresql://…``) or a journal file (``journal:PATH`` or a
+    path ending in ``.log``), which several drivers on a shared file system can append to."""
+    if url.startswith("journal:") or url.endswith(".log"):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        path = url.removeprefix("journal:")
+        return JournalStorage(JournalFileBackend(path))
+    return optuna.storages.get_storage(url)
+
+
 def make_sampler(name: str, candidates: Sequence[str], seeds: int) -> optuna.samplers.BaseSampler:
     if name == "grid":
         space: dict[str, Any] = {"candidate": list(candidates), "seed": list(range(seeds))}

@@ -166,6 +166,14 @@ def test_storage_url_puts_the_study_in_another_database(tmp_path):
         assert db.execute("select count(*) from trials").fetchone()[0] == 4
 
 
+def test_journal_file_storage(tmp_path):
+    out = tmp_path / "run"
+    journal = tmp_path / "study.log"
+    run_search(_settings(out, storage=str(journal), expressions=()), progress=False, max_steps=2)
+    assert journal.stat().st_size > 0 and not (out / "study.db").exists()
+    assert len(load_leaderboard(out)) == 4
+
+
 def test_tpe_with_tuned_alpha_and_a_pruner(tmp_path):
     out = tmp_path / "run"
     settings = _settings(
