@@ -64,6 +64,15 @@ def _fold(parts: list[str], op: str) -> str:
     return f"({text})"
 
 
+def _nest(call: str, args: tuple[sp.Basic, ...]) -> str:
+    """A binary call folded over the arguments from the left, as compile_torch folds them."""
+    parts = [to_torch_source(a) for a in args]
+    text = parts[0]
+    for part in parts[1:]:
+        text = f"{call}{text}, {part})"
+    return text
+
+
 def to_torch_source(expr: sp.Basic) -> str:
     """An expression in ``x`` (a tensor) computing ``expr`` with torch."""
     if not expr.free_symbols:
@@ -85,12 +94,7 @@ def to_torch_source(expr: sp.Basic) -> str:
             return f"_pow({base}, {exponent!r})"
         return f"_pow({base}, {to_torch_source(expr.exp)})"
     if isinstance(expr, (sp.Min, sp.Max)):
-        name = BY_HEAD[type(expr)].torch_name
-        parts = [to_torch_source(a) for a in expr.args]
-        text = parts[0]
-        for part in parts[1:]:
-            text = f"_binary({name!r}, {text}, {part})"
-        return text
+        return _nest(f"_binary({BY_HEAD[type(expr)].torch_name!r}, ", expr.args)
     if isinstance(expr, sp.Piecewise):
         text = "_full(x, float('nan'))"
         for value, cond in reversed(expr.args):
@@ -101,11 +105,7 @@ def to_torch_source(expr: sp.Basic) -> str:
         return f"({lhs} {_RELATIONS[type(expr)]} {rhs})"
     if isinstance(expr, (sp.And, sp.Or)):
         name = "logical_and" if isinstance(expr, sp.And) else "logical_or"
-        parts = [to_torch_source(a) for a in expr.args]
-        text = parts[0]
-        for part in parts[1:]:
-            text = f"torch.{name}({text}, {part})"
-        return text
+        return _nest(f"torch.{name}(", expr.args)
     if isinstance(expr, sp.Not):
         return f"torch.logical_not({to_torch_source(expr.args[0])})"
     if type(expr) in BY_HEAD and BY_HEAD[type(expr)].torch_name:

@@ -264,6 +264,17 @@ def _wait_for(out: Path, n: int, proc: subprocess.Popen[bytes], limit: float = 2
         time.sleep(0.5)
 
 
+def _resume(out: Path) -> None:
+    done = subprocess.run(
+        _cli("run", "--resume", str(out), "--no-progress"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_resume_after_the_driver_is_killed(tmp_path):
     out = tmp_path / "run"
     proc = _start(out)
@@ -273,14 +284,7 @@ def test_resume_after_the_driver_is_killed(tmp_path):
     proc.wait()
     before = _finished(out)[["number", "candidate_id", "seed", "value"]]
     assert len(before) >= 2
-    done = subprocess.run(
-        _cli("run", "--resume", str(out), "--no-progress"),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
+    _resume(out)
     trials = load_trials(open_studies(out))
     finished = trials[trials["state"] == "COMPLETE"]
     # every candidate × seed exactly once, the earlier results untouched
@@ -305,14 +309,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
     assert (out / "leaderboard.md").is_file()
     interrupted = load_trials(open_studies(out))
     assert "RUNNING" not in set(interrupted["state"])
-    done = subprocess.run(
-        _cli("run", "--resume", str(out), "--no-progress"),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
+    _resume(out)
     trials = load_trials(open_studies(out))
     assert trials[trials["state"] == "COMPLETE"]["candidate_id"].nunique() == 7
     assert trials[trials["state"] == "COMPLETE"]["candidate_id"].is_unique
@@ -422,3 +419,23 @@ def test_export_by_rank_carries_the_leaderboard_figures(finished_run, tmp_path, 
     assert main(["export", str(out), "--rank", str(ln_rank), "-o", str(tmp_path / "ln.py")]) == 2
     assert "normalization layer" in capsys.readouterr().err
     assert main(["export", str(out), "--rank", "99", "-o", str(tmp_path / "x.py")]) == 2
+
+
+def test_run_command_defaults_and_errors(tmp_path, capsys):
+    from search._cli_search import _settings_from_args
+    from search.cli import build_parser, main
+
+    settings = _settings_from_args(build_parser().parse_args(["run"]))
+    assert settings.catalog == "paper" and settings.tasks == ("digits-vit",)
+    assert settings.seeds == 2 and settings.out == "results/run"
+    named = _settings_from_args(
+        build_parser().parse_args(["run", "--expr", "isru", "--out", "results/mine"])
+    )
+    assert named.catalog is None and named.study_name == "mine"
+    assert main(["run", "--expr", "isru", "--task", "digits-vt", "--out", str(tmp_path)]) == 2
+    assert "did you mean 'digits-vit'" in capsys.readouterr().err
+    assert main(["run", "--expr", "isru", "--pruner", "medain", "--out", str(tmp_path)]) == 2
+    assert "did you mean 'median'" in capsys.readouterr().err
+    assert main(["run", "--resume", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # refused runs leave nothing behind
