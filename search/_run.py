@@ -234,11 +234,6 @@ class _Driver:
     # --- execution ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        init_ray(
-            address=self.settings.ray_address,
-            workers=self.settings.workers,
-            gpus_per_trial=self.settings.gpus_per_trial,
-        )
         self.idle = [self._worker() for _ in range(self.settings.workers)]
         if self.settings.pruner != "none":
             self.relay = start_relay()
@@ -499,6 +494,12 @@ def run_search(
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = settings.run_dir
+    # Ray first: a cluster that cannot run the trials is refused before anything is written.
+    init_ray(
+        address=settings.ray_address,
+        workers=settings.workers,
+        gpus_per_trial=settings.gpus_per_trial,
+    )
     table = pd.read_parquet(out / "candidates.parquet") if resume else prepare_run_dir(settings)
     driver = _Driver(settings, table, progress=False, max_steps=max_steps, on_start=on_start)
     driver.open_studies()

@@ -135,9 +135,18 @@ def start_relay() -> Any:
 
 
 def init_ray(*, address: str | None, workers: int, gpus_per_trial: float) -> None:
-    """Start an embedded Ray (or join ``address``) unless Ray is already up in this process."""
-    if ray.is_initialized():
-        return
+    """Start an embedded Ray (or join ``address``) unless Ray is already up in this process;
+    refuse GPU trials on a cluster without GPUs (they would wait forever)."""
+    if not ray.is_initialized():
+        _start_ray(address=address, workers=workers, gpus_per_trial=gpus_per_trial)
+    gpus = ray.cluster_resources().get("GPU", 0.0)
+    if gpus_per_trial > gpus:
+        raise ValueError(
+            f"--gpus-per-trial {gpus_per_trial:g} asks for more GPUs than Ray sees ({gpus:g})"
+        )
+
+
+def _start_ray(*, address: str | None, workers: int, gpus_per_trial: float) -> None:
     if address:
         ray.init(address=address, log_to_driver=False)
         return

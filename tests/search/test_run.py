@@ -436,6 +436,8 @@ def test_run_command_defaults_and_errors(tmp_path, capsys):
     assert "did you mean 'digits-vit'" in capsys.readouterr().err
     assert main(["run", "--expr", "isru", "--pruner", "medain", "--out", str(tmp_path)]) == 2
     assert "did you mean 'median'" in capsys.readouterr().err
+    assert main(["run", "--expr", "isru", "--gpus-per-trial", "0.5", "--out", str(tmp_path)]) == 2
+    assert "more GPUs than Ray sees (0)" in capsys.readouterr().err
     assert main(["run", "--resume", str(tmp_path)]) == 2
     assert "not a run directory" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # refused runs leave nothing behind
