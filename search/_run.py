@@ -29,8 +29,9 @@ from optuna.trial import TrialState
 from evaluators import get_task
 
 from ._leaderboard import write_outputs
+from ._run_dir import prepare_run_dir
 from ._settings import RunSettings
-from ._space import NORM_KEYS, candidate_set
+from ._space import NORM_KEYS
 from ._study import (
     ALPHA0_RANGE,
     is_charged,
@@ -436,47 +437,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
-
-
-def prepare_run_dir(settings: RunSettings, *, symbolic: bool = True) -> pd.DataFrame:
-    """Write the candidates and the settings of a new run; refuse a directory already used."""
-    from ._generate import GenerateSettings, generate, package_versions
-
-    out = settings.run_dir
-    if (out / "config.toml").exists() or (settings.storage is None and (out / "study.db").exists()):
-        raise ValueError(
-            f"{out} already holds a run: continue it with `derf-search run --resume {out}` "
-            "or choose another --out"
-        )
-    for task in settings.tasks:
-        get_task(task).budget(settings.budget)  # unknown tasks and budgets fail here, early
-    if settings.grammar is not None:
-        generate(
-            GenerateSettings(
-                grammar=settings.grammar,
-                max_expressions=settings.max_expressions,
-                max_candidates=settings.max_candidates,
-                out=out / "generate",
-                progress=False,
-            )
-        )
-    if settings.study is not None:
-        from ._studies import study_table
-
-        table = study_table(settings.study)
-    else:
-        table = candidate_set(
-            catalog=settings.catalog,
-            expressions=settings.expressions,
-            run_dir=out / "generate" if settings.grammar is not None else settings.candidates_dir,
-            shift=settings.shift,
-            symbolic=symbolic,
-            limit=settings.max_candidates,
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(out / "candidates.parquet", index=False)
-    settings.write(out / "config.toml", {"command": "run", "versions": package_versions()})
-    return table
 
 
 def run_search(

@@ -1,0 +1,61 @@
+"""A new run directory: its candidate table and its settings, written before any trial.
+
+Example:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from search._settings import RunSettings
+    >>> out = Path(tempfile.mkdtemp()) / "run"
+    >>> table = prepare_run_dir(RunSettings(expressions=("isru",), out=str(out)), symbolic=False)
+    >>> list(table["candidate_id"])[-1], sorted(p.name for p in out.iterdir())
+    ('c2685b425403', ['candidates.parquet', 'config.toml'])
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from evaluators import get_task
+
+from ._settings import RunSettings
+from ._space import candidate_set
+
+
+def prepare_run_dir(settings: RunSettings, *, symbolic: bool = True) -> pd.DataFrame:
+    """Write the candidates and the settings of a new run; refuse a directory already used."""
+    from ._generate import GenerateSettings, generate, package_versions
+
+    out = settings.run_dir
+    if (out / "config.toml").exists() or (settings.storage is None and (out / "study.db").exists()):
+        raise ValueError(
+            f"{out} already holds a run: continue it with `derf-search run --resume {out}` "
+            "or choose another --out"
+        )
+    for task in settings.tasks:
+        get_task(task).budget(settings.budget)  # unknown tasks and budgets fail here, early
+    if settings.grammar is not None:
+        generate(
+            GenerateSettings(
+                grammar=settings.grammar,
+                max_expressions=settings.max_expressions,
+                max_candidates=settings.max_candidates,
+                out=out / "generate",
+                progress=False,
+            )
+        )
+    if settings.study is not None:
+        from ._studies import study_table
+
+        table = study_table(settings.study)
+    else:
+        table = candidate_set(
+            catalog=settings.catalog,
+            expressions=settings.expressions,
+            run_dir=out / "generate" if settings.grammar is not None else settings.candidates_dir,
+            shift=settings.shift,
+            symbolic=symbolic,
+            limit=settings.max_candidates,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out / "candidates.parquet", index=False)
+    settings.write(out / "config.toml", {"command": "run", "versions": package_versions()})
+    return table
