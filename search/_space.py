@@ -59,7 +59,8 @@ def candidate_set(
     ``shift`` (``scalar``, ``vector`` or ``none``) applies to the candidates; the baselines keep
     theirs (DyT has none). Columns: candidate_id, name, kind, expression, latex, shift, passed
     and the four property verdicts (empty for LayerNorm and RMSNorm, which are not functions).
-    ``limit`` keeps the first N passing candidates of ``run_dir`` (the simplest come first).
+    ``limit`` keeps the first N passing candidates of ``run_dir`` (the simplest come first) that
+    are not already in the set.
     """
     if shift not in ("scalar", "vector", "none"):
         raise ValueError(f"shift must be scalar, vector or none, but got {shift!r}")
@@ -73,17 +74,23 @@ def candidate_set(
     ]
     # Derf is a baseline; the catalog's or the user's erf is the same run.
     functions: dict[str, Candidate] = {erf.id: erf}
+
+    def add(candidate: Candidate) -> None:
+        functions[candidate.id] = candidate
+        rows.append(_row(candidate.id, candidate, "candidate", shift))
+
     wanted: list[Candidate] = []
     if catalog is not None:
         wanted += [Candidate.from_text(e.name) for e in get_catalog(catalog) if e.expression]
     wanted += [Candidate.from_text(text) for text in expressions]
-    if run_dir is not None:
-        wanted += _from_run_dir(Path(run_dir))[:limit]
     for candidate in wanted:
-        if candidate.id in functions:
-            continue
-        functions[candidate.id] = candidate
-        rows.append(_row(candidate.id, candidate, "candidate", shift))
+        if candidate.id not in functions:
+            add(candidate)
+    if run_dir is not None:
+        # the first ``limit`` of the run's candidates that are not here already
+        fresh = [c for c in _from_run_dir(Path(run_dir)) if c.id not in functions]
+        for candidate in fresh[:limit]:
+            add(candidate)
     table = pd.DataFrame(rows)
     verdicts = _verdicts(list({tanh.id: tanh, **functions}.values()), symbolic)
     ids = [{"erf": erf.id, "dyt": tanh.id}.get(key, key) for key in table["candidate_id"]]

@@ -89,7 +89,8 @@ def _group_table(rows: pd.DataFrame, stats: dict[str, dict[str, Any]]) -> str:
             row = match.iloc[0]
             verdict = _mark(row.get(prop)) if prop else ""
             cells.append(_cell(stats.get(str(row["candidate_id"]))) + verdict)
-        lines.append(f"| {function} | " + " | ".join(cells) + " |")
+        label = str(function).replace("|", "\\|")  # |x| must not end a table cell
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     note = f"\n✓/✗: the checker's verdict on *{prop.replace('_', ' ')}*.\n" if prop else "\n"
     return "\n".join(lines) + "\n" + note
 
@@ -184,26 +185,32 @@ def plot_lambda(
 
     plt = _pyplot()
     groups = [g for g, b in candidates.groupby("group", sort=False) if b["lam"].notna().any()]
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.6), squeeze=False)
-    for ax, group in zip(axes[0], groups, strict=True):
+    cols = min(3, max(len(groups), 1))
+    nrows = max(1, math.ceil(len(groups) / cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 3.8 * nrows), squeeze=False)
+    for ax in axes.flat[len(groups) :]:
+        ax.set_visible(False)
+    for ax, group in zip(axes.flat, groups, strict=False):
         block = candidates[(candidates["group"] == group) & candidates["lam"].notna()]
+        # λ values as evenly spaced categories: they span 0.01 to 5 and include negatives
+        lams = sorted({float(v) for v in block["lam"]})
+        where = {lam: i for i, lam in enumerate(lams)}
         for function, rows in block.groupby("function", sort=False):
-            lams = rows["lam"].astype(float).to_numpy()
+            xs = [where[float(v)] for v in rows["lam"]]
             points = [stats.get(str(k)) for k in rows["candidate_id"]]
             means = [p["mean"] if p and p["n"] else math.nan for p in points]
             stds = [p["std"] if p and p["n"] > 1 else 0.0 for p in points]
             line = ax.errorbar(
-                lams, means, yerr=stds, marker="o", ms=3, capsize=2, lw=1.2, label=str(function)
+                xs, means, yerr=stds, marker="o", ms=3, capsize=2, lw=1.2, label=str(function)
             )
-            diverged = [lam for lam, p in zip(lams, points, strict=True) if p and p["diverged"]]
-            if diverged:
-                low = min((m for m in means if math.isfinite(m)), default=0.0)
-                ax.plot(diverged, [low] * len(diverged), "x", color=line[0].get_color(), ms=7)
+            lost = [x for x, p in zip(xs, points, strict=True) if p and p["n"] == 0]
+            if lost:  # every seed diverged: marked at the bottom
+                ax.plot(lost, [0.0] * len(lost), "x", color=line[0].get_color(), ms=8)
         for ref, style in (("layernorm", "--"), ("dyt", ":")):
             if ref in stats and stats[ref]["n"]:
                 ax.axhline(stats[ref]["mean"], color="0.3", ls=style, lw=1, label=ref)
-        ax.set_xscale("symlog", linthresh=0.1)
-        ax.set_xlabel("λ")
+        ax.set_xticks(range(len(lams)), [f"{lam:g}" for lam in lams])
+        ax.set_xlabel("λ (× at the bottom: every seed diverged)")
         ax.set_ylabel(metric)
         ax.set_title(f"{task}: {group!s}", fontsize=9)
         ax.legend(fontsize=7, frameon=False)

@@ -191,6 +191,7 @@ def test_tpe_with_tuned_alpha_and_a_pruner(tmp_path):
     assert summary.finished + summary.pruned == 6
     # the baselines are enqueued, so they run whatever TPE would pick
     assert {"layernorm", "rmsnorm", "dyt", "erf"} <= set(trials["candidate_id"])
+    assert "mnist1d best_alpha0" in load_leaderboard(out)
     tuned = trials[trials["candidate_id"] != "layernorm"]["alpha0"].dropna()
     assert tuned.between(0.05, 5.0).all() and tuned.nunique() > 1
     assert trials["intermediate"].map(lambda s: len(json.loads(s))).max() >= 1
@@ -302,6 +303,9 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
     out = tmp_path / "run"
     proc = _start(out)
     _wait_for(out, 1, proc)
+    from search.cli import main
+
+    assert main(["leaderboard", str(out), "--format", "csv"]) == 0  # while the run goes on
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err.decode()
@@ -441,3 +445,41 @@ def test_run_command_defaults_and_errors(tmp_path, capsys):
     assert main(["run", "--resume", str(tmp_path)]) == 2
     assert "not a run directory" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # refused runs leave nothing behind
+
+
+def test_candidates_from_a_grammar_and_from_a_generate_run(tmp_path):
+    grammar = tmp_path / "g.toml"
+    grammar.write_text(
+        '[grammar]\nmax_size = 3\n[operators]\nunary = ["erf", "atan", "tanh"]\n'
+        'binary = ["+", "*"]\nconstants = [1, 2]\n'
+    )
+    out = tmp_path / "from-grammar"
+    run_search(
+        _settings(out, expressions=(), grammar=str(grammar), max_candidates=2),
+        progress=False,
+        max_steps=2,
+    )
+    assert (out / "generate" / "candidates.parquet").is_file()
+    chosen = pd.read_parquet(out / "candidates.parquet")
+    assert len(chosen) == 6 and (chosen["kind"] == "candidate").sum() == 2
+    assert chosen[chosen["kind"] == "candidate"]["passed"].all()
+    again = tmp_path / "from-run-dir"
+    run_search(
+        _settings(again, expressions=(), candidates_dir=str(out / "generate"), max_candidates=1),
+        progress=False,
+        max_steps=2,
+    )
+    assert len(pd.read_parquet(again / "candidates.parquet")) == 5
+    assert len(load_leaderboard(again)) == 5
+
+
+def test_max_trials_and_timeout(tmp_path):
+    capped = run_search(
+        _settings(tmp_path / "capped", expressions=(), max_trials=3), progress=False, max_steps=2
+    )
+    assert capped.finished == 3 and len(_states(tmp_path / "capped")) == 3
+    timed = run_search(
+        _settings(tmp_path / "timed", expressions=(), timeout=0.0), progress=False, max_steps=2
+    )
+    assert timed.finished == 0
+    assert (tmp_path / "timed" / "leaderboard.md").is_file()
