@@ -18,8 +18,6 @@ from typing import Any
 
 import tomli_w
 
-from candidates import suggest
-
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
@@ -31,6 +29,8 @@ PRUNERS = ("none", "median", "successive-halving", "hyperband")
 
 def _check_choice(kind: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
+        from candidates import suggest  # not at import: `derf-search --help` stays light
+
         raise ValueError(
             f"unknown {kind} {value!r}{suggest(value, list(choices))} (known: {', '.join(choices)})"
         )

@@ -151,8 +151,19 @@ def study_report(run_dir: Path, study: str, candidates: pd.DataFrame, trials: pd
     """The markdown report of a study run; also writes the λ plots."""
     tasks = list(dict.fromkeys(trials["task"])) if not trials.empty else []
     parts = [f"# Study `{study}`\n"]
+    # A baseline that shares its run with a study row (DyT is tanh without s) goes by that run.
+    runs = dict(
+        zip(
+            candidates.get("row", candidates["candidate_id"]),
+            candidates["candidate_id"],
+            strict=True,
+        )
+    )
     for task in tasks:
         stats = _stats(trials, task)
+        for ref in ("layernorm", "dyt"):
+            if ref not in stats and runs.get(ref) in stats:
+                stats[ref] = stats[runs[ref]]
         rows = trials[trials["task"] == task]
         metric, direction = rows["metric"].iloc[0], rows["direction"].iloc[0]
         arrow = "higher is better" if direction == "maximize" else "lower is better"
