@@ -172,7 +172,7 @@ def _task_block(trials: pd.DataFrame, task: str) -> pd.DataFrame:
     ).sort_values(["missing", "diverged", "reached", "score"])
     block[f"{task} rank"] = pd.Series(range(1, len(key) + 1), index=key.index)
     tuned = done.dropna(subset=["alpha0"])
-    if not tuned.empty and tuned["alpha0"].nunique() > 1:
+    if not tuned.empty:  # α0 is a trial parameter only when it is tuned
         best = tuned.loc[(sign * tuned["value"]).groupby(tuned["candidate_id"]).idxmin()]
         block[f"{task} best_alpha0"] = best.set_index("candidate_id")["alpha0"]
     return block

@@ -37,7 +37,6 @@ def prepare_run_dir(settings: RunSettings, *, symbolic: bool = True) -> pd.DataF
             GenerateSettings(
                 grammar=settings.grammar,
                 max_expressions=settings.max_expressions,
-                max_candidates=settings.max_candidates,
                 out=out / "generate",
                 progress=False,
             )

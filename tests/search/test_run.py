@@ -280,7 +280,10 @@ def test_resume_after_the_driver_is_killed(tmp_path):
     out = tmp_path / "run"
     proc = _start(out)
     _wait_for(out, 2, proc)
-    time.sleep(0.5)  # let the next trial start
+    from search.cli import main
+
+    assert main(["leaderboard", str(out), "--format", "csv"]) == 0  # while the run goes on
+    assert proc.poll() is None
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray processes it started
     proc.wait()
     before = _finished(out)[["number", "candidate_id", "seed", "value"]]
@@ -303,9 +306,6 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
     out = tmp_path / "run"
     proc = _start(out)
     _wait_for(out, 1, proc)
-    from search.cli import main
-
-    assert main(["leaderboard", str(out), "--format", "csv"]) == 0  # while the run goes on
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err.decode()
