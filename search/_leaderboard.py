@@ -279,7 +279,7 @@ def open_studies(run_dir: str | Path) -> list[optuna.Study]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from ._study import open_storage
 
-    storage = open_storage(settings.storage_url())
+    storage = open_storage(settings.storage_url(), reader=True)
     names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
     return [
         optuna.load_study(study_name=settings.study_for(t), storage=storage)

@@ -15,9 +15,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -277,15 +280,15 @@ class _Driver:
                 attempts = int(trial.user_attrs.get("attempts", 0)) + 1
                 self.submit(self.studies[task], trial, spec, attempts)
 
-    def loop(self) -> None:
+    def loop(self, stop: threading.Event) -> None:
         import ray
 
         reports: Any = self.relay.next_reports.remote() if self.relay is not None else None
         start = time.perf_counter()
         self.fill()
-        while self.running:
+        while self.running and not stop.is_set():
             waiting = list(self.running) + ([reports] if reports is not None else [])
-            ready, _ = ray.wait(waiting, num_returns=1, timeout=5.0)
+            ready, _ = ray.wait(waiting, num_returns=1, timeout=1.0)
             for ref in ready:
                 if ref is reports:
                     self._prune(ray.get(ref))
@@ -294,7 +297,8 @@ class _Driver:
                     tick = time.perf_counter()
                     self._finish(ref)
                     self.summary.bookkeeping_seconds += time.perf_counter() - tick
-            self.fill()
+            if not stop.is_set():
+                self.fill()
         self.summary.loop_seconds = time.perf_counter() - start
 
     def _prune(self, reports: list[tuple[int, int, float]]) -> None:
@@ -439,6 +443,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """Ctrl-C and SIGTERM ask the driver to stop cleanly. Our own handler, set after Ray's start,
+    so that neither Ray's handlers nor an inherited 'ignore' decide what Ctrl-C does."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda signum, frame: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_search(
     settings: RunSettings,
     *,
@@ -466,8 +488,11 @@ def run_search(
     if progress:
         driver.progress = _Progress(driver)
     try:
-        driver.start()
-        driver.loop()
+        with _stop_on_signals() as stop:
+            driver.start()
+            driver.loop(stop)
+            if stop.is_set():
+                driver.interrupt()
     except KeyboardInterrupt:
         driver.interrupt()
     finally:

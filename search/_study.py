@@ -42,14 +42,22 @@ class _Grid(optuna.samplers.GridSampler):
         return None
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage:
+def open_storage(url: str, *, reader: bool = False) -> optuna.storages.BaseStorage:
     """An RDB URL (``sqlite:///…``, ``postgresql://…``) or a journal file (``journal:PATH`` or a
-    path ending in ``.log``), which several drivers on a shared file system can append to."""
+    path ending in ``.log``), which several drivers on a shared file system can append to.
+
+    A ``reader`` (the leaderboard of a running search) never creates tables: two processes
+    creating one database's schema at once would break the driver's start.
+    """
     if url.startswith("journal:") or url.endswith(".log"):
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         path = url.removeprefix("journal:")
         return JournalStorage(JournalFileBackend(path))
+    if reader:
+        return optuna.storages.RDBStorage(
+            url, skip_table_creation=True, skip_compatibility_check=True
+        )
     return optuna.storages.get_storage(url)
 
 
