@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._leaderboard import leaderboard
+from ._leaderboard import _signed, leaderboard
 
 #: The property each group of the property study is about.
 GROUP_PROPERTY = {
@@ -135,16 +135,6 @@ def _catalog_tables(
     ):
         text += f"| {label} | {_cell(stats.get(key))} |\n"
     return text
-
-
-def _signed(value: Any, *, plus: bool = True) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if not math.isfinite(number):
-        return "–"
-    return f"{number:+.4f}" if plus else f"{number:.4f}"
 
 
 def study_report(run_dir: Path, study: str, candidates: pd.DataFrame, trials: pd.DataFrame) -> str:
