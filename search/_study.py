@@ -46,8 +46,11 @@ def open_storage(url: str, *, reader: bool = False) -> optuna.storages.BaseStora
     """An RDB URL (``sqlite:///…``, ``postgresql://…``) or a journal file (``journal:PATH`` or a
     path ending in ``.log``), which several drivers on a shared file system can append to.
 
-    A ``reader`` (the leaderboard of a running search) never creates tables: two processes
-    creating one database's schema at once would break the driver's start.
+    A ``reader`` (the leaderboard of a running search) never writes: Optuna's RDB storage
+    records its schema version on opening even when told to skip table creation, so a reader
+    that opened the database while the driver was still creating it would race the driver's
+    own version row (and break its start). A reader therefore waits for that row to exist and
+    raises :class:`StorageNotReady` otherwise.
     """
     if url.startswith("journal:") or url.endswith(".log"):
         from optuna.storages.journal import JournalFileBackend, JournalStorage
@@ -55,10 +58,31 @@ def open_storage(url: str, *, reader: bool = False) -> optuna.storages.BaseStora
         path = url.removeprefix("journal:")
         return JournalStorage(JournalFileBackend(path))
     if reader:
+        _require_initialised(url)
         return optuna.storages.RDBStorage(
             url, skip_table_creation=True, skip_compatibility_check=True
         )
     return optuna.storages.get_storage(url)
+
+
+class StorageNotReady(RuntimeError):
+    """The study storage is missing or is still being created by its driver."""
+
+
+def _require_initialised(url: str) -> None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            # The version row is the last thing Optuna writes when it creates a storage.
+            ready = sqlalchemy.inspect(connection).has_table("alembic_version") and bool(
+                connection.execute(sqlalchemy.text("SELECT COUNT(*) FROM alembic_version")).scalar()
+            )
+    finally:
+        engine.dispose()
+    if not ready:
+        raise StorageNotReady(f"no study storage at {url} yet (is its search still starting?)")
 
 
 def make_sampler(name: str, candidates: Sequence[str], seeds: int) -> optuna.samplers.BaseSampler:

@@ -329,9 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from candidates import ExpressionError, GrammarError
 
+    from ._study import StorageNotReady
+
     try:
         return int(args.run(args))
-    except (UserError, ExpressionError, GrammarError, KeyError, ValueError) as exc:
+    except (UserError, ExpressionError, GrammarError, StorageNotReady, KeyError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"derf-search: error: {message}", file=sys.stderr)
         return EXIT_USAGE

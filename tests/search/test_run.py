@@ -25,6 +25,7 @@ from search import export_module, load_leaderboard
 from search._leaderboard import load_trials, open_studies
 from search._run import run_search
 from search._settings import RunSettings
+from search._study import StorageNotReady
 from search._workers import TrialSpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,6 +173,26 @@ def test_journal_file_storage(tmp_path):
     run_search(_settings(out, storage=str(journal), expressions=()), progress=False, max_steps=2)
     assert journal.stat().st_size > 0 and not (out / "study.db").exists()
     assert len(load_leaderboard(out)) == 4
+
+
+def test_a_reader_never_writes_to_a_storage_still_being_created(finished_run, tmp_path, capsys):
+    from search.cli import main
+
+    # A run directory caught the moment before its driver records the schema version.
+    src, _ = finished_run
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("config.toml", "candidates.parquet"):
+        (out / name).write_bytes((src / name).read_bytes())
+    optuna.storages.RDBStorage(f"sqlite:///{out / 'study.db'}")
+    with sqlite3.connect(out / "study.db") as db:
+        db.execute("delete from alembic_version")
+    with pytest.raises(StorageNotReady, match="still starting"):
+        open_studies(out)
+    assert main(["leaderboard", str(out)]) == 2
+    assert "no study storage" in capsys.readouterr().err
+    with sqlite3.connect(out / "study.db") as db:  # the driver's row is still its to write
+        assert db.execute("select count(*) from alembic_version").fetchone()[0] == 0
 
 
 def test_tpe_with_tuned_alpha_and_a_pruner(tmp_path):
