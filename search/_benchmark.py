@@ -107,18 +107,25 @@ def benchmark_generate(
     return figures
 
 
-def _time_fwd_bwd(module: Any, x: Any, *, repeats: int, warmup: int = 5) -> float:
-    """Median seconds of one forward + backward pass."""
+def _time_fwd_bwd(
+    modules: Mapping[str, Any], x: Any, *, repeats: int, warmup: int = 5
+) -> dict[str, float]:
+    """Median seconds of one forward + backward pass of each module.
+
+    The modules take turns, one pass each per round, so a change in the machine's load (another
+    process, frequency scaling) falls on all of them alike and their ratio stays fair.
+    """
     import statistics
 
-    times = []
+    times: dict[str, list[float]] = {name: [] for name in modules}
     for i in range(warmup + repeats):
-        x.grad = None
-        start = time.perf_counter()
-        module(x).sum().backward()
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, module in modules.items():
+            x.grad = None
+            start = time.perf_counter()
+            module(x).sum().backward()
+            if i >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def benchmark_layer(
@@ -133,12 +140,12 @@ def benchmark_layer(
     x = torch.randn(*shape, requires_grad=True)
     layers = {"layernorm": torch.nn.LayerNorm(shape[-1]), "erf": PointwiseNorm(shape[-1], "erf")}
     figures: dict[str, float] = {}
-    for name, layer in layers.items():
-        figures[f"eager_{name}"] = _time_fwd_bwd(layer, x, repeats=repeats)
+    for name, seconds in _time_fwd_bwd(layers, x, repeats=repeats).items():
+        figures[f"eager_{name}"] = seconds
     figures["eager_ratio"] = figures["eager_erf"] / figures["eager_layernorm"]
     print(
         f"forward+backward on {tuple(shape)} float32, {torch.get_num_threads()} threads, "
-        f"median of {repeats}"
+        f"median of {repeats}, the two layers taking turns"
     )
     print(
         f"  eager     LayerNorm {figures['eager_layernorm'] * 1e3:7.3f} ms   "
@@ -147,9 +154,9 @@ def benchmark_layer(
     )
     if compile_too:
         try:
-            for name, layer in layers.items():
-                compiled = torch.compile(layer)
-                figures[f"compiled_{name}"] = _time_fwd_bwd(compiled, x, repeats=repeats)
+            compiled = {name: torch.compile(layer) for name, layer in layers.items()}
+            for name, seconds in _time_fwd_bwd(compiled, x, repeats=repeats).items():
+                figures[f"compiled_{name}"] = seconds
             figures["compiled_ratio"] = figures["compiled_erf"] / figures["compiled_layernorm"]
             print(
                 f"  compiled  LayerNorm {figures['compiled_layernorm'] * 1e3:7.3f} ms   "
