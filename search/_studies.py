@@ -47,6 +47,7 @@ class StudyRow:
     expression: str | None  # None for LayerNorm / RMSNorm
     shift: str  # scalar, vector or none
     baseline: bool = False
+    variant: str = ""  # told apart in plots and the leaderboard: "no s", "per-channel s"
 
 
 def _num(value: float) -> str:
@@ -160,6 +161,7 @@ def _catalog() -> list[StudyRow]:
                 None,
                 get_entry(name).expression,
                 "none",
+                variant="no s",
             )
         )
     for name in ("erf", "arctan", "arcsinhclip"):
@@ -171,6 +173,7 @@ def _catalog() -> list[StudyRow]:
                 None,
                 get_entry(name).expression,
                 "vector",
+                variant="per-channel s",
             )
         )
     rows.append(
@@ -219,7 +222,9 @@ def study_table(name: str) -> pd.DataFrame:
             "row": r.key,
             "name": r.key
             if r.baseline
-            else f"{r.function}" + ("" if r.lam is None else f" λ={_num(r.lam)}"),
+            else r.function
+            + ("" if r.lam is None else f" λ={_num(r.lam)}")
+            + (f" ({r.variant})" if r.variant else ""),
             "kind": "baseline" if r.baseline else "candidate",
             "expression": r.expression,
             "latex": functions[r.expression].latex if r.expression else None,

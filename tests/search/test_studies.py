@@ -49,6 +49,11 @@ def test_catalog_study_rows():
     assert len([r for r in rows.values() if r.group == "function search"]) == 19
     assert rows["noshift:satursin"].shift == "none" and rows["vector:arctan"].shift == "vector"
     assert rows["tanh1205"].expression == "tanh(1.205*x)"
+    # the ablations' variants keep names of their own in plots and the leaderboard
+    names = study_table("catalog").set_index("row")["name"]
+    assert names["erf"] == "erf" and names["noshift:erf"] == "erf (no s)"
+    assert names["vector:erf"] == "erf (per-channel s)"
+    assert names.is_unique
     with pytest.raises(ValueError, match="did you mean 'catalog'"):
         study_rows("catalg")
 
