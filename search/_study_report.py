@@ -170,7 +170,9 @@ def study_report(run_dir: Path, study: str, candidates: pd.DataFrame, trials: pd
                 continue
             parts.append(f"\n### {group}\n\n")
             parts.append(_group_table(block, stats))
-        plot_lambda(run_dir, candidates, stats, task, str(metric))
+        # one figure per task; a study of one task keeps the plain name
+        name = "study-lambda" if len(tasks) == 1 else f"study-lambda-{task}"
+        plot_lambda(run_dir, candidates, stats, task, str(metric), str(direction), name=name)
     return "".join(parts)
 
 
@@ -180,11 +182,40 @@ def plot_lambda(
     stats: dict[str, dict[str, Any]],
     task: str,
     metric: str,
+    direction: str = "maximize",
+    *,
+    name: str = "study-lambda",
 ) -> Path:
-    """Per property group with λ, the metric against λ per function (diverged runs as ×)."""
-    from ._run_plots import _pyplot, _save
+    """Write ``plots/{name}.png`` (and .svg): :func:`lambda_figure` of one task."""
+    from ._run_plots import _save
+
+    fig = lambda_figure(candidates, stats, task, metric, direction)
+    return _save(fig, Path(run_dir) / "plots" / f"{name}.png")
+
+
+def lambda_figure(
+    candidates: pd.DataFrame,
+    stats: dict[str, dict[str, Any]],
+    task: str,
+    metric: str,
+    direction: str = "maximize",
+) -> Any:
+    """Per property group with λ, the metric against λ per function; a λ at which every seed
+    diverged is a × on the worst edge of the axis (the bottom when higher is better, the top
+    when lower is better), never at a value the metric could take.
+
+    Example:
+        >>> import pandas as pd
+        >>> rows = pd.DataFrame({"group": ["g", "g"], "lam": [0.0, 1.0],
+        ...                      "function": ["erf", "erf"], "candidate_id": ["a", "b"]})
+        >>> stats = {"a": {"mean": 0.2, "std": 0.0, "n": 1}, "b": {"n": 0}}
+        >>> len(lambda_figure(rows, stats, "t", "loss", "minimize").axes)
+        1
+    """
+    from ._run_plots import _pyplot
 
     plt = _pyplot()
+    worst, edge = (0.0, "bottom") if direction == "maximize" else (1.0, "top")
     groups = [g for g, b in candidates.groupby("group", sort=False) if b["lam"].notna().any()]
     cols = min(3, max(len(groups), 1))
     nrows = max(1, math.ceil(len(groups) / cols))
@@ -205,18 +236,26 @@ def plot_lambda(
                 xs, means, yerr=stds, marker="o", ms=3, capsize=2, lw=1.2, label=str(function)
             )
             lost = [x for x, p in zip(xs, points, strict=True) if p and p["n"] == 0]
-            if lost:  # every seed diverged: marked at the bottom
-                ax.plot(lost, [0.0] * len(lost), "x", color=line[0].get_color(), ms=8)
+            if lost:  # every seed diverged: y in axes coordinates, so off the metric's scale
+                ax.plot(
+                    lost,
+                    [worst] * len(lost),
+                    "x",
+                    color=line[0].get_color(),
+                    ms=8,
+                    transform=ax.get_xaxis_transform(),
+                    clip_on=False,
+                )
         for ref, style in (("layernorm", "--"), ("dyt", ":")):
             if ref in stats and stats[ref]["n"]:
                 ax.axhline(stats[ref]["mean"], color="0.3", ls=style, lw=1, label=ref)
         ax.set_xticks(range(len(lams)), [f"{lam:g}" for lam in lams])
-        ax.set_xlabel("λ (× at the bottom: every seed diverged)")
+        ax.set_xlabel(f"λ (× at the {edge}: every seed diverged)")
         ax.set_ylabel(metric)
         ax.set_title(f"{task}: {group!s}", fontsize=9)
         ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
-    return _save(fig, Path(run_dir) / "plots" / "study-lambda.png")
+    return fig
 
 
 def write_study_report(run_dir: Path, study: str) -> Path:

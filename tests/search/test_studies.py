@@ -100,3 +100,32 @@ def test_property_study_end_to_end(tmp_path):
     assert (out / "plots" / "study-lambda.png").stat().st_size > 1000
     assert main(["study", "--resume", str(out), "--no-progress"]) == 0  # nothing left to do
     assert len(pd.read_parquet(out / "trials.parquet")) == len(trials)
+
+
+@pytest.mark.parametrize(("direction", "edge"), [("maximize", 0.0), ("minimize", 1.0)])
+def test_a_lambda_where_every_seed_diverged_sits_on_the_worst_edge(direction, edge):
+    from search._study_report import lambda_figure
+
+    rows = pd.DataFrame(
+        {
+            "group": ["g"] * 3,
+            "lam": [0.0, 1.0, 2.0],
+            "function": ["erf"] * 3,
+            "candidate_id": ["a", "b", "c"],
+        }
+    )
+    stats = {
+        "a": {"mean": 0.30, "std": 0.01, "n": 3},
+        "b": {"mean": 0.25, "std": 0.01, "n": 3},
+        "c": {"n": 0, "diverged": 3},
+    }
+    fig = lambda_figure(rows, stats, "t", "loss", direction)
+    ax = fig.axes[0]
+    crosses = [line for line in ax.lines if line.get_marker() == "x"]
+    assert len(crosses) == 1
+    assert list(crosses[0].get_xdata()) == [2]  # the third λ category
+    # y in axes coordinates: the bottom (0) or the top (1) of the panel, whatever the metric's
+    # values; at y = 0 in data coordinates a lower-is-better metric would read as the best
+    assert list(crosses[0].get_ydata()) == [edge]
+    assert crosses[0].get_transform() == ax.get_xaxis_transform()
+    assert ("bottom" if direction == "maximize" else "top") in ax.get_xlabel()
