@@ -208,6 +208,20 @@ def _sanity_panel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shape(text: str) -> tuple[int, int, int]:
+    """``"32,128,256"`` -> (32, 128, 256), for ``benchmark layer --shape``."""
+    parts = text.replace("x", ",").split(",")
+    try:
+        b, t, c = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"a shape is three positive integers B,T,C such as 32,128,256, not {text!r}"
+        ) from None
+    if min(b, t, c) < 1:
+        raise argparse.ArgumentTypeError(f"every size of a shape must be positive, not {text!r}")
+    return b, t, c
+
+
 def _benchmark(args: argparse.Namespace) -> int:
     from search._benchmark import benchmark_generate, benchmark_layer, benchmark_tasks
 
@@ -216,7 +230,8 @@ def _benchmark(args: argparse.Namespace) -> int:
             max_expressions=args.max_expressions, grammar=args.grammar, repeats=args.repeats
         )
     if args.target in ("layer", "all"):
-        benchmark_layer(compile_too=not args.no_compile)
+        for shape in args.shape:
+            benchmark_layer(shape=shape, compile_too=not args.no_compile)
     if args.target in ("tasks", "all"):
         benchmark_tasks(budget=args.budget)
     if args.target in ("search", "all"):
@@ -315,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", default="mnist1d", help="task for `search` (default mnist1d)")
     p.add_argument("--budget", default="default", help="task budget for `tasks`")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile in `layer`")
+    p.add_argument(
+        "--shape",
+        nargs="+",
+        type=_shape,
+        default=[(32, 128, 256)],
+        metavar="B,T,C",
+        help="tensor shapes for `layer` (default 32,128,256)",
+    )
     p.add_argument("--max-expressions", type=int, default=100_000)
     p.add_argument("--grammar", help="grammar TOML file (default: the built-in default grammar)")
     p.add_argument("--repeats", type=int, default=1)

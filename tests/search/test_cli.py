@@ -193,6 +193,15 @@ def test_benchmark_prints_its_figures() -> None:
         assert label in proc.stdout
 
 
+def test_benchmark_layer_at_given_shapes() -> None:
+    proc = run("benchmark", "layer", "--no-compile", "--shape", "2,8,16", "3x4x8")
+    assert proc.returncode == 0, proc.stderr
+    assert "(2, 8, 16)" in proc.stdout and "(3, 4, 8)" in proc.stdout
+    assert proc.stdout.count("ratio") == 2
+    bad = run("benchmark", "layer", "--shape", "2,8")
+    assert bad.returncode == 2 and "three positive integers" in bad.stderr
+
+
 def test_check_with_grammar_primitives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     grammar = tmp_path / "g.toml"
     grammar.write_text('[define]\nhardtanh = "clip(x, -1, 1)"\n[tolerances]\nflat_width = 0.5\n')
