@@ -5,8 +5,14 @@ that break one property each — over several seeds on each task, and writes a M
 metric mean ± std, parameters and seconds per run, and whether each function differs from erf
 by more than seed noise (|Δmean| > 2·standard error of the difference).
 
+A recipe can be changed for the panel only (``--lr``, ``--clip-grad``, ``--warmup``,
+``--depth``), the same change for every function, to calibrate a task before its recipe is
+changed for good; ``--functions`` runs part of the panel (erf, the reference, always runs).
+
 Example:
     $ derf-search sanity-panel --task digits-vit --seeds 5 --out docs/sanity-panel.md
+    $ derf-search sanity-panel --task mnist1d --seeds 2 --lr 1e-2 --clip-grad none --depth 8 \\
+        --functions layernorm x "sin(x)"
 """
 
 from __future__ import annotations
@@ -15,9 +21,13 @@ import math
 import multiprocessing as mp
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evaluators import Budget, Task
 
 PANEL: tuple[tuple[str, str], ...] = (
     ("layernorm", "LayerNorm"),
@@ -32,14 +42,56 @@ PANEL: tuple[tuple[str, str], ...] = (
 )
 
 
-def _run(job: tuple[str, str, int, str]) -> dict[str, Any]:
+LABELS = dict(PANEL)
+
+
+def panel_functions(functions: Sequence[str] | None = None) -> list[str]:
+    """The panel's functions in panel order, or the ones asked for with erf first added.
+
+    Example:
+        >>> panel_functions(["x", "erf(x) + 1"])
+        ['erf', 'x', 'erf(x) + 1']
+    """
+    if not functions:
+        return [c for c, _ in PANEL]
+    chosen = list(dict.fromkeys(functions))
+    return chosen if "erf" in chosen else ["erf", *chosen]
+
+
+def with_recipe(task: Task, budget: str, recipe: Mapping[str, Any]) -> tuple[Task, Budget]:
+    """``task`` and its ``budget`` with the recipe changes applied: any field of
+    :class:`~evaluators.Budget` (``lr``, ``clip_grad``, ``warmup_fraction``, …) and ``depth``
+    for the tasks that have one (all the built-in tasks).
+
+    Example:
+        >>> from evaluators import get_task
+        >>> task, plan = with_recipe(get_task("mnist1d"), "default", {"lr": 1e-2, "depth": 8})
+        >>> plan.lr, task.depth, get_task("mnist1d").depth
+        (0.01, 8, 4)
+    """
+    from evaluators import Budget
+
+    plan = task.budget(budget)
+    known = {f.name for f in fields(Budget)}
+    unknown = sorted(set(recipe) - known - {"depth"})
+    if unknown:
+        raise ValueError(f"not a recipe setting: {', '.join(unknown)} (known: depth, {known})")
+    if "depth" in recipe:
+        if not isinstance(getattr(task, "depth", None), int):
+            raise ValueError(f"task {task.name} has no depth setting to change")
+        task.depth = int(recipe["depth"])  # type: ignore[attr-defined]  # an instance's own
+    return task, replace(plan, **{k: v for k, v in recipe.items() if k != "depth"})
+
+
+def _run(job: tuple[str, str, int, str, dict[str, Any]]) -> dict[str, Any]:
     import torch
 
     from evaluators import get_task, train
 
     torch.set_num_threads(1)  # one run per core
-    task_name, candidate, seed, budget = job
-    result = train(get_task(task_name), candidate, seed=seed, budget=budget, device="cpu")
+    task_name, candidate, seed, budget, recipe = job
+    task, plan = with_recipe(get_task(task_name), budget, recipe)
+    result = train(task, candidate, seed=seed, budget=plan, device="cpu")
     return {
         "task": task_name,
         "candidate": candidate,
@@ -61,25 +113,48 @@ def _summary(values: list[float]) -> tuple[float, float]:
 
 
 def run_panel(
-    tasks: Sequence[str], *, seeds: int = 5, budget: str = "default", workers: int = 2
+    tasks: Sequence[str],
+    *,
+    seeds: int = 5,
+    budget: str = "default",
+    workers: int = 2,
+    recipe: Mapping[str, Any] | None = None,
+    functions: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """All runs of the panel, in parallel processes (one torch thread each)."""
-    jobs = [(t, c, s, budget) for t in tasks for c, _ in PANEL for s in range(seeds)]
+    change = dict(recipe or {})
+    jobs = [
+        (t, c, s, budget, change)
+        for t in tasks
+        for c in panel_functions(functions)
+        for s in range(seeds)
+    ]
     with mp.get_context("spawn").Pool(workers) as pool:
         return list(pool.imap_unordered(_run, jobs))
 
 
-def panel_markdown(rows: list[dict[str, Any]], *, seeds: int, budget: str) -> str:
+def panel_markdown(
+    rows: list[dict[str, Any]],
+    *,
+    seeds: int,
+    budget: str,
+    recipe: Mapping[str, Any] | None = None,
+    functions: Sequence[str] | None = None,
+) -> str:
     """One table per task, rows in panel order."""
+    change = ", ".join(f"{k} = {v}" for k, v in (recipe or {}).items())
     lines = [
-        f"Seeds 0–{seeds - 1}, budget `{budget}`, one CPU thread per run. ‘separated’: "
+        f"Seeds 0–{seeds - 1}, budget `{budget}`"
+        + (f", recipe changed for every function: {change}" if change else "")
+        + ", one CPU thread per run. ‘separated’: "
         "|mean − mean(erf)| > 2 standard errors of the difference.",
         "",
     ]
+    order = panel_functions(functions)
     for task in sorted({r["task"] for r in rows}):
         mine = [r for r in rows if r["task"] == task]
         metric, direction = mine[0]["metric"], mine[0]["direction"]
-        by = {c: [r for r in mine if r["candidate"] == c] for c, _ in PANEL}
+        by = {c: [r for r in mine if r["candidate"] == c] for c in order}
         erf_mean, erf_sd = _summary([r["value"] for r in by["erf"]])
         lines += [
             f"### {task}: {metric} ({'higher' if direction == 'maximize' else 'lower'} is better)",
@@ -87,8 +162,8 @@ def panel_markdown(rows: list[dict[str, Any]], *, seeds: int, budget: str) -> st
             "| function | mean ± std | diverged | vs erf | params | s/run |",
             "|---|---:|---:|---|---:|---:|",
         ]
-        for candidate, label in PANEL:
-            runs = by[candidate]
+        for candidate in order:
+            runs, label = by[candidate], LABELS.get(candidate, candidate)
             mean, sd = _summary([r["value"] for r in runs])
             diverged = sum(r["diverged"] for r in runs)
             if candidate == "erf":
@@ -112,11 +187,20 @@ def panel_markdown(rows: list[dict[str, Any]], *, seeds: int, budget: str) -> st
 
 
 def sanity_panel(
-    tasks: Sequence[str], *, seeds: int, budget: str, workers: int, out: Path | None
+    tasks: Sequence[str],
+    *,
+    seeds: int,
+    budget: str,
+    workers: int,
+    out: Path | None,
+    recipe: Mapping[str, Any] | None = None,
+    functions: Sequence[str] | None = None,
 ) -> str:
     start = time.perf_counter()
-    rows = run_panel(tasks, seeds=seeds, budget=budget, workers=workers)
-    text = panel_markdown(rows, seeds=seeds, budget=budget)
+    rows = run_panel(
+        tasks, seeds=seeds, budget=budget, workers=workers, recipe=recipe, functions=functions
+    )
+    text = panel_markdown(rows, seeds=seeds, budget=budget, recipe=recipe, functions=functions)
     text += f"\n({len(rows)} runs in {time.perf_counter() - start:.0f} s on {workers} workers)\n"
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

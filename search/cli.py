@@ -189,20 +189,46 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clip(text: str) -> float | None:
+    """``none`` or a positive norm, for ``--clip-grad``."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a positive number or 'none', not {text!r}")
+    return value
+
+
 def _sanity_panel(args: argparse.Namespace) -> int:
-    from evaluators import get_task, task_names
+    from evaluators import get_task, make_norm, task_names
 
-    from ._panel import sanity_panel
+    from ._panel import panel_functions, sanity_panel, with_recipe
 
+    recipe: dict[str, object] = {}
+    for flag, key in (
+        ("lr", "lr"),
+        ("clip_grad", "clip_grad"),
+        ("warmup", "warmup_fraction"),
+        ("depth", "depth"),
+    ):
+        if getattr(args, flag) is not ...:
+            recipe[key] = getattr(args, flag)
     tasks = args.task or task_names()
-    for name in tasks:
-        get_task(name).budget(args.budget)  # unknown names are refused before any run
+    for name in tasks:  # unknown names and settings are refused before any run
+        with_recipe(get_task(name), args.budget, recipe)
+    for fn in panel_functions(args.functions):
+        make_norm(fn, 4)
     text = sanity_panel(
         tasks,
         seeds=args.seeds,
         budget=args.budget,
         workers=args.workers,
         out=Path(args.out) if args.out else None,
+        recipe=recipe,
+        functions=args.functions,
     )
     print(text)
     return 0
@@ -316,6 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", default="default")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", help="also write the Markdown table here")
+    p.add_argument(
+        "--functions", nargs="+", metavar="F", help="part of the panel, or other candidates"
+    )
+    recipe = p.add_argument_group("recipe changes, the same for every function")
+    recipe.add_argument("--lr", type=float, default=..., help="peak learning rate")
+    recipe.add_argument(
+        "--clip-grad", type=_clip, default=..., metavar="NORM|none", help="gradient clipping"
+    )
+    recipe.add_argument("--warmup", type=float, default=..., help="warmup, a fraction of the steps")
+    recipe.add_argument("--depth", type=int, default=..., help="Transformer blocks")
     p.set_defaults(run=_sanity_panel)
 
     p = sub.add_parser(

@@ -107,6 +107,7 @@ class DigitsDiT(Task):
     direction: ClassVar[Literal["maximize", "minimize"]] = "minimize"
     description: ClassVar[str] = "class-conditional denoising of the digits, 4-block DiT"
     typical_seconds: ClassVar[float | None] = 12  # sanity panel, one thread
+    depth: int = 4  # DiT blocks; part of the recipe, the same for every function
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(epochs=2, batch_size=64, lr=2e-3),
         "default": Budget(epochs=20, batch_size=64, lr=2e-3),
@@ -120,7 +121,7 @@ class DigitsDiT(Task):
         )
 
     def build_model(self, norm: NormFactory) -> nn.Module:
-        return _DiT(norm)
+        return _DiT(norm, depth=self.depth)
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         t = torch.randint(0, STEPS, (inputs.shape[0],), device=inputs.device)

@@ -42,6 +42,7 @@ class MNIST1D(Task):
     direction: ClassVar[Literal["maximize", "minimize"]] = "maximize"
     description: ClassVar[str] = "MNIST-1D signals (local generator), 4-layer sequence ViT"
     typical_seconds: ClassVar[float | None] = 8  # sanity panel, one thread
+    depth: int = 4  # Transformer blocks; part of the recipe, the same for every function
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(epochs=1, batch_size=128, lr=2e-3),
         "default": Budget(epochs=8, batch_size=128, lr=2e-3),
@@ -53,7 +54,9 @@ class MNIST1D(Task):
 
     def build_model(self, norm: NormFactory) -> nn.Module:
         # 10 tokens of 4 consecutive samples
-        return TokenClassifier(norm, to_tokens=Patches1d(4), n_tokens=10, token_dim=4)
+        return TokenClassifier(
+            norm, to_tokens=Patches1d(4), n_tokens=10, token_dim=4, depth=self.depth
+        )
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return cross_entropy(model, inputs, targets)

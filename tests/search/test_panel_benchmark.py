@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import pytest
+import torch
+
+from evaluators import get_task, make_norm
 from search._benchmark import benchmark_layer
-from search._panel import PANEL, panel_markdown
+from search._panel import PANEL, panel_markdown, with_recipe
+from search.cli import main
 
 
 def _rows(values: dict[str, list[float]]) -> list[dict[str, object]]:
@@ -50,3 +56,39 @@ def test_panel_separates_only_beyond_seed_noise() -> None:
 def test_layer_benchmark_reports_a_ratio() -> None:
     figures = benchmark_layer(shape=(2, 8, 16), repeats=3, compile_too=False)
     assert figures["eager_ratio"] > 0 and "compiled_ratio" not in figures
+
+
+def test_panel_with_a_changed_recipe_runs_it_for_every_function(tmp_path: Path) -> None:
+    out = tmp_path / "panel.md"
+    args = ["sanity-panel", "--task", "mnist1d", "--seeds", "1", "--budget", "quick"]
+    recipe = ["--lr", "1e-2", "--clip-grad", "none", "--warmup", "0.3", "--depth", "2"]
+    code = main([*args, *recipe, "--functions", "x", "--workers", "1", "--out", str(out)])
+    assert code == 0
+    text = out.read_text()
+    assert "lr = 0.01, clip_grad = None, warmup_fraction = 0.3, depth = 2" in text
+    rows = {r.split("|")[1].strip(): r.split("|") for r in text.splitlines() if r.startswith("| ")}
+    assert set(rows) - {"function"} == {"erf(x)", "x (unbounded)"}  # erf always runs
+    # depth 2 reached both models: fewer parameters than the task's 4 blocks
+    default = sum(p.numel() for p in get_task("mnist1d").build_model(make_norm_erf).parameters())
+    for name in ("erf(x)", "x (unbounded)"):
+        assert int(rows[name][5].strip().replace(",", "")) < default
+
+
+def make_norm_erf(width: int) -> torch.nn.Module:
+    return make_norm("erf", width)
+
+
+def test_panel_refuses_bad_recipes_before_any_run(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["sanity-panel", "--task", "mnist1d", "--seeds", "1", "--budget", "quick"]
+    with pytest.raises(SystemExit):
+        main([*base, "--clip-grad", "-1"])
+    assert "positive number or 'none'" in capsys.readouterr().err
+    assert main([*base, "--functions", "erff"]) == 2
+    assert "erf" in capsys.readouterr().err  # did you mean
+
+
+def test_with_recipe_errors() -> None:
+    with pytest.raises(ValueError, match="not a recipe setting: learning_rate"):
+        with_recipe(get_task("mnist1d"), "default", {"learning_rate": 1.0})
+    _, plan = with_recipe(get_task("chars-gpt"), "default", {"clip_grad": None})
+    assert plan.clip_grad is None and plan.lr == get_task("chars-gpt").budget("default").lr
