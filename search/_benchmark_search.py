@@ -9,7 +9,7 @@ Prints three figures, each from runs made in this process:
    successive halving and hyperband need, and whether they return the same top 3.
 
 Example:
-    $ derf-search benchmark search --task mnist1d
+    $ derf-search benchmark search --task mnist1d --budget 8
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ def _epochs(run_dir: Path) -> tuple[int, float]:
     return int(trials["epochs"].fillna(0).sum()), float(trials["seconds"].sum())
 
 
-def benchmark_search(*, task: str = "mnist1d", work: Path | None = None) -> dict[str, float]:
+def benchmark_search(
+    *, task: str = "mnist1d", budget: str = "default", work: Path | None = None
+) -> dict[str, float]:
     """Run the three measurements and print them; returns the figures."""
     import ray
 
@@ -53,7 +55,9 @@ def benchmark_search(*, task: str = "mnist1d", work: Path | None = None) -> dict
 
     # 1. overhead per trial: one worker, so the driver's own time is never hidden behind
     #    another worker's training.
-    one = _run(root / "overhead", expressions=catalog, tasks=(task,), seeds=2, workers=1)
+    one = _run(
+        root / "overhead", expressions=catalog, tasks=(task,), budget=budget, seeds=2, workers=1
+    )
     dispatch = statistics.median(one.dispatch_seconds[1:])  # the first includes start-up
     trials = len(one.dispatch_seconds)
     bookkeeping = one.bookkeeping_seconds / trials
@@ -74,7 +78,9 @@ def benchmark_search(*, task: str = "mnist1d", work: Path | None = None) -> dict
     print(f"  once per worker: start-up (torch import, data) {startup:.1f} s")
 
     # 2. two workers against one, the same trials
-    two = _run(root / "two-workers", expressions=catalog, tasks=(task,), seeds=2, workers=2)
+    two = _run(
+        root / "two-workers", expressions=catalog, tasks=(task,), budget=budget, seeds=2, workers=2
+    )
     speedup = one.loop_seconds / two.loop_seconds
     figures["speedup_2_workers"] = speedup
     print(f"2 workers vs 1 on the same {trials} trials:")
@@ -84,14 +90,22 @@ def benchmark_search(*, task: str = "mnist1d", work: Path | None = None) -> dict
 
     # 3. pruning on the paper catalog: the same top 3 for how much of the compute?
     full_dir = root / "exhaustive"
-    _run(full_dir, catalog="paper", tasks=(task,), seeds=1, workers=2)
+    _run(full_dir, catalog="paper", tasks=(task,), budget=budget, seeds=1, workers=2)
     full_epochs, full_seconds = _epochs(full_dir)
     reference = _top3(full_dir)
-    print(f"paper catalog + baselines on {task}, 1 seed, full budget: top 3 {reference}")
+    print(f"paper catalog + baselines on {task}, 1 seed, budget {budget}: top 3 {reference}")
     print(f"  exhaustive: {full_epochs} epochs, {full_seconds:.0f} s of training")
     for pruner in ("successive-halving", "hyperband"):
         run_dir = root / pruner
-        _run(run_dir, catalog="paper", tasks=(task,), seeds=1, workers=2, pruner=pruner)
+        _run(
+            run_dir,
+            catalog="paper",
+            tasks=(task,),
+            budget=budget,
+            seeds=1,
+            workers=2,
+            pruner=pruner,
+        )
         epochs, seconds = _epochs(run_dir)
         top = _top3(run_dir)
         same = top == reference

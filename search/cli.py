@@ -263,7 +263,7 @@ def _benchmark(args: argparse.Namespace) -> int:
     if args.target in ("search", "all"):
         from search._benchmark_search import benchmark_search
 
-        benchmark_search(task=args.task)
+        benchmark_search(task=args.task, budget=args.budget)
     return 0
 
 
@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["generate", "layer", "tasks", "search", "all"],
     )
     p.add_argument("--task", default="mnist1d", help="task for `search` (default mnist1d)")
-    p.add_argument("--budget", default="default", help="task budget for `tasks`")
+    p.add_argument("--budget", default="default", help="task budget for `tasks` and `search`")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile in `layer`")
     p.add_argument(
         "--shape",
