@@ -55,9 +55,10 @@ def benchmark_search(
 
     # 1. overhead per trial: one worker, so the driver's own time is never hidden behind
     #    another worker's training.
-    one = _run(
-        root / "overhead", expressions=catalog, tasks=(task,), budget=budget, seeds=2, workers=1
-    )
+    def run(out: Path, **kw: Any) -> RunSummary:  # every run: this task at this budget
+        return _run(out, tasks=(task,), budget=budget, **kw)
+
+    one = run(root / "overhead", expressions=catalog, seeds=2, workers=1)
     dispatch = statistics.median(one.dispatch_seconds[1:])  # the first includes start-up
     trials = len(one.dispatch_seconds)
     bookkeeping = one.bookkeeping_seconds / trials
@@ -78,9 +79,7 @@ def benchmark_search(
     print(f"  once per worker: start-up (torch import, data) {startup:.1f} s")
 
     # 2. two workers against one, the same trials
-    two = _run(
-        root / "two-workers", expressions=catalog, tasks=(task,), budget=budget, seeds=2, workers=2
-    )
+    two = run(root / "two-workers", expressions=catalog, seeds=2, workers=2)
     speedup = one.loop_seconds / two.loop_seconds
     figures["speedup_2_workers"] = speedup
     print(f"2 workers vs 1 on the same {trials} trials:")
@@ -90,22 +89,14 @@ def benchmark_search(
 
     # 3. pruning on the paper catalog: the same top 3 for how much of the compute?
     full_dir = root / "exhaustive"
-    _run(full_dir, catalog="paper", tasks=(task,), budget=budget, seeds=1, workers=2)
+    run(full_dir, catalog="paper", seeds=1, workers=2)
     full_epochs, full_seconds = _epochs(full_dir)
     reference = _top3(full_dir)
     print(f"paper catalog + baselines on {task}, 1 seed, budget {budget}: top 3 {reference}")
     print(f"  exhaustive: {full_epochs} epochs, {full_seconds:.0f} s of training")
     for pruner in ("successive-halving", "hyperband"):
         run_dir = root / pruner
-        _run(
-            run_dir,
-            catalog="paper",
-            tasks=(task,),
-            budget=budget,
-            seeds=1,
-            workers=2,
-            pruner=pruner,
-        )
+        run(run_dir, catalog="paper", seeds=1, workers=2, pruner=pruner)
         epochs, seconds = _epochs(run_dir)
         top = _top3(run_dir)
         same = top == reference

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import math
 import multiprocessing as mp
 import statistics
@@ -59,14 +60,15 @@ def panel_functions(functions: Sequence[str] | None = None) -> list[str]:
 
 
 def with_recipe(task: Task, budget: str, recipe: Mapping[str, Any]) -> tuple[Task, Budget]:
-    """``task`` and its ``budget`` with the recipe changes applied: any field of
+    """A copy of ``task`` and its ``budget`` with the recipe changes applied: any field of
     :class:`~evaluators.Budget` (``lr``, ``clip_grad``, ``warmup_fraction``, …) and ``depth``
     for the tasks that have one (all the built-in tasks).
 
     Example:
         >>> from evaluators import get_task
-        >>> task, plan = with_recipe(get_task("mnist1d"), "default", {"lr": 1e-2, "depth": 8})
-        >>> plan.lr, task.depth, get_task("mnist1d").depth
+        >>> base = get_task("mnist1d")
+        >>> task, plan = with_recipe(base, "default", {"lr": 1e-2, "depth": 8})
+        >>> plan.lr, task.depth, base.depth
         (0.01, 8, 4)
     """
     from evaluators import Budget
@@ -75,11 +77,15 @@ def with_recipe(task: Task, budget: str, recipe: Mapping[str, Any]) -> tuple[Tas
     known = {f.name for f in fields(Budget)}
     unknown = sorted(set(recipe) - known - {"depth"})
     if unknown:
-        raise ValueError(f"not a recipe setting: {', '.join(unknown)} (known: depth, {known})")
+        raise ValueError(
+            f"not a recipe setting: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known | {'depth'}))})"
+        )
     if "depth" in recipe:
         if not isinstance(getattr(task, "depth", None), int):
             raise ValueError(f"task {task.name} has no depth setting to change")
-        task.depth = int(recipe["depth"])  # type: ignore[attr-defined]  # an instance's own
+        task = copy.copy(task)  # the caller's task keeps its own depth
+        task.depth = int(recipe["depth"])  # type: ignore[attr-defined]
     return task, replace(plan, **{k: v for k, v in recipe.items() if k != "depth"})
 
 
