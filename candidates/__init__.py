@@ -14,7 +14,9 @@ from ._canonical import behaviour_signature, candidate_id, canonical_form
 from ._catalog import (
     BASELINES,
     CATALOGS,
+    DELTA_REFERENCES,
     PAPER,
+    RUN_BASELINES,
     CatalogEntry,
     catalog_names,
     find_entry,
@@ -23,7 +25,7 @@ from ._catalog import (
 )
 from ._compile import compile_numpy, compile_torch, to_latex, to_source
 from ._enumerate import EnumerationResult, Survivor, count_space, enumerate_space
-from ._errors import ExpressionError, GrammarError
+from ._errors import ExpressionError, GrammarError, UserError
 from ._generate import GenerateResult, generate_candidates
 from ._grammar import Grammar, builtin_grammars, load_grammar, parse_grammar
 from ._operators import OPERATORS, Operator, X, suggest
@@ -38,13 +40,23 @@ from ._properties import (
 )
 from ._report import candidates_table, report_json, report_markdown
 from ._sample import sample_space
+from ._screen import GRID as SCREEN_GRID
+from ._screen import screen
+from ._template import DEFAULT_ALPHA0, SHIFTS, Shift, parse_shift
+from ._torch_source import TORCH_HELPERS, to_torch_source
 
 __all__ = [
     "BASELINES",
     "CATALOGS",
+    "DEFAULT_ALPHA0",
+    "DELTA_REFERENCES",
     "OPERATORS",
     "PAPER",
     "PROPERTIES",
+    "RUN_BASELINES",
+    "SCREEN_GRID",
+    "SHIFTS",
+    "TORCH_HELPERS",
     "Candidate",
     "CatalogEntry",
     "EnumerationResult",
@@ -57,8 +69,10 @@ __all__ = [
     "PropertyReport",
     "PropertyResult",
     "PropertyVerdict",
+    "Shift",
     "Survivor",
     "Tolerances",
+    "UserError",
     "X",
     "behaviour_signature",
     "builtin_grammars",
@@ -82,10 +96,13 @@ __all__ = [
     "numpy_from_text",
     "parse",
     "parse_grammar",
+    "parse_shift",
     "report_json",
     "report_markdown",
     "sample_space",
+    "screen",
     "suggest",
     "to_latex",
     "to_source",
+    "to_torch_source",
 ]

@@ -54,7 +54,9 @@ class Candidate:
                     origin=origin,
                 )
             return cls(entry.expression, parse(entry.expression), name=entry.name)
-        return cls(text.strip(), parse(text, primitives=primitives, origin=origin))
+        expr = parse(text, primitives=primitives, origin=origin)
+        # Stored in its printed form: the text as parsed, never a user's comments or spacing.
+        return cls(to_source(expr), expr)
 
     @cached_property
     def canonical_sympy(self) -> sp.Expr:
@@ -97,7 +99,7 @@ class PropertyReport:
 
     def to_dict(self) -> dict[str, Any]:
         c, r = self.candidate, self.result
-        return _jsonable(
+        return jsonable(
             {
                 "expression": c.expression,
                 "name": c.name,
@@ -199,12 +201,12 @@ def _evidence_line(evidence: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Plain JSON: non-finite floats become the strings 'inf', '-inf' and 'nan'."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (np.floating, float)):
         value = float(value)
         if math.isnan(value):

@@ -12,18 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ._errors import UserError
 from ._operators import suggest
+from ._template import DEFAULT_ALPHA0, Shift
 
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    """A named candidate. ``kind="norm"`` entries are normalization layers, not functions."""
+    """A named candidate and its template. ``kind="norm"`` entries are normalization layers,
+    not functions; ``shift`` and ``alpha0`` are the template the entry is defined with (DyT:
+    tanh without s)."""
 
     name: str
     expression: str | None
     description: str
     kind: Literal["pointwise", "norm"] = "pointwise"
-    shift: bool = True  # whether the template's learnable shift s is used
+    shift: Shift = "scalar"
+    alpha0: float = DEFAULT_ALPHA0
 
 
 PAPER: tuple[CatalogEntry, ...] = (
@@ -60,8 +65,14 @@ PAPER: tuple[CatalogEntry, ...] = (
 BASELINES: tuple[CatalogEntry, ...] = (
     CatalogEntry("layernorm", None, "nn.LayerNorm over the channel dimension", kind="norm"),
     CatalogEntry("rmsnorm", None, "RMSNorm over the channel dimension", kind="norm"),
-    CatalogEntry("dyt", "tanh(x)", "Dynamic Tanh: tanh(αx) without shift", shift=False),
+    CatalogEntry("dyt", "tanh(x)", "Dynamic Tanh: tanh(αx) without shift", shift="none"),
 )
+
+#: What every run evaluates beside its candidates, by entry name, in leaderboard order
+#: (``erf`` is Derf). Their rows take the entry's template: DyT runs without s.
+RUN_BASELINES: tuple[str, ...] = ("layernorm", "rmsnorm", "dyt", "erf")
+#: The rows a leaderboard measures every candidate's Δ against.
+DELTA_REFERENCES: tuple[str, ...] = ("layernorm", "dyt")
 
 CATALOGS: dict[str, tuple[CatalogEntry, ...]] = {"paper": PAPER, "baselines": BASELINES}
 
@@ -79,14 +90,14 @@ def find_entry(name: str) -> CatalogEntry | None:
 
 
 def get_entry(name: str) -> CatalogEntry:
-    """The entry called ``name``; a KeyError with a did-you-mean otherwise."""
+    """The entry called ``name``; a :class:`UserError` with a did-you-mean otherwise."""
     entry = find_entry(name)
     if entry is None:
-        raise KeyError(f"unknown catalog entry {name!r}{suggest(name.lower(), catalog_names())}")
+        raise UserError(f"unknown catalog entry {name!r}{suggest(name.lower(), catalog_names())}")
     return entry
 
 
 def get_catalog(name: str) -> tuple[CatalogEntry, ...]:
     if name not in CATALOGS:
-        raise KeyError(f"unknown catalog {name!r}{suggest(name, list(CATALOGS))}")
+        raise UserError(f"unknown catalog {name!r}{suggest(name, list(CATALOGS))}")
     return CATALOGS[name]

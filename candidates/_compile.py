@@ -23,7 +23,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from ._operators import BY_HEAD, X, _as_tensors, _torch
+from ._operators import BY_HEAD, X, as_tensors, torch_module
 
 
 class _SourcePrinter(StrPrinter):
@@ -147,23 +147,23 @@ class _TorchBackend(_Backend):
         return BY_HEAD[head].torch
 
     def full_like(self, x: Any, value: float) -> Any:
-        return _torch().full_like(x, value)
+        return torch_module().full_like(x, value)
 
     def power(self, base: Any, exponent: Any) -> Any:
-        torch = _torch()
+        torch = torch_module()
         if isinstance(base, torch.Tensor):
             return torch.pow(base, exponent)
-        return torch.pow(_as_tensors(torch, exponent, base)[1], exponent)
+        return torch.pow(as_tensors(torch, exponent, base)[1], exponent)
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:
-        torch = _torch()
+        torch = torch_module()
         if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
             a = torch.full_like(cond, float(a), dtype=torch.get_default_dtype())
-        a, b = _as_tensors(torch, a, b)
+        a, b = as_tensors(torch, a, b)
         return torch.where(cond, a, b)
 
     def logical(self, name: str, *args: Any) -> Any:
-        return getattr(_torch(), f"logical_{name}")(*args)
+        return getattr(torch_module(), f"logical_{name}")(*args)
 
 
 _RELATIONS: dict[type, Callable[[Any, Any], Any]] = {
@@ -281,6 +281,6 @@ def compile_numpy(expr: sp.Expr) -> Callable[[np.ndarray], np.ndarray]:
 
 def compile_torch(expr: sp.Expr) -> Callable[[Any], Any]:
     """A torch function computing ``expr`` element-wise, differentiable where torch is."""
-    _torch()  # resolve the import now, not while torch.compile traces the function
+    torch_module()  # resolve the import now, not while torch.compile traces the function
     backend = _TorchBackend()
     return _broadcasting(_compile(expr, backend), backend)

@@ -89,7 +89,7 @@ class _Level:
         return int(sum(len(p) for p in self.op))
 
 
-class _Space:
+class Space:
     """The grammar compiled for enumeration: operator ids, numpy forms, constraints."""
 
     def __init__(self, grammar: Grammar) -> None:
@@ -165,7 +165,7 @@ _TRANSFORMS: dict[str, tuple[Callable[[Values], Values], Callable[[Render], Rend
 }
 
 
-def _shapes(values: np.ndarray) -> list[str]:
+def shape_keys(values: np.ndarray) -> list[str]:
     """Per row, a key equal for rows that are the same function up to output scale and sign.
 
     Cheap exact-duplicate detection on the grid (erf(x), sign(x)*erf(abs(x)), 2*erf(x) …);
@@ -190,7 +190,7 @@ class Enumerator:
         max_expressions: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        self.space = _Space(grammar)
+        self.space = Space(grammar)
         self.grammar = grammar
         self.max_size = max_size or grammar.max_size
         self.max_expressions = max_expressions
@@ -382,7 +382,7 @@ class Enumerator:
                 if count:
                     self.result.rejected[REASONS[i]] += int(count)
             passed = v[:take][verdict.passed]
-            for row, shape in zip(rows[:take][verdict.passed], _shapes(passed), strict=True):
+            for row, shape in zip(rows[:take][verdict.passed], shape_keys(passed), strict=True):
                 self._pending.append((size, int(row), label, text, shape))
             if self.progress:
                 self.progress(take)

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 
-class ExpressionError(ValueError):
+class UserError(ValueError):
+    """A mistake in what a user asked for: the command line prints it as one line and exits
+    with status 2. Every other exception is a bug and keeps its traceback.
+
+    >>> isinstance(ExpressionError("empty expression", source=""), UserError)
+    True
+    """
+
+
+class ExpressionError(UserError):
     """An expression that cannot be parsed or is not allowed.
 
     ``column`` is 1-based within ``source``; ``origin`` says where the text came from (a grammar
@@ -32,7 +41,7 @@ class ExpressionError(ValueError):
         return f"{where}: {self.message}"
 
 
-class GrammarError(ValueError):
+class GrammarError(UserError):
     """A mistake in a grammar file, naming the file, the line and the key.
 
     >>> str(GrammarError("unknown operator 'tahn'", path="g.toml", line=3, key="unary"))

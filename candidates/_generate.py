@@ -31,7 +31,7 @@ from ._candidate import Candidate, PropertyReport
 from ._canonical import behaviour_signature
 from ._compile import compile_numpy
 from ._enumerate import EnumerationResult, enumerate_space
-from ._errors import ExpressionError
+from ._errors import ExpressionError, UserError
 from ._grammar import Grammar
 from ._parser import numpy_from_text, parse
 from ._properties import PropertyResult, confirm_symbolically, numeric_properties
@@ -150,11 +150,11 @@ def generate_candidates(
     ``method`` says so).
     """
     if max_size is not None and not 1 <= max_size <= 12:
-        raise ValueError(f"max_size must be from 1 to 12, but got {max_size=}.")
+        raise UserError(f"max_size must be from 1 to 12, but got {max_size=}.")
     if max_expressions is not None and max_expressions < 1:
-        raise ValueError(f"max_expressions must be at least 1, but got {max_expressions=}.")
+        raise UserError(f"max_expressions must be at least 1, but got {max_expressions=}.")
     if max_candidates < 1:
-        raise ValueError(f"max_candidates must be at least 1, but got {max_candidates=}.")
+        raise UserError(f"max_candidates must be at least 1, but got {max_candidates=}.")
     n_workers = max(1, workers or os.cpu_count() or 1)
     timings: dict[str, float] = {}
     start = time.perf_counter()

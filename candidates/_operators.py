@@ -27,7 +27,7 @@ X = sp.Symbol("x", real=True)
 _TORCH: Any = None
 
 
-def _torch() -> Any:
+def torch_module() -> Any:
     # Imported on first use only: `derf-search --help` and the numeric screen never need torch.
     # Kept in a global so that later calls (inside torch.compile tracing) run no import.
     global _TORCH
@@ -65,14 +65,14 @@ def _max_sympy(a: sp.Expr, b: sp.Expr) -> sp.Expr:
 
 def _torch_binary(name: str) -> Callable[[Any, Any], Any]:
     def apply(a: Any, b: Any) -> Any:
-        torch = _torch()
-        a, b = _as_tensors(torch, a, b)
+        torch = torch_module()
+        a, b = as_tensors(torch, a, b)
         return getattr(torch, name)(a, b)
 
     return apply
 
 
-def _as_tensors(torch: Any, *values: Any) -> list[Any]:
+def as_tensors(torch: Any, *values: Any) -> list[Any]:
     """Turn Python numbers into tensors shaped like the first tensor argument."""
     like = next(v for v in values if isinstance(v, torch.Tensor))
     return [
@@ -84,10 +84,10 @@ def _as_tensors(torch: Any, *values: Any) -> list[Any]:
 
 
 def _torch_clip(a: Any, lo: Any, hi: Any) -> Any:
-    torch = _torch()
+    torch = torch_module()
     if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
         return torch.clamp(a, float(lo), float(hi))
-    a, lo, hi = _as_tensors(torch, a, lo, hi)
+    a, lo, hi = as_tensors(torch, a, lo, hi)
     return torch.minimum(torch.maximum(a, lo), hi)
 
 
@@ -124,7 +124,7 @@ def _unary(
         arity=1,
         sympy=sym,
         numpy=np_fn,
-        torch=lambda a: getattr(_torch(), torch_name)(a),
+        torch=lambda a: getattr(torch_module(), torch_name)(a),
         head=sym,
         aliases=aliases,
         doc=doc,
@@ -152,7 +152,7 @@ _TABLE: list[Operator] = [
         1,
         sp.sqrt,
         np.sqrt,
-        lambda a: _torch().sqrt(a),
+        lambda a: torch_module().sqrt(a),
         doc="square root (real for x >= 0 only)",
     ),
     Operator(
@@ -160,7 +160,7 @@ _TABLE: list[Operator] = [
         1,
         lambda a: sp.exp(a) - 1,
         np.expm1,
-        lambda a: _torch().expm1(a),
+        lambda a: torch_module().expm1(a),
         doc="exp(x) - 1",
     ),
     Operator(
@@ -168,7 +168,7 @@ _TABLE: list[Operator] = [
         1,
         lambda a: sp.log(1 + a),
         np.log1p,
-        lambda a: _torch().log1p(a),
+        lambda a: torch_module().log1p(a),
         doc="log(1 + x) (real for x > -1 only)",
     ),
     Operator(
@@ -176,7 +176,7 @@ _TABLE: list[Operator] = [
         1,
         _cbrt_sympy,
         np.cbrt,
-        lambda a: _torch().sign(a) * _torch().abs(a).pow(1.0 / 3.0),
+        lambda a: torch_module().sign(a) * torch_module().abs(a).pow(1.0 / 3.0),
         doc="real cube root",
     ),
     Operator(
@@ -184,7 +184,7 @@ _TABLE: list[Operator] = [
         1,
         _sigmoid_sympy,
         special.expit,
-        lambda a: _torch().sigmoid(a),
+        lambda a: torch_module().sigmoid(a),
         doc="logistic function 1/(1 + exp(-x))",
     ),
     Operator(
@@ -192,7 +192,7 @@ _TABLE: list[Operator] = [
         1,
         lambda a: a / (1 + sp.Abs(a)),
         lambda a: a / (1 + np.abs(a)),
-        lambda a: a / (1 + _torch().abs(a)),
+        lambda a: a / (1 + torch_module().abs(a)),
         doc="x/(1 + |x|)",
     ),
     Operator(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import math
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -95,6 +96,7 @@ class _Builder:
             self.error(f"longer than {self.limits.max_length} characters ({len(self.source)})")
         if not self.source.strip():
             self.error("empty expression")
+        self.refuse_non_ascii()
         try:
             tree = ast.parse(self.source.strip(), mode="eval")
         except SyntaxError as exc:
@@ -119,6 +121,20 @@ class _Builder:
         if extra:
             self.error(f"unknown symbols {sorted(map(str, extra))}")
         return expr
+
+    def refuse_non_ascii(self) -> None:
+        """Python folds look-alike letters (NFKC: 'ｅｒｆ', '𝐱', 'ⅹ') into ASCII names, so text
+        that reads as one function could silently parse as another. Expressions are ASCII."""
+        for column, char in enumerate(self.source, start=1):
+            if char.isascii():
+                continue
+            folded = unicodedata.normalize("NFKC", self.source)
+            hint = f"; did you mean {folded!r}?" if folded.isascii() else ""
+            self.error(
+                f"non-ASCII character {char!r} (U+{ord(char):04X}): expressions are written "
+                f"in ASCII{hint}",
+                column=column,
+            )
 
     def node(self, node: ast.AST, depth: int) -> sp.Expr:
         if depth > self.limits.max_depth:

@@ -25,6 +25,7 @@ import sympy as sp
 from . import _numeric as num
 from . import _symbolic as sym
 from ._compile import compile_numpy
+from ._errors import UserError
 from ._timeout import SymbolicTimeout, SymbolicUnavailable, time_limit
 
 PROPERTIES = ("zero_centered", "bounded", "center_sensitive", "monotonic")
@@ -44,9 +45,9 @@ class Tolerances:
         for name in ("window", "zero_centered", "flat_tolerance", "flat_width"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
-                raise ValueError(f"tolerance {name} must be a positive number, but got {value!r}.")
+                raise UserError(f"tolerance {name} must be a positive number, but got {value!r}.")
         if self.symbolic_seconds < 0:
-            raise ValueError(f"symbolic_seconds must be >= 0, but got {self.symbolic_seconds!r}.")
+            raise UserError(f"symbolic_seconds must be >= 0, but got {self.symbolic_seconds!r}.")
 
 
 @dataclass

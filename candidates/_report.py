@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._candidate import PropertyReport, _jsonable
+from ._candidate import PropertyReport, jsonable
 from ._properties import PROPERTIES
 
 _SHORT = {"zero_centered": "Z", "bounded": "B", "center_sensitive": "C", "monotonic": "M"}
@@ -154,7 +154,7 @@ def report_markdown(
                         for k in ("counterexample", "growth", "balance", "flat_width")
                         if k in v.evidence
                     }
-                    reasons.append(f"{p} ({v.method}): {_jsonable(detail)}")
+                    reasons.append(f"{p} ({v.method}): {jsonable(detail)}")
             lines.append(f"- `{report.candidate.expression}`: " + "; ".join(reasons))
     merged = [r for r in reports if r.candidate.merged_from]
     if merged:
@@ -186,4 +186,4 @@ def report_json(
         entry["merged_count"] = len(report.candidate.merged_from)
         entry["merged_from"] = list(report.candidate.merged_from[:max_merged])
         candidates.append(entry)
-    return {"summary": _jsonable(dict(summary)), "candidates": candidates}
+    return {"summary": jsonable(dict(summary)), "candidates": candidates}

@@ -20,7 +20,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ._compile import compile_numpy
-from ._enumerate import EnumerationResult, Survivor, _shapes, _Space
+from ._enumerate import EnumerationResult, Space, Survivor, shape_keys
+from ._errors import UserError
 from ._grammar import Grammar
 from ._parser import numpy_from_text
 from ._screen import GRID, REASONS, screen
@@ -29,7 +30,7 @@ _BATCH = 2048
 _VAR = "\x00"
 
 
-def _random_tree(space: _Space, rng: np.random.Generator, size: int) -> tuple[str, frozenset[str]]:
+def _random_tree(space: Space, rng: np.random.Generator, size: int) -> tuple[str, frozenset[str]]:
     """A random expression of exactly ``size`` nodes containing x, with the operators it uses.
 
     The text marks x as :data:`_VAR`, so variants can substitute another argument for it.
@@ -70,7 +71,7 @@ def _random_tree(space: _Space, rng: np.random.Generator, size: int) -> tuple[st
     return text, lops | rops | {name}
 
 
-def _allowed(space: _Space, text: str, ops: frozenset[str]) -> bool:
+def _allowed(space: Space, text: str, ops: frozenset[str]) -> bool:
     # forbid_inside is checked on the operator sets of the whole tree: conservative and cheap.
     return not any(
         parent in ops and ops & banned for parent, banned in space.grammar.forbid_inside.items()
@@ -87,9 +88,9 @@ def sample_space(
 ) -> EnumerationResult:
     """Screen about ``k`` expressions (raw functions and their variants) drawn at random."""
     if k < 1:
-        raise ValueError(f"the sample size must be at least 1, but got {k=}.")
+        raise UserError(f"the sample size must be at least 1, but got {k=}.")
     start = time.perf_counter()
-    space = _Space(grammar)
+    space = Space(grammar)
     rng = np.random.default_rng(seed)
     limit = max_size or grammar.max_size
     prims = {name: compile_numpy(expr) for name, expr in grammar.primitives.items()}
@@ -129,7 +130,7 @@ def sample_space(
             for reason in verdict.reason[verdict.reason >= 0]:
                 result.rejected[REASONS[int(reason)]] += 1
             passed = np.flatnonzero(verdict.passed)
-            for i, shape in zip(passed, _shapes(v[passed]), strict=True):
+            for i, shape in zip(passed, shape_keys(v[passed]), strict=True):
                 template = batch_texts[i]
 
                 def render(var: str, template: str = template) -> str:

@@ -2,7 +2,7 @@
 
 The source performs the very operations :func:`candidates.compile_torch` performs, in the same
 order, so an exported function computes the same floats as the one used during the search. It
-calls four small helpers (``_pow``, ``_binary``, ``_where``, ``_full``) that :data:`HELPERS`
+calls four small helpers (``_pow``, ``_binary``, ``_where``, ``_full``) that :data:`TORCH_HELPERS`
 defines.
 
 Example:
@@ -18,7 +18,7 @@ import sympy as sp
 from ._operators import BY_HEAD, X
 
 #: Definitions the generated source relies on (scalars meet tensors as compile_torch does).
-HELPERS = """
+TORCH_HELPERS = """
 def _tensor(value, like):
     if isinstance(value, torch.Tensor):
         return value

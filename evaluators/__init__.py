@@ -10,25 +10,41 @@ Example:
 from __future__ import annotations
 
 from ._convert import Replacement, convert_norms
-from ._layer import MAX_SLOPE, PointwiseNorm, make_norm, resolve_candidate
+from ._layer import (
+    MAX_SLOPE,
+    NORM_LAYERS,
+    PointwiseNorm,
+    make_norm,
+    needs_safe_gradient,
+    norm_factory,
+    resolve_candidate,
+)
+from ._standalone import ExportError, check_standalone, class_name, standalone_source
 from ._task import Budget, Split, Task, get_task, register_task, task_names
 from ._train import QualityGate, RunResult, resolve_device, train
 
 __all__ = [
     "MAX_SLOPE",
+    "NORM_LAYERS",
     "Budget",
+    "ExportError",
     "PointwiseNorm",
     "QualityGate",
     "Replacement",
     "RunResult",
     "Split",
     "Task",
+    "check_standalone",
+    "class_name",
     "convert_norms",
     "get_task",
     "make_norm",
+    "needs_safe_gradient",
+    "norm_factory",
     "register_task",
     "resolve_candidate",
     "resolve_device",
+    "standalone_source",
     "task_names",
     "train",
 ]

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from candidates import Candidate
+from candidates import Candidate, Shift, UserError
 
-from ._layer import PointwiseNorm, Shift, make_norm
+from ._layer import PointwiseNorm, norm_factory
 
 _NORM_NAME = re.compile(r"(LayerNorm|LayerNorm2d|RMSNorm|RmsNorm|RmsNorm2d)$")
 
@@ -57,8 +57,8 @@ def convert_norms(
     model: nn.Module,
     candidate: str | Candidate,
     *,
-    alpha0: float = 0.5,
-    shift: Shift = "scalar",
+    alpha0: float | None = None,
+    shift: Shift | None = None,
     copy_affine: bool = True,
 ) -> list[Replacement]:
     """Replace every normalization layer of ``model`` by ``candidate``; return what changed.
@@ -66,8 +66,9 @@ def convert_norms(
     ``candidate`` is an expression, a catalog name, ``layernorm``/``rmsnorm``/``dyt``, or a
     :class:`~candidates.Candidate`. The new layers take the old layers' device and dtype and,
     with ``copy_affine``, their weight and bias as γ and β (1 and 0 in a fresh model). Raises
-    ValueError when the model has no normalization layer.
+    UserError when the model has no normalization layer.
     """
+    factory = norm_factory(candidate, alpha0=alpha0, shift=shift)
     replacements: list[Replacement] = []
     for parent_name, parent in list(model.named_modules()):
         for child_name, child in list(parent.named_children()):
@@ -75,9 +76,7 @@ def convert_norms(
             if found is None or isinstance(child, PointwiseNorm):
                 continue
             width, channels_last = found
-            new = make_norm(
-                candidate, width, alpha0=alpha0, shift=shift, channels_last=channels_last
-            )
+            new = factory(width, channels_last=channels_last)
             # A norm without affine parameters takes the model's device and dtype.
             reference = next(iter(child.parameters()), None)
             if reference is None:
@@ -90,7 +89,7 @@ def convert_norms(
             full = f"{parent_name}.{child_name}" if parent_name else child_name
             replacements.append(Replacement(full, type(child).__name__, width))
     if not replacements:
-        raise ValueError(
+        raise UserError(
             f"no normalization layer found in {type(model).__name__}: looked for nn.LayerNorm, "
             "nn.RMSNorm and modules named *LayerNorm/*RMSNorm/*RmsNorm with a 1-D weight"
         )

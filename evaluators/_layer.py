@@ -14,20 +14,29 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 import sympy as sp
 import torch
 from torch import nn
 
-from candidates import BASELINES, PAPER, Candidate, compile_torch
+from candidates import (
+    BASELINES,
+    DEFAULT_ALPHA0,
+    PAPER,
+    Candidate,
+    Shift,
+    UserError,
+    compile_torch,
+    find_entry,
+    parse_shift,
+)
 
-Shift = Literal["scalar", "vector"] | None
 #: Largest |f'(z)| passed back where the true slope is infinite (|x|^p with p < 1 at 0).
 MAX_SLOPE = 1e4
 
 
-def _needs_safe_gradient(expr: sp.Expr) -> bool:
+def needs_safe_gradient(expr: sp.Expr) -> bool:
     """True where autograd could produce nan/inf: a fractional or negative power of a base
     that can be zero (sqrt(|x|) at 0, |x|^(2/3) at 0)."""
     for power in expr.atoms(sp.Pow):
@@ -83,7 +92,7 @@ def resolve_candidate(fn: str | Candidate) -> Candidate:
     if _ID.fullmatch(fn.strip()):
         by_id = _catalog_by_id()
         if fn.strip() not in by_id:
-            raise ValueError(
+            raise UserError(
                 f"unknown candidate id {fn!r}: only the catalog's ids are known "
                 "here; give the expression instead"
             )
@@ -105,28 +114,29 @@ class PointwiseNorm(nn.Module):
         num_features: int,
         fn: str | Candidate,
         *,
-        alpha0: float = 0.5,
-        shift: Shift = "scalar",
+        alpha0: float = DEFAULT_ALPHA0,
+        shift: Shift | None = "scalar",
         channels_last: bool = True,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        compiled: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
         if num_features < 1:
             raise ValueError(f"num_features must be at least 1, but got {num_features=}.")
-        if shift not in ("scalar", "vector", None):
-            raise ValueError(f"shift must be 'scalar', 'vector' or None, but got {shift=}.")
+        kind = parse_shift(shift)
         kw: dict[str, Any] = {"device": device, "dtype": dtype}
         self.candidate = resolve_candidate(fn)
         self.num_features = num_features
         self.channels_last = channels_last
-        self.shift_kind = shift
-        self.fn = compile_torch(self.candidate.sympy)
-        self.safe = _needs_safe_gradient(self.candidate.sympy)
+        self.shift_kind = kind
+        # ``compiled`` is the candidate's torch function when a factory already compiled it.
+        self.fn = compiled if compiled is not None else compile_torch(self.candidate.sympy)
+        self.safe = needs_safe_gradient(self.candidate.sympy)
         self.alpha = nn.Parameter(torch.full((1,), float(alpha0), **kw))
-        if shift == "scalar":
+        if kind == "scalar":
             self.shift = nn.Parameter(torch.zeros(1, **kw))
-        elif shift == "vector":
+        elif kind == "vector":
             self.shift = nn.Parameter(torch.zeros(num_features, **kw))
         else:
             self.register_parameter("shift", None)
@@ -152,26 +162,72 @@ class PointwiseNorm(nn.Module):
         )
 
 
+#: The normalization layers among the baselines (catalog entries of kind ``norm``).
+NORM_LAYERS: dict[str, Callable[..., nn.Module]] = {
+    "layernorm": nn.LayerNorm,
+    "rmsnorm": nn.RMSNorm,
+}
+
+
+def norm_factory(
+    kind: str | Candidate,
+    *,
+    alpha0: float | None = None,
+    shift: Shift | None = None,
+    eps: float = 1e-6,
+) -> Callable[..., nn.Module]:
+    """``factory(width, channels_last=True)`` building norm layers of one kind: a catalog name
+    (``layernorm``, ``rmsnorm``, ``dyt``, ``isru``, …) or any candidate. The candidate is
+    resolved and compiled once, here; every layer then shares the compiled function.
+
+    A catalog entry brings its own template (DyT: no shift); ``alpha0`` and ``shift`` override
+    it, and otherwise default to :data:`~candidates.DEFAULT_ALPHA0` and a scalar shift.
+
+    >>> factory = norm_factory("dyt")
+    >>> factory(4).shift is None, factory(4).fn is factory(8).fn
+    (True, True)
+    """
+    entry = find_entry(kind) if isinstance(kind, str) and "(" not in kind else None
+    if entry is not None and entry.kind == "norm":
+        layer = NORM_LAYERS[entry.name]
+
+        def build_norm(width: int, channels_last: bool = True) -> nn.Module:
+            return layer(width, eps=eps)
+
+        return build_norm
+    candidate = resolve_candidate(kind)
+    start = alpha0 if alpha0 is not None else entry.alpha0 if entry else DEFAULT_ALPHA0
+    kind_of_shift = shift if shift is not None else entry.shift if entry else "scalar"
+    fn = compile_torch(candidate.sympy)
+
+    def build(width: int, channels_last: bool = True) -> nn.Module:
+        return PointwiseNorm(
+            width,
+            candidate,
+            alpha0=start,
+            shift=kind_of_shift,
+            channels_last=channels_last,
+            compiled=fn,
+        )
+
+    return build
+
+
 def make_norm(
     kind: str | Candidate,
     num_features: int,
     *,
-    alpha0: float = 0.5,
-    shift: Shift = "scalar",
+    alpha0: float | None = None,
+    shift: Shift | None = None,
     eps: float = 1e-6,
     channels_last: bool = True,
 ) -> nn.Module:
-    """A norm layer by name: ``layernorm``, ``rmsnorm``, ``dyt`` (tanh, no shift), or any
-    candidate (expression or catalog name) as a :class:`PointwiseNorm`."""
-    name = kind.strip().lower() if isinstance(kind, str) else None
-    if name == "layernorm":
-        return nn.LayerNorm(num_features, eps=eps)
-    if name == "rmsnorm":
-        return nn.RMSNorm(num_features, eps=eps)
-    if name == "dyt":
-        return PointwiseNorm(
-            num_features, "tanh(x)", alpha0=alpha0, shift=None, channels_last=channels_last
-        )
-    return PointwiseNorm(
-        num_features, kind, alpha0=alpha0, shift=shift, channels_last=channels_last
-    )
+    """One norm layer: :func:`norm_factory` for a single width.
+
+    >>> make_norm("dyt", 4).shift is None, make_norm("dyt", 4, shift="scalar").shift.shape
+    (True, torch.Size([1]))
+    >>> type(make_norm("rmsnorm", 4)).__name__
+    'RMSNorm'
+    """
+    factory = norm_factory(kind, alpha0=alpha0, shift=shift, eps=eps)
+    return factory(num_features, channels_last=channels_last)

@@ -22,7 +22,7 @@ from typing import ClassVar, Literal
 import torch
 from torch import nn
 
-from candidates import suggest
+from candidates import UserError, suggest
 
 NormFactory = Callable[[int], nn.Module]
 
@@ -41,9 +41,9 @@ class Budget:
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, but got {self.epochs=}.")
+            raise UserError(f"epochs must be at least 1, but got {self.epochs=}.")
         if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, but got {self.batch_size=}.")
+            raise UserError(f"batch_size must be at least 1, but got {self.batch_size=}.")
 
 
 @dataclass
@@ -93,7 +93,7 @@ class Task(ABC):
             return replace(self.budgets["default"], epochs=int(name))
         if name not in self.budgets:
             hint = suggest(str(name), list(self.budgets))
-            raise ValueError(
+            raise UserError(
                 f"unknown budget {name!r} for task {self.name}{hint} "
                 f"(known: {', '.join(self.budgets)}, or a number of epochs)"
             )
@@ -129,11 +129,11 @@ def get_task(name: str) -> Task:
         try:
             cls = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
-            raise ValueError(f"cannot load task {name!r}: {exc}") from None
+            raise UserError(f"cannot load task {name!r}: {exc}") from None
         if not (isinstance(cls, type) and issubclass(cls, Task)):
-            raise ValueError(f"{name!r} is not a Task subclass")
+            raise UserError(f"{name!r} is not a Task subclass")
         return cls()
     names = task_names()
     if name not in _REGISTRY:
-        raise ValueError(f"unknown task {name!r}{suggest(name, names)} (known: {', '.join(names)})")
+        raise UserError(f"unknown task {name!r}{suggest(name, names)} (known: {', '.join(names)})")
     return _REGISTRY[name]()

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from candidates import Candidate
+from candidates import Candidate, Shift, UserError
 
-from ._layer import PointwiseNorm, Shift, make_norm
+from ._layer import PointwiseNorm, norm_factory
 from ._task import Budget, Task
 
 #: A gradient norm above this (before clipping) counts as an explosion.
@@ -81,9 +81,9 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"device must be cpu, cuda or auto, but got {device!r}.")
+        raise UserError(f"device must be cpu, cuda or auto, but got {device!r}.")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device cuda asked for, but torch sees no CUDA device here")
+        raise UserError("device cuda asked for, but torch sees no CUDA device here")
     return torch.device(device)
 
 
@@ -117,22 +117,22 @@ def train(
     seed: int = 0,
     budget: str | int | Budget = "default",
     device: str = "auto",
-    alpha0: float = 0.5,
-    shift: Shift = "scalar",
+    alpha0: float | None = None,
+    shift: Shift | None = None,
     report: Report | None = None,
     quality_gate: QualityGate | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Train ``task``'s model with ``candidate`` in every norm; a result, never an exception
-    for a run that goes wrong."""
+    for a run that goes wrong. ``alpha0`` and ``shift`` default to the candidate's catalog
+    template (DyT: no shift), else α0 = 0.5 and a scalar shift."""
     plan = budget if isinstance(budget, Budget) else task.budget(budget)
     dev = resolve_device(device)
     seed_everything(seed)
     start, cpu_start = time.perf_counter(), time.process_time()
     name = candidate if isinstance(candidate, str) else candidate.expression
 
-    def norm(width: int) -> torch.nn.Module:
-        return make_norm(candidate, width, alpha0=alpha0, shift=shift)
+    norm = norm_factory(candidate, alpha0=alpha0, shift=shift)  # resolved and compiled once
 
     train_split, val_split = (s.to(dev) for s in task.splits(seed))
     model = task.build_model(norm).to(dev)

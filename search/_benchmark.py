@@ -21,8 +21,8 @@ import numpy as np
 
 def _per_expression_baseline(texts: list[str], primitives: Mapping[str, Any]) -> float:
     """Seconds per expression when each is compiled and screened on its own."""
-    from candidates import numpy_from_text
-    from candidates._screen import GRID, screen
+    from candidates import SCREEN_GRID as GRID
+    from candidates import numpy_from_text, screen
 
     start = time.perf_counter()
     for text in texts:

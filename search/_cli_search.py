@@ -14,10 +14,6 @@ from pathlib import Path
 from typing import Any
 
 
-class UsageError(ValueError):
-    """A mistake in the command line (printed as one line, exit status 2)."""
-
-
 def _settings_from_args(args: argparse.Namespace) -> Any:
     from ._settings import RunSettings
 
@@ -80,6 +76,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _study(args: argparse.Namespace) -> int:
+    from candidates import UserError
+
     from ._run import run_search
     from ._settings import RunSettings
     from ._study_report import write_study_report
@@ -88,7 +86,7 @@ def _study(args: argparse.Namespace) -> int:
         settings = RunSettings.read(args.resume).with_out(args.resume)
     else:
         if args.study is None:
-            raise UsageError("give a study (properties or catalog) or --resume RUN_DIR")
+            raise UserError("give a study (properties or catalog) or --resume RUN_DIR")
         name = f"paper-{args.study}-{'-'.join(args.task)}"
         settings = RunSettings(
             study=args.study,
@@ -102,7 +100,7 @@ def _study(args: argparse.Namespace) -> int:
             out=args.out or f"results/{name}",
         )
     if settings.study is None:
-        raise UsageError(f"{settings.run_dir} is a search, not a study: use `run --resume`")
+        raise UserError(f"{settings.run_dir} is a search, not a study: use `run --resume`")
     summary = run_search(settings, resume=bool(args.resume), progress=not args.no_progress)
     report = write_study_report(settings.run_dir, settings.study)
     print(report.read_text())
@@ -139,6 +137,8 @@ def _leaderboard(args: argparse.Namespace) -> int:
 def _plot(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from candidates import UserError
+
     from ._leaderboard import load_leaderboard, load_trials, open_studies
     from ._run_plots import plot_run
 
@@ -146,7 +146,7 @@ def _plot(args: argparse.Namespace) -> int:
     board = load_leaderboard(run_dir)
     trials = load_trials(open_studies(run_dir))
     if trials.empty:
-        raise UsageError(f"{run_dir} has no finished trials to plot yet")
+        raise UserError(f"{run_dir} has no finished trials to plot yet")
     candidates = pd.read_parquet(run_dir / "candidates.parquet")
     for path in plot_run(run_dir, board, trials, candidates):
         print(f"{path}  {path.with_suffix('.svg')}")
@@ -154,24 +154,33 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from candidates import UserError
+
     from ._export import export_module
 
     if args.run_dir and args.candidate is None and not Path(args.run_dir).is_dir():
         args.run_dir, args.candidate = None, args.run_dir  # `export CANDIDATE -o FILE`
     if args.rank is None and args.candidate is None:
-        raise UsageError("give --rank K (with RUN_DIR) or a CANDIDATE expression or name")
+        raise UserError("give --rank K (with RUN_DIR) or a CANDIDATE expression or name")
     run_dir = _run_dir(args.run_dir) if args.run_dir else None
     path = export_module(
-        args.output, run_dir=run_dir, rank=args.rank, candidate=args.candidate, task=args.task
+        args.output,
+        run_dir=run_dir,
+        rank=args.rank,
+        candidate=args.candidate,
+        task=args.task,
+        overwrite=args.force,
     )
     print(f"wrote {path}")
     return 0
 
 
 def _run_dir(text: str) -> Path:
+    from candidates import UserError
+
     path = Path(text)
     if not (path / "config.toml").is_file():
-        raise UsageError(f"{path} is not a run directory (no config.toml)")
+        raise UserError(f"{path} is not a run directory (no config.toml)")
     return path
 
 
@@ -199,7 +208,9 @@ def add_search_commands(sub: Any) -> None:
     ev.add_argument("--task", nargs="+", default=["digits-vit"], help="tasks (default digits-vit)")
     ev.add_argument("--seeds", type=int, default=2, help="seeds per candidate (default 2)")
     ev.add_argument("--budget", default="default", help="quick, default or a number of epochs")
-    ev.add_argument("--alpha0", type=float, default=0.5)
+    ev.add_argument(
+        "--alpha0", type=float, help="α's initial value (default: 0.5, or the catalog entry's)"
+    )
     ev.add_argument("--tune-alpha", action="store_true", help="sample α0 log-uniformly per trial")
     ev.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     sc = p.add_argument_group("scheduling")
@@ -249,4 +260,5 @@ def add_search_commands(sub: Any) -> None:
     p.add_argument("--rank", type=int, help="the leaderboard row to export")
     p.add_argument("--task", help="with --rank: rank by this task")
     p.add_argument("-o", "--output", required=True, help="the .py file to write")
+    p.add_argument("--force", action="store_true", help="replace the file if it exists")
     p.set_defaults(run=_export)

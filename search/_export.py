@@ -1,9 +1,10 @@
 """`derf-search export`: a leaderboard row or an expression as a standalone PyTorch module.
 
-The written file needs only torch: it holds f as torch code (the same operations the search
-ran, see :mod:`candidates._torch_source`), the template layer y = γ ⊙ f(α·x + s) + β with the
-parameter names of :class:`evaluators.PointwiseNorm` (so state dicts load either way), and a
-docstring with the expression, its LaTeX and the leaderboard figures.
+The module's source comes from :func:`evaluators.standalone_source` (the layer owns its
+export); this command picks the candidate and its template (the run's α0, the tuned best α0
+where α0 was tuned, the row's shift), adds the leaderboard figures as notes, has the text
+proved equivalent to :class:`evaluators.PointwiseNorm` by :func:`evaluators.check_standalone`,
+and only then writes it — never over an existing file unless asked.
 
 Example:
     >>> import tempfile, importlib.util, torch
@@ -17,126 +18,22 @@ Example:
 from __future__ import annotations
 
 import math
-import re
+import os
+import tempfile
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from candidates import Candidate
-from candidates._torch_source import HELPERS, to_torch_source
+from candidates import DEFAULT_ALPHA0, Candidate, UserError, find_entry, parse_shift
+from evaluators import check_standalone, standalone_source
 
 from ._leaderboard import load_leaderboard
-
-_TEMPLATE = '''r"""{title}
-
-y = gamma * f(alpha * x + s) + beta over the last (channel) dimension, a drop-in for LayerNorm,
-with
-
-    f(x) = {expression}
-    LaTeX: {latex}
-
-alpha is a learnable scalar (init alpha0), s a learnable {shift_text}, gamma and beta learnable
-per-channel vectors (init 1 and 0). Parameter names match derf-search's PointwiseNorm
-(alpha, shift, weight, bias).
-{figures}
-Written by derf-search {version}; needs only torch.
-
-Example:
-    >>> layer = {cls}(64)
-    >>> layer(torch.randn(2, 5, 64)).shape
-    torch.Size([2, 5, 64])
-"""
-
-from __future__ import annotations
-
-import torch
-from torch import nn
-
-EXPRESSION = {expression!r}
-CANDIDATE_ID = {cid!r}
-#: Where the slope of f is infinite or undefined (|x|^p, p < 1, at 0) it is replaced by a
-#: finite value, as during the search, so that gradients stay finite.
-SAFE_SLOPE = {safe!r}
-MAX_SLOPE = {max_slope!r}
-{helpers}
-
-def f(x: torch.Tensor) -> torch.Tensor:
-    """f(x) = {expression}"""
-    out = {source}
-    if not isinstance(out, torch.Tensor):  # a constant function still returns a tensor
-        out = torch.full_like(x, out)
-    return out
+from ._settings import RunSettings
 
 
-class _SafeSlope(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, z):
-        ctx.save_for_backward(z)
-        return f(z)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (z,) = ctx.saved_tensors
-        with torch.enable_grad():
-            leaf = z.detach().requires_grad_(True)
-            (slope,) = torch.autograd.grad(f(leaf).sum(), leaf)
-        slope = torch.nan_to_num(slope, nan=0.0, posinf=MAX_SLOPE, neginf=-MAX_SLOPE)
-        return grad * slope.clamp(-MAX_SLOPE, MAX_SLOPE)
-
-
-class {cls}(nn.Module):
-    """y = gamma * f(alpha * x + s) + beta with f(x) = {expression}."""
-
-    def __init__(self, num_features: int, *, alpha0: float = {alpha0!r},
-                 shift: str | None = {shift!r}, channels_last: bool = True,
-                 device=None, dtype=None) -> None:
-        super().__init__()
-        kw = {{"device": device, "dtype": dtype}}
-        self.num_features = num_features
-        self.channels_last = channels_last
-        self.alpha = nn.Parameter(torch.full((1,), float(alpha0), **kw))
-        if shift == "scalar":
-            self.shift = nn.Parameter(torch.zeros(1, **kw))
-        elif shift == "vector":
-            self.shift = nn.Parameter(torch.zeros(num_features, **kw))
-        else:
-            self.register_parameter("shift", None)
-        self.weight = nn.Parameter(torch.ones(num_features, **kw))
-        self.bias = nn.Parameter(torch.zeros(num_features, **kw))
-
-    def _channel(self, p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        if self.channels_last or p.numel() == 1:
-            return p
-        return p.view(1, -1, *([1] * (x.dim() - 2)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.alpha * x
-        if self.shift is not None:
-            z = z + self._channel(self.shift, x)
-        y = _SafeSlope.apply(z) if SAFE_SLOPE else f(z)
-        return y * self._channel(self.weight, x) + self._channel(self.bias, x)
-
-    def extra_repr(self) -> str:
-        return f"{{self.num_features}}, f={{EXPRESSION}}"
-
-
-Norm = {cls}
-'''
-
-
-def _class_name(candidate: Candidate, key: str) -> str:
-    base = candidate.name or (key if not key.startswith("c") or len(key) != 12 else "")
-    words = re.findall(r"[A-Za-z0-9]+", base)
-    name = "".join(w[:1].upper() + w[1:] for w in words)
-    if not name or name[0].isdigit():
-        name = f"Candidate{candidate.id[1:]}"
-    return f"{name}Norm"
-
-
-def _figures(row: pd.Series, run_dir: Path) -> str:
+def _figures(row: pd.Series, run_dir: Path) -> list[str]:
     tasks = [c[: -len(" mean")] for c in row.index if c.endswith(" mean")]
-    lines = [f"\nLeaderboard of {run_dir} (rank {row['rank']}):"]
+    lines = [f"Leaderboard of {run_dir} (rank {row['rank']}):"]
     for task in tasks:
         mean, n = row[f"{task} mean"], int(row[f"{task} n"])
         if n == 0 or not math.isfinite(float(mean)):
@@ -150,20 +47,53 @@ def _figures(row: pd.Series, run_dir: Path) -> str:
             if delta is not None and math.isfinite(float(delta)):
                 line += f", Δ vs {ref} {float(delta):+.4f}"
         lines.append(line)
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _row(run_dir: Path, rank: int | None, candidate: str | None, task: str | None) -> pd.Series:
     board = load_leaderboard(run_dir, task=task)
     if rank is not None:
         if not 1 <= rank <= len(board):
-            raise ValueError(f"rank must be between 1 and {len(board)}, but got {rank}")
+            raise UserError(f"rank must be between 1 and {len(board)}, but got {rank}")
         return board.iloc[rank - 1]
     assert candidate is not None
     match = board[(board["candidate_id"] == candidate) | (board["name"] == candidate)]
     if match.empty:
         return pd.Series(dtype=object)
     return match.iloc[0]
+
+
+def _best_alpha0(row: pd.Series) -> float | None:
+    """The tuned α0 of the row's first task that has one (a run with --tune-alpha)."""
+    for column in row.index:
+        if str(column).endswith(" best_alpha0") and math.isfinite(float(row[column])):
+            return float(row[column])
+    return None
+
+
+def _own(row: pd.Series) -> float:
+    """The α0 of the row's template (older run directories did not record one)."""
+    try:
+        value = float(row.get("alpha0", DEFAULT_ALPHA0))
+    except (TypeError, ValueError):
+        return DEFAULT_ALPHA0
+    return value if math.isfinite(value) else DEFAULT_ALPHA0
+
+
+def _write_new(path: Path, text: str, *, overwrite: bool) -> None:
+    """Write ``text`` to ``path`` in one step (a temporary file renamed), refusing to replace
+    a file that exists unless ``overwrite``."""
+    if path.exists() and not overwrite:
+        raise UserError(f"{path} exists: choose another -o or pass --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def export_module(
@@ -173,48 +103,43 @@ def export_module(
     rank: int | None = None,
     candidate: str | None = None,
     task: str | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write the module for leaderboard row ``rank`` of ``run_dir``, or for ``candidate`` (an
-    expression, a catalog name, or a candidate id of the run)."""
-    from importlib import metadata
-
-    from evaluators._layer import MAX_SLOPE, _needs_safe_gradient
-
+    expression, a catalog name, or a candidate id or name of the run)."""
     if rank is not None and run_dir is None:
-        raise ValueError("--rank needs a RUN_DIR")
+        raise UserError("--rank needs a RUN_DIR")
     row = _row(run_dir, rank, candidate, task) if run_dir is not None else pd.Series(dtype=object)
-    expression: Any = row.get("expression") if not row.empty else candidate
-    key = str(row.get("candidate_id", candidate))
-    if key in ("layernorm", "rmsnorm") or not isinstance(expression, str):
-        raise ValueError(
-            f"{key} is a normalization layer, not a point-wise function: use torch.nn's own"
-        )
-    shift = str(row.get("shift", "scalar")) if not row.empty else "scalar"
-    if key == "dyt" or candidate == "dyt":
-        shift = "none"
-    fn = Candidate.from_text(expression)
-    if fn.name is None and key == "dyt":
-        fn.name = "dyt"
-    cls = _class_name(fn, key)
-    text = _TEMPLATE.format(
-        title=f"{cls}: a point-wise replacement for LayerNorm found with derf-search.",
-        expression=fn.expression,
-        latex=fn.latex,
-        shift_text={"scalar": "scalar shift", "vector": "per-channel shift"}.get(
-            shift, "shift (none here: DyT-style)"
-        ),
-        figures=_figures(row, run_dir) if run_dir is not None and not row.empty else "",
-        version=metadata.version("derf-search"),
-        cls=cls,
-        cid=fn.id,
-        safe=_needs_safe_gradient(fn.sympy),
-        max_slope=MAX_SLOPE,
-        helpers=HELPERS,
-        source=to_torch_source(fn.sympy),
-        alpha0=0.5,
-        shift=None if shift == "none" else shift,
-    )
+    notes: list[str] = []
+    if row.empty:
+        assert candidate is not None
+        entry = find_entry(candidate) if "(" not in candidate else None
+        if entry is not None and entry.kind == "norm":
+            raise UserError(
+                f"{entry.name} is a normalization layer, not a point-wise function: "
+                "use torch.nn's own"
+            )
+        fn = Candidate.from_text(candidate)
+        shift = parse_shift(entry.shift if entry else "scalar")
+        alpha0 = entry.alpha0 if entry else DEFAULT_ALPHA0
+    else:
+        assert run_dir is not None
+        expression = row.get("expression")
+        if not isinstance(expression, str):
+            raise UserError(
+                f"{row['candidate_id']} is a normalization layer, not a point-wise function: "
+                "use torch.nn's own"
+            )
+        fn = Candidate.from_text(expression)
+        if isinstance(row.get("name"), str):
+            fn.name = str(row["name"])
+        shift = parse_shift(str(row.get("shift", "scalar")))
+        # The α0 the row ran with: tuned, or the run's, or the row's own template.
+        tuned, chosen = _best_alpha0(row), RunSettings.read(run_dir).alpha0
+        alpha0 = tuned if tuned is not None else chosen if chosen is not None else _own(row)
+        notes = _figures(row, run_dir)
+    text = standalone_source(fn, alpha0=alpha0, shift=shift, notes=notes)
+    check_standalone(text, fn, alpha0=alpha0, shift=shift)  # refuses a non-equivalent module
     path = Path(output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    _write_new(path, text, overwrite=overwrite)
     return path

@@ -25,13 +25,14 @@ from typing import Any
 import tomli_w
 
 from candidates import (
+    UserError,
+    candidates_table,
     count_space,
     generate_candidates,
     load_grammar,
     report_json,
     report_markdown,
 )
-from candidates._report import candidates_table
 
 from ._plots import plot_shapes
 from ._progress import StageProgress
@@ -77,7 +78,7 @@ def package_versions() -> dict[str, str]:
 def generate(settings: GenerateSettings) -> dict[str, Any]:
     """Run the candidate pipeline and write the run directory; returns the summary."""
     if settings.sample is not None and settings.max_expressions is not None:
-        raise ValueError("give either --sample or --max-expressions, not both")
+        raise UserError("give either --sample or --max-expressions, not both")
     grammar = load_grammar(settings.grammar)
     out = Path(settings.out)
     with StageProgress(enabled=settings.progress) as progress:

@@ -28,7 +28,7 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from candidates import PROPERTIES
+from candidates import PROPERTIES, UserError
 
 from ._settings import RunSettings
 
@@ -192,7 +192,7 @@ def leaderboard(
         from candidates import suggest
 
         known = sorted(set(trials["task"]))
-        raise ValueError(f"no trials of task {task!r}{suggest(task, known)} (known: {known})")
+        raise UserError(f"no trials of task {task!r}{suggest(task, known)} (known: {known})")
     trials = trials.copy()
     for name in ("diverged", "retried", "duplicate"):
         if name not in trials:
@@ -247,9 +247,9 @@ def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
                 _cell(
                     row[f"{t} mean"], row[f"{t} std"], int(row[f"{t} n"]), int(row[f"{t} diverged"])
                 ),
-                _signed(row[f"{t} Δ layernorm"]),
-                _signed(row[f"{t} Δ dyt"]),
-                _signed(row[f"{t} train_loss_eval"], plus=False),
+                format_signed(row[f"{t} Δ layernorm"]),
+                format_signed(row[f"{t} Δ dyt"]),
+                format_signed(row[f"{t} train_loss_eval"], plus=False),
             ]
         verdicts = " ".join(
             "–" if not isinstance(row.get(p), (bool, int)) else ("✓" if row.get(p) else "✗")
@@ -265,7 +265,7 @@ def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _signed(value: Any, *, plus: bool = True) -> str:
+def format_signed(value: Any, *, plus: bool = True) -> str:
     number = _number(value)
     if not math.isfinite(number):
         return "–"

@@ -71,19 +71,20 @@ def with_recipe(task: Task, budget: str, recipe: Mapping[str, Any]) -> tuple[Tas
         >>> plan.lr, task.depth, base.depth
         (0.01, 8, 4)
     """
+    from candidates import UserError
     from evaluators import Budget
 
     plan = task.budget(budget)
     known = {f.name for f in fields(Budget)}
     unknown = sorted(set(recipe) - known - {"depth"})
     if unknown:
-        raise ValueError(
+        raise UserError(
             f"not a recipe setting: {', '.join(unknown)} "
             f"(known: {', '.join(sorted(known | {'depth'}))})"
         )
     if "depth" in recipe:
         if not isinstance(getattr(task, "depth", None), int):
-            raise ValueError(f"task {task.name} has no depth setting to change")
+            raise UserError(f"task {task.name} has no depth setting to change")
         task = copy.copy(task)  # the caller's task keeps its own depth
         task.depth = int(recipe["depth"])  # type: ignore[attr-defined]
     return task, replace(plan, **{k: v for k, v in recipe.items() if k != "depth"})

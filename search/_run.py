@@ -34,7 +34,6 @@ from evaluators import get_task
 from ._leaderboard import write_outputs
 from ._run_dir import prepare_run_dir
 from ._settings import RunSettings
-from ._space import NORM_KEYS
 from ._study import (
     ALPHA0_RANGE,
     is_charged,
@@ -122,8 +121,10 @@ class _Driver:
         # A study's table may list one run under several rows (λ = 0 of several tables).
         self.table = table.drop_duplicates("candidate_id").set_index("candidate_id")
         self.keys = list(self.table.index)
+        self.alpha0s = {str(k): float(v) for k, v in self.table["alpha0"].items()}
         self.max_steps = max_steps
         self.on_start = on_start
+        self.storage: optuna.storages.BaseStorage | None = None
         self.studies: dict[str, optuna.Study] = {}
         self.ledgers: dict[str, _Ledger] = {}
         self.running: dict[Any, _Running] = {}  # Ray object ref -> trial in flight
@@ -139,7 +140,7 @@ class _Driver:
     # --- studies -----------------------------------------------------------------------------
 
     def open_studies(self) -> None:
-        storage = open_storage(self.settings.storage_url())
+        storage = self.storage = open_storage(self.settings.storage_url())
         for name in self.settings.tasks:
             task = get_task(name)
             epochs = task.budget(self.settings.budget).epochs
@@ -160,7 +161,7 @@ class _Driver:
                     for key in (k for k in self.keys if self.table.at[k, "kind"] == "baseline"):
                         for seed in range(self.settings.seeds):
                             study.enqueue_trial({"candidate": key}, user_attrs={"seed": seed})
-            recover(study)
+            recover(storage, study)
             self.studies[name] = study
             self.ledgers[name] = _Ledger.read(study)
             for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
@@ -210,17 +211,19 @@ class _Driver:
                 trial.set_user_attr("seed", seed)
             self.duplicates = 0
             ledger.charge(key, seed)
+            row = self.table.loc[key]
+            function = row["expression"] if isinstance(row["expression"], str) else None
             alpha0 = self.settings.alpha0
-            if self.settings.tune_alpha and key not in NORM_KEYS:
+            if alpha0 is None:  # each row's own template
+                alpha0 = self.alpha0s[key]
+            if self.settings.tune_alpha and function is not None:
                 alpha0 = trial.suggest_float("alpha0", *ALPHA0_RANGE, log=True)
             trial.set_user_attr("task", task)
-            row = self.table.loc[key]
-            # Norm layers and DyT go by name (the evaluator builds them); functions by text.
-            by_name = row["kind"] == "baseline" and key != "erf"
             spec = TrialSpec(
                 trial=self._new_key(),
                 task=task,
-                candidate=key if by_name else str(row["expression"]),
+                # a function goes by its expression in its row's template; a norm layer by name
+                candidate=function if function is not None else key,
                 shift=str(row["shift"]),
                 seed=seed,
                 budget=self.settings.budget,
@@ -367,9 +370,12 @@ class _Driver:
         """Ctrl-C: stop the workers, fail the running trials and queue them for --resume."""
         import ray
 
+        assert self.storage is not None  # the studies are open while trials run
         for running in list(self.running.values()):
             ray.kill(running.worker)
-            mark_failed(running.study, running.trial.number, "interrupted", retry=True)
+            mark_failed(
+                self.storage, running.study, running.trial.number, "interrupted", retry=True
+            )
         self.running.clear()
         self.summary.interrupted = True
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from candidates import UserError
 from evaluators import get_task
 
 from ._settings import RunSettings
@@ -26,7 +27,7 @@ def prepare_run_dir(settings: RunSettings, *, symbolic: bool = True) -> pd.DataF
 
     out = settings.run_dir
     if (out / "config.toml").exists() or (settings.storage is None and (out / "study.db").exists()):
-        raise ValueError(
+        raise UserError(
             f"{out} already holds a run: continue it with `derf-search run --resume {out}` "
             "or choose another --out"
         )

@@ -24,7 +24,7 @@ import pandas as pd
 from candidates import PROPERTIES, compile_numpy, parse
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,11 +33,11 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     fig.savefig(path.with_suffix(".svg"))
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path
 
 
@@ -52,7 +52,7 @@ def _tasks(board: pd.DataFrame) -> list[str]:
 
 def plot_leaderboard(board: pd.DataFrame, plots: Path, *, top: int = 30) -> Path:
     """Per task, mean ± std of the metric per candidate, LayerNorm and DyT as lines."""
-    plt = _pyplot()
+    plt = pyplot()
     tasks = _tasks(board)
     shown = board.head(top)
     fig, axes = plt.subplots(
@@ -79,12 +79,12 @@ def plot_leaderboard(board: pd.DataFrame, plots: Path, *, top: int = 30) -> Path
         ax.set_title(f"{task}: mean ± std over seeds (orange: baselines)", fontsize=10)
         ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
-    return _save(fig, plots / "leaderboard.png")
+    return save_figure(fig, plots / "leaderboard.png")
 
 
 def plot_top_shapes(board: pd.DataFrame, plots: Path, *, top: int = 8) -> Path:
     """The shapes of the top candidates (point-wise functions only) beside erf and tanh."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = board[board["expression"].map(lambda e: isinstance(e, str))].head(top)
     x = np.linspace(-4, 4, 801)
     refs = {n: compile_numpy(parse(f"{n}(x)"))(x) for n in ("erf", "tanh")}
@@ -106,12 +106,12 @@ def plot_top_shapes(board: pd.DataFrame, plots: Path, *, top: int = 8) -> Path:
         ax.tick_params(labelsize=7)
     fig.suptitle("top candidates, f(x)/max|f| (dashed: erf, dotted: tanh)", fontsize=10)
     fig.tight_layout()
-    return _save(fig, plots / "shapes.png")
+    return save_figure(fig, plots / "shapes.png")
 
 
 def plot_curves(board: pd.DataFrame, trials: pd.DataFrame, plots: Path, *, top: int = 6) -> Path:
     """Validation metric per epoch, mean over seeds, for the top candidates and the baselines."""
-    plt = _pyplot()
+    plt = pyplot()
     tasks = list(dict.fromkeys(trials["task"]))
     keep = [*board["candidate_id"].head(top), "layernorm", "dyt", "erf"]
     keep = list(dict.fromkeys(keep))
@@ -132,12 +132,12 @@ def plot_curves(board: pd.DataFrame, trials: pd.DataFrame, plots: Path, *, top: 
         ax.set_title(f"{task}: validation metric, mean over seeds", fontsize=10)
         ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
-    return _save(fig, plots / "curves.png")
+    return save_figure(fig, plots / "curves.png")
 
 
 def plot_properties(board: pd.DataFrame, plots: Path, *, top: int = 40) -> Path:
     """Pass (green) / fail (red) / not a function (grey) per candidate and property."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = board.head(top)
     values = np.full((len(rows), len(PROPERTIES)), np.nan)
     for i, (_, row) in enumerate(rows.iterrows()):
@@ -154,7 +154,7 @@ def plot_properties(board: pd.DataFrame, plots: Path, *, top: int = 40) -> Path:
     )
     ax.set_title("property verdicts (green pass, red fail, grey: norm layer)", fontsize=9)
     fig.tight_layout()
-    return _save(fig, plots / "properties.png")
+    return save_figure(fig, plots / "properties.png")
 
 
 def plot_run(

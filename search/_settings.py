@@ -29,9 +29,9 @@ PRUNERS = ("none", "median", "successive-halving", "hyperband")
 
 def _check_choice(kind: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        from candidates import suggest  # not at import: `derf-search --help` stays light
+        from candidates import UserError, suggest  # not at import: `--help` stays light
 
-        raise ValueError(
+        raise UserError(
             f"unknown {kind} {value!r}{suggest(value, list(choices))} (known: {', '.join(choices)})"
         )
 
@@ -53,7 +53,7 @@ class RunSettings:
     tasks: tuple[str, ...] = ("digits-vit",)
     seeds: int = 2
     budget: str = "default"
-    alpha0: float = 0.5
+    alpha0: float | None = None  # None: each candidate's own (DEFAULT_ALPHA0 or its entry's)
     tune_alpha: bool = False
     device: str = "auto"
     # scheduling
@@ -70,21 +70,23 @@ class RunSettings:
     out: str = "results/run"
 
     def __post_init__(self) -> None:
+        from candidates import UserError
+
         _check_choice("sampler", self.sampler, SAMPLERS)
         _check_choice("pruner", self.pruner, PRUNERS)
         _check_choice("shift", self.shift, ("scalar", "vector", "none"))
         if self.seeds < 1:
-            raise ValueError(f"seeds must be at least 1, but got {self.seeds=}.")
+            raise UserError(f"seeds must be at least 1, but got {self.seeds=}.")
         if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, but got {self.workers=}.")
+            raise UserError(f"workers must be at least 1, but got {self.workers=}.")
         if self.gpus_per_trial < 0:
-            raise ValueError(f"gpus_per_trial must be >= 0, but got {self.gpus_per_trial=}.")
-        if self.alpha0 <= 0:
-            raise ValueError(f"alpha0 must be positive, but got {self.alpha0=}.")
+            raise UserError(f"gpus_per_trial must be >= 0, but got {self.gpus_per_trial=}.")
+        if self.alpha0 is not None and self.alpha0 <= 0:
+            raise UserError(f"alpha0 must be positive, but got {self.alpha0=}.")
         if not self.tasks:
-            raise ValueError("give at least one task")
+            raise UserError("give at least one task")
         if self.tune_alpha and self.sampler == "grid":
-            raise ValueError(
+            raise UserError(
                 "--tune-alpha samples α0 on a log scale, which a grid cannot: "
                 "use --sampler random or tpe"
             )
@@ -112,10 +114,12 @@ class RunSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSettings:
+        from candidates import UserError
+
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown settings in config.toml: {', '.join(unknown)}")
+            raise UserError(f"unknown settings in config.toml: {', '.join(unknown)}")
         values: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
         }
@@ -130,10 +134,12 @@ class RunSettings:
     @classmethod
     def read(cls, run_dir: str | Path) -> RunSettings:
         """The settings a run directory was started with."""
+        from candidates import UserError
+
         path = Path(run_dir) / "config.toml"
         if not path.is_file():
-            raise ValueError(f"{run_dir} is not a run directory: it has no config.toml")
+            raise UserError(f"{run_dir} is not a run directory: it has no config.toml")
         data = tomllib.loads(path.read_text())
         if data.get("command") != "run":
-            raise ValueError(f"{path} was not written by `derf-search run`")
+            raise UserError(f"{path} was not written by `derf-search run`")
         return cls.from_dict(data["settings"])

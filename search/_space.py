@@ -8,8 +8,8 @@ Example:
     >>> table = candidate_set(expressions=["x/(1 + abs(x))"], symbolic=False)
     >>> list(table["candidate_id"])
     ['layernorm', 'rmsnorm', 'dyt', 'erf', 'cefaa8630b2d']
-    >>> list(table["shift"])
-    ['scalar', 'scalar', 'none', 'scalar', 'scalar']
+    >>> list(table["shift"]), set(table["alpha0"])
+    (['scalar', 'scalar', 'none', 'scalar', 'scalar'], {0.5})
 """
 
 from __future__ import annotations
@@ -19,16 +19,35 @@ from pathlib import Path
 
 import pandas as pd
 
-from candidates import PROPERTIES, Candidate, candidates_table, check_candidate, get_catalog
+from candidates import (
+    DEFAULT_ALPHA0,
+    PROPERTIES,
+    RUN_BASELINES,
+    Candidate,
+    UserError,
+    candidates_table,
+    check_candidate,
+    get_catalog,
+    get_entry,
+    parse_shift,
+)
 
-#: Baseline keys, in leaderboard order; erf is Derf, dyt is tanh without shift.
-BASELINE_KEYS = ("layernorm", "rmsnorm", "dyt", "erf")
-NORM_KEYS = ("layernorm", "rmsnorm")
+Row = dict[str, object]
 
-_COLUMNS = ["candidate_id", "name", "kind", "expression", "latex", "shift", "passed", *PROPERTIES]
+_COLUMNS = [
+    "candidate_id",
+    "name",
+    "kind",
+    "expression",
+    "latex",
+    "shift",
+    "alpha0",
+    "passed",
+    *PROPERTIES,
+]
 
 
-def _row(key: str, candidate: Candidate | None, kind: str, shift: str) -> dict[str, object]:
+def _row(key: str, candidate: Candidate | None, kind: str, shift: str, alpha0: float) -> Row:
     return {
         "candidate_id": key,
         "name": key if kind == "baseline" else candidate.name if candidate else None,
@@ -36,6 +55,7 @@ def _row(key: str, candidate: Candidate | None, kind: str, shift: str) -> dict[s
         "expression": candidate.expression if candidate else None,
         "latex": candidate.latex if candidate else None,
         "shift": shift,
+        "alpha0": alpha0,
     }
 
 
@@ -62,22 +82,25 @@ def candidate_set(
     ``limit`` keeps the first N passing candidates of ``run_dir`` (the simplest come first) that
     are not already in the set.
     """
-    if shift not in ("scalar", "vector", "none"):
-        raise ValueError(f"shift must be scalar, vector or none, but got {shift!r}")
-    erf = Candidate.from_text("erf")
-    tanh = Candidate.from_text("tanh(x)")
-    rows = [
-        _row("layernorm", None, "baseline", "scalar"),
-        _row("rmsnorm", None, "baseline", "scalar"),
-        _row("dyt", tanh, "baseline", "none"),
-        _row("erf", erf, "baseline", "scalar"),
-    ]
-    # Derf is a baseline; the catalog's or the user's erf is the same run.
-    functions: dict[str, Candidate] = {erf.id: erf}
+    kind_of_shift = parse_shift(shift)
+    rows: list[Row] = []
+    # A baseline's own function is checked under its id; a candidate equal to a baseline
+    # that runs in the same template (the catalog's or the user's erf is Derf) is that run.
+    checked: dict[str, Candidate] = {}
+    functions: dict[str, Candidate] = {}
+    for name in RUN_BASELINES:
+        entry = get_entry(name)
+        function = Candidate.from_text(name) if entry.expression is not None else None
+        rows.append(_row(name, function, "baseline", entry.shift, entry.alpha0))
+        if function is not None:
+            checked[name] = function
+            if entry.shift == kind_of_shift:
+                functions[function.id] = function
 
     def add(candidate: Candidate) -> None:
         functions[candidate.id] = candidate
-        rows.append(_row(candidate.id, candidate, "candidate", shift))
+        checked[candidate.id] = candidate
+        rows.append(_row(candidate.id, candidate, "candidate", kind_of_shift, DEFAULT_ALPHA0))
 
     wanted: list[Candidate] = []
     if catalog is not None:
@@ -92,8 +115,8 @@ def candidate_set(
         for candidate in fresh[:limit]:
             add(candidate)
     table = pd.DataFrame(rows)
-    verdicts = _verdicts(list({tanh.id: tanh, **functions}.values()), symbolic)
-    ids = [{"erf": erf.id, "dyt": tanh.id}.get(key, key) for key in table["candidate_id"]]
+    verdicts = _verdicts(list({c.id: c for c in checked.values()}.values()), symbolic)
+    ids = [checked[key].id if key in checked else key for key in table["candidate_id"]]
     for column in verdicts.columns:
         table[column] = [verdicts[column].get(i) for i in ids]
     return table[_COLUMNS]
@@ -103,7 +126,7 @@ def _from_run_dir(run_dir: Path) -> list[Candidate]:
     """The passing candidates of a `derf-search generate` run directory."""
     path = run_dir / "candidates.parquet"
     if not path.is_file():
-        raise ValueError(f"{run_dir} holds no candidates.parquet (is it a generate run?)")
+        raise UserError(f"{run_dir} holds no candidates.parquet (is it a generate run?)")
     table = pd.read_parquet(path)
     if "passed" in table:
         table = table[table["passed"].astype(bool)]

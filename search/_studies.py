@@ -21,7 +21,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from candidates import PROPERTIES, Candidate, candidates_table, check_candidate, get_entry, suggest
+from candidates import (
+    DEFAULT_ALPHA0,
+    PROPERTIES,
+    Candidate,
+    UserError,
+    candidates_table,
+    check_candidate,
+    get_entry,
+    suggest,
+)
 
 STUDIES = ("properties", "catalog")
 
@@ -48,6 +57,7 @@ class StudyRow:
     shift: str  # scalar, vector or none
     baseline: bool = False
     variant: str = ""  # told apart in plots and the leaderboard: "no s", "per-channel s"
+    alpha0: float = DEFAULT_ALPHA0
 
 
 def _num(value: float) -> str:
@@ -132,11 +142,19 @@ def _properties() -> list[StudyRow]:
     return rows
 
 
+def _baseline(name: str, group: str) -> StudyRow:
+    """A baseline row in its catalog entry's template (DyT: tanh without s)."""
+    entry = get_entry(name)
+    return StudyRow(
+        name, group, name, None, entry.expression, entry.shift, True, alpha0=entry.alpha0
+    )
+
+
 def _catalog() -> list[StudyRow]:
     rows = [
-        StudyRow("layernorm", "function search", "layernorm", None, None, "scalar", True),
-        StudyRow("rmsnorm", "function search", "rmsnorm", None, None, "scalar", True),
-        StudyRow("dyt", "function search", "dyt", None, "tanh(x)", "none", True),
+        _baseline("layernorm", "function search"),
+        _baseline("rmsnorm", "function search"),
+        _baseline("dyt", "function search"),
     ]
     from candidates import PAPER
 
@@ -193,14 +211,11 @@ def study_rows(name: str) -> list[StudyRow]:
     """The experiments of a built-in study (``properties`` or ``catalog``)."""
     if name == "properties":
         rows = _properties()
-        rows += [
-            StudyRow("layernorm", "baselines", "layernorm", None, None, "scalar", True),
-            StudyRow("dyt", "baselines", "dyt", None, "tanh(x)", "none", True),
-        ]
+        rows += [_baseline("layernorm", "baselines"), _baseline("dyt", "baselines")]
         return rows
     if name == "catalog":
         return _catalog()
-    raise ValueError(f"unknown study {name!r}{suggest(name, list(STUDIES))}")
+    raise UserError(f"unknown study {name!r}{suggest(name, list(STUDIES))}")
 
 
 def study_table(name: str) -> pd.DataFrame:
@@ -229,6 +244,7 @@ def study_table(name: str) -> pd.DataFrame:
             "expression": r.expression,
             "latex": functions[r.expression].latex if r.expression else None,
             "shift": r.shift,
+            "alpha0": r.alpha0,
             "group": r.group,
             "function": r.function,
             "lam": r.lam,

@@ -25,6 +25,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from candidates import UserError
+
 ALPHA0_RANGE = (0.05, 5.0)  # --tune-alpha samples α0 log-uniformly in this range
 
 
@@ -65,7 +67,7 @@ def open_storage(url: str, *, reader: bool = False) -> optuna.storages.BaseStora
     return optuna.storages.get_storage(url)
 
 
-class StorageNotReady(RuntimeError):
+class StorageNotReady(UserError):
     """The study storage is missing or is still being created by its driver."""
 
 
@@ -94,7 +96,7 @@ def make_sampler(name: str, candidates: Sequence[str], seeds: int) -> optuna.sam
     if name == "tpe":
         # Categorical candidates: TPE learns which of them (and which α0) pay off.
         return optuna.samplers.TPESampler(seed=0, n_startup_trials=max(4, len(candidates) // 4))
-    raise ValueError(f"unknown sampler {name!r}")
+    raise UserError(f"unknown sampler {name!r}")
 
 
 def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
@@ -109,7 +111,7 @@ def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
         return optuna.pruners.HyperbandPruner(
             min_resource=1, max_resource=max(epochs, 1), reduction_factor=3
         )
-    raise ValueError(f"unknown pruner {name!r}")
+    raise UserError(f"unknown pruner {name!r}")
 
 
 def trial_key(trial: FrozenTrial) -> tuple[str, int]:
@@ -130,14 +132,23 @@ def is_charged(trial: FrozenTrial) -> bool:
     return trial.state != TrialState.WAITING
 
 
-def mark_failed(study: optuna.Study, trial_number: int, reason: str, *, retry: bool) -> None:
-    """Fail a trial with a reason; with ``retry`` its parameters are queued to run again."""
-    frozen = study._storage.get_trial(
-        study._storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number)
-    )
-    study._storage.set_trial_user_attr(frozen._trial_id, "fail_reason", reason)
+def mark_failed(
+    storage: optuna.storages.BaseStorage,
+    study: optuna.Study,
+    trial_number: int,
+    reason: str,
+    *,
+    retry: bool,
+) -> None:
+    """Fail a trial with a reason; with ``retry`` its parameters are queued to run again.
+    ``storage`` is the study's (a trial that is not this driver's own ask is reached through
+    the storage's public API)."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial_number)
+    frozen = storage.get_trial(trial_id)
+    storage.set_trial_user_attr(trial_id, "fail_reason", reason)
     if retry:
-        study._storage.set_trial_user_attr(frozen._trial_id, "retried", True)
+        storage.set_trial_user_attr(trial_id, "retried", True)
     if frozen.state == TrialState.RUNNING:
         study.tell(trial_number, state=TrialState.FAIL)
     if retry:
@@ -147,10 +158,12 @@ def mark_failed(study: optuna.Study, trial_number: int, reason: str, *, retry: b
         study.enqueue_trial(frozen.params, user_attrs=attrs)
 
 
-def recover(study: optuna.Study) -> int:
+def recover(storage: optuna.storages.BaseStorage, study: optuna.Study) -> int:
     """Trials left running by a driver that died are failed and queued again; returns how
     many. (The driver is the only writer, so a running trial at start-up is an orphan.)"""
     orphans = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for trial in orphans:
-        mark_failed(study, trial.number, "the driver stopped during this trial", retry=True)
+        mark_failed(
+            storage, study, trial.number, "the driver stopped during this trial", retry=True
+        )
     return len(orphans)

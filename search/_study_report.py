@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._leaderboard import _signed, leaderboard
+from ._leaderboard import format_signed, leaderboard
 
 #: The property each group of the property study is about.
 GROUP_PROPERTY = {
@@ -115,7 +115,7 @@ def _catalog_tables(
         loss = row.get(f"{task} train_loss_eval")
         lines.append(
             f"| {row['rank']} | {row['candidate_id']} | {_cell(stats.get(row['candidate_id']))} | "
-            f"{_signed(delta)} | {_signed(loss, plus=False)} | {verdicts} |"
+            f"{format_signed(delta)} | {format_signed(loss, plus=False)} | {verdicts} |"
         )
     text = "\n".join(lines) + "\n"
     for group in ("ablation: without s", "ablation: per-channel s"):
@@ -125,7 +125,8 @@ def _catalog_tables(
         for _, row in rows.iterrows():
             base, variant = stats.get(str(row["function"])), stats.get(str(row["candidate_id"]))
             delta = variant["mean"] - base["mean"] if base and variant else math.nan
-            text += f"| {row['function']} | {_cell(base)} | {_cell(variant)} | {_signed(delta)} |\n"
+            cells = (str(row["function"]), _cell(base), _cell(variant), format_signed(delta))
+            text += "| " + " | ".join(cells) + " |\n"
     text += "\n#### ablation: tanh(1.205x) against erf\n\n| function | metric |\n|---|---|\n"
     for key, label in (
         ("erf", "erf(x)"),
@@ -187,10 +188,10 @@ def plot_lambda(
     name: str = "study-lambda",
 ) -> Path:
     """Write ``plots/{name}.png`` (and .svg): :func:`lambda_figure` of one task."""
-    from ._run_plots import _save
+    from ._run_plots import save_figure
 
     fig = lambda_figure(candidates, stats, task, metric, direction)
-    return _save(fig, Path(run_dir) / "plots" / f"{name}.png")
+    return save_figure(fig, Path(run_dir) / "plots" / f"{name}.png")
 
 
 def lambda_figure(
@@ -212,9 +213,9 @@ def lambda_figure(
         >>> len(lambda_figure(rows, stats, "t", "loss", "minimize").axes)
         1
     """
-    from ._run_plots import _pyplot
+    from ._run_plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     worst, edge = (0.0, "bottom") if direction == "maximize" else (1.0, "top")
     groups = [g for g, b in candidates.groupby("group", sort=False) if b["lam"].notna().any()]
     cols = min(3, max(len(groups), 1))

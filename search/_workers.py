@@ -7,6 +7,8 @@ asks the relay, which waits until the driver has shown the report to the pruner 
 
 Example:
     >>> import ray
+
+from candidates import UserError, parse_shift
     >>> _ = ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     >>> worker = start_worker(threads=1)
     >>> spec = TrialSpec(trial=0, task="digits-vit", candidate="erf", shift="scalar", seed=0,
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
+
+from candidates import UserError, parse_shift
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ class TrialWorker:
             budget=budget,
             device=spec.device,
             alpha0=spec.alpha0,
-            shift=None if spec.shift == "none" else spec.shift,  # type: ignore[arg-type]
+            shift=parse_shift(spec.shift),
             report=report if relay is not None else None,
         )
         out = result.to_dict()
@@ -141,7 +145,7 @@ def init_ray(*, address: str | None, workers: int, gpus_per_trial: float) -> Non
         _start_ray(address=address, workers=workers, gpus_per_trial=gpus_per_trial)
     gpus = ray.cluster_resources().get("GPU", 0.0)
     if gpus_per_trial > gpus:
-        raise ValueError(
+        raise UserError(
             f"--gpus-per-trial {gpus_per_trial:g} asks for more GPUs than Ray sees ({gpus:g})"
         )
 

@@ -13,21 +13,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from ._cli_search import add_search_commands
 
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A mistake in what the user asked for: printed as one line, exit status 2."""
+EXIT_BUG = 1  # also the status of output cut short by a closed pipe, as Python's own
+EXIT_INTERRUPTED = 130
 
 
 def _check(args: argparse.Namespace) -> int:
-    from candidates import ExpressionError, Tolerances, check, load_grammar
+    from candidates import ExpressionError, Tolerances, UserError, check, load_grammar
 
     texts = list(args.expressions)
     if args.file:
@@ -141,7 +141,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ._progress import StageProgress
 
     task = get_task(args.task)
-    shift = None if args.shift == "none" else args.shift
     budget = int(args.budget) if args.budget.isdigit() else args.budget
     task.budget(budget)  # an unknown budget is refused before anything is built
     with StageProgress(enabled=not args.json and not args.no_progress) as bar:
@@ -152,7 +151,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             budget=budget,
             device=args.device,
             alpha0=args.alpha0,
-            shift=shift,
+            shift=args.shift,
             progress=lambda step, total: bar.update("train", step, total),
         )
     if args.json:
@@ -327,9 +326,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="an expression, a catalog name, layernorm, rmsnorm or dyt",
     )
     p.add_argument("--task", required=True, help="task name (see `derf-search tasks`)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--alpha0", type=float, default=0.5)
-    p.add_argument("--shift", choices=["scalar", "vector", "none"], default="scalar")
+    p.add_argument("--seed", type=int, default=0, help="seed of data order and init (default 0)")
+    p.add_argument(
+        "--alpha0", type=float, help="α's initial value (default: 0.5, or the catalog entry's)"
+    )
+    p.add_argument(
+        "--shift",
+        choices=["scalar", "vector", "none"],
+        help="the template's s (default: scalar, or the catalog entry's: DyT has none)",
+    )
     p.add_argument("--budget", default="default", help="quick, default or a number of epochs")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--json", action="store_true")
@@ -384,21 +389,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A user's mistake (:class:`candidates.UserError`) is one line on stderr
+    and exit status 2; anything else is a bug in derf-search and keeps its traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from candidates import ExpressionError, GrammarError
-
-    from ._study import StorageNotReady
+    from candidates import UserError
 
     try:
         return int(args.run(args))
-    except (UserError, ExpressionError, GrammarError, StorageNotReady, KeyError, ValueError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"derf-search: error: {message}", file=sys.stderr)
+    except UserError as exc:
+        print(f"derf-search: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("derf-search: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`derf-search check erf --json | head -1`): nothing to say, and
+        # the interpreter's last flush must not fail again (Python's documented recipe).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BUG
+    except Exception:
+        traceback.print_exc()
+        print(
+            "derf-search: this is a bug in derf-search, not a mistake of yours: please report it "
+            "with the command you ran and the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
 
 
 if __name__ == "__main__":
