@@ -30,6 +30,7 @@ from ._generate import GenerateResult, generate_candidates
 from ._grammar import Grammar, builtin_grammars, load_grammar, parse_grammar
 from ._operators import OPERATORS, Operator, X, suggest
 from ._parser import Limits, numpy_from_text, parse
+from ._plot import plot_shapes
 from ._properties import (
     PROPERTIES,
     PropertyResult,
@@ -97,6 +98,7 @@ __all__ = [
     "parse",
     "parse_grammar",
     "parse_shift",
+    "plot_shapes",
     "report_json",
     "report_markdown",
     "sample_space",

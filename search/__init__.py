@@ -1,5 +1,7 @@
-"""derf-search's driver side: the `derf-search` command line, candidate generation runs, the
-Optuna/Ray search, leaderboards, plots and export.
+"""derf-search's driver side, in rooms: ``cli`` (the `derf-search` command line), ``driver``
+(settings, run directory, Optuna study, Ray workers, the loop), ``reports`` (leaderboards,
+plots, study reports, export), ``studies`` (the paper's ablations, the sanity panel) and
+``bench`` (benchmarks). docs/architecture.md maps them.
 
 The public names are imported on first use, so that `derf-search --help` (which imports this
 package) does not pay for torch, optuna and ray.
@@ -12,23 +14,23 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from ._export import export_module
-    from ._leaderboard import leaderboard, load_leaderboard, load_trials
-    from ._run import RunSummary, run_search
-    from ._settings import RunSettings
+    from .driver import RunSettings, RunSummary, load_trials, run_search
+    from .reports import export_module, leaderboard, load_leaderboard, write_outputs
 
 _WHERE = {
-    "RunSettings": "._settings",
-    "RunSummary": "._run",
-    "export_module": "._export",
-    "leaderboard": "._leaderboard",
-    "load_leaderboard": "._leaderboard",
-    "load_trials": "._leaderboard",
-    "run_search": "._run",
+    "RunSettings": ".driver",
+    "RunSummary": ".driver",
+    "export_module": ".reports",
+    "leaderboard": ".reports",
+    "load_leaderboard": ".reports",
+    "load_trials": ".driver",
+    "run_search": ".driver",
+    "write_outputs": ".reports",
 }
 
 __all__ = [
@@ -39,10 +41,7 @@ __all__ = [
     "load_leaderboard",
     "load_trials",
     "run_search",
+    "write_outputs",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'search' has no attribute {name!r}")
-    return getattr(importlib.import_module(_WHERE[name], __name__), name)
+__getattr__ = lazy_attributes(__name__, _WHERE)

@@ -12,6 +12,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("candidates", "evaluators", "search")
 #: A package may import only the packages below it.
 BELOW = {"candidates": set(), "evaluators": {"candidates"}, "search": {"candidates", "evaluators"}}
+#: The rooms of search, likewise: the driver imports no report, the reports no study, ….
+ROOMS_BELOW = {
+    "driver": set(),
+    "reports": {"driver"},
+    "studies": {"driver", "reports"},
+    "bench": {"driver", "reports", "studies"},
+    "cli": {"driver", "reports", "studies", "bench"},
+}
 
 
 def _modules() -> list[Path]:
@@ -89,6 +97,10 @@ def _violations(path: Path) -> list[str]:
                     found.append(f"{here} imports {target}: an import running back up")
                 if any(_private(p) for p in parts[1:]):
                     found.append(f"{here} imports {target}, a private module of another package")
+            if top == "search" and len(parts) > 1 and parts[1] in ROOMS_BELOW:
+                mine = here.split(".")[1] if here.count(".") else ""
+                if mine in ROOMS_BELOW and parts[1] != mine and parts[1] not in ROOMS_BELOW[mine]:
+                    found.append(f"{here} imports {target}: a room importing a room above it")
             # A private module of another room of the same package counts as private too.
             if top == here.split(".")[0] and len(parts) > 2:
                 room, mine = parts[1], here.split(".")[1] if "." in here else ""

@@ -15,8 +15,7 @@ import torch
 from candidates import Candidate, ExpressionError, parse
 from evaluators import ExportError, check_standalone, standalone_source
 from search import export_module
-from search._run import run_search
-from search._settings import RunSettings
+from search.driver import RunSettings, run_search
 
 PAYLOAD = "__import__('os').system('touch pwned')"
 HOSTILE_EXPRESSIONS = [

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from evaluators import get_task, make_norm
-from search._benchmark import benchmark_layer
-from search._panel import PANEL, panel_markdown, with_recipe
+from search.bench import benchmark_layer
 from search.cli import main
+from search.studies import PANEL, panel_markdown, with_recipe
 
 
 def _rows(values: dict[str, list[float]]) -> list[dict[str, object]]:

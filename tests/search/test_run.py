@@ -22,11 +22,15 @@ import torch
 
 from candidates import Candidate
 from search import export_module, load_leaderboard
-from search._leaderboard import load_trials, open_studies
-from search._run import run_search
-from search._settings import RunSettings
-from search._study import StorageNotReady
-from search._workers import TrialSpec
+from search.driver import (
+    RunSettings,
+    StorageNotReady,
+    TrialSpec,
+    load_trials,
+    open_studies,
+    run_search,
+)
+from search.reports import write_outputs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,7 +63,9 @@ def _states(out: Path) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("finished") / "run"
-    return out, run_search(_settings(out, seeds=2), progress=False, max_steps=3)
+    summary = run_search(_settings(out, seeds=2), progress=False, max_steps=3)
+    write_outputs(out)  # what the command does after the driver returns
+    return out, summary
 
 
 def test_end_to_end_writes_the_run_directory(finished_run):
@@ -123,6 +129,7 @@ def test_end_to_end_writes_the_run_directory(finished_run):
 def test_a_diverging_candidate_is_a_result(tmp_path):
     out = tmp_path / "run"
     summary = run_search(_settings(out, expressions=("sinh(20*x)",), workers=1), progress=False)
+    write_outputs(out)
     assert summary.diverged == 1 and summary.failed == 0
     trials = _states(out).set_index("candidate_id")
     bad = trials.loc[Candidate.from_text("sinh(20*x)").id]
@@ -447,13 +454,12 @@ def test_export_by_rank_carries_the_leaderboard_figures(finished_run, tmp_path, 
 
 
 def test_run_command_defaults_and_errors(tmp_path, capsys):
-    from search._cli_search import _settings_from_args
-    from search.cli import build_parser, main
+    from search.cli import build_parser, main, settings_from_args
 
-    settings = _settings_from_args(build_parser().parse_args(["run"]))
+    settings = settings_from_args(build_parser().parse_args(["run"]))
     assert settings.catalog == "paper" and settings.tasks == ("digits-vit",)
     assert settings.seeds == 2 and settings.out == "results/run"
-    named = _settings_from_args(
+    named = settings_from_args(
         build_parser().parse_args(["run", "--expr", "isru", "--out", "results/mine"])
     )
     assert named.catalog is None and named.study_name == "mine"

@@ -7,8 +7,8 @@ import pytest
 import ray
 
 from candidates import Candidate, check
-from search._studies import study_rows, study_table
 from search.cli import main
+from search.studies import study_rows, study_table
 
 QUICK = ("--seeds", "1", "--budget", "quick", "--device", "cpu", "--no-progress")
 
@@ -104,7 +104,7 @@ def test_property_study_end_to_end(tmp_path):
 
 @pytest.mark.parametrize(("direction", "edge"), [("maximize", 0.0), ("minimize", 1.0)])
 def test_a_lambda_where_every_seed_diverged_sits_on_the_worst_edge(direction, edge):
-    from search._study_report import lambda_figure
+    from search.reports import lambda_figure
 
     rows = pd.DataFrame(
         {

@@ -21,90 +21,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import optuna
 import pandas as pd
 
 from candidates import PROPERTIES, UserError
 
-from ._settings import RunSettings
-
-RESULT_FIELDS = (
-    "value",
-    "best",
-    "val_loss",
-    "train_loss_eval",
-    "diverged",
-    "diverged_step",
-    "rejected",
-    "stopped_early",
-    "steps",
-    "epochs",
-    "seconds",
-    "cpu_seconds",
-    "driver_seconds",
-    "alpha",
-    "shift",
-    "parameters",
-    "device",
-    "pid",
-    "attempts",
-    "fail_reason",
-    "retried",
-    "duplicate",
-)
-
-
-def _number(value: Any) -> float:
-    if value is None:
-        return math.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def load_trials(studies: Iterable[optuna.Study]) -> pd.DataFrame:
-    """One row per trial of the given task studies (waiting ones left out)."""
-    rows: list[dict[str, Any]] = []
-    for study in studies:
-        task = study.user_attrs.get("task", study.study_name)
-        direction = "maximize" if study.direction.name == "MAXIMIZE" else "minimize"
-        for t in study.get_trials(deepcopy=False):
-            if t.state == optuna.trial.TrialState.WAITING:
-                continue
-            attrs = t.user_attrs
-            row: dict[str, Any] = {
-                "task": task,
-                "number": t.number,
-                "candidate_id": t.params.get("candidate"),
-                "seed": t.params.get("seed", attrs.get("seed")),
-                "alpha0": t.params.get("alpha0", attrs.get("alpha0")),
-                "state": t.state.name,
-                "direction": direction,
-                "metric": study.user_attrs.get("metric"),
-            }
-            result = attrs.get("result", {})
-            for name in RESULT_FIELDS:
-                row[name] = result.get(name, attrs.get(name))
-            row["intermediate"] = json.dumps(
-                {str(k): v for k, v in sorted(t.intermediate_values.items())}
-            )
-            row["curve"] = json.dumps(result.get("curve", []))
-            row["datetime_start"] = t.datetime_start
-            row["datetime_complete"] = t.datetime_complete
-            rows.append(row)
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return table
-    for name in ("value", "best", "val_loss", "train_loss_eval", "seconds", "cpu_seconds"):
-        table[name] = table[name].map(_number)
-    for name in ("diverged", "rejected", "stopped_early", "retried", "duplicate"):
-        table[name] = table[name].fillna(False).astype(bool)
-    return table
+from ..driver import as_number, read_candidates, read_trials
 
 
 def _last_reports(pruned: pd.DataFrame) -> pd.DataFrame:
@@ -266,43 +190,24 @@ def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
 
 
 def format_signed(value: Any, *, plus: bool = True) -> str:
-    number = _number(value)
+    number = as_number(value)
     if not math.isfinite(number):
         return "–"
     return f"{number:+.4f}" if plus else f"{number:.4f}"
 
 
-def open_studies(run_dir: str | Path) -> list[optuna.Study]:
-    """The task studies of a run directory, opened from its storage (read only in spirit)."""
-    settings = RunSettings.read(run_dir)
-    settings = settings.with_out(run_dir) if settings.storage is None else settings
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from ._study import open_storage
-
-    storage = open_storage(settings.storage_url(), reader=True)
-    names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
-    return [
-        optuna.load_study(study_name=settings.study_for(t), storage=storage)
-        for t in settings.tasks
-        if settings.study_for(t) in names
-    ]
-
-
 def load_leaderboard(run_dir: str | Path, *, task: str | None = None) -> pd.DataFrame:
-    """The leaderboard of a run directory, computed from its study (also while it runs)."""
-    run_dir = Path(run_dir)
-    candidates = pd.read_parquet(run_dir / "candidates.parquet")
-    return leaderboard(load_trials(open_studies(run_dir)), candidates, task=task)
+    """The leaderboard of a run directory, computed from its study (also while it runs), or
+    from its ``trials.parquet`` where the storage is gone."""
+    return leaderboard(read_trials(run_dir), read_candidates(run_dir), task=task)
 
 
-def write_outputs(
-    out: Path, studies: Iterable[optuna.Study], candidates: pd.DataFrame, settings: RunSettings
-) -> pd.DataFrame:
-    """trials.parquet, leaderboard.csv|parquet|md and the plots."""
+def write_outputs(run_dir: str | Path) -> pd.DataFrame:
+    """A run directory's leaderboard.csv|parquet|md and plots, from its record."""
     from ._run_plots import plot_run
 
-    trials = load_trials(studies)
-    trials.to_parquet(out / "trials.parquet", index=False)
+    out = Path(run_dir)
+    trials, candidates = read_trials(out), read_candidates(out)
     board = leaderboard(trials, candidates)
     board.to_csv(out / "leaderboard.csv", index=False)
     board.to_parquet(out / "leaderboard.parquet", index=False)

@@ -3,7 +3,7 @@
 Example:
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from search._settings import RunSettings
+    >>> from search.driver import RunSettings
     >>> out = Path(tempfile.mkdtemp()) / "run"
     >>> table = prepare_run_dir(RunSettings(expressions=("isru",), out=str(out)), symbolic=False)
     >>> list(table["candidate_id"])[-1], sorted(p.name for p in out.iterdir())
@@ -21,8 +21,11 @@ from ._settings import RunSettings
 from ._space import candidate_set
 
 
-def prepare_run_dir(settings: RunSettings, *, symbolic: bool = True) -> pd.DataFrame:
-    """Write the candidates and the settings of a new run; refuse a directory already used."""
+def prepare_run_dir(
+    settings: RunSettings, *, symbolic: bool = True, table: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Write the candidates and the settings of a new run; refuse a directory already used.
+    ``table`` is the candidate table when the caller built it (a study's rows)."""
     from ._generate import GenerateSettings, generate, package_versions
 
     out = settings.run_dir
@@ -42,11 +45,7 @@ def prepare_run_dir(settings: RunSettings, *, symbolic: bool = True) -> pd.DataF
                 progress=False,
             )
         )
-    if settings.study is not None:
-        from ._studies import study_table
-
-        table = study_table(settings.study)
-    else:
+    if table is None:
         table = candidate_set(
             catalog=settings.catalog,
             expressions=settings.expressions,

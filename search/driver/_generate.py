@@ -30,11 +30,11 @@ from candidates import (
     count_space,
     generate_candidates,
     load_grammar,
+    plot_shapes,
     report_json,
     report_markdown,
 )
 
-from ._plots import plot_shapes
 from ._progress import StageProgress
 
 

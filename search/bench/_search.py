@@ -19,9 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ._leaderboard import load_leaderboard, load_trials, open_studies
-from ._run import RunSummary, run_search
-from ._settings import RunSettings
+from ..driver import RunSettings, RunSummary, load_trials, open_studies, run_search
+from ..reports import load_leaderboard
 
 
 def _run(out: Path, **kw: Any) -> RunSummary:
@@ -46,7 +45,7 @@ def benchmark_search(
     """Run the three measurements and print them; returns the figures."""
     import ray
 
-    from ._workers import init_ray
+    from ..driver import init_ray
 
     root = Path(work or tempfile.mkdtemp(prefix="derf-bench-"))
     init_ray(address=None, workers=2, gpus_per_trial=0.0)

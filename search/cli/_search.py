@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._codes import EXIT_INTERRUPTED
 
-def _settings_from_args(args: argparse.Namespace) -> Any:
-    from ._settings import RunSettings
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    from ..driver import RunSettings
 
     sources = [args.grammar, args.catalog, args.candidates, args.expr]
     catalog = args.catalog if any(sources) else "paper"  # the small default search
@@ -50,18 +52,17 @@ def _settings_from_args(args: argparse.Namespace) -> Any:
 def _run(args: argparse.Namespace) -> int:
     from evaluators import get_task
 
-    from ._leaderboard import leaderboard_markdown, load_leaderboard
-    from ._run import run_search
-    from ._settings import RunSettings
+    from ..driver import RunSettings, run_search
+    from ..reports import leaderboard_markdown, write_outputs
 
     if args.resume:
         settings = RunSettings.read(args.resume).with_out(args.resume)
     else:
-        settings = _settings_from_args(args)
+        settings = settings_from_args(args)
         for task in settings.tasks:
             get_task(task).budget(settings.budget)
     summary = run_search(settings, resume=bool(args.resume), progress=not args.no_progress)
-    board = load_leaderboard(settings.run_dir)
+    board = write_outputs(settings.run_dir)
     print(leaderboard_markdown(board, top=args.top))
     print(
         f"{summary.finished} finished ({summary.diverged} diverged), {summary.pruned} pruned, "
@@ -71,16 +72,16 @@ def _run(args: argparse.Namespace) -> int:
     print(f"leaderboard: {out}/leaderboard.md|csv|parquet   plots: {out}/plots/")
     if summary.interrupted:
         print(f"interrupted: continue with `derf-search run --resume {out}`", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return 0
 
 
 def _study(args: argparse.Namespace) -> int:
     from candidates import UserError
 
-    from ._run import run_search
-    from ._settings import RunSettings
-    from ._study_report import write_study_report
+    from ..driver import RunSettings, run_search
+    from ..reports import write_outputs, write_study_report
+    from ..studies import study_table
 
     if args.resume:
         settings = RunSettings.read(args.resume).with_out(args.resume)
@@ -101,7 +102,11 @@ def _study(args: argparse.Namespace) -> int:
         )
     if settings.study is None:
         raise UserError(f"{settings.run_dir} is a search, not a study: use `run --resume`")
-    summary = run_search(settings, resume=bool(args.resume), progress=not args.no_progress)
+    table = None if args.resume else study_table(settings.study)
+    summary = run_search(
+        settings, resume=bool(args.resume), progress=not args.no_progress, candidates=table
+    )
+    write_outputs(settings.run_dir)
     report = write_study_report(settings.run_dir, settings.study)
     print(report.read_text())
     print(
@@ -113,12 +118,12 @@ def _study(args: argparse.Namespace) -> int:
             f"interrupted: continue with `derf-search study --resume {settings.run_dir}`",
             file=sys.stderr,
         )
-        return 130
+        return EXIT_INTERRUPTED
     return 0
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
-    from ._leaderboard import leaderboard_markdown, load_leaderboard
+    from ..reports import leaderboard_markdown, load_leaderboard
 
     board = load_leaderboard(_run_dir(args.run_dir), task=args.task)
     shown = board.head(args.top) if args.top else board
@@ -135,19 +140,17 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from candidates import UserError
 
-    from ._leaderboard import load_leaderboard, load_trials, open_studies
-    from ._run_plots import plot_run
+    from ..driver import read_candidates, read_trials
+    from ..reports import load_leaderboard, plot_run
 
     run_dir = _run_dir(args.run_dir)
     board = load_leaderboard(run_dir)
-    trials = load_trials(open_studies(run_dir))
+    trials = read_trials(run_dir)
     if trials.empty:
         raise UserError(f"{run_dir} has no finished trials to plot yet")
-    candidates = pd.read_parquet(run_dir / "candidates.parquet")
+    candidates = read_candidates(run_dir)
     for path in plot_run(run_dir, board, trials, candidates):
         print(f"{path}  {path.with_suffix('.svg')}")
     return 0
@@ -156,7 +159,7 @@ def _plot(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from candidates import UserError
 
-    from ._export import export_module
+    from ..reports import export_module
 
     if args.run_dir and args.candidate is None and not Path(args.run_dir).is_dir():
         args.run_dir, args.candidate = None, args.run_dir  # `export CANDIDATE -o FILE`
@@ -186,7 +189,7 @@ def _run_dir(text: str) -> Path:
 
 def add_search_commands(sub: Any) -> None:
     """The search commands' sub-parsers."""
-    from ._settings import PRUNERS, SAMPLERS
+    from ..driver import PRUNERS, SAMPLERS
 
     p = sub.add_parser("run", help="search: evaluate candidates with Optuna on Ray workers")
     src = p.add_argument_group("candidates (the baselines are always added)")

@@ -38,7 +38,7 @@ def benchmark_generate(
     """Run and print the benchmark; returns the figures."""
     from candidates import compile_numpy, enumerate_space, load_grammar
 
-    from ._generate import GenerateSettings, generate
+    from ..driver import GenerateSettings, generate
 
     g = load_grammar(grammar)
     figures: dict[str, float] = {}

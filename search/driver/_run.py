@@ -31,7 +31,6 @@ from optuna.trial import TrialState
 
 from evaluators import get_task
 
-from ._leaderboard import write_outputs
 from ._run_dir import prepare_run_dir
 from ._settings import RunSettings
 from ._study import (
@@ -44,6 +43,7 @@ from ._study import (
     recover,
     trial_key,
 )
+from ._trials import read_candidates, save_trials
 from ._workers import TrialSpec, init_ray, start_relay, start_worker
 
 #: A trial whose worker dies is run once more on a fresh worker, then failed with its reason.
@@ -474,11 +474,16 @@ def run_search(
     progress: bool = True,
     max_steps: int | None = None,
     on_start: Callable[[int, TrialSpec, int], None] | None = None,
+    candidates: pd.DataFrame | None = None,
 ) -> RunSummary:
-    """Run (or with ``resume`` continue) a search; writes trials, leaderboards and plots.
+    """Run (or with ``resume`` continue) a search; writes the run directory's record (settings,
+    candidates, study, ``trials.parquet``) and returns a summary. The reports (leaderboards,
+    plots) are :func:`search.reports.write_outputs`'s, called by the commands.
 
-    ``on_start(trial_number, spec, worker_pid)`` is called as each trial (or retry) starts.
-    ``max_steps`` caps the optimizer steps of every trial (for smoke tests).
+    ``candidates`` is a new run's candidate table when the caller built it (a study's rows);
+    otherwise it comes from the settings. ``on_start(trial_number, spec, worker_pid)`` is
+    called as each trial (or retry) starts; ``max_steps`` caps the optimizer steps of every
+    trial (for smoke tests).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = settings.run_dir
@@ -488,7 +493,7 @@ def run_search(
         workers=settings.workers,
         gpus_per_trial=settings.gpus_per_trial,
     )
-    table = pd.read_parquet(out / "candidates.parquet") if resume else prepare_run_dir(settings)
+    table = read_candidates(out) if resume else prepare_run_dir(settings, table=candidates)
     driver = _Driver(settings, table, progress=False, max_steps=max_steps, on_start=on_start)
     driver.open_studies()
     if progress:
@@ -504,5 +509,5 @@ def run_search(
     finally:
         driver.close()
     driver.summary.seconds = time.perf_counter() - driver.started
-    write_outputs(out, driver.studies.values(), table, settings)
+    save_trials(out, driver.studies.values())
     return driver.summary

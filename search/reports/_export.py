@@ -27,8 +27,8 @@ import pandas as pd
 from candidates import DEFAULT_ALPHA0, Candidate, UserError, find_entry, parse_shift
 from evaluators import check_standalone, standalone_source
 
+from ..driver import RunSettings
 from ._leaderboard import load_leaderboard
-from ._settings import RunSettings
 
 
 def _figures(row: pd.Series, run_dir: Path) -> list[str]:

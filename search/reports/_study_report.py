@@ -261,10 +261,10 @@ def lambda_figure(
 
 def write_study_report(run_dir: Path, study: str) -> Path:
     """Read a study run directory and write its ``report.md`` (and plots)."""
-    from ._leaderboard import load_trials, open_studies
+    from ..driver import read_candidates, read_trials
 
-    candidates = pd.read_parquet(Path(run_dir) / "candidates.parquet")
-    trials = load_trials(open_studies(run_dir))
+    candidates = read_candidates(run_dir)
+    trials = read_trials(run_dir)
     path = Path(run_dir) / "report.md"
     path.write_text(study_report(Path(run_dir), study, candidates, trials))
     return path

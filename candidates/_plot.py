@@ -1,4 +1,5 @@
-"""Plots of candidate shapes.
+"""The picture of a property report: candidate shapes beside erf and tanh (matplotlib is
+imported only when a plot is drawn).
 
 Example:
     >>> from candidates import check
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from candidates import PropertyReport, compile_numpy, parse
+from ._candidate import PropertyReport
+from ._compile import compile_numpy
+from ._parser import parse
 
 
 def plot_shapes(

@@ -1,0 +1,75 @@
+"""The `derf-search` command line: one parser, commands in three modules (candidates,
+experiments, search), and :func:`main`, which turns a user's mistake into one line.
+
+Heavy modules (sympy, numpy, torch, matplotlib) are imported inside the commands, so
+`derf-search --help` answers at once. User mistakes end in one line on stderr and exit status 2.
+
+Example:
+    $ derf-search check "erf(x)" "x/(1 + abs(x))"
+    $ derf-search run --expr isru --task mnist1d
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from ._candidates import add_candidate_commands
+from ._codes import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE
+from ._experiments import add_experiment_commands
+from ._search import add_search_commands, settings_from_args
+
+__all__ = ["build_parser", "main", "settings_from_args"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command.
+
+    >>> build_parser().parse_args(["tasks"]).command
+    'tasks'
+    """
+    parser = argparse.ArgumentParser(
+        prog="derf-search",
+        description="Search for point-wise functions f that replace normalization layers, "
+        "used as y = γ·f(α·x + s) + β.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    add_candidate_commands(sub)
+    add_experiment_commands(sub)
+    add_search_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A user's mistake (:class:`candidates.UserError`) is one line on stderr
+    and exit status 2; anything else is a bug in derf-search and keeps its traceback."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from candidates import UserError
+
+    try:
+        return int(args.run(args))
+    except UserError as exc:
+        print(f"derf-search: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("derf-search: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`derf-search check erf --json | head -1`): nothing to say, and
+        # the interpreter's last flush must not fail again (Python's documented recipe).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BUG
+    except Exception:
+        traceback.print_exc()
+        print(
+            "derf-search: this is a bug in derf-search, not a mistake of yours: please report it "
+            "with the command you ran and the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_BUG

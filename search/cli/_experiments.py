@@ -1,0 +1,137 @@
+"""The commands that measure: `sanity-panel` and `benchmark`.
+
+Example:
+    $ derf-search sanity-panel --task mnist1d --seeds 5
+    $ derf-search benchmark layer --shape 32,128,256
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+
+def _clip(text: str) -> float | None:
+    """``none`` or a positive norm, for ``--clip-grad``."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a positive number or 'none', not {text!r}")
+    return value
+
+
+def _sanity_panel(args: argparse.Namespace) -> int:
+    from evaluators import get_task, make_norm, task_names
+
+    from ..studies import panel_functions, sanity_panel, with_recipe
+
+    recipe: dict[str, object] = {}
+    for flag, key in (
+        ("lr", "lr"),
+        ("clip_grad", "clip_grad"),
+        ("warmup", "warmup_fraction"),
+        ("depth", "depth"),
+    ):
+        if getattr(args, flag) is not ...:
+            recipe[key] = getattr(args, flag)
+    tasks = args.task or task_names()
+    for name in tasks:  # unknown names and settings are refused before any run
+        with_recipe(get_task(name), args.budget, recipe)
+    for fn in panel_functions(args.functions):
+        make_norm(fn, 4)
+    text = sanity_panel(
+        tasks,
+        seeds=args.seeds,
+        budget=args.budget,
+        workers=args.workers,
+        out=Path(args.out) if args.out else None,
+        recipe=recipe,
+        functions=args.functions,
+    )
+    print(text)
+    return 0
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    """``"32,128,256"`` -> (32, 128, 256), for ``benchmark layer --shape``."""
+    parts = text.replace("x", ",").split(",")
+    try:
+        b, t, c = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"a shape is three positive integers B,T,C such as 32,128,256, not {text!r}"
+        ) from None
+    if min(b, t, c) < 1:
+        raise argparse.ArgumentTypeError(f"every size of a shape must be positive, not {text!r}")
+    return b, t, c
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from ..bench import benchmark_generate, benchmark_layer, benchmark_tasks
+
+    if args.target in ("generate", "all"):
+        benchmark_generate(
+            max_expressions=args.max_expressions, grammar=args.grammar, repeats=args.repeats
+        )
+    if args.target in ("layer", "all"):
+        for shape in args.shape:
+            benchmark_layer(shape=shape, compile_too=not args.no_compile)
+    if args.target in ("tasks", "all"):
+        benchmark_tasks(budget=args.budget)
+    if args.target in ("search", "all"):
+        from ..bench import benchmark_search
+
+        benchmark_search(task=args.task, budget=args.budget)
+    return 0
+
+
+def add_experiment_commands(sub: Any) -> None:
+    """The sub-parsers of `sanity-panel` and `benchmark`."""
+    p = sub.add_parser("sanity-panel", help="known-bad functions against erf on the proxy tasks")
+    p.add_argument("--task", nargs="+", help="tasks (default: all)")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--budget", default="default")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--out", help="also write the Markdown table here")
+    p.add_argument(
+        "--functions", nargs="+", metavar="F", help="part of the panel, or other candidates"
+    )
+    recipe = p.add_argument_group("recipe changes, the same for every function")
+    recipe.add_argument("--lr", type=float, default=..., help="peak learning rate")
+    recipe.add_argument(
+        "--clip-grad", type=_clip, default=..., metavar="NORM|none", help="gradient clipping"
+    )
+    recipe.add_argument("--warmup", type=float, default=..., help="warmup, a fraction of the steps")
+    recipe.add_argument("--depth", type=int, default=..., help="Transformer blocks")
+    p.set_defaults(run=_sanity_panel)
+
+    p = sub.add_parser(
+        "benchmark", help="measure speed: generate, the layer, the tasks, the search path"
+    )
+    p.add_argument(
+        "target",
+        nargs="?",
+        default="generate",
+        choices=["generate", "layer", "tasks", "search", "all"],
+    )
+    p.add_argument("--task", default="mnist1d", help="task for `search` (default mnist1d)")
+    p.add_argument("--budget", default="default", help="task budget for `tasks` and `search`")
+    p.add_argument("--no-compile", action="store_true", help="skip torch.compile in `layer`")
+    p.add_argument(
+        "--shape",
+        nargs="+",
+        type=_shape,
+        default=[(32, 128, 256)],
+        metavar="B,T,C",
+        help="tensor shapes for `layer` (default 32,128,256)",
+    )
+    p.add_argument("--max-expressions", type=int, default=100_000)
+    p.add_argument("--grammar", help="grammar TOML file (default: the built-in default grammar)")
+    p.add_argument("--repeats", type=int, default=1)
+    p.set_defaults(run=_benchmark)

@@ -1,0 +1,96 @@
+"""The driver of a search: settings, the run directory, the Optuna study, the Ray workers and
+the loop. It returns a summary; the commands write the reports.
+
+Names are imported on first use (see :mod:`search._lazy`).
+
+Example:
+    >>> from search.driver import RunSettings
+    >>> RunSettings(tasks=("mnist1d",)).study_for("mnist1d")
+    'run:mnist1d'
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from ._generate import GenerateSettings, generate, package_versions
+    from ._progress import StageProgress
+    from ._run import MAX_ATTEMPTS, RunSummary, run_search
+    from ._run_dir import prepare_run_dir
+    from ._settings import PRUNERS, SAMPLERS, RunSettings
+    from ._space import candidate_set
+    from ._study import ALPHA0_RANGE, StorageNotReady, make_pruner, make_sampler, open_storage
+    from ._trials import (
+        RESULT_FIELDS,
+        as_number,
+        load_trials,
+        open_studies,
+        read_candidates,
+        read_trials,
+    )
+    from ._workers import TrialSpec, init_ray, start_relay, start_worker
+
+_WHERE = {
+    "PRUNERS": "._settings",
+    "SAMPLERS": "._settings",
+    "RunSettings": "._settings",
+    "MAX_ATTEMPTS": "._run",
+    "RunSummary": "._run",
+    "run_search": "._run",
+    "prepare_run_dir": "._run_dir",
+    "candidate_set": "._space",
+    "ALPHA0_RANGE": "._study",
+    "StorageNotReady": "._study",
+    "make_pruner": "._study",
+    "make_sampler": "._study",
+    "open_storage": "._study",
+    "TrialSpec": "._workers",
+    "init_ray": "._workers",
+    "start_relay": "._workers",
+    "start_worker": "._workers",
+    "GenerateSettings": "._generate",
+    "generate": "._generate",
+    "package_versions": "._generate",
+    "StageProgress": "._progress",
+    "RESULT_FIELDS": "._trials",
+    "as_number": "._trials",
+    "load_trials": "._trials",
+    "open_studies": "._trials",
+    "read_candidates": "._trials",
+    "read_trials": "._trials",
+}
+
+__all__ = [
+    "ALPHA0_RANGE",
+    "MAX_ATTEMPTS",
+    "PRUNERS",
+    "RESULT_FIELDS",
+    "SAMPLERS",
+    "GenerateSettings",
+    "RunSettings",
+    "RunSummary",
+    "StageProgress",
+    "StorageNotReady",
+    "TrialSpec",
+    "as_number",
+    "candidate_set",
+    "generate",
+    "init_ray",
+    "load_trials",
+    "make_pruner",
+    "make_sampler",
+    "open_storage",
+    "open_studies",
+    "package_versions",
+    "prepare_run_dir",
+    "read_candidates",
+    "read_trials",
+    "run_search",
+    "start_relay",
+    "start_worker",
+]
+
+__getattr__ = lazy_attributes(__name__, _WHERE)

@@ -1,0 +1,152 @@
+"""The record of a run, read back: its candidate table and its trials, one row each.
+
+Optuna's storage is the record while a run lives; ``trials.parquet`` is its copy in the run
+directory (committed reference runs keep only that), so a run directory whose storage is gone
+still has its trials. Readers never write to a storage (see :func:`open_storage`).
+
+Example:
+    >>> as_number("0.25"), as_number(None)
+    (0.25, nan)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from candidates import DEFAULT_ALPHA0, UserError
+
+from ._settings import RunSettings
+from ._study import open_storage
+
+RESULT_FIELDS = (
+    "value",
+    "best",
+    "val_loss",
+    "train_loss_eval",
+    "diverged",
+    "diverged_step",
+    "rejected",
+    "stopped_early",
+    "steps",
+    "epochs",
+    "seconds",
+    "cpu_seconds",
+    "driver_seconds",
+    "alpha",
+    "shift",
+    "parameters",
+    "device",
+    "pid",
+    "attempts",
+    "fail_reason",
+    "retried",
+    "duplicate",
+)
+
+
+def as_number(value: Any) -> float:
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def load_trials(studies: Iterable[optuna.Study]) -> pd.DataFrame:
+    """One row per trial of the given task studies (waiting ones left out)."""
+    rows: list[dict[str, Any]] = []
+    for study in studies:
+        task = study.user_attrs.get("task", study.study_name)
+        direction = "maximize" if study.direction.name == "MAXIMIZE" else "minimize"
+        for t in study.get_trials(deepcopy=False):
+            if t.state == optuna.trial.TrialState.WAITING:
+                continue
+            attrs = t.user_attrs
+            row: dict[str, Any] = {
+                "task": task,
+                "number": t.number,
+                "candidate_id": t.params.get("candidate"),
+                "seed": t.params.get("seed", attrs.get("seed")),
+                "alpha0": t.params.get("alpha0", attrs.get("alpha0")),
+                "state": t.state.name,
+                "direction": direction,
+                "metric": study.user_attrs.get("metric"),
+            }
+            result = attrs.get("result", {})
+            for name in RESULT_FIELDS:
+                row[name] = result.get(name, attrs.get(name))
+            row["intermediate"] = json.dumps(
+                {str(k): v for k, v in sorted(t.intermediate_values.items())}
+            )
+            row["curve"] = json.dumps(result.get("curve", []))
+            row["datetime_start"] = t.datetime_start
+            row["datetime_complete"] = t.datetime_complete
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    for name in ("value", "best", "val_loss", "train_loss_eval", "seconds", "cpu_seconds"):
+        table[name] = table[name].map(as_number)
+    for name in ("diverged", "rejected", "stopped_early", "retried", "duplicate"):
+        table[name] = table[name].fillna(False).astype(bool)
+    return table
+
+
+def open_studies(run_dir: str | Path) -> list[optuna.Study]:
+    """The task studies of a run directory, opened from its storage (read only in spirit)."""
+    settings = RunSettings.read(run_dir)
+    settings = settings.with_out(run_dir) if settings.storage is None else settings
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(settings.storage_url(), reader=True)
+    names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    return [
+        optuna.load_study(study_name=settings.study_for(t), storage=storage)
+        for t in settings.tasks
+        if settings.study_for(t) in names
+    ]
+
+
+def save_trials(run_dir: str | Path, studies: Iterable[optuna.Study]) -> pd.DataFrame:
+    """Copy the trials of a run's studies to ``trials.parquet`` (its record without storage)."""
+    trials = load_trials(studies)
+    trials.to_parquet(Path(run_dir) / "trials.parquet", index=False)
+    return trials
+
+
+def read_candidates(run_dir: str | Path) -> pd.DataFrame:
+    """The candidate table of a run directory, in today's schema whatever version wrote it
+    (older runs did not record α0: their rows ran at the default)."""
+    path = Path(run_dir) / "candidates.parquet"
+    if not path.is_file():
+        raise UserError(
+            f"{run_dir} has no candidates.parquet: it is not a run directory, or that file was "
+            "removed (a run cannot be resumed without it; its trials.parquet still holds the "
+            "results)"
+        )
+    try:
+        table = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise UserError(f"{path} cannot be read ({type(exc).__name__}): is it damaged?") from None
+    if "alpha0" not in table:
+        table["alpha0"] = DEFAULT_ALPHA0
+    return table
+
+
+def read_trials(run_dir: str | Path) -> pd.DataFrame:
+    """The trials of a run directory: from its study storage when there is one, else from the
+    ``trials.parquet`` it wrote last (a committed reference run has no storage)."""
+    run_dir = Path(run_dir)
+    settings = RunSettings.read(run_dir)
+    local = settings.storage is None
+    saved = run_dir / "trials.parquet"
+    if local and not (run_dir / "study.db").is_file() and saved.is_file():
+        return pd.read_parquet(saved)
+    return load_trials(open_studies(run_dir))

@@ -1,0 +1,69 @@
+"""What a run shows a person: leaderboards, plots, study reports and the exported module.
+
+Names are imported on first use (see :mod:`search._lazy`).
+
+Example:
+    >>> from search.reports import format_signed
+    >>> format_signed(0.0123)
+    '+0.0123'
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from ._export import export_module
+    from ._leaderboard import (
+        format_signed,
+        leaderboard,
+        leaderboard_markdown,
+        load_leaderboard,
+        write_outputs,
+    )
+    from ._run_plots import plot_run, pyplot, save_figure
+    from ._study_report import (
+        GROUP_PROPERTY,
+        lambda_figure,
+        plot_lambda,
+        study_report,
+        write_study_report,
+    )
+
+_WHERE = {
+    "format_signed": "._leaderboard",
+    "leaderboard": "._leaderboard",
+    "leaderboard_markdown": "._leaderboard",
+    "load_leaderboard": "._leaderboard",
+    "write_outputs": "._leaderboard",
+    "plot_run": "._run_plots",
+    "pyplot": "._run_plots",
+    "save_figure": "._run_plots",
+    "GROUP_PROPERTY": "._study_report",
+    "lambda_figure": "._study_report",
+    "plot_lambda": "._study_report",
+    "study_report": "._study_report",
+    "write_study_report": "._study_report",
+    "export_module": "._export",
+}
+
+__all__ = [
+    "GROUP_PROPERTY",
+    "export_module",
+    "format_signed",
+    "lambda_figure",
+    "leaderboard",
+    "leaderboard_markdown",
+    "load_leaderboard",
+    "plot_lambda",
+    "plot_run",
+    "pyplot",
+    "save_figure",
+    "study_report",
+    "write_outputs",
+    "write_study_report",
+]
+
+__getattr__ = lazy_attributes(__name__, _WHERE)
