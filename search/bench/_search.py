@@ -31,7 +31,7 @@ def _run(out: Path, **kw: Any) -> RunSummary:
 
 def _top3(run_dir: Path) -> list[str]:
     board = load_leaderboard(run_dir)
-    return [str(c) for c in board["candidate_id"].head(3)]
+    return [str(c) for c in board.drop_duplicates("candidate_id")["candidate_id"].head(3)]
 
 
 def _epochs(run_dir: Path) -> tuple[int, float]:

@@ -123,10 +123,13 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
-    from ..reports import leaderboard_markdown, load_leaderboard
+    from ..reports import leaderboard_markdown, leaderboard_wide, load_leaderboard, write_outputs
 
-    board = load_leaderboard(_run_dir(args.run_dir), task=args.task)
-    shown = board.head(args.top) if args.top else board
+    run_dir = _run_dir(args.run_dir)
+    if args.write:  # the run directory's leaderboard files, rewritten from its record
+        write_outputs(run_dir, plots=False)
+    board = load_leaderboard(run_dir, task=args.task)
+    shown = board[board["rank"] <= args.top] if args.top else board
     if args.format == "md":
         print(leaderboard_markdown(shown), end="")
     elif args.format == "csv":
@@ -134,8 +137,8 @@ def _leaderboard(args: argparse.Namespace) -> int:
     elif args.format == "json":
         print(shown.to_json(orient="records", indent=1))
     else:
-        columns = [c for c in shown.columns if not c.endswith(("latex",))]
-        print(shown[columns].to_string(index=False))
+        wide = leaderboard_wide(shown)
+        print(wide[[c for c in wide.columns if c != "latex"]].to_string(index=False))
     return 0
 
 
@@ -249,8 +252,19 @@ def add_search_commands(sub: Any) -> None:
     p = sub.add_parser("leaderboard", help="print a run's leaderboard (also while it runs)")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--task", help="rank by this task alone")
-    p.add_argument("--top", type=int)
-    p.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
+    p.add_argument("--top", type=int, help="the best K candidates only")
+    p.add_argument(
+        "--format",
+        choices=["table", "md", "csv", "json"],
+        default="table",
+        help="table (default) and md: a row per candidate; csv and json: the long table, "
+        "a row per candidate and task",
+    )
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="also rewrite the run's leaderboard.csv|parquet|md from its trials",
+    )
     p.set_defaults(run=_leaderboard)
 
     p = sub.add_parser("plot", help="write a run's plots (PNG and SVG)")

@@ -17,9 +17,11 @@ from .._lazy import lazy_attributes
 if TYPE_CHECKING:
     from ._export import export_module
     from ._leaderboard import (
+        LEADERBOARD_COLUMNS,
         format_signed,
         leaderboard,
         leaderboard_markdown,
+        leaderboard_wide,
         load_leaderboard,
         write_outputs,
     )
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "format_signed": "._leaderboard",
+    "LEADERBOARD_COLUMNS": "._leaderboard",
+    "leaderboard_wide": "._leaderboard",
     "leaderboard": "._leaderboard",
     "leaderboard_markdown": "._leaderboard",
     "load_leaderboard": "._leaderboard",
@@ -51,11 +55,13 @@ _WHERE = {
 
 __all__ = [
     "GROUP_PROPERTY",
+    "LEADERBOARD_COLUMNS",
     "export_module",
     "format_signed",
     "lambda_figure",
     "leaderboard",
     "leaderboard_markdown",
+    "leaderboard_wide",
     "load_leaderboard",
     "plot_lambda",
     "plot_run",

@@ -24,51 +24,55 @@ from pathlib import Path
 
 import pandas as pd
 
-from candidates import DEFAULT_ALPHA0, Candidate, UserError, find_entry, parse_shift
+from candidates import (
+    DEFAULT_ALPHA0,
+    DELTA_REFERENCES,
+    Candidate,
+    UserError,
+    find_entry,
+    parse_shift,
+)
 from evaluators import check_standalone, standalone_source
 
 from ..driver import RunSettings
 from ._leaderboard import load_leaderboard
 
 
-def _figures(row: pd.Series, run_dir: Path) -> list[str]:
-    tasks = [c[: -len(" mean")] for c in row.index if c.endswith(" mean")]
-    lines = [f"Leaderboard of {run_dir} (rank {row['rank']}):"]
-    for task in tasks:
-        mean, n = row[f"{task} mean"], int(row[f"{task} n"])
-        if n == 0 or not math.isfinite(float(mean)):
+def _figures(rows: pd.DataFrame, run_dir: Path) -> list[str]:
+    """The candidate's leaderboard figures, one line per task."""
+    lines = [f"Leaderboard of {run_dir} (rank {rows['rank'].iloc[0]}):"]
+    for _, row in rows.iterrows():
+        task, mean, n = row["task"], float(row["mean"]), int(row["n"])
+        if n == 0 or not math.isfinite(mean):
             lines.append(f"    {task}: no finished run")
             continue
-        std = row[f"{task} std"]
-        spread = f" ± {float(std):.4f}" if n > 1 and math.isfinite(float(std)) else ""
-        line = f"    {task}: {float(mean):.4f}{spread} (n={n})"
-        for ref in ("layernorm", "dyt"):
-            delta = row.get(f"{task} Δ {ref}")
-            if delta is not None and math.isfinite(float(delta)):
-                line += f", Δ vs {ref} {float(delta):+.4f}"
+        std = float(row["std"])
+        spread = f" ± {std:.4f}" if n > 1 and math.isfinite(std) else ""
+        line = f"    {task}: {mean:.4f}{spread} (n={n})"
+        for ref in DELTA_REFERENCES:
+            delta = float(row[f"delta_{ref}"])
+            if math.isfinite(delta):
+                line += f", Δ vs {ref} {delta:+.4f}"
         lines.append(line)
     return lines
 
 
-def _row(run_dir: Path, rank: int | None, candidate: str | None, task: str | None) -> pd.Series:
+def _rows(run_dir: Path, rank: int | None, candidate: str | None, task: str | None) -> pd.DataFrame:
+    """The (long) leaderboard rows of one candidate: by overall rank, or by id or name."""
     board = load_leaderboard(run_dir, task=task)
     if rank is not None:
-        if not 1 <= rank <= len(board):
-            raise UserError(f"rank must be between 1 and {len(board)}, but got {rank}")
-        return board.iloc[rank - 1]
+        last = int(board["rank"].max()) if len(board) else 0
+        if not 1 <= rank <= last:
+            raise UserError(f"rank must be between 1 and {last}, but got {rank}")
+        return board[board["rank"] == rank]
     assert candidate is not None
-    match = board[(board["candidate_id"] == candidate) | (board["name"] == candidate)]
-    if match.empty:
-        return pd.Series(dtype=object)
-    return match.iloc[0]
+    return board[(board["candidate_id"] == candidate) | (board["name"] == candidate)]
 
 
-def _best_alpha0(row: pd.Series) -> float | None:
-    """The tuned α0 of the row's first task that has one (a run with --tune-alpha)."""
-    for column in row.index:
-        if str(column).endswith(" best_alpha0") and math.isfinite(float(row[column])):
-            return float(row[column])
-    return None
+def _best_alpha0(rows: pd.DataFrame) -> float | None:
+    """The tuned α0 of the candidate's first task that has one (a run with --tune-alpha)."""
+    tuned = pd.to_numeric(rows["best_alpha0"], errors="coerce").dropna()
+    return float(tuned.iloc[0]) if len(tuned) else None
 
 
 def _own(row: pd.Series) -> float:
@@ -109,9 +113,9 @@ def export_module(
     expression, a catalog name, or a candidate id or name of the run)."""
     if rank is not None and run_dir is None:
         raise UserError("--rank needs a RUN_DIR")
-    row = _row(run_dir, rank, candidate, task) if run_dir is not None else pd.Series(dtype=object)
+    rows = _rows(run_dir, rank, candidate, task) if run_dir is not None else pd.DataFrame()
     notes: list[str] = []
-    if row.empty:
+    if rows.empty:
         assert candidate is not None
         entry = find_entry(candidate) if "(" not in candidate else None
         if entry is not None and entry.kind == "norm":
@@ -124,6 +128,7 @@ def export_module(
         alpha0 = entry.alpha0 if entry else DEFAULT_ALPHA0
     else:
         assert run_dir is not None
+        row = rows.iloc[0]
         expression = row.get("expression")
         if not isinstance(expression, str):
             raise UserError(
@@ -135,9 +140,9 @@ def export_module(
             fn.name = str(row["name"])
         shift = parse_shift(str(row.get("shift", "scalar")))
         # The α0 the row ran with: tuned, or the run's, or the row's own template.
-        tuned, chosen = _best_alpha0(row), RunSettings.read(run_dir).alpha0
+        tuned, chosen = _best_alpha0(rows), RunSettings.read(run_dir).alpha0
         alpha0 = tuned if tuned is not None else chosen if chosen is not None else _own(row)
-        notes = _figures(row, run_dir)
+        notes = _figures(rows, run_dir)
     text = standalone_source(fn, alpha0=alpha0, shift=shift, notes=notes)
     check_standalone(text, fn, alpha0=alpha0, shift=shift)  # refuses a non-equivalent module
     path = Path(output)

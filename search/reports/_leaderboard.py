@@ -1,20 +1,23 @@
-"""Trials and leaderboards: pandas tables read from the Optuna storage, the record of a search.
+"""Leaderboards: pandas tables computed from a run's trials, the record of a search.
 
-``trials`` has one row per trial; the leaderboard one row per candidate with, per task, the
-metric's mean ± std over seeds, Δ vs LayerNorm and DyT, the training loss in eval mode,
-diverged/pruned/failed counts and compute seconds. A candidate ranks by its mean metric among
-the candidates that never diverged, then those that sometimes did; candidates with several
-tasks rank by their mean rank.
+The leaderboard is long — one row per (candidate, task) with the fixed
+:data:`LEADERBOARD_COLUMNS` — so that a CSV of any run has the same columns; the wide table
+(a row per candidate, task columns side by side) is a display pivot only
+(:func:`leaderboard_wide`, :func:`leaderboard_markdown`). Per task: the metric's mean ± std
+over seeds, Δ against LayerNorm and DyT, the training loss in eval mode, diverged, pruned and
+failed counts, compute seconds. A candidate ranks within a task by its mean among the
+candidates that never diverged, then those that sometimes did; over several tasks by its mean
+task rank.
 
 Example:
     >>> trials = pd.DataFrame({"task": ["t"] * 4, "candidate_id": ["layernorm", "layernorm",
     ...     "erf", "erf"], "seed": [0, 1, 0, 1], "state": ["COMPLETE"] * 4,
     ...     "value": [0.90, 0.92, 0.93, 0.95], "diverged": [False] * 4,
     ...     "direction": ["maximize"] * 4, "train_loss_eval": [0.1] * 4, "seconds": [1.0] * 4,
-    ...     "alpha0": [0.5] * 4, "duplicate": [False] * 4})
+    ...     "alpha0": [0.5] * 4, "duplicate": [False] * 4, "metric": ["accuracy"] * 4})
     >>> board = leaderboard(trials)
-    >>> board[["rank", "candidate_id", "t mean", "t Δ layernorm"]].round(3).values.tolist()
-    [[1, 'erf', 0.94, 0.03], [2, 'layernorm', 0.91, 0.0]]
+    >>> board[["rank", "candidate_id", "task", "mean", "delta_layernorm"]].round(3).values.tolist()
+    [[1, 'erf', 't', 0.94, 0.03], [2, 'layernorm', 't', 0.91, 0.0]]
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from candidates import PROPERTIES, UserError
+from candidates import DELTA_REFERENCES, PROPERTIES, UserError
 
 from ..driver import as_number, read_candidates, read_trials
 
@@ -50,7 +54,40 @@ def _last_reports(pruned: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: The leaderboard's columns, in order: one row per (candidate, task).
+LEADERBOARD_COLUMNS: tuple[str, ...] = (
+    "rank",  # the candidate's overall rank: by mean task rank (or by the one task asked for)
+    "candidate_id",  # the run's key: a baseline name, a study row, or the candidate id
+    "name",  # the catalog name, if any
+    "kind",  # baseline | candidate
+    "expression",  # f in its printed form; empty for LayerNorm and RMSNorm
+    "latex",
+    "shift",  # the template's s: scalar | vector | none
+    "alpha0",  # the template's α0 (the run's --alpha0 where one was given)
+    "passed",  # all four properties hold
+    *PROPERTIES,  # each verdict
+    "task",
+    "metric",  # the task's metric and its direction
+    "direction",
+    "task_rank",  # rank within the task
+    "mean",  # the metric over the seeds that finished without diverging
+    "std",
+    "n",
+    "diverged",  # runs that diverged, were pruned, failed (a retried failure does not count)
+    "pruned",
+    "failed",
+    "pruned_at",  # for pruned runs: the furthest epoch reached, and the mean value there
+    "pruned_value",
+    "train_loss_eval",  # training loss in eval mode, mean over the finished seeds
+    "compute_s",  # seconds of training, all runs
+    *(f"delta_{ref}" for ref in DELTA_REFERENCES),  # mean minus that baseline's mean
+    "best_alpha0",  # with --tune-alpha: the α0 of the best finished run
+)
+_INFO = ("name", "kind", "expression", "latex", "shift", "alpha0", "passed", *PROPERTIES)
+
+
 def _task_block(trials: pd.DataFrame, task: str) -> pd.DataFrame:
+    """One row per candidate of ``task``: the task's columns of the leaderboard."""
     rows = trials[(trials["task"] == task) & ~trials["duplicate"]]
     direction = rows["direction"].iloc[0]
     done = rows[rows["state"] == "COMPLETE"]
@@ -58,47 +95,50 @@ def _task_block(trials: pd.DataFrame, task: str) -> pd.DataFrame:
     grouped = ok.groupby("candidate_id")["value"]
     block = pd.DataFrame(
         {
-            f"{task} mean": grouped.mean(),
-            f"{task} std": grouped.std(ddof=1),
-            f"{task} n": grouped.count(),
-            f"{task} train_loss_eval": ok.groupby("candidate_id")["train_loss_eval"].mean(),
+            "mean": grouped.mean(),
+            "std": grouped.std(ddof=1),
+            "n": grouped.count(),
+            "train_loss_eval": ok.groupby("candidate_id")["train_loss_eval"].mean(),
         }
     )
     every = rows.groupby("candidate_id")
     block = block.reindex(sorted(set(rows["candidate_id"].dropna())))
-    block[f"{task} n"] = block[f"{task} n"].fillna(0).astype(int)
-    block[f"{task} diverged"] = done.groupby("candidate_id")["diverged"].sum()
-    block[f"{task} pruned"] = every["state"].apply(lambda s: int((s == "PRUNED").sum()))
-    block[f"{task} failed"] = (
+    block["n"] = block["n"].fillna(0).astype(int)
+    block["diverged"] = done.groupby("candidate_id")["diverged"].sum()
+    block["pruned"] = every["state"].apply(lambda s: int((s == "PRUNED").sum()))
+    block["failed"] = (
         rows[(rows["state"] == "FAIL") & ~rows["retried"]].groupby("candidate_id").size()
     )
-    block[f"{task} compute_s"] = every["seconds"].sum(min_count=1)
+    block["compute_s"] = every["seconds"].sum(min_count=1)
     for name in ("diverged", "pruned", "failed"):
-        block[f"{task} {name}"] = block[f"{task} {name}"].fillna(0).astype(int)
-    for ref in ("layernorm", "dyt"):
-        base = block[f"{task} mean"].get(ref, math.nan)
-        block[f"{task} Δ {ref}"] = block[f"{task} mean"] - base
+        block[name] = block[name].fillna(0).astype(int)
+    for ref in DELTA_REFERENCES:
+        block[f"delta_{ref}"] = block["mean"] - block["mean"].get(ref, math.nan)
     # Rank: candidates with finished runs first (those that never diverged before those that
     # did), by their mean in the task's direction; then candidates whose runs were all pruned,
     # the later pruned first, by their last reported value.
     sign = -1.0 if direction == "maximize" else 1.0
     pruned = _last_reports(rows[rows["state"] == "PRUNED"])
-    block[f"{task} pruned_at"] = pruned["step"]
-    block[f"{task} pruned_value"] = pruned["value"]
-    missing = block[f"{task} mean"].isna()
+    block["pruned_at"] = pruned["step"]
+    block["pruned_value"] = pruned["value"]
+    missing = block["mean"].isna()
     key = pd.DataFrame(
         {
-            "diverged": block[f"{task} diverged"] > 0,
+            "diverged": block["diverged"] > 0,
             "missing": missing,
-            "reached": -block[f"{task} pruned_at"].where(missing).fillna(0),
-            "score": sign * block[f"{task} mean"].fillna(block[f"{task} pruned_value"]),
+            "reached": -block["pruned_at"].where(missing).fillna(0),
+            "score": sign * block["mean"].fillna(block["pruned_value"]),
         }
     ).sort_values(["missing", "diverged", "reached", "score"])
-    block[f"{task} rank"] = pd.Series(range(1, len(key) + 1), index=key.index)
+    block["task_rank"] = pd.Series(range(1, len(key) + 1), index=key.index)
+    block["best_alpha0"] = math.nan
     tuned = done.dropna(subset=["alpha0"])
     if not tuned.empty:  # α0 is a trial parameter only when it is tuned
         best = tuned.loc[(sign * tuned["value"]).groupby(tuned["candidate_id"]).idxmin()]
-        block[f"{task} best_alpha0"] = best.set_index("candidate_id")["alpha0"]
+        block["best_alpha0"] = best.set_index("candidate_id")["alpha0"]
+    block["task"] = task
+    block["metric"] = rows["metric"].iloc[0] if "metric" in rows else None
+    block["direction"] = direction
     return block
 
 
@@ -108,9 +148,11 @@ def leaderboard(
     *,
     task: str | None = None,
 ) -> pd.DataFrame:
-    """Rank candidates over the trials; ``task`` ranks by that task alone."""
+    """The leaderboard in long form: one row per (candidate, task), :data:`LEADERBOARD_COLUMNS`,
+    sorted by overall rank and then by the order of the tasks. ``task`` ranks by that task
+    alone (and keeps only its rows)."""
     if trials.empty:
-        return pd.DataFrame(columns=["rank", "candidate_id", "name", "expression"])
+        return pd.DataFrame(columns=list(LEADERBOARD_COLUMNS))
     tasks = [task] if task else list(dict.fromkeys(trials["task"]))
     if task is not None and task not in set(trials["task"]):
         from candidates import suggest
@@ -124,26 +166,51 @@ def leaderboard(
     for name in ("train_loss_eval", "seconds", "alpha0"):
         if name not in trials:
             trials[name] = math.nan
-    blocks = [_task_block(trials, t) for t in tasks]
-    board = pd.concat(blocks, axis=1)
-    board["mean_rank"] = board[[f"{t} rank" for t in tasks]].mean(axis=1)
-    board = board.sort_values(["mean_rank", *[f"{t} rank" for t in tasks]])
-    board.insert(0, "rank", range(1, len(board) + 1))
-    board.index.name = "candidate_id"
-    board = board.reset_index()
-    for name in ("diverged", "pruned", "failed", "compute_s"):
-        board[name] = board[[f"{t} {name}" for t in tasks]].sum(axis=1)
-    if candidates is not None:
-        info = candidates.drop_duplicates("candidate_id").set_index("candidate_id")
-        columns = ["name", "expression", "latex", "shift", "passed", *PROPERTIES]
-        for column in columns:
-            if column in info:
-                board[column] = board["candidate_id"].map(info[column])
-        front = ["rank", "candidate_id", *[c for c in columns if c in board]]
-        board = board[front + [c for c in board.columns if c not in front]]
-    else:
-        board.insert(2, "name", board["candidate_id"])
-    return board
+    blocks = {t: _task_block(trials, t) for t in tasks}
+    ranks = pd.concat({t: b["task_rank"] for t, b in blocks.items()}, axis=1)
+    # A candidate missing from a task ranks after every candidate of that task.
+    ranks = ranks.fillna(ranks.max() + 1)
+    order = ranks.assign(mean_rank=ranks.mean(axis=1)).sort_values(["mean_rank", *tasks])
+    overall = pd.Series(range(1, len(order) + 1), index=order.index)
+    long = pd.concat([b.assign(candidate_id=b.index) for b in blocks.values()], ignore_index=True)
+    long["rank"] = long["candidate_id"].map(overall).astype(int)
+    long["task_order"] = long["task"].map({t: i for i, t in enumerate(tasks)})
+    long = long.sort_values(["rank", "task_order"]).reset_index(drop=True)
+    info = (
+        candidates.drop_duplicates("candidate_id").set_index("candidate_id")
+        if candidates is not None
+        else pd.DataFrame(index=pd.Index([], name="candidate_id"))
+    )
+    for column in _INFO:
+        mapped = long["candidate_id"].map(info[column]) if column in info else None
+        long[column] = mapped if mapped is not None else None
+    if candidates is None:
+        long["name"] = long["candidate_id"]
+    return long[list(LEADERBOARD_COLUMNS)]
+
+
+def leaderboard_wide(board: pd.DataFrame) -> pd.DataFrame:
+    """A display pivot of the long leaderboard: one row per candidate, the task columns as
+    ``"<task> <column>"`` (never parsed back: the long table is the data).
+
+    >>> trials = pd.DataFrame({"task": ["t", "t"], "candidate_id": ["erf", "layernorm"],
+    ...     "seed": [0, 0], "state": ["COMPLETE"] * 2, "value": [0.93, 0.90],
+    ...     "diverged": [False] * 2, "direction": ["maximize"] * 2, "metric": ["accuracy"] * 2})
+    >>> leaderboard_wide(leaderboard(trials))[["rank", "candidate_id", "t mean"]].values.tolist()
+    [[1, 'erf', 0.93], [2, 'layernorm', 0.9]]
+    """
+    per_task = list(LEADERBOARD_COLUMNS[LEADERBOARD_COLUMNS.index("task_rank") :])
+    front = [c for c in LEADERBOARD_COLUMNS if c not in (*per_task, "task", "metric", "direction")]
+    wide = board.drop_duplicates("candidate_id")[front].reset_index(drop=True)
+    for task in dict.fromkeys(board["task"]):
+        values = board[board["task"] == task].set_index("candidate_id")[per_task]
+        for column in per_task:
+            wide[f"{task} {column}"] = wide["candidate_id"].map(values[column])
+    summed = ["diverged", "pruned", "failed", "compute_s"]
+    totals = board.groupby("candidate_id")[summed].sum()
+    for column in summed:
+        wide[column] = wide["candidate_id"].map(totals[column])
+    return wide
 
 
 def _cell(mean: float, std: float, n: int, diverged: int) -> str:
@@ -154,36 +221,46 @@ def _cell(mean: float, std: float, n: int, diverged: int) -> str:
     return text + (f", diverged ×{diverged}" if diverged else "")
 
 
+def _verdict(value: Any) -> str:
+    """✓, ✗, or – where there is no verdict (a norm layer): numpy's and pandas' booleans too."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, (bool, np.bool_)):
+        return "✓" if value else "✗"
+    return "–"
+
+
 def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
-    """The leaderboard as a markdown table a person can read."""
-    tasks = [c[: -len(" mean")] for c in board.columns if c.endswith(" mean")]
+    """The (long) leaderboard as a markdown table a person can read: a row per candidate."""
+    tasks = list(dict.fromkeys(board["task"]))
+    refs = {ref: label for ref, label in (("layernorm", "Δ LN"), ("dyt", "Δ DyT"))}
     header = ["rank", "candidate", "expression"]
     for t in tasks:
-        header += [t, f"Δ LN ({t})", f"Δ DyT ({t})", f"train loss ({t})"]
+        header += [t, *(f"{refs.get(r, 'Δ ' + r)} ({t})" for r in DELTA_REFERENCES)]
+        header += [f"train loss ({t})"]
     header += ["pruned", "failed", "compute s", "Z B C M"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for _, row in (board if top is None else board.head(top)).iterrows():
-        name = row.get("name") if isinstance(row.get("name"), str) else row["candidate_id"]
-        expr = row.get("expression") if isinstance(row.get("expression"), str) else "(norm layer)"
-        cells = [str(row["rank"]), f"`{name}`", f"`{expr}`"]
+    ranks = list(dict.fromkeys(board["rank"]))
+    for rank in ranks if top is None else ranks[:top]:
+        rows = board[board["rank"] == rank]
+        first = rows.iloc[0]
+        name = first["name"] if isinstance(first["name"], str) else first["candidate_id"]
+        expr = first["expression"] if isinstance(first["expression"], str) else "(norm layer)"
+        cells = [str(rank), f"`{name}`", f"`{expr}`"]
+        by_task = rows.set_index("task")
         for t in tasks:
-            cells += [
-                _cell(
-                    row[f"{t} mean"], row[f"{t} std"], int(row[f"{t} n"]), int(row[f"{t} diverged"])
-                ),
-                format_signed(row[f"{t} Δ layernorm"]),
-                format_signed(row[f"{t} Δ dyt"]),
-                format_signed(row[f"{t} train_loss_eval"], plus=False),
-            ]
-        verdicts = " ".join(
-            "–" if not isinstance(row.get(p), (bool, int)) else ("✓" if row.get(p) else "✗")
-            for p in PROPERTIES
-        )
+            if t not in by_task.index:
+                cells += ["–"] * (2 + len(DELTA_REFERENCES))
+                continue
+            row = by_task.loc[t]
+            cells.append(_cell(row["mean"], row["std"], int(row["n"]), int(row["diverged"])))
+            cells += [format_signed(row[f"delta_{r}"]) for r in DELTA_REFERENCES]
+            cells.append(format_signed(row["train_loss_eval"], plus=False))
         cells += [
-            str(int(row["pruned"])),
-            str(int(row["failed"])),
-            f"{row['compute_s']:.0f}",
-            verdicts,
+            str(int(rows["pruned"].sum())),
+            str(int(rows["failed"].sum())),
+            f"{rows['compute_s'].sum():.0f}",
+            " ".join(_verdict(first[p]) for p in PROPERTIES),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -202,8 +279,9 @@ def load_leaderboard(run_dir: str | Path, *, task: str | None = None) -> pd.Data
     return leaderboard(read_trials(run_dir), read_candidates(run_dir), task=task)
 
 
-def write_outputs(run_dir: str | Path) -> pd.DataFrame:
-    """A run directory's leaderboard.csv|parquet|md and plots, from its record."""
+def write_outputs(run_dir: str | Path, *, plots: bool = True) -> pd.DataFrame:
+    """A run directory's leaderboard.csv|parquet|md and (with ``plots``) its plots, from its
+    record (the study, or ``trials.parquet`` where the storage is gone)."""
     from ._run_plots import plot_run
 
     out = Path(run_dir)
@@ -212,6 +290,6 @@ def write_outputs(run_dir: str | Path) -> pd.DataFrame:
     board.to_csv(out / "leaderboard.csv", index=False)
     board.to_parquet(out / "leaderboard.parquet", index=False)
     (out / "leaderboard.md").write_text(leaderboard_markdown(board))
-    if not trials.empty:
+    if plots and not trials.empty:
         plot_run(out, board, trials, candidates)
     return board

@@ -5,7 +5,8 @@ Each is written as PNG and SVG under ``plots/``.
 Example:
     >>> import tempfile
     >>> board = pd.DataFrame({"rank": [1, 2], "candidate_id": ["erf", "layernorm"],
-    ...     "name": ["erf", "layernorm"], "t mean": [0.94, 0.91], "t std": [0.01, 0.02]})
+    ...     "name": ["erf", "layernorm"], "kind": ["baseline"] * 2, "task": ["t", "t"],
+    ...     "mean": [0.94, 0.91], "std": [0.01, 0.02]})
     >>> path = plot_leaderboard(board, Path(tempfile.mkdtemp()))
     >>> path.name, path.with_suffix(".svg").exists()
     ('leaderboard.png', True)
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from candidates import PROPERTIES, compile_numpy, parse
+from candidates import DELTA_REFERENCES, PROPERTIES, compile_numpy, parse
 
 
 def pyplot() -> Any:
@@ -46,29 +47,28 @@ def _label(row: pd.Series) -> str:
     return str(name) if isinstance(name, str) else str(row["candidate_id"])
 
 
-def _tasks(board: pd.DataFrame) -> list[str]:
-    return [c[: -len(" mean")] for c in board.columns if c.endswith(" mean")]
+def _candidates(board: pd.DataFrame) -> pd.DataFrame:
+    """One row per candidate of the long leaderboard, in rank order."""
+    return board.drop_duplicates("candidate_id").reset_index(drop=True)
 
 
 def plot_leaderboard(board: pd.DataFrame, plots: Path, *, top: int = 30) -> Path:
     """Per task, mean ± std of the metric per candidate, LayerNorm and DyT as lines."""
     plt = pyplot()
-    tasks = _tasks(board)
-    shown = board.head(top)
-    fig, axes = plt.subplots(
-        1, len(tasks), figsize=(max(6, 0.32 * len(shown) + 2) * len(tasks), 4.2), squeeze=False
-    )
+    tasks = list(dict.fromkeys(board["task"]))
+    top_ids = list(_candidates(board)["candidate_id"].head(top))
+    width = max(6, 0.32 * len(top_ids) + 2)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(width * len(tasks), 4.2), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
-        means = shown[f"{task} mean"].to_numpy(dtype=float)
-        stds = np.nan_to_num(shown[f"{task} std"].to_numpy(dtype=float))
+        rows = board[board["task"] == task]
+        shown = rows[rows["candidate_id"].isin(top_ids)]
+        means = shown["mean"].to_numpy(dtype=float)
+        stds = np.nan_to_num(shown["std"].to_numpy(dtype=float))
         labels = [_label(r) for _, r in shown.iterrows()]
-        colors = [
-            "tab:orange" if c in ("layernorm", "rmsnorm", "dyt", "erf") else "tab:blue"
-            for c in shown["candidate_id"]
-        ]
+        colors = ["tab:orange" if k == "baseline" else "tab:blue" for k in shown["kind"]]
         ax.bar(range(len(shown)), means, yerr=stds, color=colors, capsize=2)
-        for ref, style in (("layernorm", "--"), ("dyt", ":")):
-            match = board.loc[board["candidate_id"] == ref, f"{task} mean"]
+        for ref, style in zip(DELTA_REFERENCES, ("--", ":", "-."), strict=False):
+            match = rows.loc[rows["candidate_id"] == ref, "mean"]
             if len(match) and math.isfinite(float(match.iloc[0])):
                 ax.axhline(float(match.iloc[0]), color="0.3", ls=style, lw=1, label=ref)
         finite = means[np.isfinite(means)]
@@ -85,7 +85,8 @@ def plot_leaderboard(board: pd.DataFrame, plots: Path, *, top: int = 30) -> Path
 def plot_top_shapes(board: pd.DataFrame, plots: Path, *, top: int = 8) -> Path:
     """The shapes of the top candidates (point-wise functions only) beside erf and tanh."""
     plt = pyplot()
-    rows = board[board["expression"].map(lambda e: isinstance(e, str))].head(top)
+    ranked = _candidates(board)
+    rows = ranked[ranked["expression"].map(lambda e: isinstance(e, str))].head(top)
     x = np.linspace(-4, 4, 801)
     refs = {n: compile_numpy(parse(f"{n}(x)"))(x) for n in ("erf", "tanh")}
     cols = min(4, max(len(rows), 1))
@@ -113,9 +114,12 @@ def plot_curves(board: pd.DataFrame, trials: pd.DataFrame, plots: Path, *, top: 
     """Validation metric per epoch, mean over seeds, for the top candidates and the baselines."""
     plt = pyplot()
     tasks = list(dict.fromkeys(trials["task"]))
-    keep = [*board["candidate_id"].head(top), "layernorm", "dyt", "erf"]
-    keep = list(dict.fromkeys(keep))
-    names = dict(zip(board["candidate_id"], [_label(r) for _, r in board.iterrows()], strict=True))
+    ranked = _candidates(board)
+    baselines = list(ranked.loc[ranked["kind"] == "baseline", "candidate_id"])
+    keep = list(dict.fromkeys([*ranked["candidate_id"].head(top), *baselines]))
+    names = dict(
+        zip(ranked["candidate_id"], [_label(r) for _, r in ranked.iterrows()], strict=True)
+    )
     fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
         rows = trials[(trials["task"] == task) & trials["state"].isin(["COMPLETE", "PRUNED"])]
@@ -125,7 +129,7 @@ def plot_curves(board: pd.DataFrame, trials: pd.DataFrame, plots: Path, *, top: 
             if points.empty:
                 continue
             mean = points.groupby("epoch")["metric"].mean()
-            style = "--" if key in ("layernorm", "dyt", "erf") else "-"
+            style = "--" if key in baselines else "-"
             ax.plot(mean.index, mean.to_numpy(), style, label=names.get(key, key), lw=1.4)
         ax.set_xlabel("epoch")
         ax.set_ylabel(str(rows["metric"].iloc[0]) if len(rows) else "metric")
@@ -138,7 +142,7 @@ def plot_curves(board: pd.DataFrame, trials: pd.DataFrame, plots: Path, *, top: 
 def plot_properties(board: pd.DataFrame, plots: Path, *, top: int = 40) -> Path:
     """Pass (green) / fail (red) / not a function (grey) per candidate and property."""
     plt = pyplot()
-    rows = board.head(top)
+    rows = _candidates(board).head(top)
     values = np.full((len(rows), len(PROPERTIES)), np.nan)
     for i, (_, row) in enumerate(rows.iterrows()):
         for j, prop in enumerate(PROPERTIES):
@@ -162,9 +166,9 @@ def plot_run(
 ) -> list[Path]:
     """Every plot of a run directory."""
     plots = Path(out) / "plots"
-    paths = [plot_leaderboard(board, plots), plot_curves(board, trials, plots)]
-    if "expression" in board:
-        paths.append(plot_top_shapes(board, plots))
-    if all(p in board for p in PROPERTIES):
-        paths.append(plot_properties(board, plots))
-    return paths
+    return [
+        plot_leaderboard(board, plots),
+        plot_curves(board, trials, plots),
+        plot_top_shapes(board, plots),
+        plot_properties(board, plots),
+    ]

@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from candidates import DELTA_REFERENCES, PROPERTIES
+
 from ._leaderboard import format_signed, leaderboard
 
 #: The property each group of the property study is about.
@@ -107,12 +109,9 @@ def _catalog_tables(
         "|---|---|---|---|---|---|",
     ]
     for _, row in board.iterrows():
-        verdicts = " ".join(
-            _mark(row.get(p)).strip() or "–"
-            for p in ("zero_centered", "bounded", "center_sensitive", "monotonic")
-        )
-        delta = row.get(f"{task} Δ layernorm")
-        loss = row.get(f"{task} train_loss_eval")
+        verdicts = " ".join(_mark(row.get(p)).strip() or "–" for p in PROPERTIES)
+        delta = row.get("delta_layernorm")
+        loss = row.get("train_loss_eval")
         lines.append(
             f"| {row['rank']} | {row['candidate_id']} | {_cell(stats.get(row['candidate_id']))} | "
             f"{format_signed(delta)} | {format_signed(loss, plus=False)} | {verdicts} |"
@@ -152,14 +151,14 @@ def study_report(run_dir: Path, study: str, candidates: pd.DataFrame, trials: pd
     )
     for task in tasks:
         stats = _stats(trials, task)
-        for ref in ("layernorm", "dyt"):
+        for ref in DELTA_REFERENCES:
             if ref not in stats and runs.get(ref) in stats:
                 stats[ref] = stats[runs[ref]]
         rows = trials[trials["task"] == task]
         metric, direction = rows["metric"].iloc[0], rows["direction"].iloc[0]
         arrow = "higher is better" if direction == "maximize" else "lower is better"
         parts.append(f"\n## {task}: {metric} ({arrow}), mean ± std over seeds\n")
-        for ref in ("layernorm", "dyt"):
+        for ref in DELTA_REFERENCES:
             if ref in stats:
                 parts.append(f"- {ref}: {_cell(stats[ref])}\n")
         if study == "catalog":
@@ -202,16 +201,18 @@ def lambda_figure(
     direction: str = "maximize",
 ) -> Any:
     """Per property group with λ, the metric against λ per function; a λ at which every seed
-    diverged is a × on the worst edge of the axis (the bottom when higher is better, the top
-    when lower is better), never at a value the metric could take.
+        diverged is a × on the worst edge of the axis (the bottom when higher is better, the top
+        when lower is better), never at a value the metric could take.
 
-    Example:
-        >>> import pandas as pd
-        >>> rows = pd.DataFrame({"group": ["g", "g"], "lam": [0.0, 1.0],
-        ...                      "function": ["erf", "erf"], "candidate_id": ["a", "b"]})
-        >>> stats = {"a": {"mean": 0.2, "std": 0.0, "n": 1}, "b": {"n": 0}}
-        >>> len(lambda_figure(rows, stats, "t", "loss", "minimize").axes)
-        1
+        Example:
+            >>> import pandas as pd
+
+    from candidates import DELTA_REFERENCES, PROPERTIES
+            >>> rows = pd.DataFrame({"group": ["g", "g"], "lam": [0.0, 1.0],
+            ...                      "function": ["erf", "erf"], "candidate_id": ["a", "b"]})
+            >>> stats = {"a": {"mean": 0.2, "std": 0.0, "n": 1}, "b": {"n": 0}}
+            >>> len(lambda_figure(rows, stats, "t", "loss", "minimize").axes)
+            1
     """
     from ._run_plots import pyplot
 
