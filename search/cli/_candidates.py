@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._args import settings_from
 from ._codes import EXIT_USAGE
 
 
@@ -60,17 +61,8 @@ def _check(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from ..driver import GenerateSettings, generate
 
-    settings = GenerateSettings(
-        grammar=args.grammar,
-        max_size=args.max_size,
-        max_expressions=args.max_expressions,
-        sample=args.sample,
-        seed=args.seed,
-        out=Path(args.out),
-        max_candidates=args.max_candidates,
-        symbolic_seconds=args.symbolic_seconds,
-        workers=args.workers,
-        progress=not args.no_progress,
+    settings = settings_from(
+        GenerateSettings, args, out=Path(args.out), progress=not args.no_progress
     )
     summary = generate(settings)
     if args.json:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._args import settings_from
 from ._codes import EXIT_INTERRUPTED
 
 
@@ -22,28 +23,13 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     sources = [args.grammar, args.catalog, args.candidates, args.expr]
     catalog = args.catalog if any(sources) else "paper"  # the small default search
     name = args.study_name or (Path(args.out).name if args.out else "run")
-    return RunSettings(
-        grammar=args.grammar,
+    return settings_from(
+        RunSettings,
+        args,
         catalog=catalog,
         candidates_dir=args.candidates,
         expressions=tuple(args.expr or ()),
-        max_expressions=args.max_expressions,
-        max_candidates=args.max_candidates,
-        shift=args.shift,
         tasks=tuple(args.task),
-        seeds=args.seeds,
-        budget=args.budget,
-        alpha0=args.alpha0,
-        tune_alpha=args.tune_alpha,
-        device=args.device,
-        sampler=args.sampler,
-        pruner=args.pruner,
-        max_trials=args.max_trials,
-        timeout=args.timeout,
-        workers=args.workers,
-        gpus_per_trial=args.gpus_per_trial,
-        ray_address=args.ray_address,
-        storage=args.storage,
         study_name=name,
         out=args.out or f"results/{name}",
     )
@@ -89,14 +75,10 @@ def _study(args: argparse.Namespace) -> int:
         if args.study is None:
             raise UserError("give a study (properties or catalog) or --resume RUN_DIR")
         name = f"paper-{args.study}-{'-'.join(args.task)}"
-        settings = RunSettings(
-            study=args.study,
+        settings = settings_from(
+            RunSettings,
+            args,
             tasks=tuple(args.task),
-            seeds=args.seeds,
-            budget=args.budget,
-            device=args.device,
-            workers=args.workers,
-            storage=args.storage,
             study_name=name,
             out=args.out or f"results/{name}",
         )
