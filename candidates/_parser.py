@@ -39,6 +39,8 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+#: The largest constant sub-expression (exp(100) ≈ 2.7e43 is fine; exp(exp(100)) is not).
+MAX_CONSTANT_VALUE = 1e100
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _NUMPY_BINARY: dict[type, Any] = {
@@ -117,6 +119,11 @@ class _Builder:
             self.error("not an arithmetic expression")
         if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
             self.error("undefined everywhere (a division by zero or an infinite constant)")
+        if expr.has(sp.I) or any(
+            not sub.free_symbols and sub.is_real is False for sub in sp.preorder_traversal(expr)
+        ):
+            # sqrt(-1), log(-2), (-1)**0.5: a complex constant has no place in a real function
+            self.error("a constant part is not a real number (sqrt(-1), log(-2), …)")
         extra = expr.free_symbols - {X}
         if extra:
             self.error(f"unknown symbols {sorted(map(str, extra))}")
@@ -220,6 +227,8 @@ class _Builder:
                 self.error("division by zero", node)
         elif not exponent.free_symbols and exponent.is_real is not True:
             self.error("exponent must be real", node)
+        if not base.free_symbols and not exponent.free_symbols:
+            self.bound_constant("**", np.power, [base, exponent], node)
         return sp.Pow(base, exponent)
 
     def call(self, node: ast.Call, depth: int) -> sp.Expr:
@@ -249,7 +258,30 @@ class _Builder:
             lo, hi = args[1], args[2]
             if lo.is_Number and hi.is_Number and lo > hi:
                 self.error(f"clip bounds are reversed: lo={lo} > hi={hi}", node)
+        if all(not a.free_symbols for a in args):
+            self.bound_constant(name, op.numpy, args, node)
         return op.sympy(*args)
+
+    def bound_constant(
+        self, name: str, numpy_fn: Callable[..., Any], args: list[sp.Expr], node: ast.AST
+    ) -> None:
+        """Refuse a constant call before sympy evaluates it: sympy keeps exp(exp(exp(100)))
+        exact and compares or prints it with unbounded precision, which never ends. Its value
+        in floats must be real, finite and at most :data:`MAX_CONSTANT_VALUE` in size."""
+        try:
+            values = [complex(sp.N(a, 17)) for a in args]
+        except (TypeError, ValueError, OverflowError):
+            self.error(f"{name}() of a constant that is not a real number", node)
+        if any(abs(v.imag) > 0 for v in values):
+            self.error(f"{name}() of a constant that is not a real number", node)
+        with np.errstate(all="ignore"):
+            value = complex(np.asarray(numpy_fn(*(v.real for v in values)), dtype=complex))
+        if not (np.isfinite(value.real) and abs(value.real) <= MAX_CONSTANT_VALUE):
+            self.error(
+                f"constant {ast.unparse(node)} is out of range or undefined "
+                f"(|c| <= {MAX_CONSTANT_VALUE:g})",
+                node,
+            )
 
 
 def numpy_from_text(
