@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ import sympy as sp
 
 from ._errors import ExpressionError, GrammarError
 from ._operators import CONSTANTS, OPERATORS, suggest
-from ._parser import parse
+from ._parser import DEFAULT_LIMITS, parse
 from ._properties import PROPERTIES, Tolerances
 
 if sys.version_info >= (3, 11):
@@ -33,6 +34,8 @@ else:  # pragma: no cover - Python 3.10
 GRAMMAR_DIR = Path(__file__).parent / "grammars"
 BINARY_OPERATORS = ("+", "-", "*", "/", "**", "min", "max")
 TRANSFORMS = ("shift", "mirror", "clip", "ratio")
+#: The longest chain of transforms a variant may apply (each multiplies the space).
+MAX_TRANSFORM_CHAIN = 4
 _SECTIONS = {
     "grammar": {"name", "description", "max_size", "max_depth"},
     "operators": {"unary", "binary", "constants"},
@@ -80,7 +83,12 @@ def load_grammar(path: str | Path | None = None) -> Grammar:
         raise GrammarError(
             f"no such grammar file{suggest(path.stem, builtin_grammars())}", path=str(path)
         )
-    text = path.read_text()
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise GrammarError("not UTF-8 text", path=str(path), line=line) from None
     return parse_grammar(text, str(path))
 
 
@@ -129,7 +137,9 @@ class _Reader:
 
 
 def parse_grammar(text: str, path: str = "<grammar>") -> Grammar:
-    """Parse grammar TOML text; ``path`` is used in error messages."""
+    """Parse grammar TOML text; ``path`` is used in error messages. Every section is checked
+    for its keys and their types before it is used, so a malformed file is one
+    :class:`GrammarError` with its line, never a traceback."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -141,26 +151,71 @@ def parse_grammar(text: str, path: str = "<grammar>") -> Grammar:
     for section, value in data.items():
         if section not in _SECTIONS:
             raise r.fail(f"unknown section [{section}]{suggest(section, list(_SECTIONS))}", section)
+        if not isinstance(value, dict):
+            raise r.fail(f"[{section}] must be a table, not {type(value).__name__}", section)
         allowed = _SECTIONS[section]
-        if allowed is not None and isinstance(value, dict):
+        if allowed is not None:
             for key in value:
                 if key not in allowed:
                     raise r.fail(f"unknown key{suggest(key, allowed)}", section, key)
-
     meta = data.get("grammar", {})
+    max_size, max_depth = _read_limits(r, meta)
+    primitives = _read_defines(r, data.get("define", {}))
+    unary, binary, constants = _read_operators(r, data.get("operators", {}), primitives)
+    variants, clip_scales = _read_transforms(r, data.get("transforms", {}))
+    known = [*unary_names(primitives), *BINARY_OPERATORS]
+    forbid, max_constants = _read_constraints(r, data.get("constraints", {}), known)
+    return Grammar(
+        name=str(meta.get("name", Path(path).stem)),
+        path=path,
+        max_size=max_size,
+        unary=unary,
+        binary=binary,
+        constants=constants,
+        primitives=primitives,
+        variants=variants,
+        clip_scales=clip_scales,
+        forbid_inside=forbid,
+        max_depth=max_depth,
+        max_constants=max_constants,
+        require=_read_require(r, data.get("screen", {})),
+        tolerances=_read_tolerances(r, data.get("tolerances", {})),
+        description=str(meta.get("description", "")),
+    )
+
+
+def unary_names(primitives: Mapping[str, sp.Expr]) -> list[str]:
+    """The unary operators a grammar may use: the built-in ones and its own primitives."""
+    return [n for n, op in OPERATORS.items() if op.arity == 1] + list(primitives)
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _strings(r: _Reader, value: Any, section: str, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise r.fail(f"{key} must be a list of strings, not {value!r}", section, key)
+    return value
+
+
+def _read_limits(r: _Reader, meta: dict[str, Any]) -> tuple[int, int | None]:
     max_size = meta.get("max_size", 5)
-    if not isinstance(max_size, int) or not 1 <= max_size <= 12:
+    if not _positive_int(max_size) or max_size > 12:
         raise r.fail(
             f"max_size must be an integer from 1 to 12, but got {max_size!r}", "grammar", "max_size"
         )
     max_depth = meta.get("max_depth")
-    if max_depth is not None and (not isinstance(max_depth, int) or max_depth < 1):
+    if max_depth is not None and not _positive_int(max_depth):
         raise r.fail(
             f"max_depth must be a positive integer, but got {max_depth!r}", "grammar", "max_depth"
         )
+    return max_size, max_depth
 
+
+def _read_defines(r: _Reader, defines: dict[str, Any]) -> dict[str, sp.Expr]:
     primitives: dict[str, sp.Expr] = {}
-    for name, definition in data.get("define", {}).items():
+    for name, definition in defines.items():
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
             raise r.fail("a primitive name must be lowercase letters, digits and _", "define", name)
         if name in OPERATORS or name in CONSTANTS or name == "x":
@@ -171,10 +226,14 @@ def parse_grammar(text: str, path: str = "<grammar>") -> Grammar:
             primitives[name] = parse(definition, primitives=primitives)
         except ExpressionError as exc:
             raise r.fail(f"bad definition: {exc}", "define", name) from None
+    return primitives
 
-    ops = data.get("operators", {})
-    unary = tuple(ops.get("unary", ["erf", "tanh"]))
-    known_unary = [n for n, op in OPERATORS.items() if op.arity == 1] + list(primitives)
+
+def _read_operators(
+    r: _Reader, ops: dict[str, Any], primitives: Mapping[str, sp.Expr]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, float], ...]]:
+    unary = tuple(_strings(r, ops.get("unary", ["erf", "tanh"]), "operators", "unary"))
+    known_unary = unary_names(primitives)
     for name in unary:
         if name not in known_unary:
             raise r.fail(
@@ -183,7 +242,7 @@ def parse_grammar(text: str, path: str = "<grammar>") -> Grammar:
                 "unary",
                 f'"{name}"',
             )
-    binary = tuple(ops.get("binary", ["+", "*"]))
+    binary = tuple(_strings(r, ops.get("binary", ["+", "*"]), "operators", "binary"))
     for name in binary:
         if name not in BINARY_OPERATORS:
             raise r.fail(
@@ -192,24 +251,45 @@ def parse_grammar(text: str, path: str = "<grammar>") -> Grammar:
                 "binary",
                 f'"{name}"',
             )
+    values = ops.get("constants", [1])
+    if not isinstance(values, list):
+        raise r.fail(f"constants must be a list, not {values!r}", "operators", "constants")
     constants: list[tuple[str, float]] = []
-    for value in ops.get("constants", [1]):
+    for value in values:
         if isinstance(value, str) and value in CONSTANTS:
             constants.append((value, float(CONSTANTS[value])))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and value != 0:
+        elif (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and value != 0
+            and math.isfinite(value)
+            and abs(value) <= DEFAULT_LIMITS.max_constant
+        ):
             constants.append((repr(value), float(value)))
         else:
             raise r.fail(
-                f"constants are non-zero numbers, 'pi' or 'e', not {value!r}",
+                "constants are finite non-zero numbers of size at most "
+                f"{DEFAULT_LIMITS.max_constant:g}, 'pi' or 'e', not {value!r}",
                 "operators",
                 "constants",
                 str(value),
             )
+    return unary, binary, tuple(constants)
 
-    transforms = data.get("transforms", {})
+
+def _read_transforms(
+    r: _Reader, transforms: dict[str, Any]
+) -> tuple[tuple[tuple[str, ...], ...], tuple[float, ...]]:
     variants: list[tuple[str, ...]] = []
-    for chain in transforms.get("variants", []):
-        steps = tuple(s.strip() for s in str(chain).split("+"))
+    for chain in _strings(r, transforms.get("variants", []), "transforms", "variants"):
+        steps = tuple(s.strip() for s in chain.split("+"))
+        if len(steps) > MAX_TRANSFORM_CHAIN:
+            raise r.fail(
+                f"a chain of at most {MAX_TRANSFORM_CHAIN} transforms, not {len(steps)}",
+                "transforms",
+                "variants",
+                f'"{chain}"',
+            )
         for step in steps:
             if step not in TRANSFORMS:
                 raise r.fail(
@@ -219,52 +299,70 @@ def parse_grammar(text: str, path: str = "<grammar>") -> Grammar:
                     f'"{chain}"',
                 )
         variants.append(steps)
-    clip_scales = tuple(float(s) for s in transforms.get("clip_scales", [1.0]))
-    if any(s <= 0 for s in clip_scales):
-        raise r.fail("clip_scales must be positive", "transforms", "clip_scales")
+    scales = transforms.get("clip_scales", [1.0])
+    if not isinstance(scales, list) or not all(
+        isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s) and s > 0
+        for s in scales
+    ):
+        raise r.fail(
+            f"clip_scales must be a list of positive numbers, not {scales!r}",
+            "transforms",
+            "clip_scales",
+        )
+    return tuple(variants), tuple(float(s) for s in scales)
 
-    constraints = data.get("constraints", {})
+
+def _read_constraints(
+    r: _Reader, constraints: dict[str, Any], known: list[str]
+) -> tuple[dict[str, frozenset[str]], int | None]:
+    table = constraints.get("forbid_inside", {})
+    if not isinstance(table, dict):
+        raise r.fail(
+            f'forbid_inside must be a table such as {{ exp = ["exp"] }}, not {table!r}',
+            "constraints",
+            "forbid_inside",
+        )
     forbid: dict[str, frozenset[str]] = {}
-    for parent, children in constraints.get("forbid_inside", {}).items():
-        for name in [parent, *children]:
-            if name not in known_unary and name not in BINARY_OPERATORS:
+    for parent, children in table.items():
+        for name in [parent, *_strings(r, children, "constraints", "forbid_inside")]:
+            if name not in known:
                 raise r.fail(
-                    f"unknown operator {name!r}{suggest(name, known_unary)}",
+                    f"unknown operator {name!r}{suggest(name, known)}",
                     "constraints",
                     "forbid_inside",
                     name,
                 )
         forbid[parent] = frozenset(children)
     max_constants = constraints.get("max_constants")
+    if max_constants is not None and not (
+        isinstance(max_constants, int)
+        and not isinstance(max_constants, bool)
+        and max_constants >= 0
+    ):
+        raise r.fail(
+            f"max_constants must be a whole number >= 0, not {max_constants!r}",
+            "constraints",
+            "max_constants",
+        )
+    return forbid, max_constants
 
-    require = tuple(data.get("screen", {}).get("require", PROPERTIES))
+
+def _read_require(r: _Reader, screen: dict[str, Any]) -> tuple[str, ...]:
+    require = tuple(_strings(r, screen.get("require", list(PROPERTIES)), "screen", "require"))
     for name in require:
         if name not in PROPERTIES:
             raise r.fail(
                 f"unknown property {name!r}{suggest(name, PROPERTIES)}", "screen", "require", name
             )
+    return require
 
-    tol_data: dict[str, Any] = data.get("tolerances", {})
+
+def _read_tolerances(r: _Reader, tol_data: dict[str, Any]) -> Tolerances:
+    for key, value in tol_data.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise r.fail(f"{key} must be a number, not {value!r}", "tolerances", key)
     try:
-        tolerances = Tolerances(**tol_data)
+        return Tolerances(**tol_data)
     except (TypeError, ValueError) as exc:
         bad = next((k for k in tol_data if k in str(exc)), None)
         raise r.fail(str(exc), "tolerances", bad) from None
-
-    return Grammar(
-        name=str(meta.get("name", Path(path).stem)),
-        path=path,
-        max_size=max_size,
-        unary=unary,
-        binary=binary,
-        constants=tuple(constants),
-        primitives=primitives,
-        variants=tuple(variants),
-        clip_scales=clip_scales,
-        forbid_inside=forbid,
-        max_depth=max_depth,
-        max_constants=max_constants,
-        require=require,
-        tolerances=tolerances,
-        description=str(meta.get("description", "")),
-    )
