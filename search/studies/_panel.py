@@ -17,18 +17,13 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import math
 import multiprocessing as mp
 import statistics
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from evaluators import Budget, Task
+from typing import Any
 
 PANEL: tuple[tuple[str, str], ...] = (
     ("layernorm", "LayerNorm"),
@@ -59,45 +54,14 @@ def panel_functions(functions: Sequence[str] | None = None) -> list[str]:
     return chosen if "erf" in chosen else ["erf", *chosen]
 
 
-def with_recipe(task: Task, budget: str, recipe: Mapping[str, Any]) -> tuple[Task, Budget]:
-    """A copy of ``task`` and its ``budget`` with the recipe changes applied: any field of
-    :class:`~evaluators.Budget` (``lr``, ``clip_grad``, ``warmup_fraction``, …) and ``depth``
-    for the tasks that have one (all the built-in tasks).
-
-    Example:
-        >>> from evaluators import get_task
-        >>> base = get_task("mnist1d")
-        >>> task, plan = with_recipe(base, "default", {"lr": 1e-2, "depth": 8})
-        >>> plan.lr, task.depth, base.depth
-        (0.01, 8, 4)
-    """
-    from candidates import UserError
-    from evaluators import Budget
-
-    plan = task.budget(budget)
-    known = {f.name for f in fields(Budget)}
-    unknown = sorted(set(recipe) - known - {"depth"})
-    if unknown:
-        raise UserError(
-            f"not a recipe setting: {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(known | {'depth'}))})"
-        )
-    if "depth" in recipe:
-        if not isinstance(getattr(task, "depth", None), int):
-            raise UserError(f"task {task.name} has no depth setting to change")
-        task = copy.copy(task)  # the caller's task keeps its own depth
-        task.depth = int(recipe["depth"])  # type: ignore[attr-defined]
-    return task, replace(plan, **{k: v for k, v in recipe.items() if k != "depth"})
-
-
 def _run(job: tuple[str, str, int, str, dict[str, Any]]) -> dict[str, Any]:
     import torch
 
-    from evaluators import get_task, train
+    from evaluators import apply_recipe, get_task, train
 
     torch.set_num_threads(1)  # one run per core
     task_name, candidate, seed, budget, recipe = job
-    task, plan = with_recipe(get_task(task_name), budget, recipe)
+    task, plan = apply_recipe(get_task(task_name), budget, recipe)
     result = train(task, candidate, seed=seed, budget=plan, device="cpu")
     return {
         "task": task_name,

@@ -11,7 +11,7 @@ import torch
 from evaluators import get_task, make_norm
 from search.bench import benchmark_layer
 from search.cli import main
-from search.studies import PANEL, panel_markdown, with_recipe
+from search.studies import PANEL, panel_markdown
 
 
 def _rows(values: dict[str, list[float]]) -> list[dict[str, object]]:
@@ -85,10 +85,3 @@ def test_panel_refuses_bad_recipes_before_any_run(capsys: pytest.CaptureFixture[
     assert "positive number or 'none'" in capsys.readouterr().err
     assert main([*base, "--functions", "erff"]) == 2
     assert "erf" in capsys.readouterr().err  # did you mean
-
-
-def test_with_recipe_errors() -> None:
-    with pytest.raises(ValueError, match="not a recipe setting: learning_rate"):
-        with_recipe(get_task("mnist1d"), "default", {"learning_rate": 1.0})
-    _, plan = with_recipe(get_task("chars-gpt"), "default", {"clip_grad": None})
-    assert plan.clip_grad is None and plan.lr == get_task("chars-gpt").budget("default").lr
