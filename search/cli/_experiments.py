@@ -97,7 +97,7 @@ def add_experiment_commands(sub: Any) -> None:
     p.add_argument("--task", nargs="+", help="tasks (default: all)")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--budget", default="default")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2, help="Ray workers, one CPU each")
     p.add_argument("--out", help="also write the Markdown table here")
     p.add_argument(
         "--functions", nargs="+", metavar="F", help="part of the panel, or other candidates"

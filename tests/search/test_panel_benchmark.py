@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import ray
 import torch
 
-from evaluators import get_task, make_norm
+from candidates import UserError
+from evaluators import apply_recipe, get_task, make_norm, train
 from search.bench import benchmark_layer
 from search.cli import main
-from search.studies import PANEL, panel_markdown
+from search.studies import PANEL, panel_markdown, run_panel
 
 
 def _rows(values: dict[str, list[float]]) -> list[dict[str, object]]:
@@ -51,6 +54,45 @@ def test_panel_separates_only_beyond_seed_noise() -> None:
     assert "not separated" in line["sin(x) (not monotonic)"]
     assert "3/3" in line["erf(x) + 1 (not zero-centred)"]
     assert "### t: accuracy (higher is better)" in text
+
+
+def test_panel_runs_on_ray_workers_with_its_recipe() -> None:
+    recipe = {"lr": 1e-2, "depth": 2}
+    rows = run_panel(
+        ["mnist1d"], seeds=1, budget="quick", workers=2, recipe=recipe, functions=["x"], max_steps=2
+    )
+    assert not ray.is_initialized()  # the panel started Ray, so it stopped it
+    assert sorted((r["task"], r["candidate"], r["seed"]) for r in rows) == [
+        ("mnist1d", "erf", 0),
+        ("mnist1d", "x", 0),
+    ]
+    columns = ["task", "candidate", "seed", "value", "diverged", "seconds", "parameters"]
+    assert all(list(r) == [*columns, "metric", "direction"] for r in rows)
+    # The recipe reached the workers: the same run here, one thread as a worker has, agrees.
+    task, plan = apply_recipe(get_task("mnist1d"), "quick", recipe)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for row in rows:
+            here = train(
+                task, row["candidate"], seed=0, budget=replace(plan, max_steps=2), device="cpu"
+            )
+            assert (row["value"], row["parameters"]) == (here.value, here.parameters)
+            assert (row["metric"], row["direction"]) == ("accuracy", "maximize")
+    finally:
+        torch.set_num_threads(threads)
+    default = sum(p.numel() for p in get_task("mnist1d").build_model(make_norm_erf).parameters())
+    assert max(r["parameters"] for r in rows) < default  # depth 2, not the task's 4 blocks
+
+
+def test_panel_leaves_a_running_ray_up_and_refuses_workers_it_has_no_cpus_for() -> None:
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        with pytest.raises(UserError, match="--workers 2 asks for more CPUs than Ray has"):
+            run_panel(["mnist1d"], seeds=1, budget="quick", workers=2, functions=["x"])
+        assert ray.is_initialized()  # not the panel's to stop
+    finally:
+        ray.shutdown()
 
 
 def test_layer_benchmark_reports_a_ratio() -> None:
