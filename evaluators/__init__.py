@@ -20,7 +20,7 @@ from ._layer import (
     resolve_candidate,
 )
 from ._standalone import ExportError, check_standalone, class_name, standalone_source
-from ._task import Budget, Split, Task, get_task, register_task, task_names
+from ._task import Budget, Split, Task, apply_recipe, get_task, register_task, task_names
 from ._train import QualityGate, RunResult, resolve_device, train
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "RunResult",
     "Split",
     "Task",
+    "apply_recipe",
     "check_standalone",
     "class_name",
     "convert_norms",

@@ -3,6 +3,9 @@
 A task supplies its data, a model whose every norm comes from a factory, a loss, and a metric.
 The training loop (:func:`evaluators.train`) is the same for every task.
 
+A recipe change (:func:`apply_recipe`) is the same for every function: a field of the budget,
+or the model's depth.
+
 Example:
     >>> task_names()
     ['chars-gpt', 'digits-dit', 'digits-vit', 'mnist1d']
@@ -12,12 +15,13 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
 from importlib import metadata
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -137,3 +141,30 @@ def get_task(name: str) -> Task:
     if name not in _REGISTRY:
         raise UserError(f"unknown task {name!r}{suggest(name, names)} (known: {', '.join(names)})")
     return _REGISTRY[name]()
+
+
+def apply_recipe(task: Task, budget: str | int, recipe: Mapping[str, Any]) -> tuple[Task, Budget]:
+    """A copy of ``task`` and its ``budget`` with the recipe changes applied: any field of
+    :class:`Budget` (``lr``, ``clip_grad``, ``warmup_fraction``, …) and ``depth`` for the tasks
+    that have one (all the built-in tasks). Unknown settings are refused, naming the known ones.
+
+    Example:
+        >>> base = get_task("mnist1d")
+        >>> task, plan = apply_recipe(base, "default", {"lr": 1e-2, "depth": 8})
+        >>> plan.lr, task.depth, base.depth
+        (0.01, 8, 4)
+    """
+    plan = task.budget(budget)
+    known = {f.name for f in fields(Budget)}
+    unknown = sorted(set(recipe) - known - {"depth"})
+    if unknown:
+        raise UserError(
+            f"not a recipe setting: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known | {'depth'}))})"
+        )
+    if "depth" in recipe:
+        if not isinstance(getattr(task, "depth", None), int):
+            raise UserError(f"task {task.name} has no depth setting to change")
+        task = copy.copy(task)  # the caller's task (a worker keeps its tasks) keeps its depth
+        task.depth = int(recipe["depth"])  # type: ignore[attr-defined]
+    return task, replace(plan, **{k: v for k, v in recipe.items() if k != "depth"})

@@ -27,9 +27,9 @@ def _clip(text: str) -> float | None:
 
 
 def _sanity_panel(args: argparse.Namespace) -> int:
-    from evaluators import get_task, make_norm, task_names
+    from evaluators import apply_recipe, get_task, make_norm, task_names
 
-    from ..studies import panel_functions, sanity_panel, with_recipe
+    from ..studies import panel_functions, sanity_panel
 
     recipe: dict[str, object] = {}
     for flag, key in (
@@ -42,7 +42,7 @@ def _sanity_panel(args: argparse.Namespace) -> int:
             recipe[key] = getattr(args, flag)
     tasks = args.task or task_names()
     for name in tasks:  # unknown names and settings are refused before any run
-        with_recipe(get_task(name), args.budget, recipe)
+        apply_recipe(get_task(name), args.budget, recipe)
     for fn in panel_functions(args.functions):
         make_norm(fn, 4)
     text = sanity_panel(
@@ -97,7 +97,7 @@ def add_experiment_commands(sub: Any) -> None:
     p.add_argument("--task", nargs="+", help="tasks (default: all)")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--budget", default="default")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2, help="Ray workers, one CPU each")
     p.add_argument("--out", help="also write the Markdown table here")
     p.add_argument(
         "--functions", nargs="+", metavar="F", help="part of the panel, or other candidates"

@@ -7,8 +7,6 @@ asks the relay, which waits until the driver has shown the report to the pruner 
 
 Example:
     >>> import ray
-
-from candidates import UserError, parse_shift
     >>> _ = ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     >>> worker = start_worker(threads=1)
     >>> spec = TrialSpec(trial=0, task="digits-vit", candidate="erf", shift="scalar", seed=0,
@@ -44,6 +42,9 @@ class TrialSpec:
     alpha0: float
     device: str
     max_steps: int | None = None
+    # Recipe changes for this trial only (a Budget field or depth, see evaluators.apply_recipe):
+    # pairs, not a dict, so that a spec stays hashable. A search passes none.
+    recipe: tuple[tuple[str, Any], ...] = ()
 
 
 @ray.remote(max_restarts=0, max_task_retries=0)
@@ -62,12 +63,13 @@ class TrialWorker:
     def run(self, spec: TrialSpec, relay: Any) -> dict[str, Any]:
         from dataclasses import replace
 
-        from evaluators import get_task, train
+        from evaluators import apply_recipe, get_task, train
 
         task = self._tasks.get(spec.task)
         if task is None:
             task = self._tasks[spec.task] = get_task(spec.task)
-        budget = task.budget(spec.budget)
+        # a copy where the recipe changes the model: the kept task serves the next trial as is
+        task, budget = apply_recipe(task, spec.budget, dict(spec.recipe))
         if spec.max_steps is not None:
             budget = replace(budget, max_steps=spec.max_steps)
 

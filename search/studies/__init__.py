@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from ._panel import PANEL, panel_functions, panel_markdown, run_panel, sanity_panel, with_recipe
+    from ._panel import PANEL, panel_functions, panel_markdown, run_panel, sanity_panel
     from ._paper import STUDIES, StudyRow, study_rows, study_table
 
 _WHERE = {
@@ -28,7 +28,6 @@ _WHERE = {
     "panel_markdown": "._panel",
     "run_panel": "._panel",
     "sanity_panel": "._panel",
-    "with_recipe": "._panel",
 }
 
 __all__ = [
@@ -41,7 +40,6 @@ __all__ = [
     "sanity_panel",
     "study_rows",
     "study_table",
-    "with_recipe",
 ]
 
 __getattr__ = lazy_attributes(__name__, _WHERE)

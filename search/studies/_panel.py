@@ -8,6 +8,7 @@ by more than seed noise (|Δmean| > 2·standard error of the difference).
 A recipe can be changed for the panel only (``--lr``, ``--clip-grad``, ``--warmup``,
 ``--depth``), the same change for every function, to calibrate a task before its recipe is
 changed for good; ``--functions`` runs part of the panel (erf, the reference, always runs).
+Each run is a trial spec on a Ray worker, the path a search's trials take.
 
 Example:
     $ derf-search sanity-panel --task digits-vit --seeds 5 --out docs/sanity-panel.md
@@ -17,18 +18,13 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import math
-import multiprocessing as mp
 import statistics
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from evaluators import Budget, Task
+from typing import Any
 
 PANEL: tuple[tuple[str, str], ...] = (
     ("layernorm", "LayerNorm"),
@@ -59,57 +55,17 @@ def panel_functions(functions: Sequence[str] | None = None) -> list[str]:
     return chosen if "erf" in chosen else ["erf", *chosen]
 
 
-def with_recipe(task: Task, budget: str, recipe: Mapping[str, Any]) -> tuple[Task, Budget]:
-    """A copy of ``task`` and its ``budget`` with the recipe changes applied: any field of
-    :class:`~evaluators.Budget` (``lr``, ``clip_grad``, ``warmup_fraction``, …) and ``depth``
-    for the tasks that have one (all the built-in tasks).
-
-    Example:
-        >>> from evaluators import get_task
-        >>> base = get_task("mnist1d")
-        >>> task, plan = with_recipe(base, "default", {"lr": 1e-2, "depth": 8})
-        >>> plan.lr, task.depth, base.depth
-        (0.01, 8, 4)
-    """
-    from candidates import UserError
-    from evaluators import Budget
-
-    plan = task.budget(budget)
-    known = {f.name for f in fields(Budget)}
-    unknown = sorted(set(recipe) - known - {"depth"})
-    if unknown:
-        raise UserError(
-            f"not a recipe setting: {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(known | {'depth'}))})"
-        )
-    if "depth" in recipe:
-        if not isinstance(getattr(task, "depth", None), int):
-            raise UserError(f"task {task.name} has no depth setting to change")
-        task = copy.copy(task)  # the caller's task keeps its own depth
-        task.depth = int(recipe["depth"])  # type: ignore[attr-defined]
-    return task, replace(plan, **{k: v for k, v in recipe.items() if k != "depth"})
+#: What a panel row keeps of a run's result, after its task, candidate and seed.
+RESULT_COLUMNS = ("value", "diverged", "seconds", "parameters", "metric", "direction")
 
 
-def _run(job: tuple[str, str, int, str, dict[str, Any]]) -> dict[str, Any]:
-    import torch
+def _template(candidate: str) -> tuple[str, float]:
+    """The shift and α0 ``train`` gives ``candidate`` when none are named: a catalog entry's
+    own, else a scalar shift and the default α0 (a trial spec names them)."""
+    from candidates import DEFAULT_ALPHA0, find_entry
 
-    from evaluators import get_task, train
-
-    torch.set_num_threads(1)  # one run per core
-    task_name, candidate, seed, budget, recipe = job
-    task, plan = with_recipe(get_task(task_name), budget, recipe)
-    result = train(task, candidate, seed=seed, budget=plan, device="cpu")
-    return {
-        "task": task_name,
-        "candidate": candidate,
-        "seed": seed,
-        "value": result.value,
-        "diverged": result.diverged,
-        "seconds": result.seconds,
-        "parameters": result.parameters,
-        "metric": result.metric,
-        "direction": result.direction,
-    }
+    entry = find_entry(candidate)
+    return (entry.shift, entry.alpha0) if entry is not None else ("scalar", DEFAULT_ALPHA0)
 
 
 def _summary(values: list[float]) -> tuple[float, float]:
@@ -127,17 +83,69 @@ def run_panel(
     workers: int = 2,
     recipe: Mapping[str, Any] | None = None,
     functions: Sequence[str] | None = None,
+    max_steps: int | None = None,
 ) -> list[dict[str, Any]]:
-    """All runs of the panel, in parallel processes (one torch thread each)."""
-    change = dict(recipe or {})
-    jobs = [
-        (t, c, s, budget, change)
-        for t in tasks
-        for c in panel_functions(functions)
-        for s in range(seeds)
-    ]
-    with mp.get_context("spawn").Pool(workers) as pool:
-        return list(pool.imap_unordered(_run, jobs))
+    """All runs of the panel, on ``workers`` Ray workers of one CPU thread each; Ray is
+    started here (and stopped after) unless it is up already. ``max_steps`` caps every run's
+    optimizer steps (for smoke tests). Rows in the order the runs finish."""
+    import ray
+
+    from candidates import UserError
+
+    from ..driver import TrialSpec, init_ray, start_worker
+
+    if workers < 1:
+        raise UserError(f"--workers must be at least 1, but got {workers}")
+    change = tuple((recipe or {}).items())
+    jobs: deque[TrialSpec] = deque()
+    for task in tasks:
+        for candidate in panel_functions(functions):
+            shift, alpha0 = _template(candidate)
+            jobs.extend(
+                TrialSpec(
+                    trial=len(jobs),
+                    task=task,
+                    candidate=candidate,
+                    shift=shift,
+                    seed=seed,
+                    budget=budget,
+                    alpha0=alpha0,
+                    device="cpu",
+                    max_steps=max_steps,
+                    recipe=change,
+                )
+                for seed in range(seeds)
+            )
+    started = not ray.is_initialized()
+    init_ray(address=None, workers=workers, gpus_per_trial=0)
+    try:
+        cpus = ray.cluster_resources().get("CPU", 0.0)
+        if workers > cpus:  # a worker that never gets a CPU would hold its jobs forever
+            raise UserError(f"--workers {workers} asks for more CPUs than Ray has ({cpus:g})")
+        actors = [start_worker(threads=1) for _ in range(workers)]
+        idle = list(actors)
+        running: dict[Any, tuple[Any, TrialSpec]] = {}  # a run's result ref: its worker, its spec
+        rows: list[dict[str, Any]] = []
+        try:
+            while jobs or running:
+                while idle and jobs:
+                    worker, spec = idle.pop(), jobs.popleft()
+                    running[worker.run.remote(spec, None)] = (worker, spec)
+                (ref,), _ = ray.wait(list(running), num_returns=1)
+                worker, spec = running.pop(ref)
+                result = ray.get(ref)
+                idle.append(worker)
+                rows.append(
+                    {"task": spec.task, "candidate": spec.candidate, "seed": spec.seed}
+                    | {k: result[k] for k in RESULT_COLUMNS}
+                )
+        finally:
+            for worker in actors:  # a Ray that outlives the panel gets its CPUs back
+                ray.kill(worker)
+    finally:
+        if started:
+            ray.shutdown()
+    return rows
 
 
 def panel_markdown(
@@ -202,10 +210,18 @@ def sanity_panel(
     out: Path | None,
     recipe: Mapping[str, Any] | None = None,
     functions: Sequence[str] | None = None,
+    max_steps: int | None = None,
 ) -> str:
+    """Run the panel (:func:`run_panel`), write its Markdown to ``out`` and return it."""
     start = time.perf_counter()
     rows = run_panel(
-        tasks, seeds=seeds, budget=budget, workers=workers, recipe=recipe, functions=functions
+        tasks,
+        seeds=seeds,
+        budget=budget,
+        workers=workers,
+        recipe=recipe,
+        functions=functions,
+        max_steps=max_steps,
     )
     text = panel_markdown(rows, seeds=seeds, budget=budget, recipe=recipe, functions=functions)
     text += f"\n({len(rows)} runs in {time.perf_counter() - start:.0f} s on {workers} workers)\n"

@@ -13,6 +13,7 @@ from evaluators import (
     PointwiseNorm,
     QualityGate,
     Task,
+    apply_recipe,
     get_task,
     make_norm,
     task_names,
@@ -103,3 +104,14 @@ def test_unknown_names_get_a_did_you_mean() -> None:
     with pytest.raises(ValueError, match="not a Task subclass"):
         get_task("torch.nn:Linear")
     assert get_task("evaluators._tasks.digits_vit:DigitsViT").name == "digits-vit"
+
+
+def test_apply_recipe_changes_a_copy_and_refuses_unknown_settings() -> None:
+    known = "batch_size, clip_grad, depth, epochs, lr, max_steps, warmup_fraction, weight_decay"
+    message = rf"not a recipe setting: learning_rate \(known: {known}\)"
+    with pytest.raises(ValueError, match=message):
+        apply_recipe(get_task("mnist1d"), "default", {"learning_rate": 1.0})
+    base = get_task("chars-gpt")
+    task, plan = apply_recipe(base, "default", {"clip_grad": None, "depth": 2})
+    assert plan.clip_grad is None and plan.lr == base.budget("default").lr
+    assert (task.depth, base.depth) == (2, 4)  # type: ignore[attr-defined]

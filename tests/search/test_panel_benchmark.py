@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import ray
 import torch
 
-from evaluators import get_task, make_norm
+from candidates import UserError
+from evaluators import apply_recipe, get_task, make_norm, train
 from search.bench import benchmark_layer
 from search.cli import main
-from search.studies import PANEL, panel_markdown, with_recipe
+from search.studies import PANEL, panel_markdown, run_panel
 
 
 def _rows(values: dict[str, list[float]]) -> list[dict[str, object]]:
@@ -53,6 +56,45 @@ def test_panel_separates_only_beyond_seed_noise() -> None:
     assert "### t: accuracy (higher is better)" in text
 
 
+def test_panel_runs_on_ray_workers_with_its_recipe() -> None:
+    recipe = {"lr": 1e-2, "depth": 2}
+    rows = run_panel(
+        ["mnist1d"], seeds=1, budget="quick", workers=2, recipe=recipe, functions=["x"], max_steps=2
+    )
+    assert not ray.is_initialized()  # the panel started Ray, so it stopped it
+    assert sorted((r["task"], r["candidate"], r["seed"]) for r in rows) == [
+        ("mnist1d", "erf", 0),
+        ("mnist1d", "x", 0),
+    ]
+    columns = ["task", "candidate", "seed", "value", "diverged", "seconds", "parameters"]
+    assert all(list(r) == [*columns, "metric", "direction"] for r in rows)
+    # The recipe reached the workers: the same run here, one thread as a worker has, agrees.
+    task, plan = apply_recipe(get_task("mnist1d"), "quick", recipe)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for row in rows:
+            here = train(
+                task, row["candidate"], seed=0, budget=replace(plan, max_steps=2), device="cpu"
+            )
+            assert (row["value"], row["parameters"]) == (here.value, here.parameters)
+            assert (row["metric"], row["direction"]) == ("accuracy", "maximize")
+    finally:
+        torch.set_num_threads(threads)
+    default = sum(p.numel() for p in get_task("mnist1d").build_model(make_norm_erf).parameters())
+    assert max(r["parameters"] for r in rows) < default  # depth 2, not the task's 4 blocks
+
+
+def test_panel_leaves_a_running_ray_up_and_refuses_workers_it_has_no_cpus_for() -> None:
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        with pytest.raises(UserError, match="--workers 2 asks for more CPUs than Ray has"):
+            run_panel(["mnist1d"], seeds=1, budget="quick", workers=2, functions=["x"])
+        assert ray.is_initialized()  # not the panel's to stop
+    finally:
+        ray.shutdown()
+
+
 def test_layer_benchmark_reports_a_ratio() -> None:
     figures = benchmark_layer(shape=(2, 8, 16), repeats=3, compile_too=False)
     assert figures["eager_ratio"] > 0 and "compiled_ratio" not in figures
@@ -85,10 +127,3 @@ def test_panel_refuses_bad_recipes_before_any_run(capsys: pytest.CaptureFixture[
     assert "positive number or 'none'" in capsys.readouterr().err
     assert main([*base, "--functions", "erff"]) == 2
     assert "erf" in capsys.readouterr().err  # did you mean
-
-
-def test_with_recipe_errors() -> None:
-    with pytest.raises(ValueError, match="not a recipe setting: learning_rate"):
-        with_recipe(get_task("mnist1d"), "default", {"learning_rate": 1.0})
-    _, plan = with_recipe(get_task("chars-gpt"), "default", {"clip_grad": None})
-    assert plan.clip_grad is None and plan.lr == get_task("chars-gpt").budget("default").lr
