@@ -120,23 +120,16 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from evaluators import get_task, train
+    from evaluators import get_task
 
-    from ..driver import StageProgress
+    from ..driver import StageProgress, TrialSpec, run_trial
 
     task = get_task(args.task)
-    budget = int(args.budget) if args.budget.isdigit() else args.budget
-    task.budget(budget)  # an unknown budget is refused before anything is built
+    task.budget(args.budget)  # an unknown budget is refused before anything is built
+    spec = settings_from(TrialSpec, args, trial=0)
     with StageProgress(enabled=not args.json and not args.no_progress) as bar:
-        result = train(
-            task,
-            args.candidate,
-            seed=args.seed,
-            budget=budget,
-            device=args.device,
-            alpha0=args.alpha0,
-            shift=args.shift,
-            progress=lambda step, total: bar.update("train", step, total),
+        result = run_trial(
+            spec, task, progress=lambda step, total: bar.update("train", step, total)
         )
     if args.json:
         print(

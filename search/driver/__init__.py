@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         read_candidates,
         read_trials,
     )
-    from ._workers import TrialSpec, init_ray, start_relay, start_worker
+    from ._workers import TrialSpec, init_ray, run_trial, start_relay, start_worker
 
 _WHERE = {
     "PRUNERS": "._settings",
@@ -48,6 +48,7 @@ _WHERE = {
     "make_sampler": "._study",
     "open_storage": "._study",
     "TrialSpec": "._workers",
+    "run_trial": "._workers",
     "init_ray": "._workers",
     "start_relay": "._workers",
     "start_worker": "._workers",
@@ -89,6 +90,7 @@ __all__ = [
     "read_candidates",
     "read_trials",
     "run_search",
+    "run_trial",
     "start_relay",
     "start_worker",
 ]
