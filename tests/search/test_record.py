@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from candidates import CANDIDATE_COLUMNS, DEFAULT_ALPHA0, STUDY_COLUMNS
-from search.driver import GenerateSettings, generate, read_candidates
+from search.driver import GenerateSettings, candidate_set, generate, read_candidates
 from search.studies import study_table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ def test_a_committed_run_reads_back_in_the_record(run: str) -> None:
     assert layernorm["passed"] is None and layernorm["merged_from"] is None
 
 
-def test_generate_and_study_write_one_schema(tmp_path: Path) -> None:
+def test_generate_run_and_study_write_one_schema(tmp_path: Path) -> None:
     made = tmp_path / "generate"
     generate(
         GenerateSettings(
@@ -38,5 +38,10 @@ def test_generate_and_study_write_one_schema(tmp_path: Path) -> None:
     generated = pd.read_parquet(made / "candidates.parquet")
     assert tuple(generated.columns) == CANDIDATE_COLUMNS
     assert (generated["candidate_id"] == generated["id"]).all()
+    chosen = candidate_set(run_dir=made, symbolic=False, limit=1)
+    assert tuple(chosen.table.columns) == CANDIDATE_COLUMNS
+    assert chosen.reused == 1 and chosen.checked == 2  # the generate row is not checked again
+    norms = chosen.table[chosen.table["candidate_id"].isin(["layernorm", "rmsnorm"])]
+    assert norms[["id", "expression", "latex", "passed"]].isna().all().all()
     study = study_table("catalog")
     assert tuple(study.columns) == (*CANDIDATE_COLUMNS, *STUDY_COLUMNS)
