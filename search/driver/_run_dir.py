@@ -14,11 +14,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-from candidates import UserError, as_candidate_table
+from candidates import RUN_BASELINES, UserError, as_candidate_table, get_catalog
 from evaluators import get_task
 
 from ._settings import RunSettings
 from ._space import CandidateSet, candidate_set
+
+
+def _generate_count(settings: RunSettings) -> int:
+    """How many candidates a `--grammar` run's generate step writes (and spends sympy on): the
+    run's ``max_candidates``, plus room for those that turn out to be a function the run
+    already has (a baseline's, the catalog's, an ``--expr``), which the run leaves out."""
+    catalog = len(get_catalog(settings.catalog)) if settings.catalog is not None else 0
+    return settings.max_candidates + len(RUN_BASELINES) + catalog + len(settings.expressions)
 
 
 def prepare_run_dir(
@@ -42,6 +50,7 @@ def prepare_run_dir(
             GenerateSettings(
                 grammar=settings.grammar,
                 max_expressions=settings.max_expressions,
+                max_candidates=_generate_count(settings),
                 out=out / "generate",
                 progress=False,
             )
