@@ -39,7 +39,8 @@ from ._properties import (
     check_properties,
     numeric_properties,
 )
-from ._report import candidates_table, report_json, report_markdown
+from ._record import CANDIDATE_COLUMNS, STUDY_COLUMNS, as_candidate_table, candidates_table
+from ._report import report_json, report_markdown
 from ._sample import sample_space
 from ._screen import GRID as SCREEN_GRID
 from ._screen import screen
@@ -48,6 +49,7 @@ from ._torch_source import TORCH_HELPERS, to_torch_source
 
 __all__ = [
     "BASELINES",
+    "CANDIDATE_COLUMNS",
     "CATALOGS",
     "DEFAULT_ALPHA0",
     "DELTA_REFERENCES",
@@ -57,6 +59,7 @@ __all__ = [
     "RUN_BASELINES",
     "SCREEN_GRID",
     "SHIFTS",
+    "STUDY_COLUMNS",
     "TORCH_HELPERS",
     "Candidate",
     "CatalogEntry",
@@ -75,6 +78,7 @@ __all__ = [
     "Tolerances",
     "UserError",
     "X",
+    "as_candidate_table",
     "behaviour_signature",
     "builtin_grammars",
     "candidate_id",

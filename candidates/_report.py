@@ -1,10 +1,11 @@
-"""Property reports of a candidate set: a table (pandas), Markdown for people, JSON for tools.
+"""Property reports of a candidate set: Markdown for people, JSON for tools (the table is
+the candidate record's, :mod:`candidates._record`).
 
 Example:
     >>> from candidates._candidate import check
-    >>> table = candidates_table([check("erf(x)", symbolic=False)])
-    >>> table.loc[0, "canonical"], bool(table.loc[0, "passed"])
-    ('erf(x)', True)
+    >>> md = report_markdown([check("erf(x)", symbolic=False)], {"unique": 1})
+    >>> "| unique | 1 |" in md and "`erf(x)`" in md
+    True
 """
 
 from __future__ import annotations
@@ -13,49 +14,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pandas as pd
-
 from ._candidate import PropertyReport, jsonable
 from ._properties import PROPERTIES
 
 _SHORT = {"zero_centered": "Z", "bounded": "B", "center_sensitive": "C", "monotonic": "M"}
-
-
-def candidates_table(
-    reports: Sequence[PropertyReport], sizes: Mapping[str, int] | None = None
-) -> pd.DataFrame:
-    """One row per candidate: id, expressions, verdicts, scores, methods and merges."""
-    rows: list[dict[str, Any]] = []
-    for report in reports:
-        c, r = report.candidate, report.result
-        row: dict[str, Any] = {
-            "id": c.id,
-            "name": c.name,
-            "expression": c.expression,
-            "canonical": c.canonical,
-            "latex": c.latex,
-            "size": (sizes or {}).get(c.id),
-            "passed": report.passed,
-            "domain_ok": r.domain.ok,
-            "domain_error": None if r.domain.ok else r.domain.message,
-            "merged_count": len(c.merged_from),
-            "merged_from": list(c.merged_from),
-        }
-        for p in PROPERTIES:
-            v = r.verdicts[p]
-            row[f"{p}"] = v.passed
-            row[f"{p}_score"] = v.score
-            row[f"{p}_method"] = v.method
-        row["growth"] = r.verdicts["bounded"].evidence.get("growth")
-        row["flat_width"] = r.verdicts["center_sensitive"].evidence.get("flat_width")
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    if not rows:
-        return pd.DataFrame(columns=["id", "expression", "canonical", "latex", "passed"])
-    for p in PROPERTIES:
-        table[f"{p}_score"] = pd.to_numeric(table[f"{p}_score"], errors="coerce").astype(float)
-    table["size"] = table["size"].astype("Int64")
-    return table
 
 
 def _cell(value: Any) -> str:

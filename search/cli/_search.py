@@ -54,6 +54,10 @@ def _run(args: argparse.Namespace) -> int:
         f"{summary.finished} finished ({summary.diverged} diverged), {summary.pruned} pruned, "
         f"{summary.failed} failed in {summary.seconds:.0f} s"
     )
+    print(
+        f"candidates: {summary.reused} reused from a generate run, {summary.checked} checked "
+        f"in {summary.check_seconds:.1f} s"
+    )
     out = settings.run_dir
     print(f"leaderboard: {out}/leaderboard.md|csv|parquet   plots: {out}/plots/")
     if summary.interrupted:

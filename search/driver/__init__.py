@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ._run import MAX_ATTEMPTS, RunSummary, run_search
     from ._run_dir import prepare_run_dir
     from ._settings import PRUNERS, SAMPLERS, RunSettings
-    from ._space import candidate_set
+    from ._space import CandidateSet, candidate_set
     from ._study import ALPHA0_RANGE, StorageNotReady, make_pruner, make_sampler, open_storage
     from ._trials import (
         RESULT_FIELDS,
@@ -41,6 +41,7 @@ _WHERE = {
     "RunSummary": "._run",
     "run_search": "._run",
     "prepare_run_dir": "._run_dir",
+    "CandidateSet": "._space",
     "candidate_set": "._space",
     "ALPHA0_RANGE": "._study",
     "StorageNotReady": "._study",
@@ -70,6 +71,7 @@ __all__ = [
     "PRUNERS",
     "RESULT_FIELDS",
     "SAMPLERS",
+    "CandidateSet",
     "GenerateSettings",
     "RunSettings",
     "RunSummary",

@@ -105,6 +105,13 @@ class RunSummary:
     dispatch_seconds: list[float] = field(default_factory=list)
     # ... and the driver's own asks, reports and tells, during which a worker may wait.
     bookkeeping_seconds: float = 0.0
+    # Preparing a new run's candidates (all 0 on --resume, which reads them back, and when
+    # the caller built the table): rows taken as they are from a generate directory,
+    # functions parsed and checked here (the baselines', a catalog's, --expr), and the
+    # seconds that checking took.
+    reused: int = 0
+    checked: int = 0
+    check_seconds: float = 0.0
 
 
 class _Driver:
@@ -493,8 +500,13 @@ def run_search(
         workers=settings.workers,
         gpus_per_trial=settings.gpus_per_trial,
     )
-    table = read_candidates(out) if resume else prepare_run_dir(settings, table=candidates)
+    chosen = None if resume else prepare_run_dir(settings, table=candidates)
+    table = read_candidates(out) if chosen is None else chosen.table
     driver = _Driver(settings, table, progress=False, max_steps=max_steps, on_start=on_start)
+    if chosen is not None:
+        driver.summary.reused = chosen.reused
+        driver.summary.checked = chosen.checked
+        driver.summary.check_seconds = chosen.check_seconds
     driver.open_studies()
     if progress:
         driver.progress = _Progress(driver)

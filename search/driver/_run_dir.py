@@ -5,8 +5,8 @@ Example:
     >>> from pathlib import Path
     >>> from search.driver import RunSettings
     >>> out = Path(tempfile.mkdtemp()) / "run"
-    >>> table = prepare_run_dir(RunSettings(expressions=("isru",), out=str(out)), symbolic=False)
-    >>> list(table["candidate_id"])[-1], sorted(p.name for p in out.iterdir())
+    >>> chosen = prepare_run_dir(RunSettings(expressions=("isru",), out=str(out)), symbolic=False)
+    >>> list(chosen.table["candidate_id"])[-1], sorted(p.name for p in out.iterdir())
     ('c2685b425403', ['candidates.parquet', 'config.toml'])
 """
 
@@ -14,18 +14,27 @@ from __future__ import annotations
 
 import pandas as pd
 
-from candidates import UserError
+from candidates import RUN_BASELINES, UserError, as_candidate_table, get_catalog
 from evaluators import get_task
 
 from ._settings import RunSettings
-from ._space import candidate_set
+from ._space import CandidateSet, candidate_set
+
+
+def _generate_count(settings: RunSettings) -> int:
+    """How many candidates a `--grammar` run's generate step writes (and spends sympy on): the
+    run's ``max_candidates``, plus room for those that turn out to be a function the run
+    already has (a baseline's, the catalog's, an ``--expr``), which the run leaves out."""
+    catalog = len(get_catalog(settings.catalog)) if settings.catalog is not None else 0
+    return settings.max_candidates + len(RUN_BASELINES) + catalog + len(settings.expressions)
 
 
 def prepare_run_dir(
     settings: RunSettings, *, symbolic: bool = True, table: pd.DataFrame | None = None
-) -> pd.DataFrame:
+) -> CandidateSet:
     """Write the candidates and the settings of a new run; refuse a directory already used.
-    ``table`` is the candidate table when the caller built it (a study's rows)."""
+    ``table`` is the candidate table when the caller built it (a study's rows: the caller
+    checked them, so the set says nothing was reused or checked here)."""
     from ._generate import GenerateSettings, generate, package_versions
 
     out = settings.run_dir
@@ -41,12 +50,13 @@ def prepare_run_dir(
             GenerateSettings(
                 grammar=settings.grammar,
                 max_expressions=settings.max_expressions,
+                max_candidates=_generate_count(settings),
                 out=out / "generate",
                 progress=False,
             )
         )
     if table is None:
-        table = candidate_set(
+        chosen = candidate_set(
             catalog=settings.catalog,
             expressions=settings.expressions,
             run_dir=out / "generate" if settings.grammar is not None else settings.candidates_dir,
@@ -54,7 +64,9 @@ def prepare_run_dir(
             symbolic=symbolic,
             limit=settings.max_candidates,
         )
+    else:
+        chosen = CandidateSet(as_candidate_table(table))
     out.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(out / "candidates.parquet", index=False)
+    chosen.table.to_parquet(out / "candidates.parquet", index=False)
     settings.write(out / "config.toml", {"command": "run", "versions": package_versions()})
-    return table
+    return chosen

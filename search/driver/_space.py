@@ -2,29 +2,36 @@
 
 Every run evaluates LayerNorm, RMSNorm, DyT and Derf next to its candidates, so that each row
 of a leaderboard can say "Δ vs LayerNorm". Baselines are keyed by their plain names; every
-other candidate by its stable id (a hash of its canonical form).
+other candidate by its stable id (a hash of its canonical form). The rows of a `derf-search
+generate` directory are taken as they are (ids, verdicts, LaTeX): generate has checked them,
+and only the functions asked for here (the baselines', a catalog's, ``--expr``) are checked.
 
 Example:
-    >>> table = candidate_set(expressions=["x/(1 + abs(x))"], symbolic=False)
-    >>> list(table["candidate_id"])
+    >>> chosen = candidate_set(expressions=["x/(1 + abs(x))"], symbolic=False)
+    >>> list(chosen.table["candidate_id"])
     ['layernorm', 'rmsnorm', 'dyt', 'erf', 'cefaa8630b2d']
-    >>> list(table["shift"]), set(table["alpha0"])
+    >>> list(chosen.table["shift"]), set(chosen.table["alpha0"])
     (['scalar', 'scalar', 'none', 'scalar', 'scalar'], {0.5})
+    >>> chosen.reused, chosen.checked  # tanh (DyT), erf and the expression
+    (0, 3)
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from candidates import (
     DEFAULT_ALPHA0,
-    PROPERTIES,
     RUN_BASELINES,
     Candidate,
     UserError,
+    as_candidate_table,
     candidates_table,
     check_candidate,
     get_catalog,
@@ -32,37 +39,41 @@ from candidates import (
     parse_shift,
 )
 
-Row = dict[str, object]
-
-_COLUMNS = [
-    "candidate_id",
-    "name",
-    "kind",
-    "expression",
-    "latex",
-    "shift",
-    "alpha0",
-    "passed",
-    *PROPERTIES,
-]
+Row = dict[str, Any]
 
 
-def _row(key: str, candidate: Candidate | None, kind: str, shift: str, alpha0: float) -> Row:
-    return {
-        "candidate_id": key,
-        "name": key if kind == "baseline" else candidate.name if candidate else None,
-        "kind": kind,
-        "expression": candidate.expression if candidate else None,
-        "latex": candidate.latex if candidate else None,
-        "shift": shift,
-        "alpha0": alpha0,
-    }
+@dataclass(frozen=True)
+class CandidateSet:
+    """A run's candidate table (the candidate record, one row per run) and what making it
+    cost: rows reused from a generate directory, functions checked here and the seconds spent
+    checking them."""
+
+    table: pd.DataFrame
+    reused: int = 0
+    checked: int = 0
+    check_seconds: float = 0.0
 
 
-def _verdicts(candidates: Sequence[Candidate], symbolic: bool) -> pd.DataFrame:
-    reports = [check_candidate(c, symbolic=symbolic) for c in candidates]
-    table = candidates_table(reports)
-    return table.set_index("id")[["passed", *PROPERTIES]]
+def _records(table: pd.DataFrame) -> list[Row]:
+    return [{str(k): v for k, v in row.items()} for row in table.to_dict("records")]
+
+
+def _checked(functions: Sequence[Candidate], symbolic: bool) -> dict[str, Row]:
+    """The record of each function (by id), checked here."""
+    unique = list({c.id: c for c in functions}.values())
+    table = candidates_table([check_candidate(c, symbolic=symbolic) for c in unique])
+    return {str(row["id"]): row for row in _records(table)}
+
+
+def _as_run(record: Row, key: str, kind: str, shift: str, alpha0: float) -> Row:
+    return {**record, "candidate_id": key, "kind": kind, "shift": shift, "alpha0": alpha0}
+
+
+def _baseline_row(name: str, function: Candidate | None, records: dict[str, Row]) -> Row:
+    """A baseline in its catalog entry's template; a norm layer's function columns are empty."""
+    entry = get_entry(name)
+    record = records[function.id] if function is not None else {}
+    return _as_run({**record, "name": name}, name, "baseline", entry.shift, entry.alpha0)
 
 
 def candidate_set(
@@ -73,61 +84,53 @@ def candidate_set(
     shift: str = "scalar",
     symbolic: bool = True,
     limit: int | None = None,
-) -> pd.DataFrame:
+) -> CandidateSet:
     """The baselines plus the candidates asked for, one row each, deduplicated by id.
 
     ``shift`` (``scalar``, ``vector`` or ``none``) applies to the candidates; the baselines keep
-    theirs (DyT has none). Columns: candidate_id, name, kind, expression, latex, shift, passed
-    and the four property verdicts (empty for LayerNorm and RMSNorm, which are not functions).
-    ``limit`` keeps the first N passing candidates of ``run_dir`` (the simplest come first) that
-    are not already in the set.
+    theirs (DyT has none). The table is the candidate record (:data:`candidates.
+    CANDIDATE_COLUMNS`; LayerNorm's and RMSNorm's function columns are empty). ``limit`` keeps
+    the first N passing candidates of ``run_dir`` (the simplest come first) that are not
+    already in the set; they are reused, not checked again.
     """
-    kind_of_shift = parse_shift(shift)
-    rows: list[Row] = []
-    # A baseline's own function is checked under its id; a candidate equal to a baseline
-    # that runs in the same template (the catalog's or the user's erf is Derf) is that run.
-    checked: dict[str, Candidate] = {}
-    functions: dict[str, Candidate] = {}
-    for name in RUN_BASELINES:
-        entry = get_entry(name)
-        function = Candidate.from_text(name) if entry.expression is not None else None
-        rows.append(_row(name, function, "baseline", entry.shift, entry.alpha0))
-        if function is not None:
-            checked[name] = function
-            if entry.shift == kind_of_shift:
-                functions[function.id] = function
-
-    def add(candidate: Candidate) -> None:
-        functions[candidate.id] = candidate
-        checked[candidate.id] = candidate
-        rows.append(_row(candidate.id, candidate, "candidate", kind_of_shift, DEFAULT_ALPHA0))
-
-    wanted: list[Candidate] = []
+    run_shift = parse_shift(shift)
+    start = time.perf_counter()
+    own = {n: Candidate.from_text(n) for n in RUN_BASELINES if get_entry(n).expression is not None}
+    asked: list[Candidate] = []
     if catalog is not None:
-        wanted += [Candidate.from_text(e.name) for e in get_catalog(catalog) if e.expression]
-    wanted += [Candidate.from_text(text) for text in expressions]
-    for candidate in wanted:
-        if candidate.id not in functions:
-            add(candidate)
+        asked += [Candidate.from_text(e.name) for e in get_catalog(catalog) if e.expression]
+    asked += [Candidate.from_text(text) for text in expressions]
+    records = _checked([*own.values(), *asked], symbolic)
+    seconds = time.perf_counter() - start
+
+    rows = [_baseline_row(name, own.get(name), records) for name in RUN_BASELINES]
+    # A candidate equal to a baseline that runs in the same template (the catalog's or the
+    # user's erf is Derf) is that baseline's run.
+    taken = {f.id for name, f in own.items() if get_entry(name).shift == run_shift}
+    for candidate in asked:
+        if candidate.id not in taken:
+            taken.add(candidate.id)
+            record = records[candidate.id]
+            rows.append(_as_run(record, candidate.id, "candidate", run_shift, DEFAULT_ALPHA0))
+    reused = 0
     if run_dir is not None:
-        # the first ``limit`` of the run's candidates that are not here already
-        fresh = [c for c in _from_run_dir(Path(run_dir)) if c.id not in functions]
-        for candidate in fresh[:limit]:
-            add(candidate)
-    table = pd.DataFrame(rows)
-    verdicts = _verdicts(list({c.id: c for c in checked.values()}.values()), symbolic)
-    ids = [checked[key].id if key in checked else key for key in table["candidate_id"]]
-    for column in verdicts.columns:
-        table[column] = [verdicts[column].get(i) for i in ids]
-    return table[_COLUMNS]
+        fresh = [r for r in _generated(Path(run_dir)) if r["id"] not in taken][:limit]
+        rows += [_as_run(r, str(r["id"]), "candidate", run_shift, DEFAULT_ALPHA0) for r in fresh]
+        reused = len(fresh)
+    return CandidateSet(as_candidate_table(pd.DataFrame(rows)), reused, len(records), seconds)
 
 
-def _from_run_dir(run_dir: Path) -> list[Candidate]:
-    """The passing candidates of a `derf-search generate` run directory."""
+def _generated(run_dir: Path) -> list[Row]:
+    """The passing function rows of a `derf-search generate` run directory, one per id, in its
+    order (the simplest first)."""
     path = run_dir / "candidates.parquet"
     if not path.is_file():
         raise UserError(f"{run_dir} holds no candidates.parquet (is it a generate run?)")
-    table = pd.read_parquet(path)
-    if "passed" in table:
-        table = table[table["passed"].astype(bool)]
-    return [Candidate.from_text(str(e)) for e in table["expression"]]
+    raw = pd.read_parquet(path)
+    if "id" not in raw:
+        raise UserError(
+            f"{path} has no candidate ids: it was not written by `derf-search generate`"
+        )
+    table = as_candidate_table(raw)
+    passing = table[(table["passed"] == True) & table["id"].notna()]  # noqa: E712 (None stays out)
+    return _records(passing.drop_duplicates("id"))

@@ -20,7 +20,7 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from candidates import DEFAULT_ALPHA0, UserError
+from candidates import UserError, as_candidate_table
 
 from ._settings import RunSettings
 from ._study import open_storage
@@ -122,8 +122,10 @@ def save_trials(run_dir: str | Path, studies: Iterable[optuna.Study]) -> pd.Data
 
 
 def read_candidates(run_dir: str | Path) -> pd.DataFrame:
-    """The candidate table of a run directory, in today's schema whatever version wrote it
-    (older runs did not record α0: their rows ran at the default)."""
+    """The candidate table of a run directory in the candidate record's schema
+    (:data:`candidates.CANDIDATE_COLUMNS`, then a study's extras), whatever version wrote it:
+    a column an older run lacks is empty (its rows ran at the default α0, which older runs
+    did not record)."""
     path = Path(run_dir) / "candidates.parquet"
     if not path.is_file():
         raise UserError(
@@ -135,9 +137,7 @@ def read_candidates(run_dir: str | Path) -> pd.DataFrame:
         table = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise UserError(f"{path} cannot be read ({type(exc).__name__}): is it damaged?") from None
-    if "alpha0" not in table:
-        table["alpha0"] = DEFAULT_ALPHA0
-    return table
+    return as_candidate_table(table)
 
 
 def read_trials(run_dir: str | Path) -> pd.DataFrame:

@@ -23,9 +23,9 @@ import pandas as pd
 
 from candidates import (
     DEFAULT_ALPHA0,
-    PROPERTIES,
     Candidate,
     UserError,
+    as_candidate_table,
     candidates_table,
     check_candidate,
     get_entry,
@@ -218,39 +218,43 @@ def study_rows(name: str) -> list[StudyRow]:
     raise UserError(f"unknown study {name!r}{suggest(name, list(STUDIES))}")
 
 
+def _label(r: StudyRow) -> str:
+    """The name a row goes by in plots and the leaderboard (its variant told apart)."""
+    if r.baseline:
+        return r.key
+    lam = "" if r.lam is None else f" λ={_num(r.lam)}"
+    return r.function + lam + (f" ({r.variant})" if r.variant else "")
+
+
 def study_table(name: str) -> pd.DataFrame:
-    """The study's rows as the candidate table of a run (with numeric property verdicts).
+    """The study's rows as the candidate table of a run: the candidate record (with numeric
+    property verdicts) plus the study's extras, :data:`candidates.STUDY_COLUMNS`.
 
     Rows that ask for the same function with the same shift (λ = 0 of several tables) share
     one run: their ``candidate_id`` is the first such row's key, ``row`` their own.
     """
     rows = study_rows(name)
     functions = {r.expression: Candidate.from_text(r.expression) for r in rows if r.expression}
-    verdicts = candidates_table(
-        [check_candidate(c, symbolic=False) for c in functions.values()]
-    ).set_index("expression")
-    records = []
+    # Checked one expression at a time, not one id: clip(x, -2, 2) and clip(x, -1, 1) are one
+    # candidate, but their scores (f'(0), the flat width) are their own.
+    checked = candidates_table([check_candidate(c, symbolic=False) for c in functions.values()])
+    records = dict(zip(functions, checked.to_dict("records"), strict=True))
     first: dict[tuple[str | None, str], str] = {}  # one run per (function, shift)
+    table = []
     for r in rows:
-        record: dict[str, object] = {
-            "candidate_id": first.setdefault((r.expression or r.key, r.shift), r.key),
-            "row": r.key,
-            "name": r.key
-            if r.baseline
-            else r.function
-            + ("" if r.lam is None else f" λ={_num(r.lam)}")
-            + (f" ({r.variant})" if r.variant else ""),
-            "kind": "baseline" if r.baseline else "candidate",
-            "expression": r.expression,
-            "latex": functions[r.expression].latex if r.expression else None,
-            "shift": r.shift,
-            "alpha0": r.alpha0,
-            "group": r.group,
-            "function": r.function,
-            "lam": r.lam,
-        }
-        source = functions[r.expression].expression if r.expression else None
-        for column in ("passed", *PROPERTIES):
-            record[column] = bool(verdicts.at[source, column]) if source in verdicts.index else None
-        records.append(record)
-    return pd.DataFrame(records)
+        function = records[r.expression] if r.expression else {}
+        table.append(
+            {
+                **function,
+                "candidate_id": first.setdefault((r.expression or r.key, r.shift), r.key),
+                "kind": "baseline" if r.baseline else "candidate",
+                "name": _label(r),
+                "shift": r.shift,
+                "alpha0": r.alpha0,
+                "row": r.key,
+                "group": r.group,
+                "function": r.function,
+                "lam": r.lam,
+            }
+        )
+    return as_candidate_table(pd.DataFrame(table))

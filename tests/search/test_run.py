@@ -20,14 +20,17 @@ import pytest
 import ray
 import torch
 
-from candidates import Candidate
+from candidates import CANDIDATE_COLUMNS, PROPERTIES, Candidate
 from search import export_module, load_leaderboard
 from search.driver import (
+    GenerateSettings,
     RunSettings,
     StorageNotReady,
     TrialSpec,
+    generate,
     load_trials,
     open_studies,
+    read_candidates,
     run_search,
 )
 from search.reports import LEADERBOARD_COLUMNS, write_outputs
@@ -477,7 +480,8 @@ def test_candidates_from_a_grammar_and_from_a_generate_run(tmp_path):
         progress=False,
         max_steps=2,
     )
-    assert (out / "generate" / "candidates.parquet").is_file()
+    # sympy is spent on what the run can take: its 2, and room for the baselines' functions
+    assert len(pd.read_parquet(out / "generate" / "candidates.parquet")) <= 2 + 4
     chosen = pd.read_parquet(out / "candidates.parquet")
     assert len(chosen) == 6 and (chosen["kind"] == "candidate").sum() == 2
     assert chosen[chosen["kind"] == "candidate"]["passed"].all()
@@ -489,6 +493,33 @@ def test_candidates_from_a_grammar_and_from_a_generate_run(tmp_path):
     )
     assert len(pd.read_parquet(again / "candidates.parquet")) == 5
     assert len(load_leaderboard(again)) == 5
+
+
+def test_a_run_reuses_the_rows_of_a_generate_directory(tmp_path):
+    made = tmp_path / "generate"
+    generate(
+        GenerateSettings(
+            max_expressions=300, out=made, progress=False, symbolic_seconds=0, workers=1
+        )
+    )
+    generated = pd.read_parquet(made / "candidates.parquet").set_index("id")
+    out = tmp_path / "run"
+    settings = _settings(out, expressions=(), candidates_dir=str(made), max_candidates=2)
+    summary = run_search(settings, progress=False, max_steps=1)
+    # generate's rows are taken as they are: only DyT's and Derf's functions were checked
+    assert (summary.reused, summary.checked) == (2, 2) and summary.check_seconds > 0
+    assert summary.finished == 6 and summary.failed == 0
+    table = read_candidates(out)
+    assert tuple(table.columns) == CANDIDATE_COLUMNS
+    reused = table[table["kind"] == "candidate"]
+    assert len(reused) == 2 and (reused["candidate_id"] == reused["id"]).all()
+    kept = ["expression", "canonical", "latex", "size", "merged_count", "passed"]
+    kept += [f"{p}{suffix}" for p in PROPERTIES for suffix in ("", "_score", "_method")]
+    for _, row in reused.iterrows():
+        assert [row[c] for c in kept] == [generated.at[row["id"], c] for c in kept]
+    # a resumed run reads its table back: nothing reused or checked
+    again = run_search(settings, resume=True, progress=False, max_steps=1)
+    assert (again.reused, again.checked, again.check_seconds, again.finished) == (0, 0, 0.0, 0)
 
 
 def test_max_trials_and_timeout(tmp_path):

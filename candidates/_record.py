@@ -1,0 +1,148 @@
+"""One candidate record: the single schema of every ``candidates.parquet``.
+
+`derf-search generate` writes it; `run` reuses generate's rows as they are and adds the run's
+baselines; `study` adds its rows' extras; the leaderboard and `export` read it back. Older
+tables are brought up to it on read (:func:`as_candidate_table`).
+
+Example:
+    >>> from candidates._candidate import check
+    >>> table = candidates_table([check("erf(x)", symbolic=False)])
+    >>> table.loc[0, "canonical"], bool(table.loc[0, "passed"]), table.loc[0, "kind"]
+    ('erf(x)', True, 'candidate')
+    >>> tuple(table.columns) == CANDIDATE_COLUMNS
+    True
+    >>> old = as_candidate_table(pd.DataFrame({"candidate_id": ["layernorm"], "kind": ["norm"]}))
+    >>> float(old.loc[0, "alpha0"]), old.loc[0, "expression"] is None
+    (0.5, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from ._candidate import PropertyReport
+from ._properties import PROPERTIES
+from ._template import DEFAULT_ALPHA0
+
+#: The candidate record's columns, in the order every table keeps. A norm baseline
+#: (layernorm, rmsnorm) is not a function: its columns from ``id`` on are empty.
+CANDIDATE_COLUMNS: tuple[str, ...] = (
+    # --- the run: what is trained, under which key --------------------------------------
+    "candidate_id",  # the run's key: a baseline name, a study row's key, or else the id
+    "kind",  # baseline or candidate
+    "name",  # a catalog or baseline name, a study row's label, or empty
+    "shift",  # the template's s: scalar, vector or none (DyT)
+    "alpha0",  # α's initial value in the template
+    # --- the function (empty for norm baselines) -------------------------------------------
+    "id",  # stable hash of the canonical form: one id per function modulo the template
+    "expression",  # f in the input syntax (parses back to the same function)
+    "canonical",  # the canonical representative modulo the template (input/output scale, sign)
+    "latex",  # f typeset
+    "size",  # nodes of the smallest grammar expression merged into it (generate only)
+    "merged_count",  # how many other expressions were merged into this candidate
+    "merged_from",  # those expressions (list of text)
+    # --- the four properties ------------------------------------------------------------------
+    "passed",  # all four properties hold and f is real and finite on all of R
+    "domain_ok",  # f is real and finite on all of R
+    "domain_error",  # why it is not, with the first offending x
+    # per property p: p (the verdict), p_score (the graded score), p_method (symbolic|numeric)
+    *(f"{p}{suffix}" for p in PROPERTIES for suffix in ("", "_score", "_method")),
+    "growth",  # growth class of an unbounded f: logarithmic, power, linear, faster
+    "flat_width",  # widest w with f flat on [-w, w] (centre sensitivity's evidence)
+)
+
+#: Optional columns a built-in study adds after the record's (one row per experiment).
+STUDY_COLUMNS: tuple[str, ...] = (
+    "row",  # the experiment's own key (rows asking for the same run share a candidate_id)
+    "group",  # the paper table it belongs in
+    "function",  # its row label in that table
+    "lam",  # the table's column λ, or empty for tables without λ
+)
+
+# A column an older table lacks is filled with this; every other one is left empty.
+_DEFAULTS: dict[str, Any] = {"kind": "candidate", "shift": "scalar", "alpha0": DEFAULT_ALPHA0}
+_VERDICTS = ("passed", "domain_ok", *PROPERTIES)
+_INTEGERS = ("size", "merged_count")
+_FLOATS = ("alpha0", *(f"{p}_score" for p in PROPERTIES), "flat_width", "lam")
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _verdict(value: Any) -> bool | None:
+    return None if _missing(value) else bool(value)
+
+
+def _text_list(value: Any) -> list[str] | None:
+    # parquet gives lists back as numpy arrays: one type in memory whatever the source
+    return None if value is None or _missing(value) else [str(v) for v in value]
+
+
+def as_candidate_table(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` in the candidate record's schema: :data:`CANDIDATE_COLUMNS` in order, then the
+    :data:`STUDY_COLUMNS` it has, then any others. A column it lacks is empty, except ``kind``
+    (candidate), ``shift`` (scalar), ``alpha0`` (the default; older runs did not record it)
+    and ``candidate_id`` (the id)."""
+    table = table.copy()
+    for column in CANDIDATE_COLUMNS:
+        if column in table:
+            continue
+        if column == "candidate_id" and "id" in table:
+            table[column] = table["id"]
+        else:
+            table[column] = _DEFAULTS.get(column)
+    for column in _VERDICTS:
+        table[column] = pd.Series(
+            [_verdict(v) for v in table[column]], index=table.index, dtype=object
+        )
+    table["merged_from"] = pd.Series(
+        [_text_list(v) for v in table["merged_from"]], index=table.index, dtype=object
+    )
+    for column in _INTEGERS:
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype("Int64")
+    for column in (c for c in _FLOATS if c in table):
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    extras = [c for c in STUDY_COLUMNS if c in table]
+    others = [c for c in table.columns if c not in CANDIDATE_COLUMNS and c not in extras]
+    return table[[*CANDIDATE_COLUMNS, *extras, *others]].reset_index(drop=True)
+
+
+def candidates_table(
+    reports: Sequence[PropertyReport], sizes: Mapping[str, int] | None = None
+) -> pd.DataFrame:
+    """One record per checked candidate, keyed by its id, in the template's defaults (scalar
+    shift, the default α0): what `derf-search generate` writes."""
+    rows: list[dict[str, Any]] = []
+    for report in reports:
+        c, r = report.candidate, report.result
+        row: dict[str, Any] = {
+            "candidate_id": c.id,
+            "kind": "candidate",
+            "name": c.name,
+            "id": c.id,
+            "expression": c.expression,
+            "canonical": c.canonical,
+            "latex": c.latex,
+            "size": (sizes or {}).get(c.id),
+            "merged_count": len(c.merged_from),
+            "merged_from": list(c.merged_from),
+            "passed": report.passed,
+            "domain_ok": r.domain.ok,
+            "domain_error": None if r.domain.ok else r.domain.message,
+        }
+        for p in PROPERTIES:
+            v = r.verdicts[p]
+            row[p] = v.passed
+            row[f"{p}_score"] = v.score
+            row[f"{p}_method"] = v.method
+        row["growth"] = r.verdicts["bounded"].evidence.get("growth")
+        row["flat_width"] = r.verdicts["center_sensitive"].evidence.get("flat_width")
+        rows.append(row)
+    return as_candidate_table(pd.DataFrame(rows))
