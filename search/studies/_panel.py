@@ -59,15 +59,6 @@ def panel_functions(functions: Sequence[str] | None = None) -> list[str]:
 RESULT_COLUMNS = ("value", "diverged", "seconds", "parameters", "metric", "direction")
 
 
-def _template(candidate: str) -> tuple[str, float]:
-    """The shift and α0 ``train`` gives ``candidate`` when none are named: a catalog entry's
-    own, else a scalar shift and the default α0 (a trial spec names them)."""
-    from candidates import DEFAULT_ALPHA0, find_entry
-
-    entry = find_entry(candidate)
-    return (entry.shift, entry.alpha0) if entry is not None else ("scalar", DEFAULT_ALPHA0)
-
-
 def _summary(values: list[float]) -> tuple[float, float]:
     finite = [v for v in values if math.isfinite(v)]
     if not finite:
@@ -100,16 +91,15 @@ def run_panel(
     jobs: deque[TrialSpec] = deque()
     for task in tasks:
         for candidate in panel_functions(functions):
-            shift, alpha0 = _template(candidate)
             jobs.extend(
                 TrialSpec(
                     trial=len(jobs),
                     task=task,
                     candidate=candidate,
-                    shift=shift,
+                    shift=None,  # the function's own template (DyT: no shift)
                     seed=seed,
                     budget=budget,
-                    alpha0=alpha0,
+                    alpha0=None,
                     device="cpu",
                     max_steps=max_steps,
                     recipe=change,
