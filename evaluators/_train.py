@@ -43,6 +43,17 @@ class QualityGate:
     after_epochs: int
     threshold: float
 
+    def rejects(self, epoch: int, metric: float, direction: str) -> bool:
+        """Whether a run at ``metric`` after ``epoch`` epochs is turned away.
+
+        >>> gate = QualityGate(after_epochs=2, threshold=0.5)
+        >>> gate.rejects(2, 0.3, "maximize"), gate.rejects(1, 0.3, "maximize")
+        (True, False)
+        """
+        if epoch != self.after_epochs:
+            return False
+        return metric < self.threshold if direction == "maximize" else metric > self.threshold
+
 
 @dataclass
 class RunResult:
@@ -110,6 +121,19 @@ def _learned(model: torch.nn.Module) -> tuple[float | None, float | None]:
     return alpha, (float(torch.stack(shifts).mean()) if shifts else None)
 
 
+def _optimizer(model: torch.nn.Module, plan: Budget) -> torch.optim.Optimizer:
+    """AdamW, with weight decay on the matrices only (not on norms' γ, β, α, s or biases)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": plan.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=plan.lr,
+    )
+
+
 def train(
     task: Task,
     candidate: str | Candidate = "erf",
@@ -136,15 +160,7 @@ def train(
 
     train_split, val_split = (s.to(dev) for s in task.splits(seed))
     model = task.build_model(norm).to(dev)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": plan.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=plan.lr,
-    )
+    optimizer = _optimizer(model, plan)
     steps_per_epoch = math.ceil(len(train_split) / plan.batch_size)
     total = steps_per_epoch * plan.epochs
     if plan.max_steps is not None:
@@ -210,15 +226,9 @@ def train(
         if not math.isfinite(scores["loss"]):
             result.diverged, result.diverged_step = True, step
             break
-        if quality_gate and epoch == quality_gate.after_epochs:
-            worse = (
-                scores["metric"] < quality_gate.threshold
-                if task.direction == "maximize"
-                else scores["metric"] > quality_gate.threshold
-            )
-            if worse:
-                result.rejected, result.rejected_epoch = True, epoch
-                break
+        if quality_gate and quality_gate.rejects(epoch, scores["metric"], task.direction):
+            result.rejected, result.rejected_epoch = True, epoch
+            break
         if report is not None and report(epoch, scores["metric"], scores["loss"], step):
             result.stopped_early = True
             break
