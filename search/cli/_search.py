@@ -177,7 +177,13 @@ def _run_dir(text: str) -> Path:
 
 
 def add_search_commands(sub: Any) -> None:
-    """The search commands' sub-parsers."""
+    """The search commands' sub-parsers: `run`, `study`, then `leaderboard`, `plot`, `export`."""
+    _add_run(sub)
+    _add_study(sub)
+    _add_outputs(sub)
+
+
+def _add_run(sub: Any) -> None:
     from ..driver import PRUNERS, SAMPLERS
 
     p = sub.add_parser("run", help="search: evaluate candidates with Optuna on Ray workers")
@@ -222,6 +228,8 @@ def add_search_commands(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=_run)
 
+
+def _add_study(sub: Any) -> None:
     p = sub.add_parser("study", help="the paper's property ablations or its function search")
     p.add_argument("study", nargs="?", choices=["properties", "catalog"])
     p.add_argument("--task", nargs="+", default=["digits-vit"], help="tasks (default digits-vit)")
@@ -235,6 +243,8 @@ def add_search_commands(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=_study)
 
+
+def _add_outputs(sub: Any) -> None:
     p = sub.add_parser("leaderboard", help="print a run's leaderboard (also while it runs)")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--task", help="rank by this task alone")
