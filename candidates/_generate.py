@@ -174,6 +174,43 @@ def generate_candidates(
 
     # Stage 1: exact shapes on the grid, then behaviour signatures and numeric verdicts.
     t = time.perf_counter()
+    groups, grid_groups = _dedupe(enumeration, grammar, n_workers, progress)
+    timings["dedupe"] = time.perf_counter() - t
+
+    # Stage 2: sympy for the candidates that are written out.
+    t = time.perf_counter()
+    reports, sizes, sympy_seconds, lost = _confirm(
+        groups[:max_candidates], enumeration, grammar, symbolic_seconds, n_workers, progress
+    )
+    timings["check"] = time.perf_counter() - t
+    timings["sympy"] = sympy_seconds
+    timings["total"] = time.perf_counter() - start
+    timings["cpu"] = _cpu_seconds() - cpu_start
+
+    written_passing = sum(r.passed for r in reports)
+    passing = written_passing + sum(g[1].passed for g in groups[max_candidates:])
+    reports.sort(key=lambda r: (not r.passed, len(r.candidate.canonical), r.candidate.canonical))
+    return GenerateResult(
+        grammar,
+        enumeration,
+        reports,
+        unique=len(groups) - lost,
+        passing=passing,
+        grid_groups=grid_groups,
+        sizes=sizes,
+        timings=timings,
+    )
+
+
+Groups = list[tuple[list[str], PropertyResult]]
+
+
+def _dedupe(
+    enumeration: EnumerationResult, grammar: Grammar, n_workers: int, progress: Progress | None
+) -> tuple[Groups, int]:
+    """Survivors merged by exact shape on the grid, then by behaviour signature: each group
+    simplest first with the numeric verdicts of its representative, passing groups first; and
+    how many distinct grid shapes there were."""
     by_shape: dict[str, list[str]] = defaultdict(list)
     for s in enumeration.survivors:
         by_shape[s.shape].append(s.text)
@@ -193,11 +230,19 @@ def generate_candidates(
             progress("dedupe", i + 1, len(reps))
     groups = [(_simplest_first(texts), numeric) for texts, numeric in merged.values()]
     groups.sort(key=lambda g: (not g[1].passed, len(g[0][0]), g[0][0]))
-    timings["dedupe"] = time.perf_counter() - t
+    return groups, len(shape_groups)
 
-    # Stage 2: sympy for the candidates that are written out.
-    t = time.perf_counter()
-    chosen = groups[:max_candidates]
+
+def _confirm(
+    chosen: Groups,
+    enumeration: EnumerationResult,
+    grammar: Grammar,
+    symbolic_seconds: float,
+    n_workers: int,
+    progress: Progress | None,
+) -> tuple[list[PropertyReport], dict[str, int], float, int]:
+    """sympy for the chosen groups: their reports (merged again by canonical id), sizes, the
+    sympy seconds spent and how many groups were lost (not real, or merged by sympy)."""
     size_of = {s.text: s.size for s in enumeration.survivors}
     reports: list[PropertyReport] = []
     sizes: dict[str, int] = {}
@@ -229,22 +274,4 @@ def generate_candidates(
                 [report.candidate.expression, *report.candidate.merged_from]
             )
             lost += 1
-    reports = list(by_id.values())
-    timings["check"] = time.perf_counter() - t
-    timings["sympy"] = sympy_seconds
-    timings["total"] = time.perf_counter() - start
-    timings["cpu"] = _cpu_seconds() - cpu_start
-
-    written_passing = sum(r.passed for r in reports)
-    passing = written_passing + sum(g[1].passed for g in groups[max_candidates:])
-    reports.sort(key=lambda r: (not r.passed, len(r.candidate.canonical), r.candidate.canonical))
-    return GenerateResult(
-        grammar,
-        enumeration,
-        reports,
-        unique=len(groups) - lost,
-        passing=passing,
-        grid_groups=len(shape_groups),
-        sizes=sizes,
-        timings=timings,
-    )
+    return list(by_id.values()), sizes, sympy_seconds, lost
