@@ -173,9 +173,15 @@ class _Builder:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.error(f"only real numbers are allowed, not {type(value).__name__}", node)
         assert isinstance(value, (int, float))
-        if not math.isfinite(value) or abs(value) > self.limits.max_constant:
+        if (
+            not math.isfinite(value)
+            or abs(value) > self.limits.max_constant
+            or 0 < abs(value) < 1 / self.limits.max_constant
+        ):
             self.error(
-                f"constant {value!r} is out of range (|c| <= {self.limits.max_constant:g})", node
+                f"constant {value!r} is out of range ({1 / self.limits.max_constant:g} <= |c| "
+                f"<= {self.limits.max_constant:g}, or 0)",
+                node,
             )
         # Exact rationals keep canonical forms exact: 0.5 is 1/2, 1.205 is 241/200.
         frac = Fraction(value) if isinstance(value, int) else Fraction(repr(value))
@@ -199,6 +205,10 @@ class _Builder:
             self.error(hint, node)
         left = self.node(node.left, depth + 1)
         right = self.node(node.right, depth + 1)
+        if op is not ast.Pow and not left.free_symbols and not right.free_symbols:
+            if op is ast.Div and right == 0:
+                self.error("division by zero", node)
+            self.bound_constant(_BINARY[op], _NUMPY_BINARY[op], [left, right], node)
         if op is ast.Add:
             return left + right
         if op is ast.Sub:

@@ -46,8 +46,10 @@ class Tolerances:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
                 raise UserError(f"tolerance {name} must be a positive number, but got {value!r}.")
-        if self.symbolic_seconds < 0:
-            raise UserError(f"symbolic_seconds must be >= 0, but got {self.symbolic_seconds!r}.")
+        if not 0 <= self.symbolic_seconds < float("inf"):
+            raise UserError(
+                f"symbolic_seconds must be a finite number >= 0, but got {self.symbolic_seconds!r}."
+            )
 
 
 @dataclass

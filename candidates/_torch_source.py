@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
 from ._operators import BY_HEAD, X
@@ -78,7 +80,10 @@ def to_torch_source(expr: sp.Basic) -> str:
     if not expr.free_symbols:
         if isinstance(expr, sp.logic.boolalg.BooleanAtom):
             return f"(_full(x, 1.0) > {0.5 if bool(expr) else 1.5})"
-        return repr(float(sp.N(expr, 17)))
+        value = float(sp.N(expr, 17))
+        if not math.isfinite(value):  # the parser bounds constants; this is the last guard
+            raise ValueError(f"constant {expr} is not a finite float")
+        return repr(value)
     if expr == X:
         return "x"
     if isinstance(expr, sp.Add):

@@ -18,12 +18,7 @@ from .._lazy import lazy_attributes
 if TYPE_CHECKING:
     from ._generate import GenerateSettings, generate, package_versions
     from ._progress import StageProgress
-    from ._run import MAX_ATTEMPTS, RunSummary, run_search
-    from ._run_dir import prepare_run_dir
-    from ._settings import PRUNERS, SAMPLERS, RunSettings
-    from ._space import CandidateSet, candidate_set
-    from ._study import ALPHA0_RANGE, StorageNotReady, make_pruner, make_sampler, open_storage
-    from ._trials import (
+    from ._record import (
         RESULT_FIELDS,
         as_number,
         load_trials,
@@ -31,7 +26,13 @@ if TYPE_CHECKING:
         read_candidates,
         read_trials,
     )
-    from ._workers import TrialSpec, init_ray, run_trial, start_relay, start_worker
+    from ._run import MAX_ATTEMPTS, RunSummary, run_search
+    from ._run_dir import prepare_run_dir
+    from ._settings import PRUNERS, SAMPLERS, RunSettings
+    from ._space import CandidateSet, candidate_set
+    from ._study import ALPHA0_RANGE, StorageNotReady, make_pruner, make_sampler, open_storage
+    from ._trial import TrialSpec, run_trial
+    from ._workers import init_ray, start_relay, start_worker
 
 _WHERE = {
     "PRUNERS": "._settings",
@@ -48,8 +49,8 @@ _WHERE = {
     "make_pruner": "._study",
     "make_sampler": "._study",
     "open_storage": "._study",
-    "TrialSpec": "._workers",
-    "run_trial": "._workers",
+    "TrialSpec": "._trial",
+    "run_trial": "._trial",
     "init_ray": "._workers",
     "start_relay": "._workers",
     "start_worker": "._workers",
@@ -57,12 +58,12 @@ _WHERE = {
     "generate": "._generate",
     "package_versions": "._generate",
     "StageProgress": "._progress",
-    "RESULT_FIELDS": "._trials",
-    "as_number": "._trials",
-    "load_trials": "._trials",
-    "open_studies": "._trials",
-    "read_candidates": "._trials",
-    "read_trials": "._trials",
+    "RESULT_FIELDS": "._record",
+    "as_number": "._record",
+    "load_trials": "._record",
+    "open_studies": "._record",
+    "read_candidates": "._record",
+    "read_trials": "._record",
 }
 
 __all__ = [

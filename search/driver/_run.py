@@ -31,6 +31,7 @@ from optuna.trial import TrialState
 
 from evaluators import get_task
 
+from ._record import read_candidates, save_trials
 from ._run_dir import prepare_run_dir
 from ._settings import RunSettings
 from ._study import (
@@ -43,8 +44,8 @@ from ._study import (
     recover,
     trial_key,
 )
-from ._trials import read_candidates, save_trials
-from ._workers import TrialSpec, init_ray, start_relay, start_worker
+from ._trial import TrialSpec
+from ._workers import init_ray, start_relay, start_worker
 
 #: A trial whose worker dies is run once more on a fresh worker, then failed with its reason.
 MAX_ATTEMPTS = 2

@@ -43,6 +43,11 @@ def prepare_run_dir(
             f"{out} already holds a run: continue it with `derf-search run --resume {out}` "
             "or choose another --out"
         )
+    if settings.study is not None and table is None:
+        raise UserError(
+            f"the {settings.study!r} study's candidate table must be given: "
+            "build it with search.studies.study_table"
+        )
     for task in settings.tasks:
         get_task(task).budget(settings.budget)  # unknown tasks and budgets fail here, early
     if settings.grammar is not None:
@@ -61,6 +66,7 @@ def prepare_run_dir(
             expressions=settings.expressions,
             run_dir=out / "generate" if settings.grammar is not None else settings.candidates_dir,
             shift=settings.shift,
+            alpha0=settings.alpha0,
             symbolic=symbolic,
             limit=settings.max_candidates,
         )

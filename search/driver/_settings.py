@@ -81,7 +81,7 @@ class RunSettings:
             raise UserError(f"workers must be at least 1, but got {self.workers=}.")
         if self.gpus_per_trial < 0:
             raise UserError(f"gpus_per_trial must be >= 0, but got {self.gpus_per_trial=}.")
-        if self.alpha0 is not None and self.alpha0 <= 0:
+        if self.alpha0 is not None and not 0 < self.alpha0 < float("inf"):
             raise UserError(f"alpha0 must be positive, but got {self.alpha0=}.")
         if not self.tasks:
             raise UserError("give at least one task")

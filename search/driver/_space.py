@@ -59,8 +59,13 @@ def _records(table: pd.DataFrame) -> list[Row]:
 
 
 def _checked(functions: Sequence[Candidate], symbolic: bool) -> dict[str, Row]:
-    """The record of each function (by id), checked here."""
-    unique = list({c.id: c for c in functions}.values())
+    """The record of each function (by id), checked here; of functions with one id (erf and
+    erf(2*x) are one candidate modulo the template) the first is kept: the baselines come
+    first, so they are never replaced by a user's expression."""
+    first: dict[str, Candidate] = {}
+    for candidate in functions:
+        first.setdefault(candidate.id, candidate)
+    unique = list(first.values())
     table = candidates_table([check_candidate(c, symbolic=symbolic) for c in unique])
     return {str(row["id"]): row for row in _records(table)}
 
@@ -69,11 +74,15 @@ def _as_run(record: Row, key: str, kind: str, shift: str, alpha0: float) -> Row:
     return {**record, "candidate_id": key, "kind": kind, "shift": shift, "alpha0": alpha0}
 
 
-def _baseline_row(name: str, function: Candidate | None, records: dict[str, Row]) -> Row:
-    """A baseline in its catalog entry's template; a norm layer's function columns are empty."""
+def _baseline_row(
+    name: str, function: Candidate | None, records: dict[str, Row], alpha0: float | None
+) -> Row:
+    """A baseline in its catalog entry's template (α0 the run's where it sets one); a norm
+    layer's function columns are empty."""
     entry = get_entry(name)
     record = records[function.id] if function is not None else {}
-    return _as_run({**record, "name": name}, name, "baseline", entry.shift, entry.alpha0)
+    start = entry.alpha0 if alpha0 is None else alpha0
+    return _as_run({**record, "name": name}, name, "baseline", entry.shift, start)
 
 
 def candidate_set(
@@ -82,13 +91,16 @@ def candidate_set(
     expressions: Sequence[str] = (),
     run_dir: str | Path | None = None,
     shift: str = "scalar",
+    alpha0: float | None = None,
     symbolic: bool = True,
     limit: int | None = None,
 ) -> CandidateSet:
     """The baselines plus the candidates asked for, one row each, deduplicated by id.
 
     ``shift`` (``scalar``, ``vector`` or ``none``) applies to the candidates; the baselines keep
-    theirs (DyT has none). The table is the candidate record (:data:`candidates.
+    theirs (DyT has none). ``alpha0``, where given, is every function's α0 (else each
+    template's: the default, or a catalog entry's). A baseline's name among the expressions
+    (``dyt``, ``erf``) is that baseline's row. The table is the candidate record (:data:`candidates.
     CANDIDATE_COLUMNS`; LayerNorm's and RMSNorm's function columns are empty). ``limit`` keeps
     the first N passing candidates of ``run_dir`` (the simplest come first) that are not
     already in the set; they are reused, not checked again.
@@ -103,19 +115,20 @@ def candidate_set(
     records = _checked([*own.values(), *asked], symbolic)
     seconds = time.perf_counter() - start
 
-    rows = [_baseline_row(name, own.get(name), records) for name in RUN_BASELINES]
+    rows = [_baseline_row(name, own.get(name), records, alpha0) for name in RUN_BASELINES]
+    start = DEFAULT_ALPHA0 if alpha0 is None else alpha0
     # A candidate equal to a baseline that runs in the same template (the catalog's or the
     # user's erf is Derf) is that baseline's run.
     taken = {f.id for name, f in own.items() if get_entry(name).shift == run_shift}
     for candidate in asked:
-        if candidate.id not in taken:
+        if candidate.id not in taken and candidate.name not in RUN_BASELINES:
             taken.add(candidate.id)
             record = records[candidate.id]
-            rows.append(_as_run(record, candidate.id, "candidate", run_shift, DEFAULT_ALPHA0))
+            rows.append(_as_run(record, candidate.id, "candidate", run_shift, start))
     reused = 0
     if run_dir is not None:
         fresh = [r for r in _generated(Path(run_dir)) if r["id"] not in taken][:limit]
-        rows += [_as_run(r, str(r["id"]), "candidate", run_shift, DEFAULT_ALPHA0) for r in fresh]
+        rows += [_as_run(r, str(r["id"]), "candidate", run_shift, start) for r in fresh]
         reused = len(fresh)
     return CandidateSet(as_candidate_table(pd.DataFrame(rows)), reused, len(records), seconds)
 

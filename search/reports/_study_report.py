@@ -201,18 +201,16 @@ def lambda_figure(
     direction: str = "maximize",
 ) -> Any:
     """Per property group with λ, the metric against λ per function; a λ at which every seed
-        diverged is a × on the worst edge of the axis (the bottom when higher is better, the top
-        when lower is better), never at a value the metric could take.
+    diverged is a × on the worst edge of the axis (the bottom when higher is better, the top
+    when lower is better), never at a value the metric could take.
 
-        Example:
-            >>> import pandas as pd
-
-    from candidates import DELTA_REFERENCES, PROPERTIES
-            >>> rows = pd.DataFrame({"group": ["g", "g"], "lam": [0.0, 1.0],
-            ...                      "function": ["erf", "erf"], "candidate_id": ["a", "b"]})
-            >>> stats = {"a": {"mean": 0.2, "std": 0.0, "n": 1}, "b": {"n": 0}}
-            >>> len(lambda_figure(rows, stats, "t", "loss", "minimize").axes)
-            1
+    Example:
+        >>> import pandas as pd
+        >>> rows = pd.DataFrame({"group": ["g", "g"], "lam": [0.0, 1.0],
+        ...                      "function": ["erf", "erf"], "candidate_id": ["a", "b"]})
+        >>> stats = {"a": {"mean": 0.2, "std": 0.0, "n": 1}, "b": {"n": 0}}
+        >>> len(lambda_figure(rows, stats, "t", "loss", "minimize").axes)
+        1
     """
     from ._run_plots import pyplot
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from candidates import (
     DEFAULT_ALPHA0,
+    RUN_BASELINES,
     Candidate,
     UserError,
     as_candidate_table,
@@ -166,8 +167,9 @@ def _catalog() -> list[StudyRow]:
                 entry.name,
                 None,
                 entry.expression,
-                "scalar",
-                entry.name == "erf",
+                entry.shift,
+                entry.name in RUN_BASELINES,  # erf is Derf
+                alpha0=entry.alpha0,
             )
         )
     for name in ("erf", "tanh", "satursin", "isru", "arctan", "arcsinhclip"):
@@ -239,14 +241,14 @@ def study_table(name: str) -> pd.DataFrame:
     # candidate, but their scores (f'(0), the flat width) are their own.
     checked = candidates_table([check_candidate(c, symbolic=False) for c in functions.values()])
     records = dict(zip(functions, checked.to_dict("records"), strict=True))
-    first: dict[tuple[str | None, str], str] = {}  # one run per (function, shift)
+    first: dict[tuple[str | None, str, float], str] = {}  # one run per (function, template)
     table = []
     for r in rows:
         function = records[r.expression] if r.expression else {}
         table.append(
             {
                 **function,
-                "candidate_id": first.setdefault((r.expression or r.key, r.shift), r.key),
+                "candidate_id": first.setdefault((r.expression or r.key, r.shift, r.alpha0), r.key),
                 "kind": "baseline" if r.baseline else "candidate",
                 "name": _label(r),
                 "shift": r.shift,

@@ -89,8 +89,15 @@ def test_a_tampered_module_is_refused_before_it_is_written():
     extra = good + f"\n{PAYLOAD}\n"
     with pytest.raises(ExportError, match="not the expected module"):
         check_standalone(extra, erf, alpha0=0.5, shift="scalar")
+    for tampered in (
+        good.replace("CANDIDATE_ID = ", f"CANDIDATE_ID = {PAYLOAD} or "),
+        good.replace("    out = torch.erf(", "    import os\n    out = torch.erf("),
+    ):
+        assert tampered != good
+        with pytest.raises(ExportError, match="not the expected module"):
+            check_standalone(tampered, erf, alpha0=0.5, shift="scalar")
     other = good.replace("torch.erf(", "torch.tanh(")
-    with pytest.raises(ExportError, match="bit for bit"):
+    with pytest.raises(ExportError, match="not the expected module"):
         check_standalone(other, erf, alpha0=0.5, shift="scalar")
     with pytest.raises(ExportError, match="does not compile"):
         check_standalone(good + "\ndef (", erf, alpha0=0.5, shift="scalar")
@@ -127,13 +134,15 @@ def test_look_alike_characters_are_one_line_on_the_command_line(capsys):
     assert err.count("\n") == 0 and "non-ASCII" in err
 
 
-def test_a_closed_pipe_ends_quietly():
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    many = tmp_path / "many.txt"
+    many.write_text("erf(x)\n" * 150)  # ~200 kB of JSON: more than a pipe holds
     done = subprocess.run(
-        f"{sys.executable} -m search.cli check erf isru --json | head -1",
+        f"{sys.executable} -m search.cli check --numeric-only --json --file {many} | head -1",
         shell=True,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert done.stdout.strip() == "["
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
