@@ -44,7 +44,15 @@ from ._report import report_json, report_markdown
 from ._sample import sample_space
 from ._screen import GRID as SCREEN_GRID
 from ._screen import screen
-from ._template import DEFAULT_ALPHA0, SHIFTS, Shift, parse_shift
+from ._template import (
+    DEFAULT_ALPHA0,
+    DEFAULT_SHIFT,
+    SHIFTS,
+    TEMPLATE,
+    Shift,
+    parse_shift,
+    template_shift,
+)
 from ._torch_source import TORCH_HELPERS, to_torch_source
 
 __all__ = [
@@ -52,6 +60,7 @@ __all__ = [
     "CANDIDATE_COLUMNS",
     "CATALOGS",
     "DEFAULT_ALPHA0",
+    "DEFAULT_SHIFT",
     "DELTA_REFERENCES",
     "OPERATORS",
     "PAPER",
@@ -60,6 +69,7 @@ __all__ = [
     "SCREEN_GRID",
     "SHIFTS",
     "STUDY_COLUMNS",
+    "TEMPLATE",
     "TORCH_HELPERS",
     "Candidate",
     "CatalogEntry",
@@ -108,6 +118,7 @@ __all__ = [
     "sample_space",
     "screen",
     "suggest",
+    "template_shift",
     "to_latex",
     "to_source",
     "to_torch_source",

@@ -27,6 +27,25 @@ DEFAULT_ALPHA0 = 0.5
 #: s is a learnable scalar, a learnable per-channel vector, or absent (DyT-style).
 Shift = Literal["scalar", "vector", "none"]
 SHIFTS: tuple[Shift, ...] = ("scalar", "vector", "none")
+#: The shift of a function that no catalog entry says otherwise about.
+DEFAULT_SHIFT: Shift = "scalar"
+#: Asked of a factory instead of a shift: the candidate's own template (a catalog entry's shift,
+#: DyT's none; else DEFAULT_SHIFT). ``None`` always means no shift.
+TEMPLATE = "template"
+
+
+def template_shift(shift: str | None, entry_shift: Shift | None) -> Shift:
+    """The shift a layer gets: ``shift`` itself, or with :data:`TEMPLATE` the entry's own
+    (else :data:`DEFAULT_SHIFT`).
+
+    >>> template_shift(TEMPLATE, "none"), template_shift(TEMPLATE, None)
+    ('none', 'scalar')
+    >>> template_shift(None, "scalar")  # None is no shift, whatever the entry says
+    'none'
+    """
+    if shift == TEMPLATE:
+        return entry_shift if entry_shift is not None else DEFAULT_SHIFT
+    return parse_shift(shift)
 
 
 def parse_shift(value: str | None) -> Shift:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from candidates import Candidate, Shift, UserError
+from candidates import TEMPLATE, Candidate, Shift, UserError
 
 from ._layer import PointwiseNorm, norm_factory
 
@@ -58,7 +58,7 @@ def convert_norms(
     candidate: str | Candidate,
     *,
     alpha0: float | None = None,
-    shift: Shift | None = None,
+    shift: Shift | str | None = TEMPLATE,
     copy_affine: bool = True,
 ) -> list[Replacement]:
     """Replace every normalization layer of ``model`` by ``candidate``; return what changed.

@@ -24,12 +24,14 @@ from candidates import (
     BASELINES,
     DEFAULT_ALPHA0,
     PAPER,
+    TEMPLATE,
     Candidate,
     Shift,
     UserError,
     compile_torch,
     find_entry,
     parse_shift,
+    template_shift,
 )
 
 #: Largest |f'(z)| passed back where the true slope is infinite (|x|^p with p < 1 at 0).
@@ -173,7 +175,7 @@ def norm_factory(
     kind: str | Candidate,
     *,
     alpha0: float | None = None,
-    shift: Shift | None = None,
+    shift: Shift | str | None = TEMPLATE,
     eps: float = 1e-6,
 ) -> Callable[..., nn.Module]:
     """``factory(width, channels_last=True)`` building norm layers of one kind: a catalog name
@@ -187,7 +189,10 @@ def norm_factory(
     >>> factory(4).shift is None, factory(4).fn is factory(8).fn
     (True, True)
     """
-    entry = find_entry(kind) if isinstance(kind, str) and "(" not in kind else None
+    if isinstance(kind, Candidate):  # a named candidate brings its entry's template too
+        entry = find_entry(kind.name) if kind.name else None
+    else:
+        entry = find_entry(kind) if "(" not in kind else None
     if entry is not None and entry.kind == "norm":
         layer = NORM_LAYERS[entry.name]
 
@@ -197,7 +202,7 @@ def norm_factory(
         return build_norm
     candidate = resolve_candidate(kind)
     start = alpha0 if alpha0 is not None else entry.alpha0 if entry else DEFAULT_ALPHA0
-    kind_of_shift = shift if shift is not None else entry.shift if entry else "scalar"
+    kind_of_shift = template_shift(shift, entry.shift if entry else None)
     fn = compile_torch(candidate.sympy)
 
     def build(width: int, channels_last: bool = True) -> nn.Module:
@@ -218,7 +223,7 @@ def make_norm(
     num_features: int,
     *,
     alpha0: float | None = None,
-    shift: Shift | None = None,
+    shift: Shift | str | None = TEMPLATE,
     eps: float = 1e-6,
     channels_last: bool = True,
 ) -> nn.Module:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from candidates import Candidate, Shift, UserError
+from candidates import TEMPLATE, Candidate, Shift, UserError
 
 from ._layer import PointwiseNorm, norm_factory
 from ._task import Budget, Task
@@ -142,14 +142,14 @@ def train(
     budget: str | int | Budget = "default",
     device: str = "auto",
     alpha0: float | None = None,
-    shift: Shift | None = None,
+    shift: Shift | str | None = TEMPLATE,
     report: Report | None = None,
     quality_gate: QualityGate | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Train ``task``'s model with ``candidate`` in every norm; a result, never an exception
-    for a run that goes wrong. ``alpha0`` and ``shift`` default to the candidate's catalog
-    template (DyT: no shift), else α0 = 0.5 and a scalar shift."""
+    for a run that goes wrong. ``alpha0`` (None) and ``shift`` (``TEMPLATE``) default to the
+    candidate's catalog template (DyT: no shift), else α0 = 0.5 and a scalar shift."""
     plan = budget if isinstance(budget, Budget) else task.budget(budget)
     dev = resolve_device(device)
     seed_everything(seed)

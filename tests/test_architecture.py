@@ -170,3 +170,20 @@ def test_alpha0_default_has_one_source():
                     ):
                         literal.append(f"{path.name}:{node.lineno} {node.name}({arg.arg}=0.5)")
     assert literal == ["_template.py: ['DEFAULT_ALPHA0']"]
+
+
+def test_the_shift_has_one_set_of_names_and_one_default():
+    """The settings and the command line cannot import candidates at --help time, so they
+    spell the shift's names and default; this keeps them equal to candidates' own."""
+    from candidates import DEFAULT_SHIFT, SHIFTS
+    from search.cli import build_parser
+    from search.driver import RunSettings
+
+    assert RunSettings().shift == DEFAULT_SHIFT
+    parser = build_parser()
+    assert parser.parse_args(["run"]).shift == DEFAULT_SHIFT
+    for command in (["run"], ["evaluate", "erf", "--task", "mnist1d"]):
+        for shift in SHIFTS:
+            assert parser.parse_args([*command, "--shift", shift]).shift == shift
+        with pytest.raises(SystemExit):
+            parser.parse_args([*command, "--shift", "sideways"])

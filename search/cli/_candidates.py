@@ -120,13 +120,14 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from candidates import TEMPLATE
     from evaluators import get_task
 
     from ..driver import StageProgress, TrialSpec, run_trial
 
     task = get_task(args.task)
     task.budget(args.budget)  # an unknown budget is refused before anything is built
-    spec = settings_from(TrialSpec, args, trial=0)
+    spec = settings_from(TrialSpec, args, trial=0, shift=args.shift or TEMPLATE)
     with StageProgress(enabled=not args.json and not args.no_progress) as bar:
         result = run_trial(
             spec, task, progress=lambda step, total: bar.update("train", step, total)

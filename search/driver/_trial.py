@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from candidates import parse_shift
-
 if TYPE_CHECKING:  # torch is imported where trials run, not by the driver
     from evaluators import RunResult, Task
 
@@ -28,7 +26,7 @@ class TrialSpec:
     trial: int  # a key the driver maps back to its Optuna trial
     task: str
     candidate: str  # a baseline name or an expression
-    shift: str | None  # scalar, vector or none; None: the candidate's catalog template
+    shift: str  # scalar, vector, none, or candidates.TEMPLATE: the candidate's own
     seed: int
     budget: str
     alpha0: float | None  # None: the candidate's catalog template (else DEFAULT_ALPHA0)
@@ -63,7 +61,7 @@ def run_trial(
         budget=budget,
         device=spec.device,
         alpha0=spec.alpha0,
-        shift=None if spec.shift is None else parse_shift(spec.shift),
+        shift=spec.shift,  # parsed where the layers are built
         report=report,
         progress=progress,
     )

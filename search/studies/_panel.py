@@ -81,7 +81,7 @@ def run_panel(
     optimizer steps (for smoke tests). Rows in the order the runs finish."""
     import ray
 
-    from candidates import UserError
+    from candidates import TEMPLATE, UserError
 
     from ..driver import TrialSpec, init_ray, start_worker
 
@@ -96,7 +96,7 @@ def run_panel(
                     trial=len(jobs),
                     task=task,
                     candidate=candidate,
-                    shift=None,  # the function's own template (DyT: no shift)
+                    shift=TEMPLATE,  # the function's own (DyT: no shift)
                     seed=seed,
                     budget=budget,
                     alpha0=None,
