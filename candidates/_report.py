@@ -43,18 +43,29 @@ def report_markdown(
 ) -> str:
     """The human report: what was screened, what was rejected and why, what survived."""
     lines = ["# Property report", ""]
-    lines += ["| | |", "|---|---|"]
-    for key in (
-        "grammar",
-        "enumerated",
-        "screen_passed",
-        "unique",
-        "passing",
-        "written",
-        "seconds",
-        "expressions_per_second",
-        "sympy_share",
-    ):
+    lines += _summary_section(summary)
+    lines += _candidates_section(reports, max_rows)
+    lines += _failures_section(reports, max_rows)
+    lines += _merges_section(reports, max_rows, max_merged)
+    return "\n".join(lines) + "\n"
+
+
+_SUMMARY_KEYS = (
+    "grammar",
+    "enumerated",
+    "screen_passed",
+    "unique",
+    "passing",
+    "written",
+    "seconds",
+    "expressions_per_second",
+    "sympy_share",
+)
+
+
+def _summary_section(summary: Mapping[str, Any]) -> list[str]:
+    lines = ["| | |", "|---|---|"]
+    for key in _SUMMARY_KEYS:
         if key in summary:
             value = summary[key]
             shown = f"{value:,}" if isinstance(value, int) else _cell(value)
@@ -75,7 +86,11 @@ def report_markdown(
         for reason, count in sorted(rejected.items(), key=lambda kv: -kv[1]):
             lines.append(f"| {reason} | {count:,} |")
         lines.append("")
-    lines += [
+    return lines
+
+
+def _candidates_section(reports: Sequence[PropertyReport], max_rows: int) -> list[str]:
+    lines = [
         "## Candidates",
         "",
         "Verdicts: Z zero-centred, B bounded, C centre-sensitive, M monotonic; ✓ pass, ✗ fail; "
@@ -102,39 +117,49 @@ def report_markdown(
             f"\n… and {len(reports) - max_rows:,} more in property_report.json and "
             "candidates.parquet."
         )
+    return lines
+
+
+def _failures_section(reports: Sequence[PropertyReport], max_rows: int) -> list[str]:
     failing = [r for r in reports if not r.passed]
-    if failing:
-        lines += ["", "## Why candidates failed the full checks", ""]
-        for report in failing[:max_rows]:
-            reasons = []
-            if not report.result.domain.ok:
-                reasons.append(f"domain: {report.result.domain.message}")
-            for p, v in report.result.verdicts.items():
-                if not v.passed and "skipped" not in v.evidence:
-                    detail = {
-                        k: v.evidence[k]
-                        for k in ("counterexample", "growth", "balance", "flat_width")
-                        if k in v.evidence
-                    }
-                    reasons.append(f"{p} ({v.method}): {jsonable(detail)}")
-            lines.append(f"- `{report.candidate.expression}`: " + "; ".join(reasons))
+    if not failing:
+        return []
+    lines = ["", "## Why candidates failed the full checks", ""]
+    for report in failing[:max_rows]:
+        reasons = []
+        if not report.result.domain.ok:
+            reasons.append(f"domain: {report.result.domain.message}")
+        for p, v in report.result.verdicts.items():
+            if not v.passed and "skipped" not in v.evidence:
+                detail = {
+                    k: v.evidence[k]
+                    for k in ("counterexample", "growth", "balance", "flat_width")
+                    if k in v.evidence
+                }
+                reasons.append(f"{p} ({v.method}): {jsonable(detail)}")
+        lines.append(f"- `{report.candidate.expression}`: " + "; ".join(reasons))
+    return lines
+
+
+def _merges_section(reports: Sequence[PropertyReport], max_rows: int, max_merged: int) -> list[str]:
     merged = [r for r in reports if r.candidate.merged_from]
-    if merged:
-        lines += [
-            "",
-            "## Merged expressions",
-            "",
-            "Expressions that are one candidate modulo the template (output and input "
-            "scale, mirroring) or equal as functions.",
-            "",
-        ]
-        for report in merged[:max_rows]:
-            first = report.candidate.merged_from[:max_merged]
-            shown = ", ".join(f"`{_md_escape(m)}`" for m in first)
-            more = len(report.candidate.merged_from) - max_merged
-            extra = f" and {more:,} more" if more > 0 else ""
-            lines.append(f"- `{report.candidate.expression}` ← {shown}{extra}")
-    return "\n".join(lines) + "\n"
+    if not merged:
+        return []
+    lines = [
+        "",
+        "## Merged expressions",
+        "",
+        "Expressions that are one candidate modulo the template (output and input "
+        "scale, mirroring) or equal as functions.",
+        "",
+    ]
+    for report in merged[:max_rows]:
+        first = report.candidate.merged_from[:max_merged]
+        shown = ", ".join(f"`{_md_escape(m)}`" for m in first)
+        more = len(report.candidate.merged_from) - max_merged
+        extra = f" and {more:,} more" if more > 0 else ""
+        lines.append(f"- `{report.candidate.expression}` ← {shown}{extra}")
+    return lines
 
 
 def report_json(
