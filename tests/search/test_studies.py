@@ -58,6 +58,7 @@ def test_catalog_study_rows():
         study_rows("catalg")
 
 
+@pytest.mark.slow  # ~30 trainings: about 2 minutes on 2 cores
 def test_catalog_study_end_to_end(tmp_path, capsys):
     out = tmp_path / "catalog"
     assert main(["study", "catalog", "--task", "digits-vit", *QUICK, "--out", str(out)]) == 0
@@ -77,6 +78,7 @@ def test_catalog_study_end_to_end(tmp_path, capsys):
     assert "report:" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # ~100 trainings: about 5 minutes on 2 cores
 def test_property_study_end_to_end(tmp_path):
     out = tmp_path / "properties"
     assert main(["study", "properties", "--task", "mnist1d", *QUICK, "--out", str(out)]) == 0
