@@ -299,6 +299,7 @@ def _resume(out: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow  # two driver processes and a resume: about 100 s
 def test_resume_after_the_driver_is_killed(tmp_path):
     out = tmp_path / "run"
     proc = _start(out)
@@ -325,6 +326,7 @@ def test_resume_after_the_driver_is_killed(tmp_path):
     assert "| 1 |" in (out / "leaderboard.md").read_text()
 
 
+@pytest.mark.slow  # two driver processes and a resume: about 100 s
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
     out = tmp_path / "run"
     proc = _start(out)
