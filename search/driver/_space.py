@@ -123,7 +123,9 @@ def candidate_set(
     for candidate in asked:
         if candidate.id not in taken and candidate.name not in RUN_BASELINES:
             taken.add(candidate.id)
-            record = records[candidate.id]
+            # verdicts are the id's (invariant under the template); the text is its own
+            own_text = {"name": candidate.name, "expression": candidate.expression}
+            record = {**records[candidate.id], **own_text, "latex": candidate.latex}
             rows.append(_as_run(record, candidate.id, "candidate", run_shift, start))
     reused = 0
     if run_dir is not None:

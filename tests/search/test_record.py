@@ -45,3 +45,15 @@ def test_generate_run_and_study_write_one_schema(tmp_path: Path) -> None:
     assert norms[["id", "expression", "latex", "passed"]].isna().all().all()
     study = study_table("catalog")
     assert tuple(study.columns) == (*CANDIDATE_COLUMNS, *STUDY_COLUMNS)
+
+
+def test_a_catalog_function_keeps_its_own_name_beside_a_baseline_of_the_same_id():
+    from search.driver import candidate_set
+
+    table = candidate_set(catalog="paper", expressions=["erf(2*x)"], symbolic=False).table
+    rows = table.set_index("candidate_id")
+    assert rows.loc["dyt", "name"] == "dyt" and rows.loc["dyt", "shift"] == "none"
+    tanh = table[(table["kind"] == "candidate") & (table["expression"] == "tanh(x)")]
+    assert list(tanh["name"]) == ["tanh"] and list(tanh["shift"]) == ["scalar"]
+    assert rows.loc["erf", "expression"] == "erf(x)"  # Derf is never replaced by erf(2*x)
+    assert list(table["name"].dropna()).count("dyt") == 1
