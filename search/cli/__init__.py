@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import traceback
@@ -22,7 +23,7 @@ from ._codes import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE
 from ._experiments import add_experiment_commands
 from ._search import add_search_commands, settings_from_args
 
-__all__ = ["build_parser", "main", "settings_from_args"]
+__all__ = ["build_parser", "environment_error", "main", "settings_from_args"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +43,28 @@ def build_parser() -> argparse.ArgumentParser:
     add_experiment_commands(sub)
     add_search_commands(sub)
     return parser
+
+
+#: File-system refusals that are the machine's state, not a bug: said in one line.
+_REFUSALS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "not permitted",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+}
+
+
+def environment_error(exc: BaseException) -> str | None:
+    """One line for a file the machine would not let us write or read, else None.
+
+    >>> environment_error(PermissionError(13, "Permission denied", "out/leaderboard.csv"))
+    'cannot write or read out/leaderboard.csv: permission denied'
+    """
+    if not isinstance(exc, OSError) or exc.errno not in _REFUSALS:
+        return None
+    where = exc.filename if exc.filename is not None else "a file"
+    return f"cannot write or read {where}: {_REFUSALS[exc.errno]}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,7 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BUG
-    except Exception:
+    except Exception as exc:
+        refused = environment_error(exc)
+        if refused is not None:
+            print(f"derf-search: error: {refused}", file=sys.stderr)
+            return EXIT_USAGE
         traceback.print_exc()
         print(
             "derf-search: this is a bug in derf-search, not a mistake of yours: please report it "

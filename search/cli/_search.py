@@ -38,8 +38,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 def _run(args: argparse.Namespace) -> int:
     from evaluators import get_task
 
-    from ..driver import RunSettings, run_search
-    from ..reports import leaderboard_markdown, write_outputs
+    from ..driver import RunSettings, token_mode_for
 
     if args.resume:
         settings = RunSettings.read(args.resume).with_out(args.resume)
@@ -47,6 +46,10 @@ def _run(args: argparse.Namespace) -> int:
         settings = settings_from_args(args)
         for task in settings.tasks:
             get_task(task).budget(settings.budget)
+    token_mode_for(settings.ray_address)  # before Ray is imported (next line)
+    from ..driver import run_search
+    from ..reports import leaderboard_markdown, write_outputs
+
     summary = run_search(settings, resume=bool(args.resume), progress=not args.no_progress)
     board = write_outputs(settings.run_dir)
     print(leaderboard_markdown(board, top=args.top))

@@ -17,7 +17,11 @@ from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._generate import GenerateSettings, generate, package_versions
+    from ._lease import StudyLease
+    from ._lock import LOCK_FILE, RunInUse, hold_run_dir
+    from ._owner import Owner
     from ._progress import StageProgress
+    from ._ray_auth import token_mode_for
     from ._record import (
         RESULT_FIELDS,
         as_number,
@@ -25,12 +29,20 @@ if TYPE_CHECKING:
         open_studies,
         read_candidates,
         read_trials,
+        save_trials,
     )
     from ._run import MAX_ATTEMPTS, RunSummary, run_search
     from ._run_dir import prepare_run_dir
     from ._settings import PRUNERS, SAMPLERS, RunSettings
     from ._space import CandidateSet, candidate_set
-    from ._study import ALPHA0_RANGE, StorageNotReady, make_pruner, make_sampler, open_storage
+    from ._study import (
+        ALPHA0_RANGE,
+        StorageNotReady,
+        StorageUnusable,
+        make_pruner,
+        make_sampler,
+        open_storage,
+    )
     from ._trial import TrialSpec, run_trial
     from ._workers import init_ray, start_relay, start_worker
 
@@ -46,6 +58,13 @@ _WHERE = {
     "candidate_set": "._space",
     "ALPHA0_RANGE": "._study",
     "StorageNotReady": "._study",
+    "StorageUnusable": "._study",
+    "StudyLease": "._lease",
+    "LOCK_FILE": "._lock",
+    "RunInUse": "._lock",
+    "hold_run_dir": "._lock",
+    "Owner": "._owner",
+    "token_mode_for": "._ray_auth",
     "make_pruner": "._study",
     "make_sampler": "._study",
     "open_storage": "._study",
@@ -64,24 +83,31 @@ _WHERE = {
     "open_studies": "._record",
     "read_candidates": "._record",
     "read_trials": "._record",
+    "save_trials": "._record",
 }
 
 __all__ = [
     "ALPHA0_RANGE",
+    "LOCK_FILE",
     "MAX_ATTEMPTS",
     "PRUNERS",
     "RESULT_FIELDS",
     "SAMPLERS",
     "CandidateSet",
     "GenerateSettings",
+    "Owner",
+    "RunInUse",
     "RunSettings",
     "RunSummary",
     "StageProgress",
     "StorageNotReady",
+    "StorageUnusable",
+    "StudyLease",
     "TrialSpec",
     "as_number",
     "candidate_set",
     "generate",
+    "hold_run_dir",
     "init_ray",
     "load_trials",
     "make_pruner",
@@ -94,8 +120,10 @@ __all__ = [
     "read_trials",
     "run_search",
     "run_trial",
+    "save_trials",
     "start_relay",
     "start_worker",
+    "token_mode_for",
 ]
 
 __getattr__ = lazy_attributes(__name__, _WHERE)

@@ -36,6 +36,7 @@ from candidates import (
 )
 
 from ._progress import StageProgress
+from ._run_dir import require_writable
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def generate(settings: GenerateSettings) -> dict[str, Any]:
         raise UserError("give either --sample or --max-expressions, not both")
     grammar = load_grammar(settings.grammar)
     out = Path(settings.out)
+    require_writable(out)  # before the work, not after it
     with StageProgress(enabled=settings.progress) as progress:
         result = generate_candidates(
             grammar,

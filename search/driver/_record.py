@@ -23,7 +23,7 @@ import pandas as pd
 from candidates import UserError, as_candidate_table
 
 from ._settings import RunSettings
-from ._study import open_storage
+from ._study import open_storage, storage_errors
 
 RESULT_FIELDS = (
     "value",
@@ -44,6 +44,7 @@ RESULT_FIELDS = (
     "parameters",
     "device",
     "pid",
+    "node",
     "attempts",
     "fail_reason",
     "retried",
@@ -100,25 +101,65 @@ def load_trials(studies: Iterable[optuna.Study]) -> pd.DataFrame:
     return table
 
 
+def damaged_hint(settings: RunSettings) -> str:
+    """What to do when a run's local study cannot be read: its saved trials are the way out
+    (:func:`read_trials` reads them when the study file is not there)."""
+    if settings.storage is not None:
+        return ""
+    run_dir = settings.run_dir
+    return (
+        f"; the finished trials are in {run_dir / 'trials.parquet'}: move study.db aside "
+        f"(e.g. to study.db.damaged) and `derf-search leaderboard {run_dir}` reads them"
+    )
+
+
 def open_studies(run_dir: str | Path) -> list[optuna.Study]:
     """The task studies of a run directory, opened from its storage (read only in spirit)."""
     settings = RunSettings.read(run_dir)
     settings = settings.with_out(run_dir) if settings.storage is None else settings
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(settings.storage_url(), reader=True)
-    names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
-    return [
-        optuna.load_study(study_name=settings.study_for(t), storage=storage)
-        for t in settings.tasks
-        if settings.study_for(t) in names
-    ]
+    url = settings.storage_url()
+    with storage_errors(url, hint=damaged_hint(settings)):
+        storage = open_storage(url, reader=True)
+        names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+        return [
+            optuna.load_study(study_name=settings.study_for(t), storage=storage)
+            for t in settings.tasks
+            if settings.study_for(t) in names
+        ]
 
 
 def save_trials(run_dir: str | Path, studies: Iterable[optuna.Study]) -> pd.DataFrame:
-    """Copy the trials of a run's studies to ``trials.parquet`` (its record without storage)."""
+    """Copy the trials of a run's studies to ``trials.parquet`` (its record without storage).
+    A copy that would lose a finished trial the file holds (the storage was replaced or
+    damaged) is refused and the file kept."""
+    path = Path(run_dir) / "trials.parquet"
     trials = load_trials(studies)
-    trials.to_parquet(Path(run_dir) / "trials.parquet", index=False)
+    lost = _finished_missing(path, trials)
+    if lost:
+        raise UserError(
+            f"the study storage lacks {lost} finished trial(s) that {path} records (was it "
+            "replaced or damaged?): that file was kept as it is"
+        )
+    partial = path.with_name(path.name + ".partial")
+    trials.to_parquet(partial, index=False)
+    partial.replace(path)  # atomic: a crash leaves the old copy or the new one, whole
     return trials
+
+
+def _finished_missing(path: Path, trials: pd.DataFrame) -> int:
+    """How many finished trials of the saved copy at ``path`` are not in ``trials``."""
+    if not path.is_file():
+        return 0
+    try:
+        saved = pd.read_parquet(path, columns=["task", "number", "state"])
+    except Exception:  # a damaged copy has nothing to protect
+        return 0
+    saved = saved[saved["state"].isin(["COMPLETE", "PRUNED", "FAIL"])]
+    if saved.empty:
+        return 0
+    now = set(zip(trials["task"], trials["number"], strict=True)) if not trials.empty else set()
+    return sum(1 for key in zip(saved["task"], saved["number"], strict=True) if key not in now)
 
 
 def read_candidates(run_dir: str | Path) -> pd.DataFrame:
@@ -145,8 +186,11 @@ def read_trials(run_dir: str | Path) -> pd.DataFrame:
     ``trials.parquet`` it wrote last (a committed reference run has no storage)."""
     run_dir = Path(run_dir)
     settings = RunSettings.read(run_dir)
-    local = settings.storage is None
+    study = run_dir / "study.db"
     saved = run_dir / "trials.parquet"
-    if local and not (run_dir / "study.db").is_file() and saved.is_file():
+    # A local study that is missing or empty (0 bytes: never written, or emptied) holds no
+    # trials; its saved copy does.
+    unused = not study.is_file() or study.stat().st_size == 0
+    if settings.storage is None and unused and saved.is_file():
         return pd.read_parquet(saved)
     return load_trials(open_studies(run_dir))

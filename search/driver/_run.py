@@ -2,8 +2,9 @@
 
 The driver asks each task's study for trials, hands them to long-lived Ray workers, shows their
 per-epoch reports to the study's pruner, and tells the study how each trial ended. It is the
-only writer of the storage, so a killed driver leaves at most its running trials behind: the
-next ``--resume`` fails those and runs them again, and nothing finished is lost or repeated.
+only writer of the storage (it holds the run directory's lock and the study's lease), so a
+killed driver leaves at most its running trials behind: the next ``--resume`` fails those and
+runs them again, and nothing finished is lost or repeated.
 
 Example:
     >>> import tempfile
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import shutil
 import signal
 import threading
 import time
@@ -31,8 +33,11 @@ from optuna.trial import TrialState
 
 from evaluators import get_task
 
-from ._record import read_candidates, save_trials
-from ._run_dir import prepare_run_dir
+from ._lease import StudyLease
+from ._lock import hold_run_dir
+from ._owner import reap
+from ._record import damaged_hint, read_candidates, save_trials
+from ._run_dir import check_new_run_dir, check_resumable, prepare_run_dir
 from ._settings import RunSettings
 from ._study import (
     ALPHA0_RANGE,
@@ -42,6 +47,7 @@ from ._study import (
     mark_failed,
     open_storage,
     recover,
+    storage_errors,
     trial_key,
 )
 from ._trial import TrialSpec
@@ -133,10 +139,12 @@ class _Driver:
         self.max_steps = max_steps
         self.on_start = on_start
         self.storage: optuna.storages.BaseStorage | None = None
+        self.lease: StudyLease | None = None
         self.studies: dict[str, optuna.Study] = {}
         self.ledgers: dict[str, _Ledger] = {}
         self.running: dict[Any, _Running] = {}  # Ray object ref -> trial in flight
         self.idle: list[Any] = []
+        self.retries: list[_Running] = []  # trials whose worker died, to run again
         self.relay: Any = None
         self.summary = RunSummary(settings.run_dir)
         self.duplicates = 0
@@ -147,8 +155,14 @@ class _Driver:
 
     # --- studies -----------------------------------------------------------------------------
 
-    def open_studies(self) -> None:
-        storage = self.storage = open_storage(self.settings.storage_url())
+    def open_studies(self, storage: optuna.storages.BaseStorage, lease: StudyLease) -> None:
+        """Open (or create) each task's study; ``lease`` is held, so trials left running are
+        a dead driver's orphans and are queued again."""
+        self.storage, self.lease = storage, lease
+        with storage_errors(self.settings.storage_url()):
+            self._open_tasks(storage)
+
+    def _open_tasks(self, storage: optuna.storages.BaseStorage) -> None:
         for name in self.settings.tasks:
             task = get_task(name)
             epochs = task.budget(self.settings.budget).epochs
@@ -276,6 +290,9 @@ class _Driver:
             self.settings.timeout is not None
             and time.perf_counter() - self.started > self.settings.timeout
         )
+        while self.idle and self.retries:
+            retry = self.retries.pop(0)
+            self.submit(retry.study, retry.trial, retry.spec, retry.attempts + 1)
         exhausted: set[str] = set()
         while self.idle and not timed_out and len(exhausted) < len(self.studies):
             for task in self.studies:
@@ -297,8 +314,13 @@ class _Driver:
         reports: Any = self.relay.next_reports.remote() if self.relay is not None else None
         start = time.perf_counter()
         self.fill()
-        while self.running and not stop.is_set():
+        while (self.running or self.retries) and not stop.is_set():
+            if self.lease is not None:
+                self.lease.beat()
             waiting = list(self.running) + ([reports] if reports is not None else [])
+            if not waiting:  # only retries, waiting for a worker: fill() below hands them out
+                self.fill()
+                continue
             ready, _ = ray.wait(waiting, num_returns=1, timeout=1.0)
             for ref in ready:
                 if ref is reports:
@@ -362,12 +384,19 @@ class _Driver:
         self._update()
 
     def _worker_died(self, running: _Running, exc: Exception) -> None:
+        import ray
+
         if self.relay is not None:
             self.relay.release.remote(running.spec.trial)
-        self.idle.append(self._worker())  # a fresh process takes the dead one's place
+        # A fresh process takes the dead one's place where the cluster has room for it; when
+        # its node is gone, the survivors carry on with fewer workers (a replacement would
+        # wait for a free CPU that the surviving, long-lived workers never give back).
+        free = ray.available_resources().get("CPU", 0.0)
+        if free >= 1 or not (self.idle or len(self.running)):
+            self.idle.append(self._worker())
         reason = f"its worker process died: {_last_line(exc)}"
         if running.attempts < MAX_ATTEMPTS:
-            self.submit(running.study, running.trial, running.spec, running.attempts + 1)
+            self.retries.append(running)  # first in line for the next idle worker
             return
         running.trial.set_user_attr("fail_reason", f"{reason} (after {running.attempts} tries)")
         running.study.tell(running.trial, state=TrialState.FAIL)
@@ -384,7 +413,10 @@ class _Driver:
             mark_failed(
                 self.storage, running.study, running.trial.number, "interrupted", retry=True
             )
+        for retry in self.retries:
+            mark_failed(self.storage, retry.study, retry.trial.number, "interrupted", retry=True)
         self.running.clear()
+        self.retries.clear()
         self.summary.interrupted = True
 
     def _update(self) -> None:
@@ -394,6 +426,8 @@ class _Driver:
     def close(self) -> None:
         if self.progress is not None:
             self.progress.close()
+        if self.lease is not None:
+            self.lease.release()
 
 
 class _Progress:
@@ -495,23 +529,72 @@ def run_search(
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = settings.run_dir
-    # Ray first: a cluster that cannot run the trials is refused before anything is written.
-    init_ray(
+    # Everything that can refuse the run is asked before anything is written: the folder,
+    # a storage given by URL, and Ray (a cluster that cannot run the trials).
+    if resume:
+        check_resumable(settings)
+    else:
+        check_new_run_dir(settings)
+    if settings.storage is not None:
+        open_storage(settings.storage)
+    started = init_ray(
         address=settings.ray_address,
         workers=settings.workers,
         gpus_per_trial=settings.gpus_per_trial,
     )
-    chosen = None if resume else prepare_run_dir(settings, table=candidates)
-    table = read_candidates(out) if chosen is None else chosen.table
+    try:
+        out.mkdir(parents=True)
+        made = True
+    except FileExistsError:
+        made = False
+    try:
+        with hold_run_dir(out) as previous:
+            if previous is not None:  # its driver was killed: what its Ray left is stopped
+                reap(previous)
+            return _drive(settings, resume, progress, max_steps, on_start, candidates)
+    except BaseException:
+        # A new run that failed before its settings were written leaves no half-made folder
+        # (which would block the next try); a run that started keeps its record.
+        if made and not (out / "config.toml").exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    finally:
+        if started:  # this run's own Ray: its processes end with the run
+            import ray
+
+            ray.shutdown()
+
+
+def _drive(
+    settings: RunSettings,
+    resume: bool,
+    progress: bool,
+    max_steps: int | None,
+    on_start: Callable[[int, TrialSpec, int], None] | None,
+    candidates: pd.DataFrame | None,
+) -> RunSummary:
+    """The run itself, with the run directory's lock held."""
+    out = settings.run_dir
+    url = settings.storage_url()
+    with storage_errors(url, hint=damaged_hint(settings) if resume else ""):
+        storage = open_storage(url)
+        lease = StudyLease(storage, settings.study_name)
+        lease.acquire()  # before the run's files: a refused driver writes nothing
+    try:
+        chosen = None if resume else prepare_run_dir(settings, table=candidates)
+        table = read_candidates(out) if chosen is None else chosen.table
+    except BaseException:
+        lease.release()
+        raise
     driver = _Driver(settings, table, progress=False, max_steps=max_steps, on_start=on_start)
     if chosen is not None:
         driver.summary.reused = chosen.reused
         driver.summary.checked = chosen.checked
         driver.summary.check_seconds = chosen.check_seconds
-    driver.open_studies()
-    if progress:
-        driver.progress = _Progress(driver)
     try:
+        driver.open_studies(storage, lease)
+        if progress:
+            driver.progress = _Progress(driver)
         with _stop_on_signals() as stop:
             driver.start()
             driver.loop(stop)

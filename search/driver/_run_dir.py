@@ -1,4 +1,5 @@
-"""A new run directory: its candidate table and its settings, written before any trial.
+"""A run directory: the checks before a run writes anything, and a new run's candidate table
+and settings, written before any trial.
 
 Example:
     >>> import tempfile
@@ -12,13 +13,75 @@ Example:
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pandas as pd
 
 from candidates import RUN_BASELINES, UserError, as_candidate_table, get_catalog
 from evaluators import get_task
 
+from ._lock import LOCK_FILE
 from ._settings import RunSettings
 from ._space import CandidateSet, candidate_set
+
+#: The files a run directory holds from its start (a directory with them is a run of ours).
+RUN_FILES = ("config.toml", "candidates.parquet")
+#: The default storage's file in a run directory.
+STUDY_FILE = "study.db"
+
+
+def check_new_run_dir(settings: RunSettings) -> None:
+    """Refuse a new run's ``--out`` before anything is written: a run already there, a file,
+    a folder that holds anything (a run never writes into a folder it did not make), or one
+    that cannot be written."""
+    out = settings.run_dir
+    if (out / "config.toml").exists():
+        raise UserError(
+            f"{out} already holds a run: continue it with `derf-search run --resume {out}` "
+            "or choose another --out"
+        )
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder: choose another --out")
+    if out.is_dir() and any(p.name != LOCK_FILE for p in out.iterdir()):
+        raise UserError(
+            f"--out {out} is a folder with files of its own and not a derf-search run: "
+            "choose a new or empty folder (nothing was written)"
+        )
+    require_writable(out)
+
+
+def check_resumable(settings: RunSettings) -> None:
+    """Refuse a ``--resume`` that would lose or repeat work: files missing, the local study
+    missing or empty (Optuna would start an empty one and the run would begin again), or a
+    directory that cannot be written."""
+    out = settings.run_dir
+    for name in RUN_FILES:
+        if not (out / name).is_file():
+            raise UserError(
+                f"{out} has no {name}: it cannot be resumed (was it removed? "
+                "its trials.parquet, if any, still holds the finished trials)"
+            )
+    study = out / STUDY_FILE
+    if settings.storage is None and (not study.is_file() or study.stat().st_size == 0):
+        state = "is empty" if study.is_file() else "is missing"
+        raise UserError(
+            f"{study} {state}, so the run cannot be resumed without running everything again; "
+            f"nothing was changed. Its finished trials are in {out / 'trials.parquet'} "
+            f"(`derf-search leaderboard {out}` reads them when {STUDY_FILE} is not there)"
+        )
+    require_writable(out)
+    if settings.storage is None:
+        require_writable(study)
+
+
+def require_writable(path: Path) -> None:
+    """Refuse a path this user cannot write (or the nearest folder above it that exists)."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not os.access(existing, os.W_OK):
+        raise UserError(f"cannot write to {existing}: permission denied (choose another --out)")
 
 
 def _generate_count(settings: RunSettings) -> int:
@@ -38,11 +101,8 @@ def prepare_run_dir(
     from ._generate import GenerateSettings, generate, package_versions
 
     out = settings.run_dir
-    if (out / "config.toml").exists() or (settings.storage is None and (out / "study.db").exists()):
-        raise UserError(
-            f"{out} already holds a run: continue it with `derf-search run --resume {out}` "
-            "or choose another --out"
-        )
+    if (out / "config.toml").exists():  # checked again under the lock: a run may have begun
+        check_new_run_dir(settings)
     if settings.study is not None and table is None:
         raise UserError(
             f"the {settings.study!r} study's candidate table must be given: "

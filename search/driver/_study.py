@@ -19,7 +19,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -28,6 +30,8 @@ from optuna.trial import FrozenTrial, TrialState
 from candidates import UserError
 
 ALPHA0_RANGE = (0.05, 5.0)  # --tune-alpha samples α0 log-uniformly in this range
+#: Seconds to wait for a database server before saying it cannot be reached.
+CONNECT_TIMEOUT = 10
 
 
 class _Grid(optuna.samplers.GridSampler):
@@ -46,7 +50,8 @@ class _Grid(optuna.samplers.GridSampler):
 
 def open_storage(url: str, *, reader: bool = False) -> optuna.storages.BaseStorage:
     """An RDB URL (``sqlite:///…``, ``postgresql://…``) or a journal file (``journal:PATH`` or a
-    path ending in ``.log``), which several drivers on a shared file system can append to.
+    path ending in ``.log``); a storage that cannot be opened (a bogus URL, a server out of
+    reach, a damaged file) is one :class:`StorageUnusable` line.
 
     A ``reader`` (the leaderboard of a running search) never writes: Optuna's RDB storage
     records its schema version on opening even when told to skip table creation, so a reader
@@ -54,17 +59,55 @@ def open_storage(url: str, *, reader: bool = False) -> optuna.storages.BaseStora
     own version row (and break its start). A reader therefore waits for that row to exist and
     raises :class:`StorageNotReady` otherwise.
     """
-    if url.startswith("journal:") or url.endswith(".log"):
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
+    with storage_errors(url):
+        if url.startswith("journal:") or url.endswith(".log"):
+            return _journal(url.removeprefix("journal:"), reader=reader)
+        if reader:
+            _require_initialised(url)
+            return optuna.storages.RDBStorage(
+                url, skip_table_creation=True, skip_compatibility_check=True
+            )
+        rdb = optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        return optuna.storages.get_storage(rdb)
 
-        path = url.removeprefix("journal:")
-        return JournalStorage(JournalFileBackend(path))
-    if reader:
-        _require_initialised(url)
-        return optuna.storages.RDBStorage(
-            url, skip_table_creation=True, skip_compatibility_check=True
-        )
-    return optuna.storages.get_storage(url)
+
+class StorageUnusable(UserError):
+    """The study storage cannot be opened or read."""
+
+
+@contextlib.contextmanager
+def storage_errors(url: str, *, hint: str = "") -> Iterator[None]:
+    """Turn a storage's own errors (SQLAlchemy's, the file system's, a journal's) into one
+    :class:`StorageUnusable` line naming the storage (and ``hint``: what to do)."""
+    try:
+        yield
+    except StorageUnusable as exc:
+        raise StorageUnusable(f"{exc}{hint}") from None
+    except UserError:
+        raise
+    except Exception as exc:  # drivers and file systems raise many types; all mean the same
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = lines[0] if lines else type(exc).__name__
+        if len(reason) > 200:
+            reason = reason[:200] + "…"
+        raise StorageUnusable(f"cannot use the storage {url}: {reason}{hint}") from None
+
+
+def _journal(path: str, *, reader: bool) -> optuna.storages.BaseStorage:
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    if not Path(path).parent.is_dir():
+        raise StorageUnusable(f"cannot use the journal {path}: its folder does not exist")
+    if reader and not Path(path).is_file():
+        raise StorageNotReady(f"no journal at {path} yet (is its search still starting?)")
+    return JournalStorage(JournalFileBackend(path))
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    """A bound on the wait for a database server: drivers otherwise wait minutes."""
+    if url.startswith(("postgresql", "mysql")):
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}}
+    return {}
 
 
 class StorageNotReady(UserError):
@@ -160,7 +203,8 @@ def mark_failed(
 
 def recover(storage: optuna.storages.BaseStorage, study: optuna.Study) -> int:
     """Trials left running by a driver that died are failed and queued again; returns how
-    many. (The driver is the only writer, so a running trial at start-up is an orphan.)"""
+    many. Called once the study's lease is held (:class:`StudyLease`): no other driver is
+    alive, so a running trial at start-up is an orphan."""
     orphans = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for trial in orphans:
         mark_failed(

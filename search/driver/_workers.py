@@ -7,7 +7,7 @@ asks the relay, which waits until the driver has shown the report to the pruner 
 
 Example:
     >>> import ray
-    >>> _ = ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    >>> _ = ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     >>> worker = start_worker(threads=1)
     >>> spec = TrialSpec(trial=0, task="digits-vit", candidate="erf", shift="scalar", seed=0,
     ...                  budget="quick", alpha0=0.5, device="cpu", max_steps=2)
@@ -27,6 +27,8 @@ import ray
 
 from candidates import UserError
 
+from ._owner import DRIVER_MARK, Owner
+from ._ray_auth import AUTH_HINT
 from ._trial import TrialSpec, run_trial
 
 
@@ -56,6 +58,7 @@ class TrialWorker:
         result = run_trial(spec, task, report=report if relay is not None else None)
         out = result.to_dict()
         out["pid"] = os.getpid()
+        out["node"] = ray.get_runtime_context().get_node_id()  # which machine of a cluster
         return out
 
 
@@ -108,24 +111,37 @@ def start_relay() -> Any:
     return ReportRelay.options(num_cpus=0).remote()  # type: ignore[attr-defined]
 
 
-def init_ray(*, address: str | None, workers: int, gpus_per_trial: float) -> None:
+def init_ray(*, address: str | None, workers: int, gpus_per_trial: float) -> bool:
     """Start an embedded Ray (or join ``address``) unless Ray is already up in this process;
-    refuse GPU trials on a cluster without GPUs (they would wait forever)."""
-    if not ray.is_initialized():
+    refuse GPU trials on a cluster without GPUs (they would wait forever). True if this call
+    started or joined Ray (the caller then shuts it down)."""
+    started = not ray.is_initialized()
+    if started:
         _start_ray(address=address, workers=workers, gpus_per_trial=gpus_per_trial)
     gpus = ray.cluster_resources().get("GPU", 0.0)
     if gpus_per_trial > gpus:
         raise UserError(
             f"--gpus-per-trial {gpus_per_trial:g} asks for more GPUs than Ray sees ({gpus:g})"
         )
+    return started
 
 
 def _start_ray(*, address: str | None, workers: int, gpus_per_trial: float) -> None:
     if address:
-        ray.init(address=address, log_to_driver=False)
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except ConnectionError as exc:
+            raise UserError(
+                f"cannot connect to the Ray cluster at {address} ({exc}); {AUTH_HINT}"
+            ) from None
         return
+    # Ray's processes inherit this: a later driver finds them if this one is killed.
+    os.environ[DRIVER_MARK] = Owner.this_process().mark
     cpus = max(workers, os.cpu_count() or 1)
     kwargs: dict[str, Any] = {
+        # Always a new local instance: without it Ray joins whatever cluster its address file
+        # names (a running `ray start`, or a dead one's leftover file, which fails the run).
+        "address": "local",
         "num_cpus": cpus,
         "include_dashboard": False,
         "log_to_driver": False,

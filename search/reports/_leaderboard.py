@@ -86,11 +86,19 @@ LEADERBOARD_COLUMNS: tuple[str, ...] = (
 _INFO = ("name", "kind", "expression", "latex", "shift", "alpha0", "passed", *PROPERTIES)
 
 
+def _once(done: pd.DataFrame) -> pd.DataFrame:
+    """Each (candidate, seed, α0) counted once, by its first finished trial, whatever the
+    record holds (a storage two drivers wrote before runs had a lock, a copy merged twice)."""
+    key = [c for c in ("candidate_id", "seed", "alpha0") if c in done]
+    ordered = done.sort_values("number", kind="stable") if "number" in done else done
+    return ordered.drop_duplicates(key)
+
+
 def _task_block(trials: pd.DataFrame, task: str) -> pd.DataFrame:
     """One row per candidate of ``task``: the task's columns of the leaderboard."""
     rows = trials[(trials["task"] == task) & ~trials["duplicate"]]
     direction = rows["direction"].iloc[0]
-    done = rows[rows["state"] == "COMPLETE"]
+    done = _once(rows[rows["state"] == "COMPLETE"])
     ok = done[~done["diverged"]]
     grouped = ok.groupby("candidate_id")["value"]
     block = pd.DataFrame(

@@ -48,7 +48,7 @@ def test_an_exported_expression_is_written_as_parsed_and_runs_nothing(text, tmp_
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory):
     """A real run whose --expr carries a comment payload, in a folder named with quotes."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         out = tmp_path_factory.mktemp("hostile") / "run \"\"\" ''' \\ x"
         settings = RunSettings(

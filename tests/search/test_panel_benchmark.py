@@ -86,7 +86,7 @@ def test_panel_runs_on_ray_workers_with_its_recipe() -> None:
 
 
 def test_panel_leaves_a_running_ray_up_and_refuses_workers_it_has_no_cpus_for() -> None:
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
         with pytest.raises(UserError, match="--workers 2 asks for more CPUs than Ray has"):
             run_panel(["mnist1d"], seeds=1, budget="quick", workers=2, functions=["x"])

@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -161,7 +161,7 @@ def test_storage_url_puts_the_study_in_another_database(tmp_path):
     run_search(_settings(out, storage=url, expressions=()), progress=False, max_steps=2)
     assert not (out / "study.db").exists()
     names = [s.study_name for s in optuna.get_all_study_summaries(url)]
-    assert names == ["run:digits-vit"]
+    assert names == ["run#lease-0", "run:digits-vit"]  # the driver's lease, the task's study
     assert len(load_leaderboard(out)) == 4
     with sqlite3.connect(tmp_path / "shared" / "studies.db") as db:
         assert db.execute("select count(*) from trials").fetchone()[0] == 4

@@ -15,7 +15,7 @@ QUICK = ("--seeds", "1", "--budget", "quick", "--device", "cpu", "--no-progress"
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 

@@ -1,0 +1,195 @@
+"""A search on a real Ray cluster of several nodes on this machine, started the way a user
+starts one (`ray start --head`, then `ray start --address` per node, token authentication on),
+with a node killed mid-run; and the processes a driver's embedded Ray leaves behind.
+
+Every Ray process here runs with its own RAY_TMPDIR, so the tests neither see nor touch any
+other Ray on the machine, and find their processes by that variable (torn down by pid)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _marked(value: str) -> list[int]:
+    """Processes whose environment holds ``value`` (a variable=value pair)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if value.encode() in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture
+def ray_env(tmp_path):
+    """An environment of its own for Ray: a short temp dir (Ray's socket paths are limited),
+    a home for the token file, no RAY_* settings inherited; every process left is killed."""
+    temp = Path(tempfile.mkdtemp(prefix="r", dir="/tmp"))
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "DERF_"))}
+    env.update(RAY_TMPDIR=str(temp), HOME=str(home), PYTHONPATH=str(REPO))
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    yield env
+    for pid in _marked(f"RAY_TMPDIR={temp}"):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "search.cli", *args]
+
+
+def _run_args(out: Path, *extra: str) -> list[str]:
+    return _cli(
+        "run",
+        "--expr",
+        "isru",
+        "arctan",
+        "--task",
+        "digits-vit",
+        "--budget",
+        "quick",
+        "--seeds",
+        "1",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--out",
+        str(out),
+        *extra,
+    )
+
+
+def _trials(out: Path) -> pd.DataFrame:
+    return pd.read_parquet(out / "trials.parquet")
+
+
+@pytest.mark.slow  # a three-node cluster and a search on it: about 2 minutes
+def test_a_search_on_a_cluster_started_by_ray_start_survives_a_lost_node(ray_env, tmp_path):
+    port = _free_port()
+    head = subprocess.Popen(
+        [RAY, "start", "--head", f"--port={port}", "--num-cpus=0", "--block"],
+        env=ray_env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(8)
+    assert head.poll() is None, head.communicate()[1]
+    # the token `ray start --head` wrote: the workers and the driver find it at home
+    assert (Path(ray_env["HOME"]) / ".ray" / "auth_token").is_file()
+    nodes = [
+        subprocess.Popen(
+            [RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1", "--block"],
+            env=ray_env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    time.sleep(8)
+    out = tmp_path / "run"
+    # as a user types it: no RAY_AUTH_MODE, only the address
+    driver = subprocess.Popen(
+        _run_args(out, "--workers", "2", "--ray-address", f"127.0.0.1:{port}"),
+        cwd=REPO,
+        env=ray_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # once the first trial is told, both nodes' workers are busy: remove one node, abruptly
+    deadline = time.time() + 300
+    while not (out / "study.db").exists() or _told(out) < 1:
+        assert driver.poll() is None, driver.communicate()
+        assert time.time() < deadline
+        time.sleep(0.5)
+    os.killpg(nodes[0].pid, signal.SIGKILL)
+    _, err = driver.communicate(timeout=600)
+    assert driver.returncode == 0, err
+    trials = _trials(out)
+    done = trials[trials["state"] == "COMPLETE"]
+    # every candidate × seed exactly once, none lost with the node
+    assert sorted(done["candidate_id"]) == sorted(set(done["candidate_id"]))
+    assert len(done) == 6
+    assert done["node"].nunique() == 2  # the trials were spread over both nodes
+    assert (done["attempts"] == 2).sum() >= 1  # the lost node's trial ran again elsewhere
+    for proc in (head, *nodes):
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def _told(out: Path) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(out / "study.db") as db:
+            return int(db.execute("select count(*) from trials where state='COMPLETE'").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow  # three embedded runs: about 2 minutes
+def test_an_embedded_run_leaves_no_ray_processes_and_ignores_a_dead_cluster(ray_env, tmp_path):
+    # A dead cluster's address file, as a killed `ray start` leaves it.
+    ray_dir = Path(ray_env["RAY_TMPDIR"]) / "ray"
+    ray_dir.mkdir()
+    (ray_dir / "ray_current_cluster").write_text(f"127.0.0.1:{_free_port()}")
+    marker = f"RAY_TMPDIR={ray_env['RAY_TMPDIR']}"
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        _run_args(out, "--workers", "1"),
+        cwd=REPO,
+        env=ray_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 300
+    while _told(out) < 1:
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline
+        time.sleep(0.5)
+    assert len(_marked(marker)) > 3  # the driver, Ray's servers, agents and a worker
+    os.kill(proc.pid, signal.SIGKILL)  # the driver alone: Ray's processes are left to us
+    proc.wait()
+    resumed = subprocess.run(
+        _cli("run", "--resume", str(out), "--no-progress"),
+        cwd=REPO,
+        env=ray_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert _trials(out)["state"].eq("COMPLETE").sum() == 6
+    # the resume stopped what the killed driver's Ray left; its own Ray ended with it
+    deadline = time.time() + 30
+    while _marked(marker) and time.time() < deadline:
+        time.sleep(1)
+    assert _marked(marker) == []
