@@ -119,12 +119,13 @@ class Space:
     def _transform(
         self, chain: tuple[str, ...]
     ) -> list[tuple[str, Callable[[Values], Values], Callable[[Render], Render]]]:
-        # Each variant is a list of (label, values transform, text transform) pairs.
+        # Each step is a list of alternatives (one per clip scale for a clip); the chain's
+        # variants are every combination, as (label, values transform, text transform).
         steps = []
         for step in chain:
             if step == "clip":
-                for c in self.grammar.clip_scales:
-                    steps.append([(f"clip{c:g}" if c != 1 else "clip", *_clip(c))])
+                scales = self.grammar.clip_scales
+                steps.append([(f"clip{c:g}" if c != 1 else "clip", *_clip(c)) for c in scales])
             else:
                 steps.append([(step, *_TRANSFORMS[step])])
         out = steps[0]

@@ -71,6 +71,13 @@ def test_constraints_forbid_nesting() -> None:
     assert not any("exp(exp(" in t for t in survivors)
 
 
+def test_every_clip_scale_is_its_own_variant() -> None:
+    text = '[grammar]\nmax_size = 1\n[transforms]\nvariants = ["clip"]\nclip_scales = [1, 2]'
+    result = enumerate_space(parse_grammar(text))
+    assert result.enumerated == 3  # x, clip(x, -1, 1), clip(2*(x), -1, 1)
+    assert {s.variant for s in result.survivors} <= {"", "clip", "clip2"}
+
+
 def test_sampling_is_seeded() -> None:
     grammar = load_grammar()
     a = sample_space(grammar, 3000, seed=7)
