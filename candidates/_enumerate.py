@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._compile import compile_numpy
-from ._grammar import Grammar
+from ._grammar import COMMUTATIVE, Grammar
 from ._operators import OPERATORS
 from ._screen import ABS, GRID, REASONS, SIGN, ZERO, screen
 
@@ -41,7 +41,6 @@ _BINARY_NUMPY: dict[str, Callable[[Values, Values], Values]] = {
     "min": np.minimum,
     "max": np.maximum,
 }
-_COMMUTATIVE = {"+", "*", "min", "max"}
 _CHUNK = 4096
 
 
@@ -232,7 +231,7 @@ class Enumerator:
             for name in sp.binary:
                 for a_size in range(1, size - 1):
                     b_size = size - 1 - a_size
-                    if name in _COMMUTATIVE and a_size > b_size:
+                    if name in COMMUTATIVE and a_size > b_size:
                         continue
                     if name == "**" and b_size != 1:
                         continue
@@ -255,7 +254,7 @@ class Enumerator:
             keep = a_x[ai] | b_x[bi]  # at least one side contains x
             if name == "**":
                 keep &= a_x[ai] & ~b_x[bi]  # constant exponents only
-            if name in _COMMUTATIVE and a_size == b_size:
+            if name in COMMUTATIVE and a_size == b_size:
                 keep &= ai <= bi
             if self.grammar.max_constants is not None:
                 keep &= la.nconst[0][ai] + lb.nconst[0][bi] <= self.grammar.max_constants
@@ -425,20 +424,3 @@ def enumerate_space(
         grammar, max_size=max_size, max_expressions=max_expressions, progress=progress
     )
     return enumerator.run()
-
-
-def count_space(grammar: Grammar, *, max_size: int | None = None) -> dict[int, int]:
-    """How many expressions (raw functions, each with its variants) every size holds.
-
-    Counts structure only, without evaluating anything.
-    """
-    enumerator = Enumerator(grammar, max_size=max_size)
-    enumerator.levels[1] = enumerator._leaves()
-    per_raw = 1 + len(enumerator.space.variants())
-    counts = {1: per_raw}
-    for size in range(2, enumerator.max_size + 1):
-        for _ in enumerator._build_level(size, with_values=False):
-            pass
-        enumerator.levels[size].freeze()
-        counts[size] = len(enumerator.levels[size]) * per_raw
-    return counts

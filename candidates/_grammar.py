@@ -34,6 +34,8 @@ else:  # pragma: no cover - Python 3.10
 
 GRAMMAR_DIR = Path(__file__).parent / "grammars"
 BINARY_OPERATORS = ("+", "-", "*", "/", "**", "min", "max")
+#: Binary operators whose operands commute: the space holds one order of each pair.
+COMMUTATIVE = frozenset({"+", "*", "min", "max"})
 TRANSFORMS = ("shift", "mirror", "clip", "ratio")
 #: The longest chain of transforms a variant may apply (each multiplies the space).
 MAX_TRANSFORM_CHAIN = 4

@@ -1,13 +1,17 @@
 """Malformed grammar files: each is one GrammarError naming the file and line, never a
-traceback; grammars whose definitions or variants explode end fast."""
+traceback; grammars whose definitions or spaces explode end fast and in bounded memory."""
 
 from __future__ import annotations
 
+import json
+import resource
+import subprocess
+import sys
 import time
 
 import pytest
 
-from candidates import GrammarError, load_grammar, parse_grammar
+from candidates import GrammarError, count_space, load_grammar, parse_grammar
 
 MALFORMED = {
     "operators = 5": "must be a table",
@@ -87,3 +91,25 @@ def test_variants_that_multiply_through_clip_scales_are_refused():
     with pytest.raises(GrammarError, match=r"10,000 variants.*the limit is 64") as info:
         parse_grammar(text, "g.toml")
     assert str(info.value).startswith("g.toml:2:")
+
+
+def _limit_memory() -> None:
+    gigabytes = 3  # generate at size 8 used to walk the whole space: more than 7 GB
+    resource.setrlimit(resource.RLIMIT_AS, (gigabytes << 30, gigabytes << 30))
+
+
+def test_generate_over_a_huge_space_needs_memory_for_max_expressions_only(tmp_path):
+    command = [sys.executable, "-m", "search.cli", "generate", "--max-size", "8"]
+    command += ["--max-expressions", "200", "--max-candidates", "4", "--symbolic-seconds", "0"]
+    command += ["--workers", "1", "--no-progress", "--json", "--out", str(tmp_path / "run")]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_limit_memory,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout)
+    assert summary["enumerated"] == 200 and not summary["complete"]
+    assert summary["space_size"] == count_space(load_grammar(), max_size=8).total > 10**9
