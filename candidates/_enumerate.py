@@ -226,7 +226,11 @@ class Enumerator:
             for name in sp.unary:
                 ok = has_x & ((child.mask[0] & sp.forbidden[name]) == 0)
                 rows = np.flatnonzero(ok)
-                yield "unary", name, size - 1, rows, 0, rows
+                # In chunks, as binary blocks: a block's values (and each variant's) are
+                # rows x grid floats, and the walk stops within a block of max_expressions.
+                for start in range(0, rows.size, _CHUNK):
+                    part = rows[start : start + _CHUNK]
+                    yield "unary", name, size - 1, part, 0, part
         if size >= 3:
             for name in sp.binary:
                 for a_size in range(1, size - 1):
