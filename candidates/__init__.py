@@ -24,7 +24,8 @@ from ._catalog import (
     get_entry,
 )
 from ._compile import compile_numpy, compile_torch, to_latex, to_source
-from ._enumerate import EnumerationResult, Survivor, count_space, enumerate_space
+from ._count import SpaceCount, count_space
+from ._enumerate import EnumerationResult, Survivor, enumerate_space
 from ._errors import ExpressionError, GrammarError, UserError
 from ._generate import GenerateResult, generate_candidates
 from ._grammar import Grammar, builtin_grammars, load_grammar, parse_grammar
@@ -84,6 +85,7 @@ __all__ = [
     "PropertyResult",
     "PropertyVerdict",
     "Shift",
+    "SpaceCount",
     "Survivor",
     "Tolerances",
     "UserError",

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._compile import compile_numpy
-from ._grammar import Grammar
+from ._grammar import COMMUTATIVE, Grammar
 from ._operators import OPERATORS
 from ._screen import ABS, GRID, REASONS, SIGN, ZERO, screen
 
@@ -41,7 +41,6 @@ _BINARY_NUMPY: dict[str, Callable[[Values, Values], Values]] = {
     "min": np.minimum,
     "max": np.maximum,
 }
-_COMMUTATIVE = {"+", "*", "min", "max"}
 _CHUNK = 4096
 
 
@@ -119,12 +118,13 @@ class Space:
     def _transform(
         self, chain: tuple[str, ...]
     ) -> list[tuple[str, Callable[[Values], Values], Callable[[Render], Render]]]:
-        # Each variant is a list of (label, values transform, text transform) pairs.
+        # Each step is a list of alternatives (one per clip scale for a clip); the chain's
+        # variants are every combination, as (label, values transform, text transform).
         steps = []
         for step in chain:
             if step == "clip":
-                for c in self.grammar.clip_scales:
-                    steps.append([(f"clip{c:g}" if c != 1 else "clip", *_clip(c))])
+                scales = self.grammar.clip_scales
+                steps.append([(f"clip{c:g}" if c != 1 else "clip", *_clip(c)) for c in scales])
             else:
                 steps.append([(step, *_TRANSFORMS[step])])
         out = steps[0]
@@ -226,12 +226,16 @@ class Enumerator:
             for name in sp.unary:
                 ok = has_x & ((child.mask[0] & sp.forbidden[name]) == 0)
                 rows = np.flatnonzero(ok)
-                yield "unary", name, size - 1, rows, 0, rows
+                # In chunks, as binary blocks: a block's values (and each variant's) are
+                # rows x grid floats, and the walk stops within a block of max_expressions.
+                for start in range(0, rows.size, _CHUNK):
+                    part = rows[start : start + _CHUNK]
+                    yield "unary", name, size - 1, part, 0, part
         if size >= 3:
             for name in sp.binary:
                 for a_size in range(1, size - 1):
                     b_size = size - 1 - a_size
-                    if name in _COMMUTATIVE and a_size > b_size:
+                    if name in COMMUTATIVE and a_size > b_size:
                         continue
                     if name == "**" and b_size != 1:
                         continue
@@ -254,7 +258,7 @@ class Enumerator:
             keep = a_x[ai] | b_x[bi]  # at least one side contains x
             if name == "**":
                 keep &= a_x[ai] & ~b_x[bi]  # constant exponents only
-            if name in _COMMUTATIVE and a_size == b_size:
+            if name in COMMUTATIVE and a_size == b_size:
                 keep &= ai <= bi
             if self.grammar.max_constants is not None:
                 keep &= la.nconst[0][ai] + lb.nconst[0][bi] <= self.grammar.max_constants
@@ -424,20 +428,3 @@ def enumerate_space(
         grammar, max_size=max_size, max_expressions=max_expressions, progress=progress
     )
     return enumerator.run()
-
-
-def count_space(grammar: Grammar, *, max_size: int | None = None) -> dict[int, int]:
-    """How many expressions (raw functions, each with its variants) every size holds.
-
-    Counts structure only, without evaluating anything.
-    """
-    enumerator = Enumerator(grammar, max_size=max_size)
-    enumerator.levels[1] = enumerator._leaves()
-    per_raw = 1 + len(enumerator.space.variants())
-    counts = {1: per_raw}
-    for size in range(2, enumerator.max_size + 1):
-        for _ in enumerator._build_level(size, with_values=False):
-            pass
-        enumerator.levels[size].freeze()
-        counts[size] = len(enumerator.levels[size]) * per_raw
-    return counts

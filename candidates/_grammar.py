@@ -11,11 +11,12 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import sympy as sp
 
 from ._errors import ExpressionError, GrammarError
 from ._operators import CONSTANTS, OPERATORS, suggest
-from ._parser import DEFAULT_LIMITS, parse
+from ._parser import DEFAULT_LIMITS, called_names, parse
 from ._properties import PROPERTIES, Tolerances
 
 if sys.version_info >= (3, 11):
@@ -33,9 +34,20 @@ else:  # pragma: no cover - Python 3.10
 
 GRAMMAR_DIR = Path(__file__).parent / "grammars"
 BINARY_OPERATORS = ("+", "-", "*", "/", "**", "min", "max")
+#: Binary operators whose operands commute: the space holds one order of each pair.
+COMMUTATIVE = frozenset({"+", "*", "min", "max"})
 TRANSFORMS = ("shift", "mirror", "clip", "ratio")
 #: The longest chain of transforms a variant may apply (each multiplies the space).
 MAX_TRANSFORM_CHAIN = 4
+#: The most variants a grammar may screen per raw function, counting one per clip scale for
+#: each clip in a chain ("clip+clip" with 10 scales is 100); each is a full pass of the screen.
+MAX_VARIANTS = 64
+#: The most nodes a definition may have once the definitions it calls are inlined. Candidates
+#: nest primitives (p(p(x)) copies p once per x in it), so a primitive must stay small.
+MAX_DEFINE_NODES = 2000
+#: How deep definitions may build on definitions (b = "a(x) + 1" is 2 deep).
+MAX_DEFINE_NESTING = 8
+_DEFINE_LIMITS = replace(DEFAULT_LIMITS, max_inlined_nodes=MAX_DEFINE_NODES)
 _SECTIONS = {
     "grammar": {"name", "description", "max_size", "max_depth"},
     "operators": {"unary", "binary", "constants"},
@@ -214,7 +226,13 @@ def _read_limits(r: _Reader, meta: dict[str, Any]) -> tuple[int, int | None]:
 
 
 def _read_defines(r: _Reader, defines: dict[str, Any]) -> dict[str, sp.Expr]:
+    """The [define] table, each definition parsed with the ones above it as primitives.
+
+    Its size once inlined is counted before sympy builds it (see :data:`MAX_DEFINE_NODES`):
+    a chain a1 = "a0(a0(x))", a2 = "a1(a1(x))", … squares the count of x at every step.
+    """
     primitives: dict[str, sp.Expr] = {}
+    nesting: dict[str, int] = {}
     for name, definition in defines.items():
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
             raise r.fail("a primitive name must be lowercase letters, digits and _", "define", name)
@@ -223,9 +241,19 @@ def _read_defines(r: _Reader, defines: dict[str, Any]) -> dict[str, sp.Expr]:
         if not isinstance(definition, str):
             raise r.fail("the definition must be a string expression in x", "define", name)
         try:
-            primitives[name] = parse(definition, primitives=primitives)
+            primitives[name] = parse(definition, primitives=primitives, limits=_DEFINE_LIMITS)
         except ExpressionError as exc:
             raise r.fail(f"bad definition: {exc}", "define", name) from None
+        # parse() accepted the text: ast.parse of it is safe and cheap.
+        called = called_names(ast.parse(definition.strip(), mode="eval")) & set(nesting)
+        nesting[name] = 1 + max((nesting[n] for n in called), default=0)
+        if nesting[name] > MAX_DEFINE_NESTING:
+            raise r.fail(
+                f"definitions built on definitions {nesting[name]} deep, the limit is "
+                f"{MAX_DEFINE_NESTING}",
+                "define",
+                name,
+            )
     return primitives
 
 
@@ -309,7 +337,24 @@ def _read_transforms(
             "transforms",
             "clip_scales",
         )
+    count = variant_count(variants, len(scales))
+    if count > MAX_VARIANTS:
+        raise r.fail(
+            f"{count:,} variants (one per clip scale for each clip in a chain), the limit is "
+            f"{MAX_VARIANTS}",
+            "transforms",
+            "variants",
+        )
     return tuple(variants), tuple(float(s) for s in scales)
+
+
+def variant_count(variants: Sequence[tuple[str, ...]], scales: int) -> int:
+    """How many variants the chains expand to: a clip step is one variant per clip scale.
+
+    >>> variant_count([("shift",), ("clip", "ratio"), ("clip", "clip")], scales=3)
+    13
+    """
+    return sum(math.prod(scales if step == "clip" else 1 for step in chain) for chain in variants)
 
 
 def _read_constraints(

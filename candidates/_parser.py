@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -36,6 +37,9 @@ class Limits:
     max_depth: int = 32
     max_constant: float = 1e6
     max_exponent: float = 64.0
+    #: Nodes once user primitives are inlined: p(p(x)) copies p's body once per x in it, so
+    #: nested primitives grow exponentially (a size-12 chain of isru is ~16,000 nodes).
+    max_inlined_nodes: int = 20_000
 
 
 DEFAULT_LIMITS = Limits()
@@ -108,6 +112,7 @@ class _Builder:
         nodes = sum(1 for _ in ast.walk(tree))
         if nodes > self.limits.max_nodes:
             self.error(f"too large: {nodes} syntax nodes, the limit is {self.limits.max_nodes}")
+        self.refuse_large_inlining(tree.body)
         try:
             expr = self.node(tree.body, depth=0)
         except ExpressionError:
@@ -128,6 +133,20 @@ class _Builder:
         if extra:
             self.error(f"unknown symbols {sorted(map(str, extra))}")
         return expr
+
+    def refuse_large_inlining(self, body: ast.expr) -> None:
+        """Count the inlined tree before sympy builds it: building is what takes minutes and
+        gigabytes when primitives nest (a1 = a0(a0(x)), a2 = a1(a1(x)), …)."""
+        called = called_names(body) & set(self.primitives)
+        if not called:
+            return
+        sizes = {name: primitive_size(self.primitives[name]) for name in called}
+        nodes = inlined_size(body, sizes).nodes
+        if nodes > self.limits.max_inlined_nodes:
+            self.error(
+                f"too large once its primitives are inlined: {nodes:,} nodes, the limit is "
+                f"{self.limits.max_inlined_nodes:,}"
+            )
 
     def refuse_non_ascii(self) -> None:
         """Python folds look-alike letters (NFKC: 'ｅｒｆ', '𝐱', 'ⅹ') into ASCII names, so text
@@ -292,6 +311,64 @@ class _Builder:
                 f"(|c| <= {MAX_CONSTANT_VALUE:g})",
                 node,
             )
+
+
+@dataclass(frozen=True)
+class InlinedSize:
+    """An expression tree's size: its nodes, and how many of them are x (each x is where an
+    argument goes when the tree is the body of a primitive)."""
+
+    nodes: int
+    xs: int
+
+
+def called_names(node: ast.AST) -> set[str]:
+    """The names of the functions a parsed expression calls.
+
+    >>> sorted(called_names(ast.parse("a(x) + b(erf(x))", mode="eval")))
+    ['a', 'b', 'erf']
+    """
+    calls = (n for n in ast.walk(node) if isinstance(n, ast.Call))
+    return {c.func.id for c in calls if isinstance(c.func, ast.Name)}
+
+
+@functools.lru_cache(maxsize=256)
+def primitive_size(body: sp.Expr) -> InlinedSize:
+    """The size of a primitive's sympy body.
+
+    >>> primitive_size(parse("x/sqrt(x**2 + 1)"))
+    InlinedSize(nodes=9, xs=2)
+    """
+    nodes = xs = 0
+    for node in sp.preorder_traversal(body):
+        nodes += 1
+        xs += node == X
+    return InlinedSize(nodes, xs)
+
+
+def inlined_size(node: ast.AST, primitives: Mapping[str, InlinedSize]) -> InlinedSize:
+    """The size of a parsed expression once the ``primitives`` it calls are inlined, counted
+    without building anything (Python integers do not overflow, however large the count).
+
+    A call p(arg) is p's body with each of its x replaced by arg.
+
+    >>> body = ast.parse("p(p(x)) + 1", mode="eval").body
+    >>> inlined_size(body, {"p": InlinedSize(nodes=9, xs=2)})
+    InlinedSize(nodes=27, xs=4)
+    """
+    if isinstance(node, ast.Name):
+        return InlinedSize(1, int(node.id == "x"))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        args = [inlined_size(a, primitives) for a in node.args]
+        body = primitives.get(node.func.id)
+        if body is not None and len(args) == 1:
+            (arg,) = args
+            return InlinedSize(body.nodes + body.xs * (arg.nodes - 1), body.xs * arg.xs)
+        return InlinedSize(1 + sum(a.nodes for a in args), sum(a.xs for a in args))
+    children = [
+        inlined_size(c, primitives) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)
+    ]
+    return InlinedSize(1 + sum(c.nodes for c in children), sum(c.xs for c in children))
 
 
 def numpy_from_text(

@@ -69,7 +69,8 @@ def _generate(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
     else:
         print(
-            f"enumerated {summary['enumerated']:,} expressions, {summary['screen_passed']:,} "
+            f"enumerated {summary['enumerated']:,} of {_space_text(summary)}, "
+            f"{summary['screen_passed']:,} "
             f"passed the numeric screen, {summary['unique']:,} unique, "
             f"{summary['passing']:,} pass all four properties "
             f"({summary['seconds']:.1f} s, {summary['expressions_per_second']:,.0f} expr/s)"
@@ -79,6 +80,16 @@ def _generate(args: argparse.Namespace) -> int:
             "property_report.md, property_report.json, plots/shapes.png, summary.json"
         )
     return 0
+
+
+def _space_text(summary: dict[str, Any]) -> str:
+    """The space's size as the summary line says it.
+
+    >>> _space_text({"space_size": 2812918738, "space_size_exact": True})
+    '2,812,918,738 expressions in the space (before dedupe)'
+    """
+    bound = "" if summary["space_size_exact"] else "at most "
+    return f"{bound}{summary['space_size']:,} expressions in the space (before dedupe)"
 
 
 def _tasks(args: argparse.Namespace) -> int:

@@ -34,8 +34,9 @@ def test_enumeration_is_exhaustive_and_counts_match() -> None:
     result = enumerate_space(grammar)
     counts = count_space(grammar)
     assert result.complete
-    assert result.enumerated == sum(counts.values())
-    assert dict(result.per_size) == counts
+    assert counts.exact
+    assert result.enumerated == counts.total
+    assert dict(result.per_size) == counts.per_size
     assert result.enumerated == len(result.survivors) + sum(result.rejected.values())
 
 
@@ -66,9 +67,91 @@ def test_constraints_forbid_nesting() -> None:
     text = SMALL + '[constraints]\nforbid_inside = { exp = ["exp"] }\n'
     counts_free = count_space(parse_grammar(SMALL))
     counts_forbidden = count_space(parse_grammar(text))
-    assert sum(counts_forbidden.values()) < sum(counts_free.values())
+    assert counts_forbidden.total < counts_free.total
     survivors = {s.text for s in enumerate_space(parse_grammar(text)).survivors}
     assert not any("exp(exp(" in t for t in survivors)
+
+
+TINY = {
+    "forbid, depth, constants": """\
+[grammar]
+max_size = 6
+max_depth = 4
+[operators]
+unary = ["erf", "exp", "abs"]
+binary = ["+", "-", "*", "/", "**", "min", "max"]
+constants = [1, 2]
+[constraints]
+forbid_inside = { exp = ["exp"], "+" = ["abs", "*"] }
+max_constants = 1
+[transforms]
+variants = ["clip", "shift+clip"]
+clip_scales = [1, 2]
+""",
+    "no constants allowed": """\
+[grammar]
+max_size = 7
+[operators]
+unary = ["erf", "exp"]
+binary = ["+", "**", "max"]
+constants = [1, 2, 3]
+[constraints]
+max_constants = 0
+""",
+    "no constants, shallow": """\
+[grammar]
+max_size = 7
+max_depth = 2
+[operators]
+unary = ["erf"]
+binary = ["+", "/"]
+constants = []
+""",
+    "binary operators forbidden": """\
+[grammar]
+max_size = 7
+[operators]
+unary = ["erf", "tanh", "exp"]
+binary = ["+", "*", "-"]
+constants = [1]
+[constraints]
+forbid_inside = { "*" = ["*", "exp"], erf = ["+"], "-" = ["tanh"] }
+max_constants = 2
+""",
+}
+
+
+@pytest.mark.parametrize("text", TINY.values(), ids=list(TINY))
+def test_the_counted_space_is_the_enumerated_space(text: str) -> None:
+    grammar = parse_grammar(text)
+    count = count_space(grammar)
+    walked = enumerate_space(grammar)
+    assert walked.complete and count.exact
+    assert count.per_size == dict(walked.per_size)
+
+
+def test_a_space_too_intricate_to_follow_is_counted_as_an_upper_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    grammar = parse_grammar(TINY["binary operators forbidden"])
+    exact = count_space(grammar)
+    monkeypatch.setattr("candidates._count.MAX_COUNT_WORK", 0)
+    bound = count_space(grammar)
+    free = count_space(parse_grammar(TINY["binary operators forbidden"].split("[constraints]")[0]))
+    assert not bound.exact and exact.total < bound.total
+    assert bound.total <= free.total  # max_constants is still followed
+
+
+def test_the_count_of_a_large_space_costs_no_memory() -> None:
+    count = count_space(load_grammar(), max_size=12)  # walked, this is ~10^14 expressions
+    assert count.exact and count.total > 10**14
+
+
+def test_every_clip_scale_is_its_own_variant() -> None:
+    text = '[grammar]\nmax_size = 1\n[transforms]\nvariants = ["clip"]\nclip_scales = [1, 2]'
+    result = enumerate_space(parse_grammar(text))
+    assert result.enumerated == 3  # x, clip(x, -1, 1), clip(2*(x), -1, 1)
+    assert {s.variant for s in result.survivors} <= {"", "clip", "clip2"}
 
 
 def test_sampling_is_seeded() -> None:

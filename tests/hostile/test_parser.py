@@ -40,3 +40,12 @@ def test_the_command_line_answers_in_one_line_without_hanging():
     assert done.returncode == 2
     errors = done.stderr.strip().splitlines()
     assert len(errors) == len(COMPLEX + HUGE) and "Traceback" not in done.stderr
+
+
+def test_nested_primitives_are_counted_before_sympy_builds_them():
+    # p has x twice: each nesting doubles the inlined tree, 60 of them would never be built.
+    primitives = {"p": parse("x/sqrt(x**2 + 1)")}
+    text = "p(" * 60 + "x" + ")" * 60
+    with pytest.raises(ExpressionError, match=r"once its primitives are inlined: [\d,]+ nodes"):
+        parse(text, primitives=primitives)
+    assert parse("p(p(p(x)))", primitives=primitives).free_symbols

@@ -126,6 +126,9 @@ def test_generate_writes_the_run_directory(tmp_path: Path) -> None:
     for key in ("enumerated", "unique", "passing", "seconds"):
         assert key in summary
     assert summary["enumerated"] >= summary["screen_passed"] >= summary["unique"] > 0
+    # a complete enumeration screens exactly the counted space
+    assert summary["complete"] and summary["space_size_exact"]
+    assert summary["space_size"] == summary["enumerated"]
     table = pd.read_parquet(out / "candidates.parquet")
     assert {
         "id",
