@@ -529,19 +529,16 @@ def run_search(
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = settings.run_dir
-    # Everything that can refuse the run is asked before anything is written: the folder,
-    # a storage given by URL, and Ray (a cluster that cannot run the trials).
+    # Everything that can refuse the run is asked before anything is written: the folder and
+    # a storage given by URL; then the run directory's lock and the study's lease are taken
+    # before Ray starts (a second driver is refused at once), and Ray (a cluster that cannot
+    # run the trials) before the run's files are written.
     if resume:
         check_resumable(settings)
     else:
         check_new_run_dir(settings)
     if settings.storage is not None:
         open_storage(settings.storage)
-    started = init_ray(
-        address=settings.ray_address,
-        workers=settings.workers,
-        gpus_per_trial=settings.gpus_per_trial,
-    )
     try:
         out.mkdir(parents=True)
         made = True
@@ -551,13 +548,48 @@ def run_search(
         with hold_run_dir(out) as previous:
             if previous is not None:  # its driver was killed: what its Ray left is stopped
                 reap(previous)
-            return _drive(settings, resume, progress, max_steps, on_start, candidates)
+            url = settings.storage_url()
+            with storage_errors(url, hint=damaged_hint(settings) if resume else ""):
+                storage = open_storage(url)
+                lease = StudyLease(storage, settings.study_name)
+                lease.acquire()
+            try:
+                request = _Request(settings, resume, progress, max_steps, on_start, candidates)
+                return _with_ray(request, storage, lease)
+            finally:
+                lease.release()
     except BaseException:
         # A new run that failed before its settings were written leaves no half-made folder
         # (which would block the next try); a run that started keeps its record.
         if made and not (out / "config.toml").exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What :func:`run_search` was asked."""
+
+    settings: RunSettings
+    resume: bool
+    progress: bool
+    max_steps: int | None
+    on_start: Callable[[int, TrialSpec, int], None] | None
+    candidates: pd.DataFrame | None
+
+
+def _with_ray(
+    request: _Request, storage: optuna.storages.BaseStorage, lease: StudyLease
+) -> RunSummary:
+    """The run on Ray, the lock and the lease held: Ray started here ends here."""
+    settings = request.settings
+    started = init_ray(
+        address=settings.ray_address,
+        workers=settings.workers,
+        gpus_per_trial=settings.gpus_per_trial,
+    )
+    try:
+        return _drive(request, storage, lease)
     finally:
         if started:  # this run's own Ray: its processes end with the run
             import ray
@@ -566,34 +598,22 @@ def run_search(
 
 
 def _drive(
-    settings: RunSettings,
-    resume: bool,
-    progress: bool,
-    max_steps: int | None,
-    on_start: Callable[[int, TrialSpec, int], None] | None,
-    candidates: pd.DataFrame | None,
+    request: _Request, storage: optuna.storages.BaseStorage, lease: StudyLease
 ) -> RunSummary:
-    """The run itself, with the run directory's lock held."""
-    out = settings.run_dir
-    url = settings.storage_url()
-    with storage_errors(url, hint=damaged_hint(settings) if resume else ""):
-        storage = open_storage(url)
-        lease = StudyLease(storage, settings.study_name)
-        lease.acquire()  # before the run's files: a refused driver writes nothing
-    try:
-        chosen = None if resume else prepare_run_dir(settings, table=candidates)
-        table = read_candidates(out) if chosen is None else chosen.table
-    except BaseException:
-        lease.release()
-        raise
-    driver = _Driver(settings, table, progress=False, max_steps=max_steps, on_start=on_start)
+    """The run itself: the candidates, the studies, the loop."""
+    settings, out = request.settings, request.settings.run_dir
+    chosen = None if request.resume else prepare_run_dir(settings, table=request.candidates)
+    table = read_candidates(out) if chosen is None else chosen.table
+    driver = _Driver(
+        settings, table, progress=False, max_steps=request.max_steps, on_start=request.on_start
+    )
     if chosen is not None:
         driver.summary.reused = chosen.reused
         driver.summary.checked = chosen.checked
         driver.summary.check_seconds = chosen.check_seconds
     try:
         driver.open_studies(storage, lease)
-        if progress:
+        if request.progress:
             driver.progress = _Progress(driver)
         with _stop_on_signals() as stop:
             driver.start()

@@ -7,6 +7,7 @@ other Ray on the machine, and find their processes by that variable (torn down b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -53,10 +54,8 @@ def ray_env(tmp_path):
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     yield env
     for pid in _marked(f"RAY_TMPDIR={temp}"):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _cli(*args: str) -> list[str]:
@@ -90,6 +89,11 @@ def _trials(out: Path) -> pd.DataFrame:
 
 @pytest.mark.slow  # a three-node cluster and a search on it: about 2 minutes
 def test_a_search_on_a_cluster_started_by_ray_start_survives_a_lost_node(ray_env, tmp_path):
+    # A token, as Ray's own tools make it (an embedded run makes one too): with it at hand,
+    # `ray start --head` turns token authentication on.
+    subprocess.run(
+        [RAY, "get-auth-token", "--generate"], env=ray_env, check=True, capture_output=True
+    )
     port = _free_port()
     head = subprocess.Popen(
         [RAY, "start", "--head", f"--port={port}", "--num-cpus=0", "--block"],
@@ -98,21 +102,21 @@ def test_a_search_on_a_cluster_started_by_ray_start_survives_a_lost_node(ray_env
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    time.sleep(8)
-    assert head.poll() is None, head.communicate()[1]
-    # the token `ray start --head` wrote: the workers and the driver find it at home
-    assert (Path(ray_env["HOME"]) / ".ray" / "auth_token").is_file()
-    nodes = [
-        subprocess.Popen(
-            [RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1", "--block"],
-            env=ray_env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    _wait_for_nodes(port, 1, ray_env, head)
+    assert b"Token authentication is enabled" in _stderr_so_far(head)
+    nodes = []
+    for n in range(2):
+        log = (tmp_path / f"node{n}.log").open("wb")
+        nodes.append(
+            subprocess.Popen(
+                [RAY, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1", "--block"],
+                env={**ray_env, "RAY_AUTH_MODE": "token"},  # as Ray asks of a joining node
+                start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         )
-        for _ in range(2)
-    ]
-    time.sleep(8)
+        _wait_for_nodes(port, n + 2, ray_env, nodes[-1])
     out = tmp_path / "run"
     # as a user types it: no RAY_AUTH_MODE, only the address
     driver = subprocess.Popen(
@@ -144,12 +148,38 @@ def test_a_search_on_a_cluster_started_by_ray_start_survives_a_lost_node(ray_env
         proc.wait(timeout=60)
 
 
+def _wait_for_nodes(port: int, n: int, env: dict, proc: subprocess.Popen) -> None:
+    """Wait until the cluster at ``port`` has ``n`` live nodes (``ray status`` says so)."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        assert proc.poll() is None, f"`ray start` ended with status {proc.returncode}"
+        status = subprocess.run(
+            [RAY, "status", f"--address=127.0.0.1:{port}"],
+            env={**env, "RAY_AUTH_MODE": "token"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        alive = status.stdout.split("Pending:")[0].count("node_")
+        if alive >= n:
+            return
+        time.sleep(2)
+    raise AssertionError(f"the cluster did not reach {n} nodes: {status.stdout}{status.stderr}")
+
+
+def _stderr_so_far(proc: subprocess.Popen) -> bytes:
+    assert proc.stderr is not None
+    os.set_blocking(proc.stderr.fileno(), False)
+    return proc.stderr.read() or b""
+
+
 def _told(out: Path) -> int:
     import sqlite3
 
     try:
         with sqlite3.connect(out / "study.db") as db:
-            return int(db.execute("select count(*) from trials where state='COMPLETE'").fetchone()[0])
+            query = "select count(*) from trials where state = 'COMPLETE'"
+            return int(db.execute(query).fetchone()[0])
     except sqlite3.Error:
         return 0
 

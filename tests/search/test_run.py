@@ -307,6 +307,15 @@ def test_resume_after_the_driver_is_killed(tmp_path):
     from search.cli import main
 
     assert main(["leaderboard", str(out), "--format", "csv"]) == 0  # while the run goes on
+    second = subprocess.run(
+        _cli("run", "--resume", str(out), "--no-progress"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1
+    assert f"pid {proc.pid} on host" in second.stderr  # one driver per run directory
     assert proc.poll() is None
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray processes it started
     proc.wait()
