@@ -25,6 +25,7 @@ import sympy as sp
 from . import _numeric as num
 from . import _symbolic as sym
 from ._compile import compile_numpy
+from ._domain import DomainDiagnosis, diagnose_domain
 from ._errors import UserError
 from ._timeout import SymbolicTimeout, SymbolicUnavailable, time_limit
 
@@ -64,7 +65,7 @@ class PropertyVerdict:
 
 @dataclass
 class PropertyResult:
-    domain: num.DomainDiagnosis
+    domain: DomainDiagnosis
     verdicts: dict[str, PropertyVerdict]
     R: float | None = None  # max |f| over the window, the scale of the tolerances
     symbolic_seconds: float = 0.0
@@ -96,7 +97,7 @@ def numeric_properties(f: num.Fn, *, tolerances: Tolerances | None = None) -> Pr
         return _numeric_properties(f, tolerances or Tolerances())
 
 
-def _nothing_to_judge(domain: num.DomainDiagnosis, reason: str) -> PropertyResult:
+def _nothing_to_judge(domain: DomainDiagnosis, reason: str) -> PropertyResult:
     """Every property failed, each saying why none could be checked."""
     verdicts = {p: PropertyVerdict(False, None, "numeric", {"skipped": reason}) for p in PROPERTIES}
     return PropertyResult(domain, verdicts)
@@ -104,7 +105,7 @@ def _nothing_to_judge(domain: num.DomainDiagnosis, reason: str) -> PropertyResul
 
 def _numeric_properties(f: num.Fn, tol: Tolerances) -> PropertyResult:
     samples = num.Samples.of(f)
-    domain = num.diagnose_domain(f, samples)
+    domain = diagnose_domain(f, samples)
     if not domain.ok:
         return _nothing_to_judge(domain, f"f is not real and finite on R: {domain.message}")
     R = num.scale_R(samples, tol.window)
