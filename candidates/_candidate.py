@@ -176,6 +176,8 @@ _SHOWN = (
     "f(-inf)",
     "growth",
     "exponent",
+    "overflow_beyond",  # overflow, not a pole: the function grows without bound
+    "overflow_at",
     "sup",
     "flat_width",
     "f'(0+)",

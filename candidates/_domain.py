@@ -1,8 +1,18 @@
 """Where a candidate is not real or not finite on R: the domain diagnosis.
 
+Numerically, f is read on the whole grid of :mod:`candidates._numeric`: dense on [-50, 50],
+log-spaced out to ±1e15. Infinite values that run to the end of the grid are overflow of a
+fast-growing but finite function (exp(exp(x))), never "a pole". In the log-spaced tails a nan
+may be float64 arithmetic rather than the function (inf - inf inside isru(expm1(x))); the
+point before it is computed again in float32, where overflow comes much sooner: a domain edge
+(sqrt(x + 60)) does not move, overflow does.
+
 Example:
+    >>> import numpy as np
     >>> diagnose_domain(lambda x: 1 / x).first_bad_x
     0.0
+    >>> diagnose_domain(lambda x: np.sqrt(x + 60)).message
+    'not real for x < -60; first offending x = -60'
 """
 
 from __future__ import annotations
@@ -13,7 +23,13 @@ import numpy as np
 
 from ._numeric import FULL, Fn, Samples, evaluate
 
-_INNER = np.abs(FULL) <= 50.0
+#: The dense part of the grid; beyond it points are log-spaced, about 12 % apart.
+DENSE = 50.0
+_INNER = np.abs(FULL) <= DENSE
+#: A pole makes |f - f(grid)| grow past this many times the size of f around it.
+POLE_GROWTH = 1e6
+#: Brackets searched for poles on each side of 0, nearest first.
+MAX_BRACKETS = 64
 
 
 @dataclass
@@ -44,12 +60,24 @@ def _pole_near(f: Fn, lo: float, hi: float, scale: float) -> float | None:
 
 
 def diagnose_domain(f: Fn, samples: Samples | None = None) -> DomainDiagnosis:
-    """Check f on [-50, 50] (dense, and log-spaced near 0): not real, infinite or a pole.
+    """Check f on the whole grid: not real, infinite or a pole, on [-50, 50] and beyond.
 
     Infinite values that run to the end of the grid are overflow of a fast-growing but finite
-    function (exp(x)), not a domain error: they are reported as ``overflow_beyond``.
+    function (exp(x)), not a domain error: on [-50, 50] they are reported as
+    ``overflow_beyond``.
     """
     s = samples or Samples.of(f)
+    inner = _diagnose_inner(f, s)
+    if not inner.ok:
+        return inner
+    found = [d for d in (_diagnose_side(f, s, +1), _diagnose_side(f, s, -1)) if d is not None]
+    if found:
+        return min(found, key=lambda d: abs(d.first_bad_x or 0.0))
+    return inner
+
+
+def _diagnose_inner(f: Fn, s: Samples) -> DomainDiagnosis:
+    """The dense part, [-50, 50]: nan anywhere is a domain error, and so is an inner inf."""
     x, y = FULL[_INNER], s.y[_INNER]
     nan = np.isnan(y)
     if nan.any():
@@ -78,12 +106,107 @@ def diagnose_domain(f: Fn, samples: Samples | None = None) -> DomainDiagnosis:
         overflow_beyond = float(np.min(np.abs(edges)))
         if overflow_beyond < 4.0:
             return DomainDiagnosis(False, f"overflows already at x = {edges[0]:g}", float(edges[0]))
-    ay = np.abs(np.where(np.isfinite(y), y, 0.0))
-    scale = float(np.median(ay)) + 1.0
+    # Peaks are looked for among finite values only: the last point before an overflow is
+    # the edge of the overflow, not a pole (exp(exp(x)) beyond 6.5).
+    ay = np.abs(np.where(np.isfinite(y), y, np.inf))
+    scale = float(np.median(ay[np.isfinite(ay)])) + 1.0
     interior = (ay[1:-1] >= ay[:-2]) & (ay[1:-1] >= ay[2:]) & (ay[1:-1] > 1e2 * scale)
+    interior &= np.isfinite(ay[:-2]) & np.isfinite(ay[1:-1]) & np.isfinite(ay[2:])
     peaks = np.flatnonzero(interior) + 1
     for i in peaks[np.argsort(np.abs(x[peaks]), kind="stable")][:20]:
         pole = _pole_near(f, float(x[i - 1]), float(x[i + 1]), scale)
         if pole is not None:
             return DomainDiagnosis(False, f"infinite near x = {pole:.6g} (a pole)", pole)
     return DomainDiagnosis(True, overflow_beyond=overflow_beyond)
+
+
+def _diagnose_side(f: Fn, s: Samples, side: int) -> DomainDiagnosis | None:
+    """One side of 0 out to 1e15: a pole between grid points, or where f stops being real.
+
+    Only the part before the first non-finite value is searched for poles; a non-finite run
+    that float32 reaches sooner is overflow and ends the search without a verdict.
+    """
+    idx = np.flatnonzero(side * FULL >= 0)
+    if side < 0:
+        idx = idx[::-1]  # outwards from 0
+    x, y = FULL[idx], s.y[idx]
+    bad = np.flatnonzero(~np.isfinite(y))
+    reach = int(bad[0]) if bad.size else x.size
+    pole = _tail_pole(f, x[:reach], y[:reach])
+    if pole is not None:
+        return DomainDiagnosis(False, f"infinite near x = {pole:.6g} (a pole)", pole)
+    if reach == x.size or reach == 0 or _overflows(f, float(x[reach - 1])):
+        return None
+    beyond = y[reach + 1 :]
+    if np.isinf(y[reach]) and not np.isnan(beyond).any():
+        if np.isfinite(beyond).any():  # finite again further out: inf at an isolated point
+            x0 = float(x[reach])
+            return DomainDiagnosis(False, f"infinite at x = {x0:g} (a pole)", x0)
+        return None  # infinite to the end of the grid: overflow
+    edge = _real_edge(f, float(x[reach - 1]), float(x[reach]))
+    if np.isfinite(beyond).any():
+        where = f"near x = {edge:.6g}"
+    else:
+        where = f"for x {'>' if side > 0 else '<'} {edge:.6g}"
+    return DomainDiagnosis(False, f"not real {where}; first offending x = {edge:g}", edge)
+
+
+def _overflows(f: Fn, x: float) -> bool:
+    """Whether f(x) overflows in float32: a value float64 loses beyond x is then overflow."""
+    with np.errstate(all="ignore"):
+        y = np.asarray(f(np.array([x], dtype=np.float32)), dtype=float)
+    return not np.all(np.isfinite(y))
+
+
+def _real_edge(f: Fn, good: float, bad: float) -> float:
+    """Bisect between a point where f is finite and one where it is nan: the domain edge."""
+    for _ in range(60):
+        mid = 0.5 * (good + bad)
+        if mid in (good, bad):
+            break
+        if np.isfinite(evaluate(f, np.array([mid]))[0]):
+            good = mid
+        else:
+            bad = mid
+    return float(round(bad, 9)) if abs(bad) < 1e6 else bad
+
+
+def _tail_pole(f: Fn, x: np.ndarray, y: np.ndarray) -> float | None:
+    """A pole between grid points: f changes sign or turns, and |f| grows without bound there.
+
+    The log-spaced grid can step over a pole, seeing only a sign change (1/(x - 60)) or, when
+    something else dominates f (erf(x) + 1e-6*tan(x/40)), a small bump. Every such bracket is
+    zoomed into, all at once, following the largest deviation from f at the bracket's start.
+    """
+    if x.size < 3:
+        return None
+    # A turn by less than float64 noise (x/sqrt(x**2 + 1) near 1) is no evidence of a pole.
+    noise = 1e-10 * (1.0 + np.abs(y[1:-1]))
+    left, right = y[1:-1] - y[:-2], y[2:] - y[1:-1]
+    turn = (left * right < 0) & (np.minimum(np.abs(left), np.abs(right)) > noise)
+    lo_turn, hi_turn = np.flatnonzero(turn), np.flatnonzero(turn) + 2
+    cross = np.flatnonzero(y[:-1] * y[1:] < 0)
+    lo = np.concatenate([lo_turn, cross])
+    hi = np.concatenate([hi_turn, cross + 1])
+    if lo.size == 0:
+        return None
+    order = np.argsort(lo, kind="stable")[:MAX_BRACKETS]
+    lo, hi = lo[order], hi[order]
+    ref = y[lo]
+    size = 1.0 + np.maximum.reduce([np.abs(y[lo]), np.abs(y[hi]), np.abs(y[(lo + hi) // 2])])
+    peak_x, peak = _zoom(f, x[lo], x[hi], ref)
+    pole = peak > POLE_GROWTH * size
+    return float(peak_x[np.argmax(pole)]) if pole.any() else None
+
+
+def _zoom(f: Fn, lo: np.ndarray, hi: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each bracket, the x of the largest |f(x) - ref| found by repeated 9-point zooms."""
+    rows = np.arange(lo.size)
+    steps = np.linspace(0.0, 1.0, 9)
+    for _ in range(30):
+        xs = lo[:, None] + (hi - lo)[:, None] * steps  # (brackets, 9)
+        dev = np.abs(evaluate(f, xs) - ref[:, None])
+        dev = np.where(np.isnan(dev), -1.0, dev)  # a nan is no evidence of a pole
+        k = np.argmax(dev, axis=1)
+        lo, hi = xs[rows, np.maximum(k - 1, 0)], xs[rows, np.minimum(k + 1, 8)]
+    return xs[rows, k], dev[rows, k]
