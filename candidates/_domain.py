@@ -7,6 +7,8 @@ may be float64 arithmetic rather than the function (inf - inf inside isru(expm1(
 point before it is computed again in float32, where overflow comes much sooner: a domain edge
 (sqrt(x + 60)) does not move, overflow does.
 
+sympy's view of the same question is :mod:`candidates._symbolic_domain`.
+
 Example:
     >>> import numpy as np
     >>> diagnose_domain(lambda x: 1 / x).first_bad_x
@@ -34,12 +36,17 @@ MAX_BRACKETS = 64
 
 @dataclass
 class DomainDiagnosis:
-    """Whether f is real and finite on all of R; where it is not, the first offending x."""
+    """Whether f is real and finite on all of R; where it is not, the first offending x.
+
+    ``method`` is ``symbolic`` when sympy settled it; ``note`` says why sympy did not.
+    """
 
     ok: bool
     message: str | None = None
     first_bad_x: float | None = None
     overflow_beyond: float | None = None
+    method: str = "numeric"
+    note: str | None = None
 
 
 def _pole_near(f: Fn, lo: float, hi: float, scale: float) -> float | None:
