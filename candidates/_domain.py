@@ -28,10 +28,11 @@ from ._numeric import FULL, Fn, Samples, evaluate
 #: The dense part of the grid; beyond it points are log-spaced, about 12 % apart.
 DENSE = 50.0
 _INNER = np.abs(FULL) <= DENSE
+_ZERO = int(np.searchsorted(FULL, 0.0))
 #: A pole makes |f - f(grid)| grow past this many times the size of f around it.
 POLE_GROWTH = 1e6
-#: Brackets searched for poles on each side of 0, nearest first.
-MAX_BRACKETS = 64
+#: Brackets searched for poles, nearest 0 first.
+MAX_BRACKETS = 128
 
 
 @dataclass
@@ -77,9 +78,15 @@ def diagnose_domain(f: Fn, samples: Samples | None = None) -> DomainDiagnosis:
     inner = _diagnose_inner(f, s)
     if not inner.ok:
         return inner
-    found = [d for d in (_diagnose_side(f, s, +1), _diagnose_side(f, s, -1)) if d is not None]
-    if found:
-        return min(found, key=lambda d: abs(d.first_bad_x or 0.0))
+    # Outwards from 0 on each side, f is searched up to its first non-finite value.
+    bad = np.flatnonzero(~np.isfinite(s.y))
+    left = int(bad[bad < _ZERO].max(initial=-1))
+    right = int(bad[bad > _ZERO].min(initial=FULL.size))
+    found = [_pole_between_points(f, s.y, left + 1, right)]
+    found += [_beyond(f, s.y, left, left + 1), _beyond(f, s.y, right, right - 1)]
+    failures = [d for d in found if d is not None]
+    if failures:
+        return min(failures, key=lambda d: abs(d.first_bad_x or 0.0))
     return inner
 
 
@@ -115,10 +122,11 @@ def _diagnose_inner(f: Fn, s: Samples) -> DomainDiagnosis:
             return DomainDiagnosis(False, f"overflows already at x = {edges[0]:g}", float(edges[0]))
     # Peaks are looked for among finite values only: the last point before an overflow is
     # the edge of the overflow, not a pole (exp(exp(x)) beyond 6.5).
-    ay = np.abs(np.where(np.isfinite(y), y, np.inf))
-    scale = float(np.median(ay[np.isfinite(ay)])) + 1.0
+    finite = np.isfinite(y)
+    scale = float(np.median(np.abs(np.where(finite, y, 0.0)))) + 1.0
+    ay = np.abs(np.where(finite, y, np.inf))
     interior = (ay[1:-1] >= ay[:-2]) & (ay[1:-1] >= ay[2:]) & (ay[1:-1] > 1e2 * scale)
-    interior &= np.isfinite(ay[:-2]) & np.isfinite(ay[1:-1]) & np.isfinite(ay[2:])
+    interior &= finite[:-2] & finite[1:-1] & finite[2:]
     peaks = np.flatnonzero(interior) + 1
     for i in peaks[np.argsort(np.abs(x[peaks]), kind="stable")][:20]:
         pole = _pole_near(f, float(x[i - 1]), float(x[i + 1]), scale)
@@ -127,35 +135,23 @@ def _diagnose_inner(f: Fn, s: Samples) -> DomainDiagnosis:
     return DomainDiagnosis(True, overflow_beyond=overflow_beyond)
 
 
-def _diagnose_side(f: Fn, s: Samples, side: int) -> DomainDiagnosis | None:
-    """One side of 0 out to 1e15: a pole between grid points, or where f stops being real.
-
-    Only the part before the first non-finite value is searched for poles; a non-finite run
-    that float32 reaches sooner is overflow and ends the search without a verdict.
-    """
-    idx = np.flatnonzero(side * FULL >= 0)
-    if side < 0:
-        idx = idx[::-1]  # outwards from 0
-    x, y = FULL[idx], s.y[idx]
-    bad = np.flatnonzero(~np.isfinite(y))
-    reach = int(bad[0]) if bad.size else x.size
-    pole = _tail_pole(f, x[:reach], y[:reach])
-    if pole is not None:
-        return DomainDiagnosis(False, f"infinite near x = {pole:.6g} (a pole)", pole)
-    if reach == x.size or reach == 0 or _overflows(f, float(x[reach - 1])):
-        return None
-    beyond = y[reach + 1 :]
-    if np.isinf(y[reach]) and not np.isnan(beyond).any():
+def _beyond(f: Fn, y: np.ndarray, edge: int, inward: int) -> DomainDiagnosis | None:
+    """What the first non-finite value outwards from 0 (at index ``edge``) means: overflow
+    (None), a pole, or the edge of a region where f is not real."""
+    if not 0 <= edge < FULL.size or _overflows(f, float(FULL[inward])):
+        return None  # float32 loses it sooner: overflow of a finite function
+    beyond = y[edge + 1 :] if edge > inward else y[:edge]
+    if np.isinf(y[edge]) and not np.isnan(beyond).any():
         if np.isfinite(beyond).any():  # finite again further out: inf at an isolated point
-            x0 = float(x[reach])
+            x0 = float(FULL[edge])
             return DomainDiagnosis(False, f"infinite at x = {x0:g} (a pole)", x0)
         return None  # infinite to the end of the grid: overflow
-    edge = _real_edge(f, float(x[reach - 1]), float(x[reach]))
+    x0 = _real_edge(f, float(FULL[inward]), float(FULL[edge]))
     if np.isfinite(beyond).any():
-        where = f"near x = {edge:.6g}"
+        where = f"near x = {x0:.6g}"
     else:
-        where = f"for x {'>' if side > 0 else '<'} {edge:.6g}"
-    return DomainDiagnosis(False, f"not real {where}; first offending x = {edge:g}", edge)
+        where = f"for x {'>' if edge > inward else '<'} {x0:.6g}"
+    return DomainDiagnosis(False, f"not real {where}; first offending x = {x0:g}", x0)
 
 
 def _overflows(f: Fn, x: float) -> bool:
@@ -166,7 +162,7 @@ def _overflows(f: Fn, x: float) -> bool:
 
 
 def _real_edge(f: Fn, good: float, bad: float) -> float:
-    """Bisect between a point where f is finite and one where it is nan: the domain edge."""
+    """Bisect between a point where f is finite and one where it is not: the domain edge."""
     for _ in range(60):
         mid = 0.5 * (good + bad)
         if mid in (good, bad):
@@ -178,32 +174,34 @@ def _real_edge(f: Fn, good: float, bad: float) -> float:
     return float(round(bad, 9)) if abs(bad) < 1e6 else bad
 
 
-def _tail_pole(f: Fn, x: np.ndarray, y: np.ndarray) -> float | None:
+def _pole_between_points(f: Fn, y: np.ndarray, start: int, stop: int) -> DomainDiagnosis | None:
     """A pole between grid points: f changes sign or turns, and |f| grows without bound there.
 
     The log-spaced grid can step over a pole, seeing only a sign change (1/(x - 60)) or, when
-    something else dominates f (erf(x) + 1e-6*tan(x/40)), a small bump. Every such bracket is
-    zoomed into, all at once, following the largest deviation from f at the bracket's start.
+    something else dominates f (erf(x) + 1e-6*tan(x/40)), a small bump. The brackets nearest 0
+    are zoomed into, all at once, following the largest deviation from f at the bracket's start.
     """
+    x, y = FULL[start:stop], y[start:stop]
     if x.size < 3:
         return None
     # A turn by less than float64 noise (x/sqrt(x**2 + 1) near 1) is no evidence of a pole.
-    noise = 1e-10 * (1.0 + np.abs(y[1:-1]))
     left, right = y[1:-1] - y[:-2], y[2:] - y[1:-1]
-    turn = (left * right < 0) & (np.minimum(np.abs(left), np.abs(right)) > noise)
-    lo_turn, hi_turn = np.flatnonzero(turn), np.flatnonzero(turn) + 2
+    noise = 1e-10 * (1.0 + np.abs(y[1:-1]))
+    turn = np.flatnonzero((left * right < 0) & (np.minimum(np.abs(left), np.abs(right)) > noise))
     cross = np.flatnonzero(y[:-1] * y[1:] < 0)
-    lo = np.concatenate([lo_turn, cross])
-    hi = np.concatenate([hi_turn, cross + 1])
+    lo = np.concatenate([turn, cross])
+    hi = np.concatenate([turn + 2, cross + 1])
     if lo.size == 0:
         return None
-    order = np.argsort(lo, kind="stable")[:MAX_BRACKETS]
-    lo, hi = lo[order], hi[order]
-    ref = y[lo]
+    nearest = np.argsort(np.minimum(np.abs(x[lo]), np.abs(x[hi])), kind="stable")
+    lo, hi = lo[nearest[:MAX_BRACKETS]], hi[nearest[:MAX_BRACKETS]]
     size = 1.0 + np.maximum.reduce([np.abs(y[lo]), np.abs(y[hi]), np.abs(y[(lo + hi) // 2])])
-    peak_x, peak = _zoom(f, x[lo], x[hi], ref)
-    pole = peak > POLE_GROWTH * size
-    return float(peak_x[np.argmax(pole)]) if pole.any() else None
+    peak_x, peak = _zoom(f, x[lo], x[hi], y[lo])
+    poles = peak_x[peak > POLE_GROWTH * size]
+    if poles.size == 0:
+        return None
+    x0 = float(poles[np.argmin(np.abs(poles))])
+    return DomainDiagnosis(False, f"infinite near x = {x0:.6g} (a pole)", x0)
 
 
 def _zoom(f: Fn, lo: np.ndarray, hi: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
