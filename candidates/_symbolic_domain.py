@@ -30,6 +30,7 @@ from ._domain import DomainDiagnosis
 from ._numeric import Fn, evaluate
 from ._operators import X
 from ._symbolic import Undecided
+from ._timeout import SymbolicTimeout
 
 Kind = Literal["not real", "a pole", "infinite", "undefined"]
 
@@ -116,8 +117,12 @@ def _walk(node: sp.Basic, by_kind: dict[Kind, list[sp.Set]], reasons: list[str])
     for kind, solve in conditions:
         try:
             by_kind.setdefault(kind, []).append(solve())
+        except SymbolicTimeout:
+            raise
         except Undecided as exc:
             reasons.append(str(exc))
+        except Exception as exc:  # sympy raises many types on hard input; the rest may still tell
+            reasons.append(f"{type(exc).__name__}: {exc}"[:200])
     for arg in node.args:
         _walk(arg, by_kind, reasons)
 

@@ -169,3 +169,18 @@ def test_a_partial_answer_from_sympy_does_not_hide_nearer_trouble() -> None:
     result = check("sqrt(x + 60) + 1/(erf(x) - tanh(x))").result
     assert not result.domain.ok and result.domain.first_bad_x == 0.0
     assert result.domain.method == "numeric" and "in part" in (result.domain.note or "")
+
+
+def test_a_solver_that_hangs_inside_the_walk_is_cut_off(monkeypatch) -> None:
+    from candidates import _symbolic_domain
+
+    def never_answers(*args: object, **kwargs: object) -> None:
+        while True:
+            math.factorial(50)
+
+    monkeypatch.setattr(_symbolic_domain, "solve_univariate_inequality", never_answers)
+    start = time.perf_counter()
+    result = check_properties(parse("log(erf(x) + 2)"), tolerances=Tolerances(symbolic_seconds=1.0))
+    assert time.perf_counter() - start < 10
+    assert result.domain.ok and result.domain.method == "numeric"
+    assert "timed out" in (result.domain.note or "")
