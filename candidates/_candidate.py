@@ -108,6 +108,8 @@ class PropertyReport:
                 "id": c.id,
                 "domain_ok": r.domain.ok,
                 "domain_error": r.domain.message if not r.domain.ok else None,
+                "domain_method": r.domain.method,
+                "domain_note": r.domain.note,
                 "passed": self.passed,
                 "properties": {
                     p: {
@@ -127,7 +129,9 @@ class PropertyReport:
         lines = [f"{title}", f"  id {c.id}   canonical {c.canonical}"]
         if not r.domain.ok:
             # Without a real, finite function there is nothing for the four checks to judge.
-            lines.append(f"  DOMAIN   not real and finite on R: {r.domain.message}")
+            lines.append(
+                f"  DOMAIN   not real and finite on R: {r.domain.message}  ({r.domain.method})"
+            )
             lines.append("  => rejected")
             return "\n".join(lines)
         for p in PROPERTIES:
@@ -176,6 +180,8 @@ _SHOWN = (
     "f(-inf)",
     "growth",
     "exponent",
+    "overflow_beyond",  # overflow, not a pole: the function grows without bound
+    "overflow_at",
     "sup",
     "flat_width",
     "f'(0+)",

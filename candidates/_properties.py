@@ -25,10 +25,15 @@ import sympy as sp
 from . import _numeric as num
 from . import _symbolic as sym
 from ._compile import compile_numpy
+from ._domain import DomainDiagnosis, diagnose_domain
 from ._errors import UserError
+from ._symbolic_domain import symbolic_domain
 from ._timeout import SymbolicTimeout, SymbolicUnavailable, time_limit
 
 PROPERTIES = ("zero_centered", "bounded", "center_sensitive", "monotonic")
+#: The share of ``symbolic_seconds`` the domain may take, so that a domain sympy cannot settle
+#: still leaves time for the four checks.
+DOMAIN_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ class PropertyVerdict:
 
 @dataclass
 class PropertyResult:
-    domain: num.DomainDiagnosis
+    domain: DomainDiagnosis
     verdicts: dict[str, PropertyVerdict]
     R: float | None = None  # max |f| over the window, the scale of the tolerances
     symbolic_seconds: float = 0.0
@@ -96,17 +101,23 @@ def numeric_properties(f: num.Fn, *, tolerances: Tolerances | None = None) -> Pr
         return _numeric_properties(f, tolerances or Tolerances())
 
 
-def _nothing_to_judge(domain: num.DomainDiagnosis, reason: str) -> PropertyResult:
+def _nothing_to_judge(domain: DomainDiagnosis, reason: str) -> PropertyResult:
     """Every property failed, each saying why none could be checked."""
-    verdicts = {p: PropertyVerdict(False, None, "numeric", {"skipped": reason}) for p in PROPERTIES}
+    verdicts = {
+        p: PropertyVerdict(False, None, domain.method, {"skipped": reason}) for p in PROPERTIES
+    }
     return PropertyResult(domain, verdicts)
+
+
+def _not_real_and_finite(domain: DomainDiagnosis) -> PropertyResult:
+    return _nothing_to_judge(domain, f"f is not real and finite on R: {domain.message}")
 
 
 def _numeric_properties(f: num.Fn, tol: Tolerances) -> PropertyResult:
     samples = num.Samples.of(f)
-    domain = num.diagnose_domain(f, samples)
+    domain = diagnose_domain(f, samples)
     if not domain.ok:
-        return _nothing_to_judge(domain, f"f is not real and finite on R: {domain.message}")
+        return _not_real_and_finite(domain)
     R = num.scale_R(samples, tol.window)
     if not (R > 0 and math.isfinite(R)):
         return _nothing_to_judge(
@@ -128,13 +139,54 @@ def _numeric_properties(f: num.Fn, tol: Tolerances) -> PropertyResult:
 def confirm_symbolically(
     expr: sp.Expr, result: PropertyResult, *, tolerances: Tolerances | None = None
 ) -> None:
-    """Let sympy settle what it can of ``result`` within ``tolerances.symbolic_seconds``."""
+    """Let sympy settle what it can of ``result`` within ``tolerances.symbolic_seconds``: first
+    the domain (in at most :data:`DOMAIN_SHARE` of the time), then the four verdicts."""
     tol = tolerances or Tolerances()
-    if not result.domain.ok or result.R is None or tol.symbolic_seconds <= 0:
+    if tol.symbolic_seconds <= 0:
         return
     start = time.perf_counter()
-    _confirm_symbolically(expr, result.R, tol, result.verdicts)
+    deadline = start + tol.symbolic_seconds
+    _confirm_domain(expr, result, DOMAIN_SHARE * tol.symbolic_seconds)
+    if result.domain.ok and result.R is not None:
+        _confirm_symbolically(expr, result.R, tol, result.verdicts, deadline)
     result.symbolic_seconds += time.perf_counter() - start
+
+
+def _confirm_domain(expr: sp.Expr, result: PropertyResult, seconds: float) -> None:
+    """sympy's domain within ``seconds``: it confirms a numeric pass, or overrules it with the
+    exact set where f is not real or not finite (the grid only brackets those). Where sympy
+    cannot say in time, the numeric diagnosis stands and ``note`` says why."""
+    domain = result.domain
+    try:
+        with time_limit(seconds):
+            found = symbolic_domain(expr, compile_numpy(expr))
+    except SymbolicUnavailable as exc:
+        domain.note = f"symbolic: {exc}"
+        return
+    except SymbolicTimeout:
+        domain.note = f"symbolic: timed out after {seconds:g} s"
+        return
+    except (sym.Undecided, Exception) as exc:  # sympy raises many types on hard input
+        domain.note = f"symbolic: undecided: {type(exc).__name__}: {exc}"[:200]
+        return
+    if not found.ok:
+        if found.note and not domain.ok and _nearer(domain, found):
+            # sympy settled only part of f, and the grid found trouble nearer to 0.
+            domain.note = found.note
+            return
+        updated = _not_real_and_finite(found)
+        result.domain, result.verdicts, result.R = updated.domain, updated.verdicts, None
+    elif domain.ok:
+        domain.method = "symbolic"
+    else:
+        # Real and finite on R, but not in float64 (overflow inside the window): the numeric
+        # failure stands, since the float64 computation is what a network would run.
+        domain.note = "symbolic: real and finite on R; the float64 computation is not"
+
+
+def _nearer(a: DomainDiagnosis, b: DomainDiagnosis) -> bool:
+    """Whether a's first offending x is nearer to 0 than b's."""
+    return abs(a.first_bad_x or 0.0) < abs(b.first_bad_x or 0.0) - 1e-9
 
 
 def _numeric_verdict(found: tuple[bool, float, dict[str, Any]]) -> PropertyVerdict:
@@ -143,7 +195,11 @@ def _numeric_verdict(found: tuple[bool, float, dict[str, Any]]) -> PropertyVerdi
 
 
 def _confirm_symbolically(
-    expr: sp.Expr, R: float, tol: Tolerances, verdicts: dict[str, PropertyVerdict]
+    expr: sp.Expr,
+    R: float,
+    tol: Tolerances,
+    verdicts: dict[str, PropertyVerdict],
+    deadline: float,
 ) -> None:
     """Let sympy settle what it can within the time limit; numeric verdicts stand otherwise."""
     steps = (
@@ -152,7 +208,6 @@ def _confirm_symbolically(
         ("center_sensitive", _sym_center_slopes),
         ("monotonic", _sym_monotonic),
     )
-    deadline = time.perf_counter() + tol.symbolic_seconds
     for name, step in steps:
         remaining = deadline - time.perf_counter()
         verdict = verdicts[name]

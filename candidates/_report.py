@@ -128,7 +128,8 @@ def _failures_section(reports: Sequence[PropertyReport], max_rows: int) -> list[
     for report in failing[:max_rows]:
         reasons = []
         if not report.result.domain.ok:
-            reasons.append(f"domain: {report.result.domain.message}")
+            domain = report.result.domain
+            reasons.append(f"domain ({domain.method}): {domain.message}")
         for p, v in report.result.verdicts.items():
             if not v.passed and "skipped" not in v.evidence:
                 detail = {
