@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 
-from candidates import ExpressionError, parse
+from candidates import ExpressionError, GrammarError, UserError, parse, parse_grammar
 
 COMPLEX = ["x + sqrt(-1)", "x*log(-2)", "x + (-1)**0.5", "erf(x) + (-8)**(1/3)"]
 HUGE = [
@@ -40,3 +41,59 @@ def test_the_command_line_answers_in_one_line_without_hanging():
     assert done.returncode == 2
     errors = done.stderr.strip().splitlines()
     assert len(errors) == len(COMPLEX + HUGE) and "Traceback" not in done.stderr
+
+
+# --- regressions found by fuzzing ---------------------------------------------------------
+
+
+def test_definitions_that_double_at_each_level_are_refused_quickly():
+    # Each definition inlines the one before twice: 2**24 copies of erf if it were built.
+    lines = ["[define]", 'p0 = "erf(x)"']
+    lines += [f'p{i} = "p{i - 1}(x)/(1 + p{i - 1}(x)**2)"' for i in range(1, 24)]
+    start = time.process_time()
+    with pytest.raises(GrammarError, match="too large") as info:
+        parse_grammar("\n".join(lines), "g.toml")
+    assert time.process_time() - start < 15  # it took hours: exponential in the levels
+    assert str(info.value).startswith("g.toml:")  # the line of the first definition too large
+
+
+def test_a_chain_of_definitions_is_refused_before_it_is_too_deep():
+    lines = ["[define]", 'p0 = "erf(x)"']
+    lines += [f'p{i} = "p{i - 1}(p{i - 1}(x) + 1)"' for i in range(1, 16)]
+    with pytest.raises(GrammarError, match="too large"):  # once a RecursionError, seconds late
+        parse_grammar("\n".join(lines), "g.toml")
+
+
+def test_ordinary_primitives_are_well_within_the_inlining_limits():
+    prims = {"p": parse("x/(1 + abs(x))")}
+    assert parse("p(p(p(p(x))))", primitives=prims).free_symbols
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [(" tahn(x)", 2), ("   erf(y)", 8), ("x +", 4), ("  x +", 6), ("(x\n+ tahn(x))", 6)],
+)
+def test_columns_count_in_the_text_as_typed(text, column):
+    # The text is parsed stripped: columns were off by the leading spaces, and 0 at the end.
+    with pytest.raises(ExpressionError) as info:
+        parse(text)
+    assert info.value.column == column
+
+
+def test_odd_literals_print_no_python_warning(recwarn):
+    for text in ["1if x else 2", "0x1for x", "x is 1"]:
+        with pytest.raises(ExpressionError):
+            parse(text)
+    assert [str(w.message) for w in recwarn] == []  # they went to stderr before the error
+
+
+def test_a_huge_integer_is_out_of_range_not_an_overflow():
+    with pytest.raises(ExpressionError, match=r"constant 9{30}\.\.\. is out of range"):
+        parse("x + " + "9" * 400)
+
+
+def test_a_user_error_with_a_line_break_in_a_name_is_still_one_line():
+    # A section or key may be any quoted TOML string, line breaks included.
+    with pytest.raises(UserError) as info:
+        parse_grammar('["\\n"]\na = 1', "g.toml")
+    assert len(str(info.value).splitlines()) == 1 and "\\n" in str(info.value)
