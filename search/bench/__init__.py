@@ -1,4 +1,5 @@
-"""Benchmark commands: figures printed as ratios against a baseline run in the same process.
+"""Benchmark commands: figures printed as ratios against a baseline run in the same process,
+and the corpus of hostile inputs the tests and `benchmark hostile` share.
 
 Names are imported on first use (see :mod:`search._lazy`).
 
@@ -16,6 +17,13 @@ from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._benchmark import benchmark_generate, benchmark_layer, benchmark_tasks
+    from ._hostile_cases import (
+        HOSTILE_EXPRESSIONS,
+        MALFORMED_GRAMMARS,
+        NON_UTF8_GRAMMARS,
+        HostileCase,
+        hostile_corpus,
+    )
     from ._search import benchmark_search
 
 _WHERE = {
@@ -23,13 +31,23 @@ _WHERE = {
     "benchmark_layer": "._benchmark",
     "benchmark_tasks": "._benchmark",
     "benchmark_search": "._search",
+    "HOSTILE_EXPRESSIONS": "._hostile_cases",
+    "MALFORMED_GRAMMARS": "._hostile_cases",
+    "NON_UTF8_GRAMMARS": "._hostile_cases",
+    "HostileCase": "._hostile_cases",
+    "hostile_corpus": "._hostile_cases",
 }
 
 __all__ = [
+    "HOSTILE_EXPRESSIONS",
+    "MALFORMED_GRAMMARS",
+    "NON_UTF8_GRAMMARS",
+    "HostileCase",
     "benchmark_generate",
     "benchmark_layer",
     "benchmark_search",
     "benchmark_tasks",
+    "hostile_corpus",
 ]
 
 __getattr__ = lazy_attributes(__name__, _WHERE)

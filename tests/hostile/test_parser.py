@@ -1,5 +1,7 @@
-"""Hostile expressions: complex and astronomically large constants end in one line, never in a
-traceback or a hang."""
+"""Hostile expressions: complex and astronomically large constants, Python payloads, broken
+syntax and definitions that grow when inlined end in one line, never in a traceback or a hang.
+
+The cases are the corpus that `derf-search benchmark hostile` runs (search.bench)."""
 
 from __future__ import annotations
 
@@ -10,20 +12,32 @@ import time
 import pytest
 
 from candidates import ExpressionError, GrammarError, UserError, parse, parse_grammar
+from search.bench import HOSTILE_EXPRESSIONS
 
-COMPLEX = ["x + sqrt(-1)", "x*log(-2)", "x + (-1)**0.5", "erf(x) + (-8)**(1/3)"]
-HUGE = [
-    "x + exp(exp(exp(100)))",
-    "min(exp(exp(exp(100))), 1) + erf(x)",
-    "clip(x, -exp(exp(exp(100))), 1)",
-    "x + e**(e**(e**5))",
-]
+COMPLEX = list(HOSTILE_EXPRESSIONS["complex"])
+HUGE = list(HOSTILE_EXPRESSIONS["huge"])
+#: The few corpus entries that are ordinary expressions in disguise.
+ACCEPTED = {"erf(x) # comment", "(" * 200 + "x" + ")" * 200}
 
 
 @pytest.mark.parametrize("text", COMPLEX + HUGE)
 def test_a_constant_that_is_not_a_real_float_is_refused(text):
     with pytest.raises(ExpressionError, match=r"real number|out of range"):
         parse(text)
+
+
+@pytest.mark.parametrize(
+    "text", [t for texts in HOSTILE_EXPRESSIONS.values() for t in texts if t not in ACCEPTED]
+)
+def test_every_corpus_expression_is_one_line_of_error(text):
+    with pytest.raises(ExpressionError) as info:
+        parse(text)
+    assert len(str(info.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("text", sorted(ACCEPTED))
+def test_the_disguised_ordinary_expressions_parse(text):
+    assert parse(text).free_symbols
 
 
 @pytest.mark.parametrize("text", ["x/exp(100)", "erf(x) + log(2) - log(2)", "x*2**0.5"])
@@ -41,6 +55,19 @@ def test_the_command_line_answers_in_one_line_without_hanging():
     assert done.returncode == 2
     errors = done.stderr.strip().splitlines()
     assert len(errors) == len(COMPLEX + HUGE) and "Traceback" not in done.stderr
+
+
+def test_a_sample_of_the_corpus_through_the_command_line_is_one_line_each():
+    sample = [texts[0] for texts in HOSTILE_EXPRESSIONS.values() if texts[0] not in ACCEPTED]
+    sample += ["1if x else 2", "x + " + "9" * 400, " tahn(x)", "-" * 300 + "x"]
+    done = subprocess.run(
+        [sys.executable, "-m", "search.cli", "check", "--", *sample],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == len(sample), done.stderr
 
 
 # --- regressions found by fuzzing ---------------------------------------------------------
