@@ -1,5 +1,6 @@
 """Benchmark commands: figures printed as ratios against a baseline run in the same process,
-and the corpus of hostile inputs the tests and `benchmark hostile` share.
+and the hostile inputs (a fixed corpus, seeded random ones) the tests and `benchmark hostile`
+share.
 
 Names are imported on first use (see :mod:`search._lazy`).
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
         HostileCase,
         hostile_corpus,
     )
+    from ._hostile_random import random_cases, random_expression, random_grammar
     from ._search import benchmark_search
 
 _WHERE = {
@@ -36,6 +38,9 @@ _WHERE = {
     "NON_UTF8_GRAMMARS": "._hostile_cases",
     "HostileCase": "._hostile_cases",
     "hostile_corpus": "._hostile_cases",
+    "random_cases": "._hostile_random",
+    "random_expression": "._hostile_random",
+    "random_grammar": "._hostile_random",
 }
 
 __all__ = [
@@ -48,6 +53,9 @@ __all__ = [
     "benchmark_search",
     "benchmark_tasks",
     "hostile_corpus",
+    "random_cases",
+    "random_expression",
+    "random_grammar",
 ]
 
 __getattr__ = lazy_attributes(__name__, _WHERE)
