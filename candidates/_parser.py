@@ -26,7 +26,7 @@ import numpy as np
 import sympy as sp
 
 from ._errors import ExpressionError
-from ._operators import CONSTANTS, OPERATORS, X, suggest
+from ._operators import BY_HEAD, CONSTANTS, OPERATORS, X, suggest
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,22 @@ class _Builder:
         if expr.has(sp.I) or any(sub.is_real is False for sub in _constant_subexpressions(expr)):
             # sqrt(-1), log(-2), (-1)**0.5: a complex constant has no place in a real function
             self.error("a constant part is not a real number (sqrt(-1), log(-2), …)")
+        foreign = next(
+            (
+                sub
+                for sub in _postorder(expr)
+                if isinstance(sub, sp.Function) and type(sub) not in BY_HEAD
+            ),
+            None,
+        )
+        if foreign is not None:
+            # sympy writes |exp(x**x)| as exp(re(x**x)): x**x is not real for x < 0, and re()
+            # is no operator of a real function (nothing could compile or export it).
+            shown = str(foreign) if len(str(foreign)) <= 60 else str(foreign)[:57] + "..."
+            self.error(
+                f"not a real function: sympy writes part of it as {shown} (a power of a base "
+                "that can be negative?)"
+            )
         extra = expr.free_symbols - {X}
         if extra:
             self.error(f"unknown symbols {sorted(map(str, extra))}")

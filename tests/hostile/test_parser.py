@@ -124,3 +124,17 @@ def test_a_user_error_with_a_line_break_in_a_name_is_still_one_line():
     with pytest.raises(UserError) as info:
         parse_grammar('["\\n"]\na = 1', "g.toml")
     assert len(str(info.value).splitlines()) == 1 and "\\n" in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["softsign(exp(x**x))", "abs(exp(x**x))"])
+def test_a_function_sympy_can_only_write_with_re_is_refused(text):
+    # |exp(x**x)| is exp(re(x**x)) to sympy: check() ended in "cannot compile re" (a TypeError).
+    with pytest.raises(ExpressionError, match=r"not a real function: .*re\(x\*\*x\)"):
+        parse(text)
+
+
+def test_check_of_such_a_function_is_one_line_of_error():
+    from candidates import check
+
+    with pytest.raises(ExpressionError):
+        check("(clip(sqrt(.5), atan(cosh(x)), sign(e))-(max(pi, softsign(exp((x**x))))/pi))")
