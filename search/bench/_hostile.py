@@ -5,7 +5,8 @@ A case is *handled* when it ends in a result or in one line of :class:`candidate
 (what the command line prints for a user's mistake). Anything else is counted: a *traceback*
 (any other exception, a worker that died, an error message over several lines) or a *hang* (no
 answer within the time limit: the worker is killed and replaced). Peak memory is the largest
-resident set of any worker, killed ones included.
+resident set of any worker, killed ones included. A Python warning a case raised (which the
+command line would print on stderr beside its answer) is counted and listed too.
 
 Example:
     >>> from search.bench import HostileCase
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -50,6 +52,7 @@ class Outcome:
     status: Status
     seconds: float
     detail: str  # the one-line error, a short result, or the traceback
+    warning: str = ""  # the first Python warning the case raised, if any
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class HostileFigures:
     errors: int
     tracebacks: int
     hangs: int
+    warned: int
     peak_rss_mib: float
     seconds: float
     outcomes: list[Outcome] = field(default_factory=list, repr=False)
@@ -134,9 +138,17 @@ def _serve(conn: Connection, run: Runner) -> None:
         if case is None:
             return
         start = time.perf_counter()
-        status, detail = run(case)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            status, detail = run(case)
         seconds = time.perf_counter() - start
-        conn.send((status, detail, seconds, _max_rss_bytes(resource.RUSAGE_SELF)))
+        first = caught[0] if caught else None
+        warning = (
+            f"{first.filename}:{first.lineno}: {first.category.__name__}: {first.message}"
+            if first
+            else ""
+        )
+        conn.send((status, detail, seconds, _max_rss_bytes(resource.RUSAGE_SELF), warning))
 
 
 class _Worker:
@@ -211,19 +223,20 @@ def run_cases(
                 elapsed = time.perf_counter() - worker.started
                 if worker.conn in ready:
                     try:
-                        status, detail, seconds, rss = worker.conn.recv()
+                        status, detail, seconds, rss, warning = worker.conn.recv()
                     except (EOFError, OSError):
                         worker.stop(kill=True)
                         code = worker.process.exitcode
                         pool[i] = worker = _Worker(context, run)
-                        status, detail, seconds, rss = (
+                        status, detail, seconds, rss, warning = (
                             "traceback",
                             f"the worker died (exit code {code})",
                             elapsed,
                             0,
+                            "",
                         )
                     peak = max(peak, rss)
-                    outcome = Outcome(case, status, seconds, detail)
+                    outcome = Outcome(case, status, seconds, detail, warning)
                 elif elapsed >= timeout:
                     peak = max(peak, worker.stop(kill=True))
                     pool[i] = worker = _Worker(context, run)
@@ -270,6 +283,7 @@ def benchmark_hostile(
         errors=sum(o.status == "error" for o in outcomes),
         tracebacks=sum(o.status == "traceback" for o in outcomes),
         hangs=sum(o.status == "hang" for o in outcomes),
+        warned=sum(bool(o.warning) for o in outcomes),
         peak_rss_mib=peak / 2**20,
         seconds=seconds,
         outcomes=outcomes,
@@ -289,9 +303,13 @@ def benchmark_hostile(
         )
     print(f"peak memory  {figures.peak_rss_mib:.0f} MiB (largest resident set of a worker)")
     print(f"seconds      {seconds:.1f} ({os.cpu_count()} CPUs here)")
+    print(f"warnings     {figures.warned} cases raised a Python warning (stderr noise)")
     for outcome in outcomes:
         if outcome.status in ("traceback", "hang"):
             last = outcome.detail.strip().splitlines()[-1] if outcome.detail.strip() else ""
             print(f"  {outcome.status.upper()} {outcome.case.origin} {_shown(outcome.case.text)}")
             print(f"    {last[:200]}")
+        elif outcome.warning:
+            print(f"  WARNING {outcome.case.origin} {_shown(outcome.case.text)}")
+            print(f"    {outcome.warning[:200]}")
     return figures

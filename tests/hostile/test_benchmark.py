@@ -1,5 +1,5 @@
-"""`derf-search benchmark hostile`: its counts add up, and its workers report a hang, a
-traceback and a crash as such (and carry on)."""
+"""`derf-search benchmark hostile`: its counts add up, and its workers report a hang, a crash
+and a warning as such (and carry on)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 
 from search.bench import HostileCase, hostile_corpus, random_cases, run_cases
 
@@ -32,6 +33,7 @@ def test_the_benchmark_prints_counts_that_add_up() -> None:
     assert (tracebacks, hangs) == (0, 0), done.stdout
     assert [a + b for a, b in zip(rows["expression"], rows["grammar"], strict=True)] == rows["all"]
     assert re.search(r"peak memory\s+\d+ MiB", done.stdout)
+    assert re.search(r"warnings\s+\d+ cases", done.stdout)
 
 
 def misbehave(case: HostileCase) -> tuple[str, str]:
@@ -40,17 +42,21 @@ def misbehave(case: HostileCase) -> tuple[str, str]:
         time.sleep(3600)
     if case.text == "crash":
         os._exit(3)
+    if case.text == "warn":
+        warnings.warn("noise on stderr", stacklevel=1)
     return "result", "fine"
 
 
-def test_workers_report_a_hang_a_crash_and_go_on() -> None:
-    cases = [HostileCase("expression", t, "test") for t in ("hang", "ok", "crash", "ok")]
+def test_workers_report_a_hang_a_crash_a_warning_and_go_on() -> None:
+    cases = [HostileCase("expression", t, "test") for t in ("hang", "ok", "crash", "warn")]
     start = time.perf_counter()
     outcomes = [o for o, _ in run_cases(cases, timeout=2.0, workers=2, run=misbehave)]
     assert time.perf_counter() - start < 60
     status = {o.case.text: o.status for o in outcomes}
-    assert status == {"hang": "hang", "ok": "result", "crash": "traceback"}
-    assert len(outcomes) == 4
+    assert status == {"hang": "hang", "ok": "result", "crash": "traceback", "warn": "result"}
+    assert [o.warning.split(": ", 1)[1] for o in outcomes if o.warning] == [
+        "UserWarning: noise on stderr"
+    ]
     crash = next(o for o in outcomes if o.case.text == "crash")
     assert "exit code 3" in crash.detail
 
