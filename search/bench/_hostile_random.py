@@ -162,43 +162,28 @@ def _default_grammar() -> dict[str, Any]:
         return tomllib.load(file)
 
 
+#: TOML values of every type, most of them wrong for any key, a few right for some.
+SCALARS: tuple[Any, ...] = (
+    0, 1, -1, 12, 13, 2**63 - 1, -(2**63), True, 0.0, -0.0, 1e-300, 1e308,
+    float("inf"), float("-inf"), float("nan"), "", "x", "erf", "pi", "+", "shift+mirror",
+    "zero_centered", dt.date(2024, 1, 1), dt.time(12, 0),
+)  # fmt: skip
+
+
 def _random_value(rng: random.Random, *, depth: int = 2) -> Any:
     """A TOML value of any type: the wrong type for most keys, sometimes the right one."""
-    choices: list[Any] = [
-        0,
-        1,
-        -1,
-        12,
-        13,
-        2**63 - 1,
-        -(2**63),
-        True,
-        0.0,
-        -0.0,
-        1e-300,
-        1e308,
-        float("inf"),
-        float("-inf"),
-        float("nan"),
-        "",
-        "x",
-        "erf",
-        "pi",
-        "+",
-        "shift+mirror",
-        "zero_centered",
-        rng.choice(FUNCTION_NAMES),
-        random_expression(rng, depth=3),
-        dt.date(2024, 1, 1),
-        dt.time(12, 0),
-    ]
-    if depth > 0:
-        choices += [
-            [],
-            [_random_value(rng, depth=depth - 1) for _ in range(rng.randint(1, 4))],
-            {rng.choice(FUNCTION_NAMES): _random_value(rng, depth=depth - 1)},
-        ]
-    return rng.choice(choices)
+    roll = rng.random()
+    if roll < 0.6:
+        return rng.choice(SCALARS)
+    if roll < 0.7:
+        return rng.choice(FUNCTION_NAMES)
+    if roll < 0.8 or depth <= 0:
+        return random_expression(rng, depth=3)
+    if roll < 0.85:
+        return []
+    if roll < 0.95:
+        return [_random_value(rng, depth=depth - 1) for _ in range(rng.randint(1, 4))]
+    return {rng.choice(FUNCTION_NAMES): _random_value(rng, depth=depth - 1)}
 
 
 def random_grammar(rng: random.Random) -> str | bytes:
