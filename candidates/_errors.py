@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+#: What str.splitlines breaks at: each is written as its escape in an error message.
+_LINE_BREAKS: dict[str, str | int | None] = {
+    c: repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+}
+
+
+def one_line(text: str) -> str:
+    r"""``text`` with its line breaks escaped: a key, a path or a name a user wrote can hold one.
+
+    >>> one_line("unknown section [\n]")
+    'unknown section [\\n]'
+    """
+    return text.translate(str.maketrans(_LINE_BREAKS))
+
 
 class UserError(ValueError):
-    """A mistake in what a user asked for: the command line prints it as one line and exits
+    r"""A mistake in what a user asked for: the command line prints it as one line and exits
     with status 2. Every other exception is a bug and keeps its traceback.
 
     >>> isinstance(ExpressionError("empty expression", source=""), UserError)
     True
+    >>> str(UserError("no such file: a\nb"))
+    'no such file: a\\nb'
     """
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
 
 
 class ExpressionError(UserError):
@@ -38,7 +57,7 @@ class ExpressionError(UserError):
             where += f", column {self.column}"
         if self.origin:
             where = f"{self.origin}: {where}"
-        return f"{where}: {self.message}"
+        return one_line(f"{where}: {self.message}")
 
 
 class GrammarError(UserError):
@@ -61,4 +80,4 @@ class GrammarError(UserError):
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         if self.key:
             where += f": key {self.key!r}"
-        return f"{where}: {self.message}"
+        return one_line(f"{where}: {self.message}")

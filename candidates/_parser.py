@@ -15,7 +15,9 @@ from __future__ import annotations
 import ast
 import functools
 import math
+import re
 import unicodedata
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,7 +27,7 @@ import numpy as np
 import sympy as sp
 
 from ._errors import ExpressionError
-from ._operators import CONSTANTS, OPERATORS, X, suggest
+from ._operators import BY_HEAD, CONSTANTS, OPERATORS, X, suggest
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,11 @@ class Limits:
     max_constant: float = 1e6
     max_exponent: float = 64.0
     #: Nodes once user primitives are inlined: p(p(x)) copies p's body once per x in it, so
-    #: nested primitives grow exponentially (a size-12 chain of isru is ~16,000 nodes).
+    #: grammar definitions built on each other (``p2 = "p1(p1(x))"``) grow exponentially (a
+    #: size-12 chain of isru is ~16,000 nodes); counted as a tree, as sympy walks it, before
+    #: sympy builds anything and again on what it built.
     max_inlined_nodes: int = 20_000
+    max_inlined_depth: int = 128
 
 
 DEFAULT_LIMITS = Limits()
@@ -89,11 +94,24 @@ class _Builder:
         self.primitives = primitives
         self.limits = limits
         self.origin = origin
+        # The text is parsed stripped; positions in it are mapped back to columns of `source`.
+        self.text = source.strip() if isinstance(source, str) else ""
+        self.lead = len(source) - len(source.lstrip()) if isinstance(source, str) else 0
+        self.line_starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", self.text)]
 
     def error(self, message: str, node: ast.AST | None = None, column: int | None = None) -> None:
         if node is not None and hasattr(node, "col_offset"):
-            column = node.col_offset + 1
+            column = self.column(getattr(node, "lineno", 1), node.col_offset + 1)
         raise ExpressionError(message, source=self.source, column=column, origin=self.origin)
+
+    def column(self, line: int | None, offset: int | None) -> int:
+        """The 1-based column in ``source`` of ``offset`` (1-based) on ``line`` of the stripped
+        text; an offset before the line's start (Python's 0 for "x +") means its end."""
+        row = min(max((line or 1) - 1, 0), len(self.line_starts) - 1)
+        start = self.line_starts[row]
+        end = self.line_starts[row + 1] if row + 1 < len(self.line_starts) else len(self.text) + 1
+        position = start + offset - 1 if offset and offset >= 1 else end - 1
+        return self.lead + min(position, len(self.text)) + 1
 
     def build(self) -> sp.Expr:
         if not isinstance(self.source, str):
@@ -104,9 +122,12 @@ class _Builder:
             self.error("empty expression")
         self.refuse_non_ascii()
         try:
-            tree = ast.parse(self.source.strip(), mode="eval")
+            with warnings.catch_warnings():
+                # Python warns on stderr about odd literals ("1if x"); the error is ours to give.
+                warnings.simplefilter("ignore")
+                tree = ast.parse(self.text, mode="eval")
         except SyntaxError as exc:
-            self.error(f"syntax error: {exc.msg}", column=exc.offset)
+            self.error(f"syntax error: {exc.msg}", column=self.column(exc.lineno, exc.offset))
         except (ValueError, RecursionError, MemoryError) as exc:
             self.error(f"cannot be parsed: {type(exc).__name__}")
         nodes = sum(1 for _ in ast.walk(tree))
@@ -122,13 +143,35 @@ class _Builder:
             self.error(f"not a real expression: {type(exc).__name__}: {exc}"[:200])
         if not isinstance(expr, sp.Expr):
             self.error("not an arithmetic expression")
+        if self.primitives:  # each inlining was bounded; what was built around them is too
+            nodes, depth, _ = _tree_shape(expr, self.limits.max_inlined_nodes)
+            if nodes > self.limits.max_inlined_nodes or depth > self.limits.max_inlined_depth:
+                self.error(
+                    f"too large with its primitives inlined: more than "
+                    f"{self.limits.max_inlined_nodes} nodes or {self.limits.max_inlined_depth} "
+                    "levels"
+                )
         if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
             self.error("undefined everywhere (a division by zero or an infinite constant)")
-        if expr.has(sp.I) or any(
-            not sub.free_symbols and sub.is_real is False for sub in sp.preorder_traversal(expr)
-        ):
+        if expr.has(sp.I) or any(sub.is_real is False for sub in _constant_subexpressions(expr)):
             # sqrt(-1), log(-2), (-1)**0.5: a complex constant has no place in a real function
             self.error("a constant part is not a real number (sqrt(-1), log(-2), …)")
+        foreign = next(
+            (
+                sub
+                for sub in _postorder(expr)
+                if isinstance(sub, sp.Function) and type(sub) not in BY_HEAD
+            ),
+            None,
+        )
+        if foreign is not None:
+            # sympy writes |exp(x**x)| as exp(re(x**x)): x**x is not real for x < 0, and re()
+            # is no operator of a real function (nothing could compile or export it).
+            shown = str(foreign) if len(str(foreign)) <= 60 else str(foreign)[:57] + "..."
+            self.error(
+                f"not a real function: sympy writes part of it as {shown} (a power of a base "
+                "that can be negative?)"
+            )
         extra = expr.free_symbols - {X}
         if extra:
             self.error(f"unknown symbols {sorted(map(str, extra))}")
@@ -193,12 +236,13 @@ class _Builder:
             self.error(f"only real numbers are allowed, not {type(value).__name__}", node)
         assert isinstance(value, (int, float))
         if (
-            not math.isfinite(value)
-            or abs(value) > self.limits.max_constant
+            abs(value) > self.limits.max_constant  # first: a huge int has no float (isfinite)
+            or not math.isfinite(value)
             or 0 < abs(value) < 1 / self.limits.max_constant
         ):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:30] + "..."
             self.error(
-                f"constant {value!r} is out of range ({1 / self.limits.max_constant:g} <= |c| "
+                f"constant {shown} is out of range ({1 / self.limits.max_constant:g} <= |c| "
                 f"<= {self.limits.max_constant:g}, or 0)",
                 node,
             )
@@ -275,7 +319,7 @@ class _Builder:
         if name in self.primitives:
             if len(args) != 1:
                 self.error(f"{name}() takes 1 argument, got {len(args)}", node)
-            return self.primitives[name].xreplace({X: args[0]})
+            return self.inline(name, args[0], node)
         if name not in OPERATORS:
             known = [*OPERATORS, *self.primitives]
             self.error(f"unknown function {name!r}{suggest(name, known)}", node)
@@ -290,6 +334,23 @@ class _Builder:
         if all(not a.free_symbols for a in args):
             self.bound_constant(name, op.numpy, args, node)
         return op.sympy(*args)
+
+    def inline(self, name: str, arg: sp.Expr, node: ast.AST) -> sp.Expr:
+        """``name``'s definition with ``arg`` for x, refused when the result is too large: a
+        chain of definitions doubling at each level would otherwise take hours to build."""
+        definition, cap = self.primitives[name], self.limits.max_inlined_nodes
+        # Measured before sympy builds it (sympy's own checks of a deep argument are slow too).
+        nodes, depth, uses = _tree_shape(definition, cap)
+        arg_nodes, arg_depth, _ = _tree_shape(arg, cap)
+        if uses:
+            nodes, depth = nodes + uses * (arg_nodes - 1), depth + arg_depth - 1
+        if nodes > cap or depth > self.limits.max_inlined_depth:
+            self.error(
+                f"too large once {name}() is inlined: more than {cap} nodes or "
+                f"{self.limits.max_inlined_depth} levels",
+                node,
+            )
+        return definition.xreplace({X: arg})
 
     def bound_constant(
         self, name: str, numpy_fn: Callable[..., Any], args: list[sp.Expr], node: ast.AST
@@ -369,6 +430,46 @@ def inlined_size(node: ast.AST, primitives: Mapping[str, InlinedSize]) -> Inline
         inlined_size(c, primitives) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)
     ]
     return InlinedSize(1 + sum(c.nodes for c in children), sum(c.xs for c in children))
+
+
+def _postorder(expr: sp.Basic) -> list[sp.Basic]:
+    """The distinct sub-expressions of ``expr``, each after its arguments. Iterative and visiting
+    a shared sub-expression once: sympy's own walks (preorder_traversal, free_symbols) visit it
+    at every use, which is exponential for nested primitives."""
+    order: list[sp.Basic] = []
+    seen: set[sp.Basic] = set()
+    stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+        elif node not in seen:
+            seen.add(node)
+            stack.append((node, True))
+            stack.extend((arg, False) for arg in node.args if arg not in seen)
+    return order
+
+
+def _tree_shape(expr: sp.Basic, cap: int) -> tuple[int, int, int]:
+    """Nodes, depth and uses of x of ``expr`` counted as a tree (a shared sub-expression at
+    each use), computed over its distinct sub-expressions; counts stop growing past ``cap``."""
+    shape: dict[sp.Basic, tuple[int, int, int]] = {}
+    for node in _postorder(expr):
+        parts = [shape[arg] for arg in node.args]
+        shape[node] = (
+            min(cap + 1, 1 + sum(p[0] for p in parts)),
+            1 + max((p[1] for p in parts), default=0),
+            1 if node == X else min(cap + 1, sum(p[2] for p in parts)),
+        )
+    return shape[expr]
+
+
+def _constant_subexpressions(expr: sp.Basic) -> list[sp.Basic]:
+    """The distinct sub-expressions of ``expr`` without a free symbol."""
+    constant: dict[sp.Basic, bool] = {}
+    for node in _postorder(expr):
+        constant[node] = not isinstance(node, sp.Symbol) and all(constant[a] for a in node.args)
+    return [node for node, yes in constant.items() if yes]
 
 
 def numpy_from_text(

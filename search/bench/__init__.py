@@ -1,4 +1,6 @@
-"""Benchmark commands: figures printed as ratios against a baseline run in the same process.
+"""Benchmark commands: figures printed as ratios against a baseline run in the same process,
+and the hostile inputs (a fixed corpus, seeded random ones) the tests and `benchmark hostile`
+share, and their runner.
 
 Names are imported on first use (see :mod:`search._lazy`).
 
@@ -16,6 +18,15 @@ from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._benchmark import benchmark_generate, benchmark_layer, benchmark_tasks
+    from ._hostile import HostileFigures, Outcome, benchmark_hostile, run_case, run_cases
+    from ._hostile_cases import (
+        HOSTILE_EXPRESSIONS,
+        MALFORMED_GRAMMARS,
+        NON_UTF8_GRAMMARS,
+        HostileCase,
+        hostile_corpus,
+    )
+    from ._hostile_random import random_cases, random_expression, random_grammar
     from ._search import benchmark_search
 
 _WHERE = {
@@ -23,13 +34,39 @@ _WHERE = {
     "benchmark_layer": "._benchmark",
     "benchmark_tasks": "._benchmark",
     "benchmark_search": "._search",
+    "benchmark_hostile": "._hostile",
+    "HostileFigures": "._hostile",
+    "Outcome": "._hostile",
+    "run_case": "._hostile",
+    "run_cases": "._hostile",
+    "HOSTILE_EXPRESSIONS": "._hostile_cases",
+    "MALFORMED_GRAMMARS": "._hostile_cases",
+    "NON_UTF8_GRAMMARS": "._hostile_cases",
+    "HostileCase": "._hostile_cases",
+    "hostile_corpus": "._hostile_cases",
+    "random_cases": "._hostile_random",
+    "random_expression": "._hostile_random",
+    "random_grammar": "._hostile_random",
 }
 
 __all__ = [
+    "HOSTILE_EXPRESSIONS",
+    "MALFORMED_GRAMMARS",
+    "NON_UTF8_GRAMMARS",
+    "HostileCase",
+    "HostileFigures",
+    "Outcome",
     "benchmark_generate",
+    "benchmark_hostile",
     "benchmark_layer",
     "benchmark_search",
     "benchmark_tasks",
+    "hostile_corpus",
+    "random_cases",
+    "random_expression",
+    "random_grammar",
+    "run_case",
+    "run_cases",
 ]
 
 __getattr__ = lazy_attributes(__name__, _WHERE)

@@ -3,6 +3,7 @@
 Example:
     $ derf-search sanity-panel --task mnist1d --seeds 5
     $ derf-search benchmark layer --shape 32,128,256
+    $ derf-search benchmark hostile --cases 1000
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import argparse
 import math
 from pathlib import Path
 from typing import Any
+
+from ._codes import EXIT_BUG
 
 
 def _clip(text: str) -> float | None:
@@ -72,8 +75,25 @@ def _shape(text: str) -> tuple[int, int, int]:
     return b, t, c
 
 
+def _at_least(low: float, kind: type[int] | type[float]) -> Any:
+    """An argparse type: a number of ``kind`` that is at least ``low`` (``--cases``, …)."""
+
+    def convert(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value >= low or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"a finite {kind.__name__} >= {low:g}, not {text!r}")
+        return value
+
+    return convert
+
+
 def _benchmark(args: argparse.Namespace) -> int:
     from ..bench import benchmark_generate, benchmark_layer, benchmark_tasks
+
+    status = 0
 
     if args.target in ("generate", "all"):
         benchmark_generate(
@@ -88,7 +108,15 @@ def _benchmark(args: argparse.Namespace) -> int:
         from ..bench import benchmark_search
 
         benchmark_search(task=args.task, budget=args.budget)
-    return 0
+    if args.target in ("hostile", "all"):
+        from ..bench import benchmark_hostile
+
+        figures = benchmark_hostile(
+            cases=args.cases, timeout=args.timeout, seed=args.seed, workers=args.workers
+        )
+        if figures.tracebacks or figures.hangs:
+            status = EXIT_BUG  # each is a bug in derf-search, listed above
+    return status
 
 
 def add_experiment_commands(sub: Any) -> None:
@@ -112,13 +140,15 @@ def add_experiment_commands(sub: Any) -> None:
     p.set_defaults(run=_sanity_panel)
 
     p = sub.add_parser(
-        "benchmark", help="measure speed: generate, the layer, the tasks, the search path"
+        "benchmark",
+        help="measure speed (generate, the layer, the tasks, the search path) and robustness "
+        "(hostile inputs)",
     )
     p.add_argument(
         "target",
         nargs="?",
         default="generate",
-        choices=["generate", "layer", "tasks", "search", "all"],
+        choices=["generate", "layer", "tasks", "search", "hostile", "all"],
     )
     p.add_argument("--task", default="mnist1d", help="task for `search` (default mnist1d)")
     p.add_argument("--budget", default="default", help="task budget for `tasks` and `search`")
@@ -134,4 +164,23 @@ def add_experiment_commands(sub: Any) -> None:
     p.add_argument("--max-expressions", type=int, default=100_000)
     p.add_argument("--grammar", help="grammar TOML file (default: the built-in default grammar)")
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument(
+        "--cases",
+        type=_at_least(0, int),
+        default=1000,
+        help="seeded random inputs for `hostile`, beside its fixed corpus (default 1000)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_at_least(0.1, float),
+        default=20.0,
+        help="seconds per input for `hostile` before it counts as a hang (default 20)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs of `hostile`")
+    p.add_argument(
+        "--workers",
+        type=_at_least(1, int),
+        default=1,
+        help="worker processes for `hostile` (default 1)",
+    )
     p.set_defaults(run=_benchmark)

@@ -1,5 +1,6 @@
 """Malformed grammar files: each is one GrammarError naming the file and line, never a
-traceback; grammars whose definitions or spaces explode end fast and in bounded memory."""
+traceback; grammars whose definitions or spaces explode end fast and in bounded memory. The
+cases are the corpus that `derf-search benchmark hostile` runs (search.bench)."""
 
 from __future__ import annotations
 
@@ -12,27 +13,10 @@ import time
 import pytest
 
 from candidates import GrammarError, count_space, load_grammar, parse_grammar
-
-MALFORMED = {
-    "operators = 5": "must be a table",
-    '[constraints]\nforbid_inside = ["exp"]': "forbid_inside must be a table",
-    '[constraints]\nmax_constants = "many"': "max_constants must be a whole number",
-    "tolerances = 5": "must be a table",
-    "[constraints]\nforbid_inside = { exp = 5 }": "list of strings",
-    "grammar = 5": "must be a table",
-    'define = ["a"]': "must be a table",
-    '[define]\nbad = "x + sqrt(-1)"': "bad definition",
-    "[operators]\nconstants = [1e400]": "constants are finite",
-    "[operators]\nconstants = [nan]": "constants are finite",
-    "[grammar]\nmax_size = true": "max_size must be an integer",
-    '[operators]\nunary = "erf"': "unary must be a list of strings",
-    '[transforms]\nclip_scales = ["abc"]': "clip_scales must be a list of positive numbers",
-    '[transforms]\nvariants = ["shift+clip+ratio+mirror+shift"]': "at most 4 transforms",
-    '[tolerances]\nwindow = "wide"': "window must be a number",
-}
+from search.bench import MALFORMED_GRAMMARS, NON_UTF8_GRAMMARS
 
 
-@pytest.mark.parametrize(("text", "message"), MALFORMED.items())
+@pytest.mark.parametrize(("text", "message"), MALFORMED_GRAMMARS.items())
 def test_a_malformed_grammar_is_one_clear_error(text, message):
     with pytest.raises(GrammarError, match=message) as info:
         parse_grammar(text, "g.toml")
@@ -41,10 +25,19 @@ def test_a_malformed_grammar_is_one_clear_error(text, message):
 
 def test_a_grammar_file_that_is_not_utf8_names_its_line(tmp_path):
     path = tmp_path / "g.toml"
-    path.write_bytes(b'[grammar]\nmax_size = 3\nname = "\xff"\n')
+    path.write_bytes(NON_UTF8_GRAMMARS[0])
     with pytest.raises(GrammarError, match="not UTF-8") as info:
         load_grammar(path)
     assert f"{path}:3" in str(info.value)
+
+
+@pytest.mark.parametrize("raw", NON_UTF8_GRAMMARS)
+def test_every_non_utf8_file_is_one_line_of_error(tmp_path, raw):
+    path = tmp_path / "g.toml"
+    path.write_bytes(raw)
+    with pytest.raises(GrammarError, match="not UTF-8") as info:
+        load_grammar(path)
+    assert len(str(info.value).splitlines()) == 1
 
 
 def _composition_chain(levels: int) -> str:
