@@ -14,7 +14,6 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
-import ray
 
 from search.driver import (
     LOCK_FILE,
@@ -31,29 +30,18 @@ from search.driver import (
     save_trials,
 )
 from search.reports import leaderboard, load_leaderboard
+from tests.runs import embedded_ray, short_run
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+    yield from embedded_ray()
 
 
 def _settings(out: Path, **kw) -> RunSettings:
-    values = {
-        "expressions": (),
-        "tasks": ("digits-vit",),
-        "seeds": 1,
-        "budget": "quick",
-        "workers": 2,
-        "device": "cpu",
-        "out": str(out),
-    }
-    values.update(kw)
-    return RunSettings(**values)
+    return short_run(out, **{"expressions": (), **kw})
 
 
 @pytest.fixture(scope="module")

@@ -83,6 +83,26 @@ def _run_args(out: Path, *extra: str) -> list[str]:
     )
 
 
+def _start_run(out: Path, env: dict, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        _run_args(out, *extra),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_a_trial(out: Path, driver: subprocess.Popen, limit: float = 300) -> None:
+    """Until the run's first trial is told (its study says COMPLETE)."""
+    deadline = time.time() + limit
+    while _told(out) < 1:
+        assert driver.poll() is None, driver.communicate()
+        assert time.time() < deadline
+        time.sleep(0.5)
+
+
 def _trials(out: Path) -> pd.DataFrame:
     return pd.read_parquet(out / "trials.parquet")
 
@@ -119,20 +139,9 @@ def test_a_search_on_a_cluster_started_by_ray_start_survives_a_lost_node(ray_env
         _wait_for_nodes(port, n + 2, ray_env, nodes[-1])
     out = tmp_path / "run"
     # as a user types it: no RAY_AUTH_MODE, only the address
-    driver = subprocess.Popen(
-        _run_args(out, "--workers", "2", "--ray-address", f"127.0.0.1:{port}"),
-        cwd=REPO,
-        env=ray_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    driver = _start_run(out, ray_env, "--workers", "2", "--ray-address", f"127.0.0.1:{port}")
     # once the first trial is told, both nodes' workers are busy: remove one node, abruptly
-    deadline = time.time() + 300
-    while not (out / "study.db").exists() or _told(out) < 1:
-        assert driver.poll() is None, driver.communicate()
-        assert time.time() < deadline
-        time.sleep(0.5)
+    _wait_for_a_trial(out, driver)
     os.killpg(nodes[0].pid, signal.SIGKILL)
     _, err = driver.communicate(timeout=600)
     assert driver.returncode == 0, err
@@ -176,6 +185,8 @@ def _stderr_so_far(proc: subprocess.Popen) -> bytes:
 def _told(out: Path) -> int:
     import sqlite3
 
+    if not (out / "study.db").exists():
+        return 0
     try:
         with sqlite3.connect(out / "study.db") as db:
             query = "select count(*) from trials where state = 'COMPLETE'"
@@ -192,19 +203,8 @@ def test_an_embedded_run_leaves_no_ray_processes_and_ignores_a_dead_cluster(ray_
     (ray_dir / "ray_current_cluster").write_text(f"127.0.0.1:{_free_port()}")
     marker = f"RAY_TMPDIR={ray_env['RAY_TMPDIR']}"
     out = tmp_path / "run"
-    proc = subprocess.Popen(
-        _run_args(out, "--workers", "1"),
-        cwd=REPO,
-        env=ray_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 300
-    while _told(out) < 1:
-        assert proc.poll() is None, proc.communicate()
-        assert time.time() < deadline
-        time.sleep(0.5)
+    proc = _start_run(out, ray_env, "--workers", "1")
+    _wait_for_a_trial(out, proc)
     assert len(_marked(marker)) > 3  # the driver, Ray's servers, agents and a worker
     os.kill(proc.pid, signal.SIGKILL)  # the driver alone: Ray's processes are left to us
     proc.wait()

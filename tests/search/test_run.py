@@ -17,7 +17,6 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
-import ray
 import torch
 
 from candidates import CANDIDATE_COLUMNS, PROPERTIES, Candidate
@@ -34,29 +33,18 @@ from search.driver import (
     run_search,
 )
 from search.reports import LEADERBOARD_COLUMNS, write_outputs
+from tests.runs import embedded_ray, short_run
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+    yield from embedded_ray()
 
 
 def _settings(out: Path, **kw) -> RunSettings:
-    values = {
-        "expressions": ("x/(1 + abs(x))",),
-        "tasks": ("digits-vit",),
-        "seeds": 1,
-        "budget": "quick",
-        "workers": 2,
-        "device": "cpu",
-        "out": str(out),
-    }
-    values.update(kw)
-    return RunSettings(**values)
+    return short_run(out, **kw)
 
 
 def _states(out: Path) -> pd.DataFrame:
