@@ -544,8 +544,10 @@ def run_search(
         made = True
     except FileExistsError:
         made = False
+    locked = False
     try:
         with hold_run_dir(out) as previous:
+            locked = True
             if previous is not None:  # its driver was killed: what its Ray left is stopped
                 reap(previous)
             url = settings.storage_url()
@@ -560,10 +562,24 @@ def run_search(
                 lease.release()
     except BaseException:
         # A new run that failed before its settings were written leaves no half-made folder
-        # (which would block the next try); a run that started keeps its record.
-        if made and not (out / "config.toml").exists():
-            shutil.rmtree(out, ignore_errors=True)
+        # (which would block the next try); a run that started keeps its record, and a driver
+        # refused the lock touches nothing (the files are the holder's).
+        if locked and not resume and not (out / "config.toml").exists():
+            _empty(out, remove=made)
         raise
+
+
+def _empty(folder: Path, *, remove: bool) -> None:
+    """Remove what a refused new run wrote in ``folder`` (found empty by the checks), and the
+    folder itself if the run made it."""
+    if remove:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
