@@ -229,7 +229,9 @@ def test_a_case_past_its_cpu_time_fails() -> None:
 
 def test_a_case_holding_too_much_memory_fails() -> None:
     def hoard(_: object) -> None:
-        held = bytearray(b"x" * (9 << 20))  # written, so that it is resident
+        # Written, so that it is resident; above glibc's largest mmap threshold (32 MiB), so
+        # that it is new pages, not heap a long test session has already made resident.
+        held = bytearray(b"x" * (64 << 20))
         del held
 
     with pytest.raises(AssertionError, match="at its peak"):
