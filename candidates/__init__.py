@@ -25,6 +25,7 @@ from ._catalog import (
 )
 from ._compile import compile_numpy, compile_torch, to_latex, to_source
 from ._count import SpaceCount, count_space
+from ._descriptors import Descriptors, describe, matched_alpha0, spread_of
 from ._enumerate import EnumerationResult, Survivor, enumerate_space
 from ._errors import ExpressionError, GrammarError, UserError
 from ._generate import GenerateResult, generate_candidates
@@ -74,6 +75,7 @@ __all__ = [
     "TORCH_HELPERS",
     "Candidate",
     "CatalogEntry",
+    "Descriptors",
     "EnumerationResult",
     "ExpressionError",
     "GenerateResult",
@@ -103,12 +105,14 @@ __all__ = [
     "compile_numpy",
     "compile_torch",
     "count_space",
+    "describe",
     "enumerate_space",
     "find_entry",
     "generate_candidates",
     "get_catalog",
     "get_entry",
     "load_grammar",
+    "matched_alpha0",
     "numeric_properties",
     "numpy_from_text",
     "parse",
@@ -119,6 +123,7 @@ __all__ = [
     "report_markdown",
     "sample_space",
     "screen",
+    "spread_of",
     "suggest",
     "template_shift",
     "to_latex",

@@ -20,7 +20,16 @@ from ._layer import (
     resolve_candidate,
 )
 from ._standalone import ExportError, check_standalone, class_name, standalone_source
-from ._task import Budget, Split, Task, apply_recipe, get_task, register_task, task_names
+from ._task import (
+    Budget,
+    Split,
+    Task,
+    apply_recipe,
+    get_task,
+    parse_recipe,
+    register_task,
+    task_names,
+)
 from ._train import QualityGate, RunResult, resolve_device, train
 
 __all__ = [
@@ -42,6 +51,7 @@ __all__ = [
     "make_norm",
     "needs_safe_gradient",
     "norm_factory",
+    "parse_recipe",
     "register_task",
     "resolve_candidate",
     "resolve_device",

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import copy
 import importlib
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from importlib import metadata
 from typing import Any, ClassVar, Literal
@@ -91,6 +92,13 @@ class Task(ABC):
     def score(self, model: nn.Module, split: Split) -> dict[str, float]:
         """``{"metric": …, "loss": …}`` over a split, the model in eval mode, no gradients."""
 
+    def untrained_level(self) -> float | None:
+        """The metric of a model that learned nothing from its inputs (chance accuracy, a
+        denoiser that predicts zero noise, a context-free character model), on the validation
+        split; ``None`` where the task has no such level. Calibration counts a run that
+        recovers at most a tenth of LayerNorm's gain over this level as a failed training."""
+        return None
+
     def budget(self, name: str | int) -> Budget:
         """A named budget (``quick``, ``default``) or ``default`` scaled to N epochs."""
         if isinstance(name, int) or str(name).isdigit():
@@ -143,6 +151,45 @@ def get_task(name: str) -> Task:
     return _REGISTRY[name]()
 
 
+#: Recipe settings beside the fields of :class:`Budget`.
+MODEL_SETTINGS = ("depth",)
+
+
+def parse_recipe(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` texts as recipe changes, typed as the :class:`Budget` field (or ``depth``)
+    they name; ``none`` clears ``clip_grad`` or ``max_steps``. Unknown keys and bad values are
+    refused, naming the known keys.
+
+    Example:
+        >>> parse_recipe(["lr=1e-2", "clip_grad=none", "depth=8"])
+        {'lr': 0.01, 'clip_grad': None, 'depth': 8}
+    """
+    types = {f.name: str(f.type) for f in fields(Budget)} | dict.fromkeys(MODEL_SETTINGS, "int")
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = (part.strip() for part in item.partition("="))
+        if not sep or not key or not text:
+            raise UserError(f"a recipe change is KEY=VALUE, such as lr=1e-2, not {item!r}")
+        if key not in types:
+            raise UserError(
+                f"not a recipe setting: {key!r}{suggest(key, list(types))} "
+                f"(known: {', '.join(sorted(types))})"
+            )
+        kind = types[key]
+        if text.lower() == "none" and "None" in kind:
+            out[key] = None
+            continue
+        try:
+            value: float | int = int(text) if kind.startswith("int") else float(text)
+        except ValueError:
+            number = "an integer" if kind.startswith("int") else "a number"
+            raise UserError(f"recipe {key} must be {number}, not {text!r}") from None
+        if not (math.isfinite(value) and value >= 0) or (kind.startswith("int") and value < 1):
+            raise UserError(f"recipe {key} out of range: {text!r}")
+        out[key] = value
+    return out
+
+
 def apply_recipe(task: Task, budget: str | int, recipe: Mapping[str, Any]) -> tuple[Task, Budget]:
     """A copy of ``task`` and its ``budget`` with the recipe changes applied: any field of
     :class:`Budget` (``lr``, ``clip_grad``, ``warmup_fraction``, …) and ``depth`` for the tasks
@@ -156,11 +203,11 @@ def apply_recipe(task: Task, budget: str | int, recipe: Mapping[str, Any]) -> tu
     """
     plan = task.budget(budget)
     known = {f.name for f in fields(Budget)}
-    unknown = sorted(set(recipe) - known - {"depth"})
+    unknown = sorted(set(recipe) - known - set(MODEL_SETTINGS))
     if unknown:
         raise UserError(
             f"not a recipe setting: {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(known | {'depth'}))})"
+            f"(known: {', '.join(sorted(known | set(MODEL_SETTINGS)))})"
         )
     if "depth" in recipe:
         if not isinstance(getattr(task, "depth", None), int):

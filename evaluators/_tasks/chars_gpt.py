@@ -112,3 +112,10 @@ class CharsGPT(Task):
         model.train()
         loss = total / count
         return {"metric": loss / math.log(2), "loss": loss}
+
+    def untrained_level(self) -> float:
+        # a context-free model: the training characters' frequencies, scored on validation
+        train, val = self.splits(seed=0)
+        counts = torch.bincount(train.targets.reshape(-1), minlength=len(VOCAB)).double() + 1
+        log_p = (counts / counts.sum()).log()
+        return float(-log_p[val.targets.reshape(-1)].mean() / math.log(2))

@@ -137,3 +137,12 @@ class DigitsDiT(Task):
         loss = float(F.mse_loss(model(_noised(split.inputs, t, noise), t, split.targets), noise))
         model.train()
         return {"metric": loss, "loss": loss}
+
+    def untrained_level(self) -> float:
+        # the score of a denoiser that always predicts zero noise: the noise's mean square
+        return self.score(_PredictsZero(), self.splits(seed=0)[1])["metric"]
+
+
+class _PredictsZero(nn.Module):
+    def forward(self, noisy: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(noisy)

@@ -18,7 +18,13 @@ import torch
 from torch import nn
 
 from .._task import Budget, NormFactory, Split, Task, register_task
-from ._blocks import Patches2d, TokenClassifier, classification_score, cross_entropy
+from ._blocks import (
+    Patches2d,
+    TokenClassifier,
+    classification_score,
+    cross_entropy,
+    majority_accuracy,
+)
 
 
 @register_task
@@ -60,3 +66,6 @@ class DigitsViT(Task):
 
     def score(self, model: nn.Module, split: Split) -> dict[str, float]:
         return classification_score(model, split)
+
+    def untrained_level(self) -> float:
+        return majority_accuracy(*self.splits(seed=0))

@@ -19,7 +19,13 @@ import torch
 from torch import nn
 
 from .._task import Budget, NormFactory, Split, Task, register_task
-from ._blocks import Patches1d, TokenClassifier, classification_score, cross_entropy
+from ._blocks import (
+    Patches1d,
+    TokenClassifier,
+    classification_score,
+    cross_entropy,
+    majority_accuracy,
+)
 
 
 @lru_cache(maxsize=1)
@@ -66,3 +72,6 @@ class MNIST1D(Task):
 
     def score(self, model: nn.Module, split: Split) -> dict[str, float]:
         return classification_score(model, split)
+
+    def untrained_level(self) -> float:
+        return majority_accuracy(*self.splits(seed=0))

@@ -18,6 +18,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from ._calibrate import add_calibrate_command
 from ._candidates import add_candidate_commands
 from ._codes import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE
 from ._experiments import add_experiment_commands
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_candidate_commands(sub)
     add_experiment_commands(sub)
     add_search_commands(sub)
+    add_calibrate_command(sub)
     return parser
 
 

@@ -26,3 +26,23 @@ def settings_from(cls: type[T], args: argparse.Namespace, **fixed: Any) -> T:
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     values = {name: getattr(args, name) for name in names if hasattr(args, name)}
     return cls(**{**values, **fixed})
+
+
+def add_protocol_options(parser: argparse.ArgumentParser) -> None:
+    """``--protocol`` and ``--recipe``: how each candidate is trained, the same for all."""
+    from ..driver import PROTOCOLS
+
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="single",
+        help="single: each function at its template's α0; gain-matched: α0 per function such "
+        "that f(α0·z) has erf(0.5·z)'s spread (default single)",
+    )
+    parser.add_argument(
+        "--recipe",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="recipe changes, the same for every function: lr=4e-3 clip_grad=none depth=8 "
+        "epochs=20 …",
+    )

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import settings_from
+from ._args import add_protocol_options, settings_from
 from ._codes import EXIT_USAGE
 
 
@@ -131,14 +131,30 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from candidates import TEMPLATE
-    from evaluators import get_task
+    from candidates import TEMPLATE, UserError, find_entry
+    from evaluators import apply_recipe, get_task, parse_recipe
 
-    from ..driver import StageProgress, TrialSpec, run_trial
+    from ..driver import StageProgress, TrialSpec, protocol_alpha0, run_trial
 
     task = get_task(args.task)
-    task.budget(args.budget)  # an unknown budget is refused before anything is built
-    spec = settings_from(TrialSpec, args, trial=0, shift=args.shift or TEMPLATE)
+    recipe = parse_recipe(args.recipe or ())
+    apply_recipe(task, args.budget, recipe)  # unknown budgets and settings refused up front
+    alpha0 = args.alpha0
+    if args.protocol != "single":
+        if alpha0 is not None:
+            raise UserError(f"--alpha0 and --protocol {args.protocol} both set α0: give one")
+        entry = find_entry(args.candidate) if "(" not in args.candidate else None
+        function = entry.expression if entry is not None else args.candidate
+        if function is not None:  # a norm layer has no α
+            alpha0 = protocol_alpha0(function, args.protocol)
+    spec = settings_from(
+        TrialSpec,
+        args,
+        trial=0,
+        shift=args.shift or TEMPLATE,
+        alpha0=alpha0,
+        recipe=tuple(recipe.items()),
+    )
     with StageProgress(enabled=not args.json and not args.no_progress) as bar:
         result = run_trial(
             spec, task, progress=lambda step, total: bar.update("train", step, total)
@@ -240,6 +256,7 @@ def add_candidate_commands(sub: Any) -> None:
         help="the template's s (default: scalar, or the catalog entry's: DyT has none)",
     )
     p.add_argument("--budget", default="default", help="quick, default or a number of epochs")
+    add_protocol_options(p)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-progress", action="store_true")

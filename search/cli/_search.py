@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import settings_from
+from ._args import add_protocol_options, settings_from
 from ._codes import EXIT_INTERRUPTED
 
 
@@ -30,6 +30,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         candidates_dir=args.candidates,
         expressions=tuple(args.expr or ()),
         tasks=tuple(args.task),
+        recipe=tuple(args.recipe or ()),
         study_name=name,
         out=args.out or f"results/{name}",
     )
@@ -86,6 +87,7 @@ def _study(args: argparse.Namespace) -> int:
             RunSettings,
             args,
             tasks=tuple(args.task),
+            recipe=tuple(args.recipe or ()),
             study_name=name,
             out=args.out or f"results/{name}",
         )
@@ -213,6 +215,7 @@ def _add_run(sub: Any) -> None:
         "--alpha0", type=float, help="α's initial value (default: 0.5, or the catalog entry's)"
     )
     ev.add_argument("--tune-alpha", action="store_true", help="sample α0 log-uniformly per trial")
+    add_protocol_options(ev)
     ev.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     sc = p.add_argument_group("scheduling")
     sc.add_argument("--sampler", default="grid", help=f"{'|'.join(SAMPLERS)} (default grid)")
@@ -238,6 +241,7 @@ def _add_study(sub: Any) -> None:
     p.add_argument("--task", nargs="+", default=["digits-vit"], help="tasks (default digits-vit)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per function (default 3)")
     p.add_argument("--budget", default="default", help="quick, default or a number of epochs")
+    add_protocol_options(p)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--workers", type=int, default=2, help="Ray workers (default 2)")
     p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")

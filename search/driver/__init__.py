@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._lock import LOCK_FILE, RunInUse, hold_run_dir
     from ._owner import Owner
     from ._progress import StageProgress
+    from ._protocol import PROTOCOLS, apply_protocol, protocol_alpha0
     from ._ray_auth import token_mode_for
     from ._record import (
         RESULT_FIELDS,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     )
     from ._run import MAX_ATTEMPTS, RunSummary, run_search
     from ._run_dir import prepare_run_dir
-    from ._settings import PRUNERS, SAMPLERS, RunSettings
+    from ._settings import CELLS, PRUNERS, SAMPLERS, RunSettings
     from ._space import CandidateSet, candidate_set
     from ._study import (
         ALPHA0_RANGE,
@@ -47,6 +48,10 @@ if TYPE_CHECKING:
     from ._workers import init_ray, start_relay, start_worker
 
 _WHERE = {
+    "CELLS": "._settings",
+    "PROTOCOLS": "._protocol",
+    "apply_protocol": "._protocol",
+    "protocol_alpha0": "._protocol",
     "PRUNERS": "._settings",
     "SAMPLERS": "._settings",
     "RunSettings": "._settings",
@@ -88,8 +93,10 @@ _WHERE = {
 
 __all__ = [
     "ALPHA0_RANGE",
+    "CELLS",
     "LOCK_FILE",
     "MAX_ATTEMPTS",
+    "PROTOCOLS",
     "PRUNERS",
     "RESULT_FIELDS",
     "SAMPLERS",
@@ -104,6 +111,7 @@ __all__ = [
     "StorageUnusable",
     "StudyLease",
     "TrialSpec",
+    "apply_protocol",
     "as_number",
     "candidate_set",
     "generate",
@@ -116,6 +124,7 @@ __all__ = [
     "open_studies",
     "package_versions",
     "prepare_run_dir",
+    "protocol_alpha0",
     "read_candidates",
     "read_trials",
     "run_search",

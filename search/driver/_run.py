@@ -31,7 +31,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from evaluators import get_task
+from evaluators import apply_recipe, get_task, parse_recipe
 
 from ._lease import StudyLease
 from ._lock import hold_run_dir
@@ -137,6 +137,7 @@ class _Driver:
         self.keys = list(self.table.index)
         self.alpha0s = {str(k): float(v) for k, v in self.table["alpha0"].items()}
         self.max_steps = max_steps
+        self.recipe = tuple(parse_recipe(settings.recipe).items())
         self.on_start = on_start
         self.storage: optuna.storages.BaseStorage | None = None
         self.lease: StudyLease | None = None
@@ -165,7 +166,7 @@ class _Driver:
     def _open_tasks(self, storage: optuna.storages.BaseStorage) -> None:
         for name in self.settings.tasks:
             task = get_task(name)
-            epochs = task.budget(self.settings.budget).epochs
+            epochs = apply_recipe(task, self.settings.budget, dict(self.recipe))[1].epochs
             study = optuna.create_study(
                 storage=storage,
                 study_name=self.settings.study_for(name),
@@ -252,6 +253,7 @@ class _Driver:
                 alpha0=alpha0,
                 device=self.settings.device,
                 max_steps=self.max_steps,
+                recipe=self.recipe,
             )
             return trial, spec
         return None

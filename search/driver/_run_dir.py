@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,7 @@ from candidates import RUN_BASELINES, UserError, as_candidate_table, get_catalog
 from evaluators import get_task
 
 from ._lock import LOCK_FILE
+from ._protocol import apply_protocol
 from ._settings import RunSettings
 from ._space import CandidateSet, candidate_set
 
@@ -132,6 +134,7 @@ def prepare_run_dir(
         )
     else:
         chosen = CandidateSet(as_candidate_table(table))
+    chosen = replace(chosen, table=apply_protocol(chosen.table, settings.protocol))
     out.mkdir(parents=True, exist_ok=True)
     chosen.table.to_parquet(out / "candidates.parquet", index=False)
     settings.write(out / "config.toml", {"command": "run", "versions": package_versions()})

@@ -23,7 +23,11 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10
     import tomli as tomllib
 
+from ._protocol import PROTOCOLS
+
 SAMPLERS = ("grid", "random", "tpe")
+#: The cells a calibration runs: a subset that decides a recipe in one sitting, or all.
+CELLS = ("decisive", "all")
 PRUNERS = ("none", "median", "successive-halving", "hyperband")
 
 
@@ -68,6 +72,15 @@ class RunSettings:
     storage: str | None = None  # None: SQLite under the run directory
     study_name: str = "run"
     out: str = "results/run"
+    # how each candidate is trained: a protocol, and recipe changes (KEY=VALUE, the same for
+    # every function; see evaluators.parse_recipe)
+    protocol: str = "single"
+    recipe: tuple[str, ...] = ()
+    # a calibration (study "calibration"): the reference table, the cells run, and the
+    # reference's degrade threshold in its own points (None: the calibration default)
+    reference: str | None = None
+    cells: str = "all"
+    degrade_points: float | None = None
 
     def __post_init__(self) -> None:
         from candidates import UserError
@@ -75,6 +88,8 @@ class RunSettings:
         _check_choice("sampler", self.sampler, SAMPLERS)
         _check_choice("pruner", self.pruner, PRUNERS)
         _check_choice("shift", self.shift, ("scalar", "vector", "none"))
+        _check_choice("protocol", self.protocol, PROTOCOLS)
+        _check_choice("cells", self.cells, CELLS)
         if self.seeds < 1:
             raise UserError(f"seeds must be at least 1, but got {self.seeds=}.")
         if self.workers < 1:
@@ -83,8 +98,19 @@ class RunSettings:
             raise UserError(f"gpus_per_trial must be >= 0, but got {self.gpus_per_trial=}.")
         if self.alpha0 is not None and not 0 < self.alpha0 < float("inf"):
             raise UserError(f"alpha0 must be positive, but got {self.alpha0=}.")
+        if self.recipe:
+            from evaluators import parse_recipe
+
+            parse_recipe(self.recipe)  # refused here, before anything runs
+        if self.degrade_points is not None and not 0 < self.degrade_points < float("inf"):
+            raise UserError(f"degrade_points must be positive, but got {self.degrade_points=}.")
         if not self.tasks:
             raise UserError("give at least one task")
+        if self.protocol != "single" and (self.alpha0 is not None or self.tune_alpha):
+            raise UserError(
+                f"--protocol {self.protocol} sets each function's α0: "
+                "leave out --alpha0 and --tune-alpha"
+            )
         if self.tune_alpha and self.sampler == "grid":
             raise UserError(
                 "--tune-alpha samples α0 on a log scale, which a grid cannot: "

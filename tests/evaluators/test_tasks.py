@@ -115,3 +115,21 @@ def test_apply_recipe_changes_a_copy_and_refuses_unknown_settings() -> None:
     task, plan = apply_recipe(base, "default", {"clip_grad": None, "depth": 2})
     assert plan.clip_grad is None and plan.lr == base.budget("default").lr
     assert (task.depth, base.depth) == (2, 4)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("name", "low", "high"),
+    [
+        ("digits-vit", 0.05, 0.2),
+        ("mnist1d", 0.05, 0.2),
+        ("digits-dit", 0.9, 1.1),
+        ("chars-gpt", 3, 7),
+    ],
+)
+def test_untrained_level_is_what_learning_nothing_scores(
+    name: str, low: float, high: float
+) -> None:
+    # chance (the majority class), predicting zero noise (the noise's mean square), a
+    # context-free character model (the unigram entropy, in bits)
+    level = get_task(name).untrained_level()
+    assert level is not None and low < level < high

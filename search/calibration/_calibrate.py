@@ -1,0 +1,352 @@
+"""A calibration: the proxy cells a reference names, as a run, and the figures that say how
+well the proxy agrees with the reference.
+
+The run is an ordinary study on the search machinery (resumable, Optuna + Ray): one row per
+cell in the candidate table, cells that train the same function sharing one run, LayerNorm
+beside them. Each row carries its reference side (value, category, effect, the cells it is
+compared with), so a run directory's figures need nothing but the run directory.
+
+Example:
+    >>> from search.calibration import PAPER_REFERENCE, read_reference
+    >>> reference = read_reference(PAPER_REFERENCE)
+    >>> table = calibration_table(reference, cells="decisive")
+    >>> int(table["scored"].sum()), table["candidate_id"].nunique()
+    (25, 22)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from candidates import (
+    DEFAULT_ALPHA0,
+    PROPERTIES,
+    Candidate,
+    as_candidate_table,
+    candidates_table,
+    check_candidate,
+    get_entry,
+)
+
+from ._proxy import ProxyCell, ProxyRule, Values
+from ._reference import (
+    DEGRADE_POINTS,
+    Category,
+    ReferenceCell,
+    decisive_cells,
+    reference_categories,
+    reference_cells,
+    reference_effects,
+)
+from ._scores import Scores, agreement_scores
+from ._zero_cost import DESCRIPTORS, cut_at_shares, descriptor_effects
+
+#: The ``study`` of a calibration run's settings.
+STUDY = "calibration"
+#: The norm layer whose gain over the untrained level is the proxy's unit.
+LAYERNORM = "layernorm"
+#: The columns a calibration adds to the candidate record (beside row, group, function, lam).
+CALIBRATION_COLUMNS = (
+    "table",
+    "property",
+    "base",
+    "variant",
+    "reference_value",
+    "reference_category",
+    "reference_effect",
+    "reference_rows",
+    "scored",
+)
+
+
+def calibration_table(
+    reference: list[ReferenceCell],
+    *,
+    cells: str = "all",
+    shift: str = "none",
+    degrade_points: float | None = None,
+) -> pd.DataFrame:
+    """The candidate table of a calibration run: LayerNorm, the scored cells (``all``, or the
+    ``decisive`` subset) and the cells they are compared with, in the template ``shift`` (the
+    paper's Section 3 has no s)."""
+    categories = reference_categories(
+        reference, degrade_points=DEGRADE_POINTS if degrade_points is None else degrade_points
+    )
+    effects = reference_effects(reference)
+    scored = reference if cells == "all" else decisive_cells(reference, categories)
+    compared = {c.key: reference_cells(c, reference) for c in scored}
+    keys = {c.key for c in scored} | {r.key for refs in compared.values() for r in refs}
+    needed = [c for c in reference if c.key in keys]
+    functions = {c.expression: Candidate.from_text(c.expression) for c in needed}
+    # numeric checks only: a calibration trains the cells whatever their verdicts say
+    checked = candidates_table([check_candidate(f, symbolic=False) for f in functions.values()])
+    records: dict[str, dict[str, Any]] = {
+        e: {str(k): v for k, v in r.items()}
+        for e, r in zip(functions, checked.to_dict("records"), strict=True)
+    }
+    layernorm = get_entry(LAYERNORM)
+    rows: list[dict[str, Any]] = [
+        {
+            "candidate_id": LAYERNORM,
+            "kind": "baseline",
+            "name": LAYERNORM,
+            "shift": layernorm.shift,
+            "alpha0": layernorm.alpha0,
+            "row": LAYERNORM,
+            "group": "baselines",
+            "function": LAYERNORM,
+            "scored": False,
+        }
+    ]
+    first: dict[str, str] = {}  # expression -> the run's key (its first cell's)
+    for cell in needed:
+        rows.append(
+            {
+                **records[cell.expression],
+                "candidate_id": first.setdefault(cell.expression, cell.key),
+                "kind": "candidate",
+                "name": cell.label,
+                "shift": shift,
+                "alpha0": DEFAULT_ALPHA0,  # the template's, the same for every cell
+                "row": cell.key,
+                "group": f"{cell.table} {cell.prop}",
+                "function": cell.base,
+                "lam": cell.lam,
+                "table": cell.table,
+                "property": cell.prop,
+                "base": cell.base,
+                "variant": cell.variant,
+                "reference_value": cell.value,
+                "reference_category": categories[cell.key],
+                "reference_effect": effects[cell.key],
+                "reference_rows": [r.key for r in compared.get(cell.key, [])],
+                "scored": cell.key in compared,
+            }
+        )
+    return as_candidate_table(pd.DataFrame(rows))
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """A scored cell: the reference's side, the proxy's, and the zero-cost predictors'."""
+
+    key: str
+    prop: str
+    name: str
+    reference_value: float | None
+    reference_category: Category
+    reference_effect: float
+    proxy: ProxyCell
+    zero_cost: dict[str, tuple[Category, float]]  # descriptor -> (category, effect)
+
+
+@dataclass
+class Calibration:
+    """The figures of a calibration run (see :func:`calibration_figures`)."""
+
+    task: str
+    metric: str
+    protocol: str
+    recipe: list[str]
+    budget: str
+    cells_mode: str
+    seeds: int
+    untrained: float | None
+    layernorm: float  # LayerNorm's mean metric
+    cells: list[CellResult]
+    proxy: Scores
+    per_property: dict[str, Scores]
+    zero_cost: dict[str, Scores]
+    zero_cost_per_property: dict[str, dict[str, Scores]]
+    seconds_per_run: float
+    runs: int
+    seconds: float  # the trials' training time, summed
+    seed_noise: float  # median standard error of a cell's effect, in LayerNorm gains
+    seed_tau: float  # Kendall τ of the runs' order between two seeds, mean over seed pairs
+    not_measured: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def best_zero_cost(self) -> str:
+        """The zero-cost descriptor with the highest κ (ties: Spearman)."""
+
+        def key(name: str) -> tuple[float, float]:
+            s = self.zero_cost[name]
+            return (_or(s.kappa, -2.0), _or(s.spearman, -2.0))
+
+        return max(self.zero_cost, key=key)
+
+    def verdict(self) -> str:
+        """Whether the trained proxy beats the best zero-cost predictor, in a sentence."""
+        best = self.best_zero_cost
+        zc = self.zero_cost[best]
+        kappa = _or(self.proxy.kappa, -2.0) > _or(zc.kappa, -2.0)
+        rho = _or(self.proxy.spearman, -2.0) > _or(zc.spearman, -2.0)
+        versus = (
+            f"(κ {_fmt(self.proxy.kappa)} against {_fmt(zc.kappa)}, Spearman "
+            f"{_fmt(self.proxy.spearman)} against {_fmt(zc.spearman)})"
+        )
+        if kappa and rho:
+            return f"The trained proxy beats the best zero-cost predictor ({best}) {versus}."
+        if kappa or rho:
+            which = "κ" if kappa else "Spearman"
+            return (
+                f"The trained proxy beats the best zero-cost predictor ({best}) on {which} "
+                f"only {versus}."
+            )
+        return (
+            f"The trained proxy does not beat the zero-cost predictor {best} {versus}: "
+            "at this recipe its CPU buys nothing a descriptor of f does not already say."
+        )
+
+
+def _or(value: float, default: float) -> float:
+    return default if value is None or math.isnan(value) else value
+
+
+def _fmt(value: float) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.2f}"
+
+
+def run_values(trials: pd.DataFrame, task: str) -> Values:
+    """run key -> seed -> metric of a task's finished trials (nan: diverged); a (run, seed)
+    counts once, its first finished trial."""
+    done = trials[(trials["task"] == task) & (trials["state"] == "COMPLETE")]
+    done = done.sort_values("number").drop_duplicates(["candidate_id", "seed"])
+    values: dict[str, dict[int, float]] = {}
+    for row in done.to_dict("records"):
+        value = float(row["value"]) if row["value"] is not None else math.nan
+        if bool(row["diverged"]) or not math.isfinite(value):
+            value = math.nan
+        values.setdefault(str(row["candidate_id"]), {})[int(row["seed"])] = value
+    return values
+
+
+def _seed_tau(values: Values) -> float:
+    """Mean over seed pairs of Kendall's τ between the runs' values (nan with < 2 seeds)."""
+    from scipy.stats import kendalltau
+
+    seeds = sorted({s for v in values.values() for s in v})
+    taus = []
+    for a, b in itertools.combinations(seeds, 2):
+        both = [(v[a], v[b]) for v in values.values() if a in v and b in v]
+        both = [(x, y) for x, y in both if math.isfinite(x) and math.isfinite(y)]
+        if len(both) >= 3:
+            tau = kendalltau([x for x, _ in both], [y for _, y in both]).statistic
+            if math.isfinite(tau):
+                taus.append(float(tau))
+    return statistics.fmean(taus) if taus else math.nan
+
+
+def calibration_figures(
+    table: pd.DataFrame,
+    trials: pd.DataFrame,
+    *,
+    task: str,
+    settings: dict[str, Any],
+) -> Calibration:
+    """The figures of a calibration run from its candidate table and trials. ``settings``
+    holds protocol, recipe, budget, cells and seeds as the run was started."""
+    from evaluators import get_task
+
+    proxy_task = get_task(task)
+    untrained = proxy_task.untrained_level()
+    rule = ProxyRule(untrained, LAYERNORM, proxy_task.direction)
+    values = run_values(trials, task)
+    rows = {str(r["row"]): r for r in table.to_dict("records")}
+    run_of = {key: str(r["candidate_id"]) for key, r in rows.items()}
+    functions = {
+        key: (str(r["expression"]), float(r["alpha0"]))
+        for key, r in rows.items()
+        if isinstance(r["expression"], str)
+    }
+    references = {
+        key: [str(k) for k in r["reference_rows"]] for key, r in rows.items() if r["scored"] is True
+    }
+    keys = list(references)
+    zero_cost = {d: descriptor_effects(d, keys, references, functions) for d in DESCRIPTORS}
+    ref_categories: dict[str, Category] = {k: rows[k]["reference_category"] for k in keys}
+    zero_categories = {d: cut_at_shares(zero_cost[d], ref_categories) for d in DESCRIPTORS}
+    results: list[CellResult] = []
+    for key in keys:
+        row = rows[key]
+        judged = rule.judge(run_of[key], [run_of[r] for r in references[key]], values)
+        value = row["reference_value"]
+        results.append(
+            CellResult(
+                key=key,
+                prop=str(row["property"]),
+                name=str(row["name"]),
+                reference_value=None if value is None or pd.isna(value) else float(value),
+                reference_category=ref_categories[key],
+                reference_effect=float(row["reference_effect"]),
+                proxy=judged,
+                zero_cost={d: (zero_categories[d][key], zero_cost[d][key]) for d in DESCRIPTORS},
+            )
+        )
+
+    def scores(cells: list[CellResult], predictor: str | None) -> Scores:
+        ref = {c.key: c.reference_category for c in cells}
+        ref_effects = {c.key: c.reference_effect for c in cells}
+        if predictor is None:
+            got = {c.key: c.proxy.category for c in cells}
+            got_effects = {c.key: c.proxy.effect for c in cells}
+        else:
+            measured = {c.key for c in cells if c.proxy.category is not None}
+            got = {c.key: c.zero_cost[predictor][0] for c in cells if c.key in measured}
+            got_effects = {c.key: c.zero_cost[predictor][1] for c in cells}
+        return agreement_scores(ref, got, ref_effects, got_effects)
+
+    properties = [p for p in PROPERTIES if any(c.prop == p for c in results)]
+    per = {p: [c for c in results if c.prop == p] for p in properties}
+    done = trials[(trials["task"] == task) & (trials["state"] == "COMPLETE")]
+    ses = [c.proxy.se for c in results if math.isfinite(c.proxy.se)]
+    ln = [v for v in values.get(LAYERNORM, {}).values() if math.isfinite(v)]
+    return Calibration(
+        task=task,
+        metric=proxy_task.metric,
+        protocol=str(settings.get("protocol", "single")),
+        recipe=list(settings.get("recipe", [])),
+        budget=str(settings.get("budget", "default")),
+        cells_mode=str(settings.get("cells", "all")),
+        seeds=int(settings.get("seeds", 0)),
+        untrained=untrained,
+        layernorm=statistics.fmean(ln) if ln else math.nan,
+        cells=results,
+        proxy=scores(results, None),
+        per_property={p: scores(cs, None) for p, cs in per.items()},
+        zero_cost={d: scores(results, d) for d in DESCRIPTORS},
+        zero_cost_per_property={
+            d: {p: scores(cs, d) for p, cs in per.items()} for d in DESCRIPTORS
+        },
+        seconds_per_run=float(done["seconds"].mean()) if len(done) else math.nan,
+        runs=len(done),
+        seconds=float(done["seconds"].sum()) if len(done) else 0.0,
+        seed_noise=statistics.median(ses) if ses else math.nan,
+        seed_tau=_seed_tau(values),
+        not_measured=sum(c.proxy.category is None for c in results),
+    )
+
+
+def read_calibration(run_dir: str | Path) -> Calibration:
+    """The figures of the calibration run in ``run_dir`` (finished or not)."""
+    from candidates import UserError
+
+    from ..driver import RunSettings, read_candidates, read_trials
+
+    settings = RunSettings.read(run_dir)
+    if settings.study != STUDY:
+        raise UserError(f"{run_dir} is not a calibration run (it has no reference cells)")
+    table = read_candidates(run_dir)
+    trials = read_trials(run_dir)
+    figures = calibration_figures(
+        table, trials, task=settings.tasks[0], settings=settings.to_dict()
+    )
+    return figures

@@ -1,0 +1,99 @@
+"""How well a predictor's categories and effects agree with a reference's.
+
+Agreement is the share of cells in the same category; Cohen's κ corrects it for the agreement
+two independent raters with the same category shares would reach by chance; Spearman's ρ
+compares the effects' order (a failed reference cell ranks below every other).
+
+Example:
+    >>> ref = {"a": "FAIL", "b": "FINE", "c": "FINE", "d": "DEGRADE"}
+    >>> got = {"a": "FAIL", "b": "FINE", "c": "DEGRADE", "d": "DEGRADE"}
+    >>> s = agreement_scores(ref, got, {"a": -9.0, "b": 0.0, "c": 0.1, "d": -1.0},
+    ...                      {"a": -5.0, "b": 0.2, "c": 0.1, "d": -1.0})
+    >>> s.cells, s.agreement, round(s.kappa, 3), round(s.spearman, 2)
+    (4, 0.75, 0.636, 0.8)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ._reference import CATEGORIES, Category
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A predictor against a reference over the cells both have."""
+
+    cells: int
+    agreement: float
+    kappa: float  # nan where chance agreement is 1 (one category on both sides)
+    spearman: float  # nan with fewer than 3 cells or a constant side
+    confusion: dict[str, dict[str, int]]  # reference category -> predicted category -> cells
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in asdict(self).items()
+        }
+
+
+def cohen_kappa(pairs: Sequence[tuple[str, str]]) -> float:
+    """Cohen's κ of (reference, predicted) category pairs.
+
+    >>> round(cohen_kappa([("FAIL", "FAIL"), ("FINE", "FINE"), ("FINE", "FAIL")]), 3)
+    0.4
+    """
+    n = len(pairs)
+    if n == 0:
+        return math.nan
+    observed = sum(a == b for a, b in pairs) / n
+    chance = sum(
+        (sum(a == k for a, _ in pairs) / n) * (sum(b == k for _, b in pairs) / n)
+        for k in CATEGORIES
+    )
+    return math.nan if chance >= 1 else (observed - chance) / (1 - chance)
+
+
+def spearman(x: list[float], y: list[float]) -> float:
+    """Spearman's ρ; −inf sorts below every finite value (a failed cell)."""
+    if len(x) < 3:
+        return math.nan
+    from scipy.stats import rankdata
+
+    def ranks(values: list[float]) -> np.ndarray:
+        finite = [v for v in values if math.isfinite(v)]
+        floor = (min(finite) if finite else 0.0) - 1.0
+        return np.asarray(rankdata([v if math.isfinite(v) else floor for v in values]))
+
+    rx, ry = ranks(x), ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return math.nan
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def agreement_scores(
+    reference: Mapping[str, Category],
+    predicted: Mapping[str, Category | None],
+    reference_effects: Mapping[str, float],
+    predicted_effects: Mapping[str, float],
+) -> Scores:
+    """The scores over the cells with a predicted category (None: not measured)."""
+    keys = [k for k in reference if predicted.get(k) is not None]
+    pairs = [(reference[k], str(predicted[k])) for k in keys]
+    confusion = {a: {b: sum(p == (a, b) for p in pairs) for b in CATEGORIES} for a in CATEGORIES}
+    with_effects = [k for k in keys if not math.isnan(predicted_effects.get(k, math.nan))]
+    return Scores(
+        cells=len(keys),
+        agreement=sum(a == b for a, b in pairs) / len(pairs) if pairs else math.nan,
+        kappa=cohen_kappa(pairs),
+        spearman=spearman(
+            [reference_effects[k] for k in with_effects],
+            [predicted_effects[k] for k in with_effects],
+        ),
+        confusion=confusion,
+    )

@@ -1,0 +1,138 @@
+"""`derf-search calibrate`: how well a proxy task agrees with a reference of full-scale results.
+
+Example:
+    $ derf-search calibrate --task mnist1d --cells decisive --seeds 2
+    $ derf-search calibrate --task digits-dit --protocol gain-matched --recipe lr=4e-3
+    $ derf-search calibrate --resume results/calibration-mnist1d-decisive
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._args import add_protocol_options
+from ._codes import EXIT_INTERRUPTED
+
+#: Seeds below this give no standard error, and DEGRADE needs one.
+MIN_SEEDS = 2
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from candidates import UserError
+
+    from ..calibration import (
+        PAPER_REFERENCE,
+        STUDY,
+        calibration_table,
+        read_reference,
+        write_calibration,
+    )
+    from ..driver import RunSettings, token_mode_for
+
+    table = None
+    if args.resume:
+        settings = RunSettings.read(args.resume).with_out(args.resume)
+        if settings.study != STUDY:
+            raise UserError(f"{args.resume} is not a calibration run: use `run --resume`")
+    else:
+        if args.task is None:
+            raise UserError("give a task to calibrate (--task T) or --resume RUN_DIR")
+        if args.seeds < MIN_SEEDS:
+            raise UserError(
+                f"a calibration needs at least {MIN_SEEDS} seeds (a degraded cell is one worse "
+                f"by more than 2 standard errors over seeds), but got --seeds {args.seeds}"
+            )
+        reference = Path(args.reference) if args.reference else PAPER_REFERENCE
+        cells = read_reference(reference)  # a bad row is refused before anything runs
+        suffix = "" if args.protocol == "single" else f"-{args.protocol}"
+        name = f"calibration-{args.task}-{args.cells}{suffix}"
+        settings = RunSettings(
+            study=STUDY,
+            reference=str(reference),
+            cells=args.cells,
+            degrade_points=args.degrade_points,
+            tasks=(args.task,),
+            seeds=args.seeds,
+            budget=args.budget,
+            protocol=args.protocol,
+            recipe=tuple(args.recipe or ()),
+            shift=args.shift,
+            device=args.device,
+            workers=args.workers,
+            storage=args.storage,
+            study_name=Path(args.out).name if args.out else name,
+            out=args.out or f"results/{name}",
+        )
+        from evaluators import apply_recipe, get_task, parse_recipe
+
+        apply_recipe(get_task(args.task), settings.budget, parse_recipe(settings.recipe))
+        table = calibration_table(
+            cells, cells=settings.cells, shift=settings.shift, degrade_points=args.degrade_points
+        )
+    token_mode_for(settings.ray_address)  # before Ray is imported (next line)
+    from ..driver import run_search
+    from ..reports import write_outputs
+
+    summary = run_search(
+        settings, resume=bool(args.resume), progress=not args.no_progress, candidates=table
+    )
+    write_outputs(settings.run_dir)
+    write_calibration(settings.run_dir)
+    out = settings.run_dir
+    print((out / "calibration.md").read_text())
+    print(
+        f"{summary.finished} finished ({summary.diverged} diverged), {summary.failed} failed in "
+        f"{summary.seconds:.0f} s; report: {out}/calibration.md|json, plot: "
+        f"{out}/plots/calibration.png"
+    )
+    if summary.interrupted:
+        print(f"interrupted: continue with `derf-search calibrate --resume {out}`", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def add_calibrate_command(sub: Any) -> None:
+    """The sub-parser of `calibrate`."""
+    from ..driver import CELLS
+
+    p = sub.add_parser(
+        "calibrate",
+        help="agreement of a proxy task with full-scale results (the paper's Section 3)",
+    )
+    p.add_argument("--task", help="the proxy task to calibrate")
+    p.add_argument(
+        "--reference",
+        metavar="CSV",
+        help="full-scale results: table,property,base,variant,lam,value "
+        "(default: the paper's Section 3, results/reference/paper-section3.csv)",
+    )
+    p.add_argument(
+        "--cells",
+        choices=CELLS,
+        default="decisive",
+        help="decisive (about 25 runs per seed, for one sitting) or all (default decisive)",
+    )
+    p.add_argument("--seeds", type=int, default=2, help="seeds per cell, paired (default 2)")
+    p.add_argument("--budget", default="default", help="quick, default or a number of epochs")
+    add_protocol_options(p)
+    p.add_argument(
+        "--shift",
+        choices=["scalar", "vector", "none"],
+        default="none",
+        help="the template's s, as in the reference (the paper's Section 3: none)",
+    )
+    p.add_argument(
+        "--degrade-points",
+        type=float,
+        help="a reference cell this far below its row's reference is DEGRADE (default 0.4)",
+    )
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--workers", type=int, default=2, help="Ray workers (default 2)")
+    p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
+    p.add_argument("--out", help="run directory (default results/calibration-<task>-<cells>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a calibration run")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_calibrate)

@@ -1,0 +1,293 @@
+"""Calibration: the reference table, the category rules on both sides, the scores, the
+zero-cost predictors, and `derf-search calibrate` end to end with real Ray and SQLite."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import ray
+
+from candidates import Candidate, UserError, spread_of
+from search.calibration import (
+    PAPER_REFERENCE,
+    ProxyRule,
+    agreement_scores,
+    calibration_table,
+    cohen_kappa,
+    cut_at_shares,
+    decisive_cells,
+    read_reference,
+    reference_categories,
+    reference_effects,
+)
+from search.cli import main
+from search.driver import apply_protocol
+
+HEADER = "table,property,base,variant,lam,value\n"
+
+
+def write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
+    path = tmp_path / "reference.csv"
+    path.write_text(header + body)
+    return path
+
+
+# --- the reference side ------------------------------------------------------------------------
+
+
+def test_the_paper_reference_has_its_published_cells() -> None:
+    cells = {c.key: c for c in read_reference(PAPER_REFERENCE)}
+    assert len(cells) == 123
+    assert cells["T1:erf:hshift:-1"].value == 82.0 and cells["T1:erf:hshift:2"].failed
+    assert cells["T2:x:clip:"].failed and cells["T2:x:clip:0.5"].value == 82.1
+    assert cells["T6:2*x/(1 + x**2):plain:"].value == 80.7
+    assert cells["T6:arctan:neg:"].value == 82.2
+
+    # the functions trained: arctan is (2/π)·atan, flat is 0 on [-λ, λ] and continuous
+    def f(key: str) -> Callable[[float], float]:
+        return Candidate.from_text(cells[key].expression).numpy()
+
+    x = 1.7
+    assert f("T6:arctan:neg:")(x) == pytest.approx(-2 / math.pi * math.atan(x))
+    assert f("T3:isru:mix:0.5")(x) == pytest.approx(0.5 * x / math.sqrt(x * x + 1) + 0.5 * x)
+    assert f("T1:tanh:vshift:-0.5")(x) == pytest.approx(math.tanh(x) - 0.5)
+    assert f("T1:erf:hshift:1")(x) == pytest.approx(math.erf(x + 1))
+    assert f("T5:erf:flat:1")(0.9) == 0 and f("T5:erf:flat:1")(x) == pytest.approx(math.erf(0.7))
+    assert f("T2:asinh(x):clip:0.8")(x) == pytest.approx(0.8)
+    assert cells["T5:tanh:flat:0"].expression == "tanh(x)"  # λ = 0 is f itself
+
+
+def test_category_rules_on_a_hand_made_table(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "A,zero_centered,erf,hshift,0,80.0\n"
+        "A,zero_centered,erf,hshift,1,79.7\n"  # 0.3 below its λ = 0 cell: FINE
+        "A,zero_centered,erf,hshift,2,79.6\n"  # exactly 0.4 below: DEGRADE
+        "A,zero_centered,erf,hshift,3,\n"  # failed: FAIL
+        "B,bounded,x,clip,,\n"  # the identity failed ...
+        "B,bounded,x,clip,1,79.0\n"  # ... so clip(x) is compared with the anchors
+        "C,monotonic,tanh,plain,,81.0\n"
+        "C,monotonic,tanh,neg,,80.5\n"  # −f against f: 0.5 below, DEGRADE
+        "C,monotonic,sin(x),plain,,80.7\n"  # against tanh, the table's only anchor: FINE
+        "D,bounded,asinh(x),plain,,80.2\n",  # no anchor in D: all anchors (80, 81) -> 80.5
+    )
+    cells = read_reference(path)
+    got = reference_categories(cells)
+    assert got == {
+        "A:erf:hshift:0": "FINE",
+        "A:erf:hshift:1": "FINE",
+        "A:erf:hshift:2": "DEGRADE",
+        "A:erf:hshift:3": "FAIL",
+        "B:x:clip:": "FAIL",
+        "B:x:clip:1": "DEGRADE",  # 79.0 against the anchors' 80.5
+        "C:tanh:plain:": "FINE",
+        "C:tanh:neg:": "DEGRADE",
+        "C:sin(x):plain:": "FINE",
+        "D:asinh(x):plain:": "FINE",
+    }
+    effects = reference_effects(cells)
+    assert effects["B:x:clip:1"] == pytest.approx(-1.5)
+    assert effects["A:erf:hshift:3"] == -math.inf
+    # the threshold is a setting; a lower-is-better reference flips the sign
+    assert reference_categories(cells, degrade_points=0.2)["A:erf:hshift:1"] == "DEGRADE"
+    assert reference_categories(cells, direction="minimize")["C:tanh:neg:"] == "FINE"
+
+
+def test_a_cell_with_nothing_to_compare_with_is_refused(tmp_path: Path) -> None:
+    cells = read_reference(write(tmp_path, "A,bounded,asinh(x),plain,,80.2\n"))
+    with pytest.raises(UserError, match="line 2: cell A:asinh"):
+        reference_categories(cells)
+
+
+@pytest.mark.parametrize(
+    ("body", "header", "fragment"),
+    [
+        ("T1,bounded,erff,plain,,1\n", HEADER, r":2: column 'base': .*erff.*did you mean 'erf'"),
+        ("T1,bounded,erf,hshift,abc,1\n", HEADER, r":2: column 'lam': 'abc' is not a number"),
+        ("T1,bounded,erf,hshift,,1\n", HEADER, r":2: column 'lam': variant 'hshift' needs a λ"),
+        ("T1,bounded,erf,plain,1,1\n", HEADER, r":2: column 'lam': variant 'plain' takes no λ"),
+        ("T1,bounded,erf,clip,-1,1\n", HEADER, r":2: column 'lam': a clip bound must be positive"),
+        ("T1,bounded,erf,plain,,8x\n", HEADER, r":2: column 'value': '8x' is not a number"),
+        ("T1,bounded,erf,hsift,1,1\n", HEADER, r":2: column 'variant'.*did you mean 'hshift'"),
+        ("T1,bouned,erf,plain,,1\n", HEADER, r":2: column 'property'.*did you mean 'bounded'"),
+        (
+            "T1,bounded,erf,plain,,1\n",
+            "table,property,base,variant,lam\n",
+            r":1: missing column 'value'",
+        ),
+        ("T1,bounded,layernorm,plain,,1\n", HEADER, r":2: column 'base': .*normalization layer"),
+        (
+            "T1,bounded,erf,plain,,1\nT1,bounded,erf,plain,,2\n",
+            HEADER,
+            r":3: the same cell as line 2",
+        ),
+        ("T1,bounded,erf,plain,,1,7\n", HEADER, r":2: more fields than the header's 6"),
+        ("", HEADER, r"no rows below the header"),
+    ],
+)
+def test_bad_reference_rows_are_refused_with_file_line_and_column(
+    tmp_path: Path, body: str, header: str, fragment: str
+) -> None:
+    path = write(tmp_path, body, header)
+    with pytest.raises(UserError, match=fragment) as err:
+        read_reference(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_decisive_cells_cover_every_property_in_about_25_runs() -> None:
+    cells = read_reference(PAPER_REFERENCE)
+    categories = reference_categories(cells)
+    decisive = decisive_cells(cells, categories)
+    shares = Counter(categories[c.key] for c in decisive)
+    assert shares["FAIL"] >= 6 and shares["DEGRADE"] >= 6 and shares["FINE"] >= 4
+    for prop in ("zero_centered", "bounded", "center_sensitive", "monotonic"):
+        assert any(c.prop == prop and categories[c.key] != "FINE" for c in decisive), prop
+    table = calibration_table(cells, cells="decisive")
+    assert 18 <= table["candidate_id"].nunique() <= 28  # runs per seed, LayerNorm included
+    assert "layernorm" in set(table["candidate_id"])
+    everything = calibration_table(cells, cells="all")
+    assert int(everything["scored"].sum()) == 123
+    # cells that train one function share one run; the template has no s, as in the paper
+    assert everything["candidate_id"].nunique() < 123
+    assert set(everything[everything["kind"] == "candidate"]["shift"]) == {"none"}
+
+
+# --- the proxy side and the scores --------------------------------------------------------------
+
+
+def test_proxy_rules_pair_seeds_and_tell_fail_from_degrade() -> None:
+    rule = ProxyRule(untrained=0.1, layernorm="ln", direction="maximize")
+    values = {
+        "ln": {0: 0.9, 1: 0.9, 2: 0.9},
+        "erf": {0: 0.70, 1: 0.80, 2: 0.60},
+        # paired: always 0.02 below erf, though the seeds' spread is ten times that
+        "paired": {0: 0.68, 1: 0.78, 2: 0.58},
+        "noisy": {0: 0.80, 1: 0.60, 2: 0.65},  # below erf on average, within seed noise
+        "collapsed": {0: 0.16, 1: 0.17, 2: 0.18},  # recovers < 10% of LayerNorm's 0.8 gain
+        "diverged": {0: math.nan, 1: math.nan, 2: math.nan},
+        "one_diverged": {0: math.nan, 1: 0.8, 2: 0.6},  # the diverged seed counts as 0.1
+    }
+    judge = {k: rule.judge(k, ["erf"], values) for k in values if k != "ln"}
+    assert judge["erf"].category == "FINE" and judge["erf"].effect == 0
+    assert judge["paired"].category == "DEGRADE"
+    assert judge["paired"].effect == pytest.approx(-0.02 / 0.8)
+    assert judge["noisy"].category == "FINE"
+    assert judge["collapsed"].category == "FAIL" and judge["diverged"].category == "FAIL"
+    assert judge["one_diverged"].diverged == 1
+    assert judge["one_diverged"].mean == pytest.approx((0.1 + 0.8 + 0.6) / 3)
+    # a lower-is-better metric: the same rules, signs flipped
+    loss = ProxyRule(untrained=1.0, layernorm="ln", direction="minimize")
+    loss_values = {"ln": {0: 0.2, 1: 0.2}, "erf": {0: 0.3, 1: 0.31}, "worse": {0: 0.35, 1: 0.36}}
+    assert loss.judge("worse", ["erf"], loss_values).category == "DEGRADE"
+    # unmeasured runs are not judged
+    assert rule.judge("missing", ["erf"], values).category is None
+
+
+def test_scores_kappa_agreement_and_spearman() -> None:
+    assert cohen_kappa([("FAIL", "FAIL"), ("FINE", "FINE")]) == 1.0
+    assert math.isnan(cohen_kappa([("FINE", "FINE"), ("FINE", "FINE")]))  # chance is 1
+    # the textbook case: 20 cells, 70% agreement, chance 50% -> κ 0.4
+    pairs = [("FAIL", "FAIL")] * 7 + [("FINE", "FINE")] * 7 + [("FAIL", "FINE")] * 3
+    pairs += [("FINE", "FAIL")] * 3
+    assert cohen_kappa(pairs) == pytest.approx(0.4)
+    ref = {"a": "FAIL", "b": "FINE", "c": "DEGRADE"}
+    got = {"a": "FAIL", "b": "FINE", "c": None}  # c not measured: left out
+    s = agreement_scores(ref, got, {"a": -math.inf, "b": 0, "c": -1}, {"a": -1, "b": 0})
+    assert s.cells == 2 and s.agreement == 1.0 and s.confusion["FAIL"]["FAIL"] == 1
+
+
+def test_zero_cost_categories_take_the_reference_shares() -> None:
+    effects = {"a": 0.3, "b": -2.0, "c": -0.5, "d": 0.0, "e": -1.0}
+    reference = {"a": "FINE", "b": "FAIL", "c": "FINE", "d": "DEGRADE", "e": "FAIL"}
+    got = cut_at_shares(effects, reference)
+    assert Counter(got.values()) == Counter(reference.values())
+    assert got["b"] == got["e"] == "FAIL" and got["c"] == "DEGRADE"
+
+
+def test_gain_matched_protocol_gives_every_function_erf_s_spread() -> None:
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "expression": ["erf(x)", "x", "2*x/(1 + x**2)", "tanh(x) + 1", None],
+            "alpha0": [0.5] * 5,
+        }
+    )
+    matched = apply_protocol(table, "gain-matched")
+    target = spread_of("erf(x)", 0.5)
+    for expression, alpha0 in zip(matched["expression"][:4], matched["alpha0"][:4], strict=True):
+        assert spread_of(expression, alpha0) == pytest.approx(target, rel=1e-4)
+    assert matched["alpha0"].iloc[4] == 0.5  # a norm layer has no α
+    assert apply_protocol(table, "single") is table
+
+
+# --- the command, end to end --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+QUICK = ("--budget", "quick", "--recipe", "max_steps=3", "--device", "cpu", "--no-progress")
+
+
+def test_calibrate_end_to_end(
+    local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cal"
+    assert main(["calibrate", "--task", "mnist1d", *QUICK, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "# Calibration of mnist1d" in printed and "zero-cost: spread" in printed
+    figures = json.loads((out / "calibration.json").read_text())
+    for key in ("task", "protocol", "recipe", "cells", "agreement", "kappa", "spearman"):
+        assert key in figures
+    assert figures["task"] == "mnist1d" and figures["recipe"] == ["max_steps=3"]
+    assert figures["seconds"] > 0 and figures["scored_cells"] == 25
+    assert set(figures["per_property"]) == {
+        "zero_centered",
+        "bounded",
+        "center_sensitive",
+        "monotonic",
+    }
+    assert 0 <= figures["agreement"] <= 1 and figures["not_measured"] == 0
+    assert sum(sum(row.values()) for row in figures["confusion"].values()) == 25
+    assert {"spread", "slope"} <= set(figures["zero_cost"])
+    assert (out / "plots" / "calibration.png").stat().st_size > 0
+    # every run trained max_steps=3 steps, two seeds per run
+    import pandas as pd
+
+    trials = pd.read_parquet(out / "trials.parquet")
+    assert set(trials["steps"]) == {3} and set(trials["seed"]) == {0, 1}
+    # a finished calibration resumes to nothing and rewrites the same figures
+    assert main(["calibrate", "--resume", str(out), "--no-progress"]) == 0
+    again = json.loads((out / "calibration.json").read_text())
+    assert again["agreement"] == figures["agreement"]
+    # the same directory is never overwritten by a new calibration
+    assert main(["calibrate", "--task", "mnist1d", *QUICK, "--out", str(out)]) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--task", "mnist1d", "--seeds", "1"], "at least 2 seeds"),
+        (["--task", "mnsit1d"], "did you mean 'mnist1d'"),
+        (["--task", "mnist1d", "--recipe", "lrr=1"], "did you mean 'lr'"),
+        (["--task", "mnist1d", "--reference", "/nonexistent.csv"], "does not exist"),
+        ([], "give a task"),
+    ],
+)
+def test_calibrate_refuses_bad_input_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], fragment: str
+) -> None:
+    assert main(["calibrate", *args, "--out", str(tmp_path / "c"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "c").exists()
