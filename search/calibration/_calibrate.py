@@ -35,6 +35,7 @@ from candidates import (
     get_entry,
 )
 
+from ..driver import sweep_summary
 from ._proxy import ProxyCell, ProxyRule, Values
 from ._reference import (
     DEGRADE_POINTS,
@@ -215,10 +216,27 @@ def _fmt(value: float) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:.2f}"
 
 
-def run_values(trials: pd.DataFrame, task: str) -> Values:
+def run_values(
+    trials: pd.DataFrame,
+    task: str,
+    table: pd.DataFrame | None = None,
+    *,
+    untrained: float | None = None,
+    direction: str = "maximize",
+) -> Values:
     """run key -> seed -> metric of a task's finished trials (nan: diverged); a (run, seed)
-    counts once, its first finished trial."""
+    counts once, its first finished trial. In an lr-sweep run (``table`` has ``sweep_of``),
+    a candidate's value is its mean over the learning-rate ladder, a diverged rung at the
+    ``untrained`` level (best metric less the learning-rate sensitivity)."""
     done = trials[(trials["task"] == task) & (trials["state"] == "COMPLETE")]
+    if table is not None and "sweep_of" in table and untrained is not None:
+        summary = sweep_summary(done, table, untrained=untrained, direction=direction)
+        swept: dict[str, dict[int, float]] = {}
+        for row in summary.to_dict("records"):
+            swept.setdefault(str(row["candidate_id"]), {})[int(row["seed"])] = float(
+                row["ladder_mean"]
+            )
+        return swept
     done = done.sort_values("number").drop_duplicates(["candidate_id", "seed"])
     values: dict[str, dict[int, float]] = {}
     for row in done.to_dict("records"):
@@ -259,9 +277,11 @@ def calibration_figures(
     proxy_task = get_task(task)
     untrained = proxy_task.untrained_level()
     rule = ProxyRule(untrained, LAYERNORM, proxy_task.direction)
-    values = run_values(trials, task)
+    values = run_values(trials, task, table, untrained=untrained, direction=proxy_task.direction)
     rows = {str(r["row"]): r for r in table.to_dict("records")}
-    run_of = {key: str(r["candidate_id"]) for key, r in rows.items()}
+    # the run a cell is scored by: its candidate's (over the ladder, in an lr-sweep run)
+    run_key = "sweep_of" if "sweep_of" in table else "candidate_id"
+    run_of = {key: str(r[run_key]) for key, r in rows.items()}
     functions = {
         key: (str(r["expression"]), float(r["alpha0"]))
         for key, r in rows.items()

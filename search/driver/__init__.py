@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ._lock import LOCK_FILE, RunInUse, hold_run_dir
     from ._owner import Owner
     from ._progress import StageProgress
-    from ._protocol import PROTOCOLS, apply_protocol, protocol_alpha0
+    from ._protocol import LR_LADDER, PROTOCOLS, apply_protocol, protocol_alpha0, sweep_summary
     from ._ray_auth import token_mode_for
     from ._record import (
         RESULT_FIELDS,
@@ -52,6 +52,8 @@ _WHERE = {
     "PROTOCOLS": "._protocol",
     "apply_protocol": "._protocol",
     "protocol_alpha0": "._protocol",
+    "sweep_summary": "._protocol",
+    "LR_LADDER": "._protocol",
     "PRUNERS": "._settings",
     "SAMPLERS": "._settings",
     "RunSettings": "._settings",
@@ -95,6 +97,7 @@ __all__ = [
     "ALPHA0_RANGE",
     "CELLS",
     "LOCK_FILE",
+    "LR_LADDER",
     "MAX_ATTEMPTS",
     "PROTOCOLS",
     "PRUNERS",
@@ -132,6 +135,7 @@ __all__ = [
     "save_trials",
     "start_relay",
     "start_worker",
+    "sweep_summary",
     "token_mode_for",
 ]
 

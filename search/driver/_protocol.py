@@ -7,23 +7,35 @@
   signal at initialisation. A short proxy cannot adapt α the way ~10⁵ full-scale steps do, and
   the initial gain otherwise decides much of a short comparison.
 
-Norm layers (LayerNorm, RMSNorm) have no α and are left as they are.
+- ``lr-sweep``: every run (norm layers included) at each rate of a fixed geometric ladder,
+  :data:`LR_LADDER` times the recipe's learning rate; each (candidate, seed, rate) is its own
+  trial, keyed ``<candidate>@lr×<scale>`` with the candidate's own key in ``sweep_of``. Over the
+  ladder a candidate has a best metric, a learning-rate sensitivity (Wortsman et al. 2023: the
+  mean gap to the best, a diverged run counted at the untrained level) and a largest stable
+  rate (:func:`sweep_summary`).
+
+Norm layers (LayerNorm, RMSNorm) have no α: gain matching leaves them as they are.
 
 Example:
     >>> import pandas as pd
     >>> table = pd.DataFrame({"expression": ["erf(x)", "x", None], "alpha0": [0.5, 0.5, 0.5]})
     >>> [round(a, 3) for a in apply_protocol(table, "gain-matched")["alpha0"]]
     [0.5, 0.465, 0.5]
+    >>> table["candidate_id"], table["name"] = ["erf", "x", "layernorm"], ["erf", "x", "LN"]
+    >>> list(apply_protocol(table, "lr-sweep")["candidate_id"][:4])
+    ['erf@lr×0.25', 'x@lr×0.25', 'layernorm@lr×0.25', 'erf@lr×0.5']
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-PROTOCOLS = ("single", "gain-matched")
+PROTOCOLS = ("single", "gain-matched", "lr-sweep")
+#: The lr-sweep protocol's rates, as multiples of the recipe's learning rate (factor 2 apart).
+LR_LADDER = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: The gain-matched protocol's target: this function's spread at the default α0.
 MATCHED_TO = "erf(x)"
 
@@ -34,7 +46,7 @@ def protocol_alpha0(expression: str, protocol: str) -> float | None:
     >>> round(protocol_alpha0("tanh(x)", "gain-matched"), 3), protocol_alpha0("x", "single")
     (0.586, None)
     """
-    if protocol == "single":
+    if protocol != "gain-matched":
         return None
     from candidates import DEFAULT_ALPHA0, matched_alpha0, spread_of
 
@@ -43,11 +55,93 @@ def protocol_alpha0(expression: str, protocol: str) -> float | None:
 
 def apply_protocol(table: pd.DataFrame, protocol: str) -> pd.DataFrame:
     """``table`` (a candidate table) with the protocol's per-function settings filled in."""
-    if protocol == "single":
-        return table
-    table = table.copy()
-    table["alpha0"] = [
-        protocol_alpha0(e, protocol) if isinstance(e, str) else a
-        for e, a in zip(table["expression"], table["alpha0"], strict=True)
-    ]
+    if protocol == "gain-matched":
+        table = table.copy()
+        table["alpha0"] = [
+            protocol_alpha0(e, protocol) if isinstance(e, str) else a
+            for e, a in zip(table["expression"], table["alpha0"], strict=True)
+        ]
+    elif protocol == "lr-sweep":
+        import pandas as pd
+
+        copies = []
+        for scale in LR_LADDER:
+            rung = table.copy()
+            rung["sweep_of"] = table["candidate_id"]
+            rung["lr_scale"] = scale
+            rung["candidate_id"] = [f"{c}@lr×{scale:g}" for c in table["candidate_id"]]
+            rung["name"] = [f"{n} (lr ×{scale:g})" for n in table["name"]]
+            copies.append(rung)
+        table = pd.concat(copies, ignore_index=True)
     return table
+
+
+def sweep_summary(
+    trials: pd.DataFrame, table: pd.DataFrame, *, untrained: float, direction: str
+) -> pd.DataFrame:
+    """Per (candidate, seed) of an lr-sweep run, over the ladder: ``best`` metric, the rate
+    scale that reached it, ``sensitivity`` (the mean gap to the best, a diverged rung at
+    ``untrained``; 0 for a candidate that does equally well at every rate), ``ladder_mean``
+    (best − sensitivity, in the metric's direction) and ``largest_stable`` (the largest scale
+    that did not diverge; nan if none). A (candidate, seed) lacking a rung is left out.
+
+    ``trials`` is a run's trial table (finished trials of one task); ``table`` its candidates.
+    """
+    import math
+
+    import pandas as pd
+
+    sign = 1.0 if direction == "maximize" else -1.0
+    rungs = table.drop_duplicates("candidate_id")
+    sweep_of = {
+        str(c): str(s) for c, s in zip(rungs["candidate_id"], rungs["sweep_of"], strict=True)
+    }
+    scale_of = {
+        str(c): float(s) for c, s in zip(rungs["candidate_id"], rungs["lr_scale"], strict=True)
+    }
+    done = trials[trials["state"] == "COMPLETE"].sort_values("number")
+    done = done.drop_duplicates(["candidate_id", "seed"])
+    done = done[done["candidate_id"].isin(list(sweep_of))]
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for trial in done.to_dict("records"):
+        at = (sweep_of[str(trial["candidate_id"])], int(trial["seed"]))
+        groups.setdefault(at, []).append({str(k): v for k, v in trial.items()})
+    rows = []
+    for (candidate, seed), group in groups.items():
+        if len(group) < len(LR_LADDER):
+            continue
+        scales = [scale_of[str(t["candidate_id"])] for t in group]
+        diverged = [
+            bool(t["diverged"]) or t["value"] is None or not math.isfinite(float(t["value"]))
+            for t in group
+        ]
+        values = [
+            untrained if bad else float(t["value"]) for bad, t in zip(diverged, group, strict=True)
+        ]
+        best_at = max(range(len(values)), key=lambda i: sign * values[i])
+        best = values[best_at]
+        sensitivity = sum(sign * (best - v) for v in values) / len(values)
+        stable = [s for s, bad in zip(scales, diverged, strict=True) if not bad]
+        rows.append(
+            {
+                "candidate_id": candidate,
+                "seed": seed,
+                "best": best,
+                "best_scale": scales[best_at],
+                "sensitivity": sensitivity,
+                "ladder_mean": best - sign * sensitivity,
+                "largest_stable": max(stable) if stable else math.nan,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "candidate_id",
+            "seed",
+            "best",
+            "best_scale",
+            "sensitivity",
+            "ladder_mean",
+            "largest_stable",
+        ],
+    )

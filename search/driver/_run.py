@@ -136,6 +136,11 @@ class _Driver:
         self.table = table.drop_duplicates("candidate_id").set_index("candidate_id")
         self.keys = list(self.table.index)
         self.alpha0s = {str(k): float(v) for k, v in self.table["alpha0"].items()}
+        # the lr-sweep protocol's rung of each run (see search.driver.apply_protocol)
+        scales: dict[Any, Any] = dict(self.table.get("lr_scale", pd.Series(dtype=float)))
+        self.lr_scales = {str(k): float(v) for k, v in scales.items() if pd.notna(v)}
+        sweep: dict[Any, Any] = dict(self.table.get("sweep_of", pd.Series(dtype=object)))
+        self.sweep_of = {str(k): str(v) for k, v in sweep.items() if isinstance(v, str)}
         self.max_steps = max_steps
         self.recipe = tuple(parse_recipe(settings.recipe).items())
         self.on_start = on_start
@@ -246,7 +251,7 @@ class _Driver:
                 trial=self._new_key(),
                 task=task,
                 # a function goes by its expression in its row's template; a norm layer by name
-                candidate=function if function is not None else key,
+                candidate=function if function is not None else self.sweep_of.get(key, key),
                 shift=str(row["shift"]),
                 seed=seed,
                 budget=self.settings.budget,
@@ -254,6 +259,7 @@ class _Driver:
                 device=self.settings.device,
                 max_steps=self.max_steps,
                 recipe=self.recipe,
+                lr_scale=self.lr_scales.get(key, 1.0),
             )
             return trial, spec
         return None

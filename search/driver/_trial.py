@@ -35,6 +35,8 @@ class TrialSpec:
     # Recipe changes for this trial only (a Budget field or depth, see evaluators.apply_recipe):
     # pairs, not a dict, so that a spec stays hashable. A search passes none.
     recipe: tuple[tuple[str, Any], ...] = ()
+    # The learning rate as a multiple of the recipe's (the lr-sweep protocol's ladder).
+    lr_scale: float = 1.0
 
 
 def run_trial(
@@ -54,6 +56,8 @@ def run_trial(
     task, budget = apply_recipe(task or get_task(spec.task), spec.budget, dict(spec.recipe))
     if spec.max_steps is not None:
         budget = replace(budget, max_steps=spec.max_steps)
+    if spec.lr_scale != 1.0:
+        budget = replace(budget, lr=budget.lr * spec.lr_scale)
     return train(
         task,
         spec.candidate,

@@ -291,3 +291,60 @@ def test_calibrate_refuses_bad_input_in_one_line(
     err = capsys.readouterr().err.strip()
     assert fragment in err and len(err.splitlines()) == 1
     assert not (tmp_path / "c").exists()
+
+
+def test_sweep_summary_over_the_ladder() -> None:
+    import pandas as pd
+
+    from search.driver import LR_LADDER, sweep_summary
+
+    table = apply_protocol(
+        pd.DataFrame({"candidate_id": ["erf"], "name": ["erf"], "expression": ["erf(x)"]}),
+        "lr-sweep",
+    )
+    assert list(table["lr_scale"]) == list(LR_LADDER) and set(table["sweep_of"]) == {"erf"}
+    values = [0.5, 0.7, 0.8, None, None]  # the two largest rates diverged
+    trials = pd.DataFrame(
+        {
+            "number": range(5),
+            "candidate_id": list(table["candidate_id"]),
+            "seed": [0] * 5,
+            "state": ["COMPLETE"] * 5,
+            "value": values,
+            "diverged": [False, False, False, True, True],
+        }
+    )
+    row = sweep_summary(trials, table, untrained=0.1, direction="maximize").iloc[0]
+    assert row["best"] == 0.8 and row["best_scale"] == 1.0 and row["largest_stable"] == 1.0
+    gaps = [0.3, 0.1, 0.0, 0.7, 0.7]
+    assert row["sensitivity"] == pytest.approx(sum(gaps) / 5)
+    assert row["ladder_mean"] == pytest.approx((0.5 + 0.7 + 0.8 + 0.1 + 0.1) / 5)
+    # a candidate missing a rung is not summarised yet
+    partial = sweep_summary(trials.iloc[:4], table, untrained=0.1, direction="maximize")
+    assert partial.empty
+
+
+def test_calibrate_with_the_lr_sweep_protocol(
+    local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    reference = write(tmp_path, "T,monotonic,erf,plain,,80.0\nT,bounded,x,plain,,\n")
+    out = tmp_path / "sweep"
+    args = ["calibrate", "--task", "mnist1d", "--reference", str(reference), "--cells", "all"]
+    args += ["--protocol", "lr-sweep", "--budget", "quick", "--recipe", "max_steps=2"]
+    assert main([*args, "--device", "cpu", "--no-progress", "--out", str(out)]) == 0
+    trials = pd.read_parquet(out / "trials.parquet")
+    # LayerNorm and two functions, each at five rates and two seeds: one trial each
+    assert len(trials) == 3 * 5 * 2
+    assert trials.groupby(["candidate_id", "seed"]).size().eq(1).all()
+    assert {c.split("@")[1] for c in trials["candidate_id"]} == {
+        "lr×0.25",
+        "lr×0.5",
+        "lr×1",
+        "lr×2",
+        "lr×4",
+    }
+    figures = json.loads((out / "calibration.json").read_text())
+    assert figures["protocol"] == "lr-sweep" and figures["scored_cells"] == 2
+    assert figures["not_measured"] == 0
