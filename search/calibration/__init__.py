@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         calibration_figures,
         calibration_table,
         read_calibration,
+        rescore_study,
         run_values,
     )
     from ._proxy import DEGRADE_SE, FAIL_GAIN, ProxyCell, ProxyRule
@@ -59,6 +60,7 @@ _WHERE = {
             "calibration_figures",
             "calibration_table",
             "read_calibration",
+            "rescore_study",
             "run_values",
         ),
         "._calibrate",
@@ -122,6 +124,7 @@ __all__ = [
     "reference_categories",
     "reference_cells",
     "reference_effects",
+    "rescore_study",
     "run_values",
     "write_calibration",
 ]

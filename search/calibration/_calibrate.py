@@ -370,3 +370,50 @@ def read_calibration(run_dir: str | Path) -> Calibration:
         table, trials, task=settings.tasks[0], settings=settings.to_dict()
     )
     return figures
+
+
+def rescore_study(
+    run_dir: str | Path, reference: list[ReferenceCell], *, degrade_points: float | None = None
+) -> Calibration:
+    """The figures of an existing property-study run (`derf-search study properties`) against
+    ``reference``, without training: each cell is matched to the study's run of the same
+    function (sympy-equal, template without s, the default α0); cells the study lacks are
+    counted as not measured.
+
+    Example:
+        >>> from search.calibration import PAPER_REFERENCE, read_reference
+        >>> c = rescore_study("results/paper-properties-mnist1d", read_reference(PAPER_REFERENCE))
+        >>> c.proxy.cells, c.not_measured
+        (123, 0)
+    """
+    from candidates import UserError
+
+    from ..driver import RunSettings, read_candidates, read_trials
+
+    settings = RunSettings.read(run_dir)
+    if settings.study != "properties":
+        raise UserError(f"{run_dir} is not a property study (`derf-search study properties`)")
+    study = read_candidates(run_dir)
+    runs: dict[Any, str] = {}
+    for row in study.to_dict("records"):
+        if (
+            row["kind"] == "candidate"
+            and row["shift"] == "none"
+            and isinstance(row["expression"], str)
+            and float(row["alpha0"]) == DEFAULT_ALPHA0
+        ):
+            runs.setdefault(Candidate.from_text(row["expression"]).sympy, row["candidate_id"])
+    table = calibration_table(reference, cells="all", degrade_points=degrade_points)
+    own = [
+        LAYERNORM
+        if e is None or not isinstance(e, str)
+        else runs.get(Candidate.from_text(e).sympy, f"missing:{c}")
+        for e, c in zip(table["expression"], table["candidate_id"], strict=True)
+    ]
+    table["candidate_id"] = own
+    return calibration_figures(
+        table,
+        read_trials(run_dir),
+        task=settings.tasks[0],
+        settings={**settings.to_dict(), "cells": "all", "protocol": "single"},
+    )

@@ -227,12 +227,13 @@ def plot_calibration(c: Calibration, path: Path) -> Path:
     return path
 
 
-def write_calibration(run_dir: str | Path) -> Calibration:
-    """Write the calibration report of ``run_dir`` (markdown, JSON, plot) from its record."""
+def write_calibration(run_dir: str | Path, figures: Calibration | None = None) -> Calibration:
+    """Write the calibration report into ``run_dir`` (markdown, JSON, plot): ``figures``, or
+    those of the calibration run in ``run_dir``, from its record."""
     from ._calibrate import read_calibration
 
     out = Path(run_dir)
-    figures = read_calibration(out)
+    figures = figures if figures is not None else read_calibration(out)
     (out / "calibration.md").write_text(calibration_markdown(figures))
     (out / "calibration.json").write_text(json.dumps(calibration_json(figures), indent=1) + "\n")
     if figures.runs:

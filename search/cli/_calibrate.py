@@ -4,6 +4,7 @@ Example:
     $ derf-search calibrate --task mnist1d --cells decisive --seeds 2
     $ derf-search calibrate --task digits-dit --protocol gain-matched --recipe lr=4e-3
     $ derf-search calibrate --resume results/calibration-mnist1d-decisive
+    $ derf-search calibrate --study results/paper-properties-digits-dit   # no training
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     )
     from ..driver import RunSettings, token_mode_for
 
+    if args.study:
+        return _rescore(args)
     table = None
     if args.resume:
         settings = RunSettings.read(args.resume).with_out(args.resume)
@@ -94,6 +97,20 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rescore(args: argparse.Namespace) -> int:
+    """Score an existing property study against the reference: no training."""
+    from ..calibration import PAPER_REFERENCE, read_reference, rescore_study, write_calibration
+
+    reference = read_reference(Path(args.reference) if args.reference else PAPER_REFERENCE)
+    figures = rescore_study(args.study, reference, degrade_points=args.degrade_points)
+    out = Path(args.out) if args.out else Path(args.study)
+    out.mkdir(parents=True, exist_ok=True)
+    write_calibration(out, figures)
+    print((out / "calibration.md").read_text())
+    print(f"report: {out}/calibration.md|json, plot: {out}/plots/calibration.png")
+    return 0
+
+
 def add_calibrate_command(sub: Any) -> None:
     """The sub-parser of `calibrate`."""
     from ..driver import CELLS
@@ -134,5 +151,11 @@ def add_calibrate_command(sub: Any) -> None:
     p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
     p.add_argument("--out", help="run directory (default results/calibration-<task>-<cells>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a calibration run")
+    p.add_argument(
+        "--study",
+        metavar="RUN_DIR",
+        help="score an existing `study properties` run instead of training (written into "
+        "RUN_DIR, or --out)",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=_calibrate)

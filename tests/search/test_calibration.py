@@ -348,3 +348,16 @@ def test_calibrate_with_the_lr_sweep_protocol(
     figures = json.loads((out / "calibration.json").read_text())
     assert figures["protocol"] == "lr-sweep" and figures["scored_cells"] == 2
     assert figures["not_measured"] == 0
+
+
+def test_calibrate_scores_a_committed_property_study_without_training(tmp_path: Path) -> None:
+    study = Path(__file__).parents[2] / "results" / "paper-properties-digits-dit"
+    assert main(["calibrate", "--study", str(study), "--out", str(tmp_path)]) == 0
+    figures = json.loads((tmp_path / "calibration.json").read_text())
+    assert figures["scored_cells"] == 123 and figures["not_measured"] == 0
+    assert figures["seeds"] == 3 and figures["task"] == "digits-dit"
+    # the zero-cost predictors are scored on the same cells
+    assert figures["zero_cost"]["spread"]["cells"] == 123
+    # a search is not a property study
+    catalog = study.parent / "paper-catalog-digits-dit"
+    assert main(["calibrate", "--study", str(catalog), "--out", str(tmp_path / "c")]) == 2
