@@ -10,12 +10,13 @@ Example:
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from candidates import DELTA_REFERENCES, PROPERTIES
+from candidates import DELTA_REFERENCES, PAPER, PROPERTIES
 
 from ._leaderboard import format_signed, leaderboard
 
@@ -97,6 +98,42 @@ def _group_table(rows: pd.DataFrame, stats: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n" + note
 
 
+def seed_agreement(trials: pd.DataFrame, keys: list[str], task: str) -> list[float]:
+    """Kendall's τ between two seeds' rankings of the runs ``keys`` of ``task``, for every pair
+    of seeds that ran them all (a diverged run ranks last): how far one seed's ranking can
+    be trusted.
+
+    Example:
+        >>> t = pd.DataFrame({"task": "t", "state": "COMPLETE", "direction": "maximize",
+        ...                   "candidate_id": list("abcabc"), "seed": [0, 0, 0, 1, 1, 1],
+        ...                   "value": [0.1, 0.2, 0.3, 0.15, 0.25, 0.2], "diverged": False})
+        >>> [round(x, 2) for x in seed_agreement(t, ["a", "b", "c"], "t")]
+        [0.33]
+    """
+    from itertools import combinations
+
+    from scipy.stats import kendalltau
+
+    rows = trials[(trials["task"] == task) & (trials["state"] == "COMPLETE")]
+    rows = rows[rows["candidate_id"].isin(keys)].drop_duplicates(["candidate_id", "seed"])
+    if rows.empty:
+        return []
+    sign = 1.0 if rows["direction"].iloc[0] == "maximize" else -1.0
+    value = {
+        (str(r["candidate_id"]), int(r["seed"])): -math.inf
+        if bool(r["diverged"]) or r["value"] is None or not math.isfinite(float(r["value"]))
+        else sign * float(r["value"])
+        for r in rows.to_dict("records")
+    }
+    seeds = sorted({seed for _, seed in value})
+    taus = []
+    for a, b in combinations(seeds, 2):
+        if all((k, a) in value and (k, b) in value for k in keys):
+            tau = kendalltau([value[k, a] for k in keys], [value[k, b] for k in keys]).statistic
+            taus.append(float(tau))
+    return taus
+
+
 def _catalog_tables(
     candidates: pd.DataFrame, trials: pd.DataFrame, task: str, stats: dict[str, dict[str, Any]]
 ) -> str:
@@ -117,6 +154,14 @@ def _catalog_tables(
             f"{format_signed(delta)} | {format_signed(loss, plus=False)} | {verdicts} |"
         )
     text = "\n".join(lines) + "\n"
+    paper = [e.name for e in PAPER]
+    taus = seed_agreement(trials, paper, task)
+    if taus:
+        text += (
+            f"\nSeed stability: the {len(paper)} catalog functions' ranking from one seed agrees "
+            f"with another seed's at Kendall τ {statistics.fmean(taus):.2f} (mean over "
+            f"{len(taus)} seed pairs; lowest {min(taus):.2f}).\n"
+        )
     for group in ("ablation: without s", "ablation: per-channel s"):
         rows = candidates[candidates["group"] == group]
         label = "without s" if "without" in group else "per-channel s"
