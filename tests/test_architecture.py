@@ -17,8 +17,9 @@ ROOMS_BELOW = {
     "driver": set(),
     "reports": {"driver"},
     "studies": {"driver", "reports"},
+    "calibration": {"driver", "reports"},
     "bench": {"driver", "reports", "studies"},
-    "cli": {"driver", "reports", "studies", "bench"},
+    "cli": {"driver", "reports", "studies", "calibration", "bench"},
 }
 
 
