@@ -189,7 +189,7 @@ def add_search_commands(sub: Any) -> None:
 
 
 def _add_run(sub: Any) -> None:
-    from ..driver import PRUNERS, SAMPLERS
+    from ..driver import OBJECTIVES, PRUNERS, SAMPLERS
 
     p = sub.add_parser("run", help="search: evaluate candidates with Optuna on Ray workers")
     src = p.add_argument_group("candidates (the baselines are always added)")
@@ -216,6 +216,13 @@ def _add_run(sub: Any) -> None:
     )
     ev.add_argument("--tune-alpha", action="store_true", help="sample α0 log-uniformly per trial")
     add_protocol_options(ev)
+    ev.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        default="final",
+        help="what the leaderboard ranks by; best-lr, lr-sensitivity and pareto (the front of "
+        "best metric and sensitivity) need --protocol lr-sweep (default final)",
+    )
     ev.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     sc = p.add_argument_group("scheduling")
     sc.add_argument("--sampler", default="grid", help=f"{'|'.join(SAMPLERS)} (default grid)")

@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from ._lock import LOCK_FILE, RunInUse, hold_run_dir
     from ._owner import Owner
     from ._progress import StageProgress
-    from ._protocol import LR_LADDER, PROTOCOLS, apply_protocol, protocol_alpha0, sweep_summary
+    from ._protocol import (
+        LR_LADDER,
+        OBJECTIVES,
+        PROTOCOLS,
+        apply_protocol,
+        protocol_alpha0,
+        sweep_summary,
+    )
     from ._ray_auth import token_mode_for
     from ._record import (
         RESULT_FIELDS,
@@ -54,6 +61,7 @@ _WHERE = {
     "protocol_alpha0": "._protocol",
     "sweep_summary": "._protocol",
     "LR_LADDER": "._protocol",
+    "OBJECTIVES": "._protocol",
     "PRUNERS": "._settings",
     "SAMPLERS": "._settings",
     "RunSettings": "._settings",
@@ -99,6 +107,7 @@ __all__ = [
     "LOCK_FILE",
     "LR_LADDER",
     "MAX_ATTEMPTS",
+    "OBJECTIVES",
     "PROTOCOLS",
     "PRUNERS",
     "RESULT_FIELDS",

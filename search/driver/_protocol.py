@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PROTOCOLS = ("single", "gain-matched", "lr-sweep")
+#: What a leaderboard ranks by. ``final``: the metric (of an lr-sweep, at the recipe's own
+#: rate); the others need the lr-sweep protocol: ``best-lr`` the best metric over the ladder,
+#: ``lr-sensitivity`` the learning-rate sensitivity (lower first), ``pareto`` the Pareto front
+#: of (best over the ladder, sensitivity) first, from an Optuna multi-objective study.
+OBJECTIVES = ("final", "best-lr", "lr-sensitivity", "pareto")
 #: The lr-sweep protocol's rates, as multiples of the recipe's learning rate (factor 2 apart).
 LR_LADDER = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: The gain-matched protocol's target: this function's spread at the default α0.
@@ -70,7 +75,6 @@ def apply_protocol(table: pd.DataFrame, protocol: str) -> pd.DataFrame:
             rung["sweep_of"] = table["candidate_id"]
             rung["lr_scale"] = scale
             rung["candidate_id"] = [f"{c}@lr×{scale:g}" for c in table["candidate_id"]]
-            rung["name"] = [f"{n} (lr ×{scale:g})" for n in table["name"]]
             copies.append(rung)
         table = pd.concat(copies, ignore_index=True)
     return table

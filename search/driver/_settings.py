@@ -23,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10
     import tomli as tomllib
 
-from ._protocol import PROTOCOLS
+from ._protocol import OBJECTIVES, PROTOCOLS
 
 SAMPLERS = ("grid", "random", "tpe")
 #: The cells a calibration runs: a subset that decides a recipe in one sitting, or all.
@@ -76,6 +76,7 @@ class RunSettings:
     # every function; see evaluators.parse_recipe)
     protocol: str = "single"
     recipe: tuple[str, ...] = ()
+    objective: str = "final"  # what the leaderboard ranks by (see search.driver.OBJECTIVES)
     # a calibration (study "calibration"): the reference table, the cells run, and the
     # reference's degrade threshold in its own points (None: the calibration default)
     reference: str | None = None
@@ -90,6 +91,12 @@ class RunSettings:
         _check_choice("shift", self.shift, ("scalar", "vector", "none"))
         _check_choice("protocol", self.protocol, PROTOCOLS)
         _check_choice("cells", self.cells, CELLS)
+        _check_choice("objective", self.objective, OBJECTIVES)
+        if self.objective != "final" and self.protocol != "lr-sweep":
+            raise UserError(
+                f"--objective {self.objective} ranks over a learning-rate ladder: "
+                "use it with --protocol lr-sweep"
+            )
         if self.seeds < 1:
             raise UserError(f"seeds must be at least 1, but got {self.seeds=}.")
         if self.workers < 1:

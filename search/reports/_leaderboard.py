@@ -32,7 +32,8 @@ import pandas as pd
 
 from candidates import DELTA_REFERENCES, PROPERTIES, UserError
 
-from ..driver import as_number, read_candidates, read_trials
+from ..driver import RunSettings, as_number, read_candidates, read_trials
+from ._sweep import collapse_sweep, is_sweep, pareto_front
 
 
 def _last_reports(pruned: pd.DataFrame) -> pd.DataFrame:
@@ -82,6 +83,12 @@ LEADERBOARD_COLUMNS: tuple[str, ...] = (
     "compute_s",  # seconds of training, all runs
     *(f"delta_{ref}" for ref in DELTA_REFERENCES),  # mean minus that baseline's mean
     "best_alpha0",  # with --tune-alpha: the α0 of the best finished run
+    # with the lr-sweep protocol (empty otherwise): the learning-rate sensitivity (mean over
+    # seeds), the largest stable rate multiple (smallest over seeds), and, with the pareto
+    # objective, whether the candidate is on the front of (best over the ladder, sensitivity)
+    "lr_sensitivity",
+    "largest_stable_lr",
+    "pareto_front",
 )
 _INFO = ("name", "kind", "expression", "latex", "shift", "alpha0", "passed", *PROPERTIES)
 
@@ -144,9 +151,28 @@ def _task_block(trials: pd.DataFrame, task: str) -> pd.DataFrame:
     if not tuned.empty:  # α0 is a trial parameter only when it is tuned
         best = tuned.loc[(sign * tuned["value"]).groupby(tuned["candidate_id"]).idxmin()]
         block["best_alpha0"] = best.set_index("candidate_id")["alpha0"]
+    for column, how in (("lr_sensitivity", "mean"), ("largest_stable_lr", "min")):
+        block[column] = (
+            done.groupby("candidate_id")[column].agg(how) if column in done else math.nan
+        )
+    block["pareto_front"] = None
     block["task"] = task
     block["metric"] = rows["metric"].iloc[0] if "metric" in rows else None
     block["direction"] = direction
+    return block
+
+
+def _front_first(block: pd.DataFrame) -> pd.DataFrame:
+    """The pareto objective: the front of (mean, lr-sensitivity) first, each part by rank."""
+    points = {
+        str(k): (float(m), float(s))
+        for k, m, s in zip(block.index, block["mean"], block["lr_sensitivity"], strict=True)
+    }
+    front = set(pareto_front(points, str(block["direction"].iloc[0])))
+    block = block.copy()
+    block["pareto_front"] = [str(k) in front for k in block.index]
+    order = block.sort_values(["pareto_front", "task_rank"], ascending=[False, True]).index
+    block["task_rank"] = pd.Series(range(1, len(order) + 1), index=order)
     return block
 
 
@@ -155,12 +181,16 @@ def leaderboard(
     candidates: pd.DataFrame | None = None,
     *,
     task: str | None = None,
+    objective: str = "final",
 ) -> pd.DataFrame:
     """The leaderboard in long form: one row per (candidate, task), :data:`LEADERBOARD_COLUMNS`,
     sorted by overall rank and then by the order of the tasks. ``task`` ranks by that task
-    alone (and keeps only its rows)."""
+    alone (and keeps only its rows). An lr-sweep run is ranked by ``objective`` (see
+    :mod:`search.reports._sweep`), a row per candidate, not per rate."""
     if trials.empty:
         return pd.DataFrame(columns=list(LEADERBOARD_COLUMNS))
+    if candidates is not None and is_sweep(candidates):
+        trials, candidates = collapse_sweep(trials, candidates, objective=objective)
     tasks = [task] if task else list(dict.fromkeys(trials["task"]))
     if task is not None and task not in set(trials["task"]):
         from candidates import suggest
@@ -175,6 +205,8 @@ def leaderboard(
         if name not in trials:
             trials[name] = math.nan
     blocks = {t: _task_block(trials, t) for t in tasks}
+    if objective == "pareto":
+        blocks = {t: _front_first(b) for t, b in blocks.items()}
     ranks = pd.concat({t: b["task_rank"] for t, b in blocks.items()}, axis=1)
     # A candidate missing from a task ranks after every candidate of that task.
     ranks = ranks.fillna(ranks.max() + 1)
@@ -239,13 +271,17 @@ def _verdict(value: Any) -> str:
 
 
 def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
-    """The (long) leaderboard as a markdown table a person can read: a row per candidate."""
+    """The (long) leaderboard as a markdown table a person can read: a row per candidate
+    (★: on the Pareto front of an lr-sweep run ranked by the pareto objective)."""
     tasks = list(dict.fromkeys(board["task"]))
     refs = {ref: label for ref, label in (("layernorm", "Δ LN"), ("dyt", "Δ DyT"))}
     header = ["rank", "candidate", "expression"]
+    swept = board["lr_sensitivity"].notna().any() if "lr_sensitivity" in board else False
     for t in tasks:
         header += [t, *(f"{refs.get(r, 'Δ ' + r)} ({t})" for r in DELTA_REFERENCES)]
         header += [f"train loss ({t})"]
+        if swept:
+            header += [f"lr sensitivity ({t})", f"stable up to lr × ({t})"]
     header += ["pruned", "failed", "compute s", "Z B C M"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     ranks = list(dict.fromkeys(board["rank"]))
@@ -254,7 +290,8 @@ def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
         first = rows.iloc[0]
         name = first["name"] if isinstance(first["name"], str) else first["candidate_id"]
         expr = first["expression"] if isinstance(first["expression"], str) else "(norm layer)"
-        cells = [str(rank), f"`{name}`", f"`{expr}`"]
+        front = " ★" if (rows["pareto_front"] == True).any() else ""  # noqa: E712 (objects)
+        cells = [str(rank), f"`{name}`{front}", f"`{expr}`"]
         by_task = rows.set_index("task")
         for t in tasks:
             if t not in by_task.index:
@@ -264,6 +301,10 @@ def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
             cells.append(_cell(row["mean"], row["std"], int(row["n"]), int(row["diverged"])))
             cells += [format_signed(row[f"delta_{r}"]) for r in DELTA_REFERENCES]
             cells.append(format_signed(row["train_loss_eval"], plus=False))
+            if swept:
+                cells.append(format_signed(row["lr_sensitivity"], plus=False))
+                stable = as_number(row["largest_stable_lr"])
+                cells.append(f"{stable:g}" if math.isfinite(stable) else "none")
         cells += [
             str(int(rows["pruned"].sum())),
             str(int(rows["failed"].sum())),
@@ -284,7 +325,10 @@ def format_signed(value: Any, *, plus: bool = True) -> str:
 def load_leaderboard(run_dir: str | Path, *, task: str | None = None) -> pd.DataFrame:
     """The leaderboard of a run directory, computed from its study (also while it runs), or
     from its ``trials.parquet`` where the storage is gone."""
-    return leaderboard(read_trials(run_dir), read_candidates(run_dir), task=task)
+    objective = RunSettings.read(run_dir).objective
+    return leaderboard(
+        read_trials(run_dir), read_candidates(run_dir), task=task, objective=objective
+    )
 
 
 def write_outputs(run_dir: str | Path, *, plots: bool = True) -> pd.DataFrame:
@@ -294,10 +338,12 @@ def write_outputs(run_dir: str | Path, *, plots: bool = True) -> pd.DataFrame:
 
     out = Path(run_dir)
     trials, candidates = read_trials(out), read_candidates(out)
-    board = leaderboard(trials, candidates)
+    board = leaderboard(trials, candidates, objective=RunSettings.read(out).objective)
     board.to_csv(out / "leaderboard.csv", index=False)
     board.to_parquet(out / "leaderboard.parquet", index=False)
     (out / "leaderboard.md").write_text(leaderboard_markdown(board))
     if plots and not trials.empty:
+        if is_sweep(candidates):  # the curves of each candidate's run at the recipe's rate
+            trials, candidates = collapse_sweep(trials, candidates, objective="final")
         plot_run(out, board, trials, candidates)
     return board

@@ -135,7 +135,8 @@ def plot_curves(board: pd.DataFrame, trials: pd.DataFrame, plots: Path, *, top: 
         ax.set_xlabel("epoch")
         ax.set_ylabel(str(rows["metric"].iloc[0]) if len(rows) else "metric")
         ax.set_title(f"{task}: validation metric, mean over seeds", fontsize=10)
-        ax.legend(fontsize=7, frameon=False)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return save_figure(fig, plots / "curves.png")
 
