@@ -104,13 +104,13 @@ def cross_entropy(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor)
     return F.cross_entropy(model(inputs), targets)
 
 
-@torch.no_grad()
 def majority_accuracy(train: Split, val: Split) -> float:
     """The validation accuracy of always answering the most frequent training class."""
     majority = torch.bincount(train.targets).argmax()
     return float((val.targets == majority).float().mean())
 
 
+@torch.no_grad()
 def classification_score(model: nn.Module, split: Split) -> dict[str, float]:
     """Accuracy and cross-entropy over a split, in eval mode."""
     model.train(False)  # eval mode: no dropout, running statistics
