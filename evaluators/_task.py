@@ -155,19 +155,33 @@ def get_task(name: str) -> Task:
 MODEL_SETTINGS = ("depth",)
 
 
+#: The values a recipe setting may take: (lowest, highest, whether the lowest is allowed).
+RECIPE_RANGES: dict[str, tuple[float, float, bool]] = {
+    "epochs": (1, math.inf, True),
+    "batch_size": (1, math.inf, True),
+    "lr": (0, math.inf, False),
+    "weight_decay": (0, math.inf, True),
+    "warmup_fraction": (0, 1, True),
+    "clip_grad": (0, math.inf, False),
+    "max_steps": (1, math.inf, True),
+    "depth": (1, math.inf, True),
+}
+
+
 def parse_recipe(items: Sequence[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` texts as recipe changes, typed as the :class:`Budget` field (or ``depth``)
-    they name; ``none`` clears ``clip_grad`` or ``max_steps``. Unknown keys and bad values are
-    refused, naming the known keys.
+    """``KEY=VALUE`` texts (or several joined by commas) as recipe changes, typed as the
+    :class:`Budget` field (or ``depth``) they name; ``none`` clears ``clip_grad`` or
+    ``max_steps``. Unknown keys, repeated keys and values out of range are refused.
 
     Example:
-        >>> parse_recipe(["lr=1e-2", "clip_grad=none", "depth=8"])
+        >>> parse_recipe(["lr=1e-2,clip_grad=none", "depth=8"])
         {'lr': 0.01, 'clip_grad': None, 'depth': 8}
     """
     types = {f.name: str(f.type) for f in fields(Budget)} | dict.fromkeys(MODEL_SETTINGS, "int")
     out: dict[str, Any] = {}
-    for item in items:
+    for item in (part for text in items for part in text.split(",") if part.strip()):
         key, sep, text = (part.strip() for part in item.partition("="))
+        key = key.lower()
         if not sep or not key or not text:
             raise UserError(f"a recipe change is KEY=VALUE, such as lr=1e-2, not {item!r}")
         if key not in types:
@@ -175,17 +189,26 @@ def parse_recipe(items: Sequence[str]) -> dict[str, Any]:
                 f"not a recipe setting: {key!r}{suggest(key, list(types))} "
                 f"(known: {', '.join(sorted(types))})"
             )
+        if key in out:
+            raise UserError(f"recipe setting {key} given twice")
         kind = types[key]
         if text.lower() == "none" and "None" in kind:
             out[key] = None
             continue
+        integer = kind.startswith("int")
         try:
-            value: float | int = int(text) if kind.startswith("int") else float(text)
+            value: float | int = int(text) if integer else float(text)
         except ValueError:
-            number = "an integer" if kind.startswith("int") else "a number"
+            number = "an integer" if integer else "a number"
             raise UserError(f"recipe {key} must be {number}, not {text!r}") from None
-        if not (math.isfinite(value) and value >= 0) or (kind.startswith("int") and value < 1):
-            raise UserError(f"recipe {key} out of range: {text!r}")
+        low, high, closed = RECIPE_RANGES[key]
+        if not (value >= low if closed else value > low) or not value <= high:
+            bound = (
+                ("≥" if closed else ">")
+                + f" {low:g}"
+                + (f" and ≤ {high:g}" if high < math.inf else "")
+            )
+            raise UserError(f"recipe {key} must be {bound}, not {text!r}")
         out[key] = value
     return out
 

@@ -16,13 +16,13 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from candidates import (
@@ -36,6 +36,7 @@ from candidates import (
 )
 
 from ..driver import sweep_summary
+from ..reports import seed_taus
 from ._proxy import ProxyCell, ProxyRule, Values
 from ._reference import (
     DEGRADE_POINTS,
@@ -216,6 +217,11 @@ def _fmt(value: float) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:.2f}"
 
 
+def _flag(value: Any) -> bool:
+    """A boolean column's value read back from parquet (numpy or Python; empty is False)."""
+    return isinstance(value, bool | np.bool_) and bool(value)
+
+
 def run_values(
     trials: pd.DataFrame,
     task: str,
@@ -247,19 +253,14 @@ def run_values(
     return values
 
 
-def _seed_tau(values: Values) -> float:
-    """Mean over seed pairs of Kendall's τ between the runs' values (nan with < 2 seeds)."""
-    from scipy.stats import kendalltau
-
-    seeds = sorted({s for v in values.values() for s in v})
-    taus = []
-    for a, b in itertools.combinations(seeds, 2):
-        both = [(v[a], v[b]) for v in values.values() if a in v and b in v]
-        both = [(x, y) for x, y in both if math.isfinite(x) and math.isfinite(y)]
-        if len(both) >= 3:
-            tau = kendalltau([x for x, _ in both], [y for _, y in both]).statistic
-            if math.isfinite(tau):
-                taus.append(float(tau))
+def _seed_tau(values: Values, direction: str) -> float:
+    """Mean over seed pairs of Kendall's τ between the runs' values (a diverged run last)."""
+    sign = 1.0 if direction == "maximize" else -1.0
+    signed = {
+        run: {seed: sign * v if math.isfinite(v) else -math.inf for seed, v in per.items()}
+        for run, per in values.items()
+    }
+    taus = seed_taus(signed)
     return statistics.fmean(taus) if taus else math.nan
 
 
@@ -288,7 +289,7 @@ def calibration_figures(
         if isinstance(r["expression"], str)
     }
     references = {
-        key: [str(k) for k in r["reference_rows"]] for key, r in rows.items() if r["scored"] is True
+        key: [str(k) for k in r["reference_rows"]] for key, r in rows.items() if _flag(r["scored"])
     }
     keys = list(references)
     zero_cost = {d: descriptor_effects(d, keys, references, functions) for d in DESCRIPTORS}
@@ -350,7 +351,7 @@ def calibration_figures(
         runs=len(done),
         seconds=float(done["seconds"].sum()) if len(done) else 0.0,
         seed_noise=statistics.median(ses) if ses else math.nan,
-        seed_tau=_seed_tau(values),
+        seed_tau=_seed_tau(values, proxy_task.direction),
         not_measured=sum(c.proxy.category is None for c in results),
     )
 
@@ -393,6 +394,11 @@ def rescore_study(
     settings = RunSettings.read(run_dir)
     if settings.study != "properties":
         raise UserError(f"{run_dir} is not a property study (`derf-search study properties`)")
+    if settings.protocol != "single":
+        raise UserError(
+            f"{run_dir} ran protocol {settings.protocol}: scoring a study is for the single "
+            "protocol; calibrate others with `derf-search calibrate --protocol …`"
+        )
     study = read_candidates(run_dir)
     runs: dict[Any, str] = {}
     for row in study.to_dict("records"):
@@ -415,5 +421,5 @@ def rescore_study(
         table,
         read_trials(run_dir),
         task=settings.tasks[0],
-        settings={**settings.to_dict(), "cells": "all", "protocol": "single"},
+        settings={**settings.to_dict(), "cells": "all"},
     )

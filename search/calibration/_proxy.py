@@ -22,6 +22,10 @@ Example:
     ('DEGRADE', 'FINE')
     >>> rule.judge("dead", ["erf"], values).category
     'FAIL'
+
+    With two seeds the standard error has one degree of freedom: a cell with no real effect is
+    called DEGRADE about 15% of the time (9% with three seeds), not the 2.3% of a normal
+    tail. Calibrate with three seeds where the cost allows.
 """
 
 from __future__ import annotations
@@ -86,7 +90,8 @@ class ProxyRule:
         own = values.get(run, {})
         refs = [values.get(r, {}) for r in dict.fromkeys(references)]
         seeds = sorted(set(own).intersection(*refs)) if refs else []
-        if not own or not seeds:
+        if not own or not seeds or (self.untrained is not None and self.layernorm not in values):
+            # not measured yet: the cell, its reference, or LayerNorm (the unit of effects)
             return ProxyCell(None, math.nan, math.nan, math.nan, 0, 0)
         diverged = sum(not math.isfinite(v) for v in own.values())
         mine = [self._value(own[s]) for s in seeds]

@@ -47,8 +47,8 @@ from candidates import (
 #: ``results/reference/`` where its README cites the source.
 PAPER_REFERENCE = Path(__file__).with_name("paper-section3.csv")
 COLUMNS = ("table", "property", "base", "variant", "lam", "value")
-CATEGORIES = ("FAIL", "DEGRADE", "FINE")
 Category = Literal["FAIL", "DEGRADE", "FINE"]
+CATEGORIES: tuple[Category, ...] = ("FAIL", "DEGRADE", "FINE")
 #: A cell this many points or more below its reference cells is a degraded training.
 DEGRADE_POINTS = 0.4
 #: Bases whose identity cells are the reference of rows that have none.
@@ -57,24 +57,28 @@ ANCHOR_BASES = ("erf", "tanh", "arctan")
 
 @dataclass(frozen=True)
 class Variant:
-    """What λ does to a base f: an expression over ``f`` and ``lam``, and the λ at which it is
-    f itself (``None``: the cell without λ)."""
+    """What λ does to a base f: an expression over ``f`` and ``lam``, the λ it takes, where it
+    is f itself, and the variant whose cell of the same base it is compared with."""
 
     template: str
-    takes_lam: bool
-    identity: float | None  # the λ at which the variant is f; None: λ empty is f
+    lam: Literal["none", "required", "optional"]  # optional: an empty λ is f (unclipped)
+    identity: Literal["without lam", "at zero", "never"]  # where the variant is f itself
+    positive_lam: bool = False  # λ is a bound: it must be positive
+    compared_with: str | None = None  # the variant of the same base's reference cell
 
 
 #: The variants of a reference row. ``flat`` is 0 on [−λ, λ] with the branches shifted outward
 #: (for an odd, increasing base).
 VARIANTS: dict[str, Variant] = {
-    "plain": Variant("f(x)", takes_lam=False, identity=None),
-    "neg": Variant("-f(x)", takes_lam=False, identity=math.nan),  # never f itself
-    "hshift": Variant("f(x + lam)", takes_lam=True, identity=0.0),
-    "vshift": Variant("f(x) + lam", takes_lam=True, identity=0.0),
-    "clip": Variant("clip(f(x), -lam, lam)", takes_lam=True, identity=None),  # empty: unclipped
-    "mix": Variant("(1 - lam)*f(x) + lam*x", takes_lam=True, identity=0.0),
-    "flat": Variant("max(f(x - lam), 0) + min(f(x + lam), 0)", takes_lam=True, identity=0.0),
+    "plain": Variant("f(x)", lam="none", identity="without lam"),
+    "neg": Variant("-f(x)", lam="none", identity="never", compared_with="plain"),
+    "hshift": Variant("f(x + lam)", lam="required", identity="at zero"),
+    "vshift": Variant("f(x) + lam", lam="required", identity="at zero"),
+    "clip": Variant(
+        "clip(f(x), -lam, lam)", lam="optional", identity="without lam", positive_lam=True
+    ),
+    "mix": Variant("(1 - lam)*f(x) + lam*x", lam="required", identity="at zero"),
+    "flat": Variant("max(f(x - lam), 0) + min(f(x + lam), 0)", lam="required", identity="at zero"),
 }
 
 
@@ -89,6 +93,7 @@ class ReferenceCell:
     lam: float | None
     value: float | None  # None: the training failed
     line: int
+    source: str  # the file the row was read from
     expression: str  # the function trained, in the expression syntax
     base_id: str  # the base's candidate id (one per function modulo the template)
 
@@ -119,9 +124,9 @@ class ReferenceCell:
     def is_identity(self) -> bool:
         """Whether the cell trains the base f itself."""
         identity = VARIANTS[self.variant].identity
-        if identity is None:
-            return self.lam is None and self.variant != "neg"
-        return self.lam is not None and self.lam == identity
+        if identity == "without lam":
+            return self.lam is None
+        return identity == "at zero" and self.lam == 0
 
 
 def _anchor_ids() -> set[str]:
@@ -157,11 +162,11 @@ def _cell(raw: dict[str, str], where: str, line: int) -> ReferenceCell:
             f"(known: {', '.join(VARIANTS)})"
         )
     lam = _number(get["lam"], where, "lam") if get["lam"] else None
-    if lam is not None and not variant.takes_lam:
+    if lam is not None and variant.lam == "none":
         raise UserError(f"{where}: column 'lam': variant {get['variant']!r} takes no λ")
-    if lam is None and variant.takes_lam and variant.identity is not None:
+    if lam is None and variant.lam == "required":
         raise UserError(f"{where}: column 'lam': variant {get['variant']!r} needs a λ")
-    if get["variant"] == "clip" and lam is not None and lam <= 0:
+    if variant.positive_lam and lam is not None and lam <= 0:
         raise UserError(f"{where}: column 'lam': a clip bound must be positive, not {lam:g}")
     value = _number(get["value"], where, "value") if get["value"] else None
     name = get["base"]
@@ -173,8 +178,8 @@ def _cell(raw: dict[str, str], where: str, line: int) -> ReferenceCell:
     try:
         base = Candidate.from_text(name, origin=f"{where}: column 'base'")
         text = variant.template.replace("lam", "" if lam is None else f"({lam!r})")
-        identity = variant.identity
-        if (lam is None and variant.takes_lam) or (lam is not None and lam == identity):
+        unclipped = lam is None and variant.lam == "optional"
+        if unclipped or (lam == 0 and variant.identity == "at zero"):
             text = "f(x)"  # unclipped, or λ = 0: f itself, whatever the template's algebra
         expression = to_source(parse(text, primitives={"f": base.sympy}))
     except ExpressionError as exc:
@@ -187,6 +192,7 @@ def _cell(raw: dict[str, str], where: str, line: int) -> ReferenceCell:
         lam=lam,
         value=value,
         line=line,
+        source=where.rsplit(":", 1)[0],
         expression=expression,
         base_id=base.id,
     )
@@ -205,7 +211,7 @@ def read_reference(path: str | Path) -> list[ReferenceCell]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark is no column
     except FileNotFoundError:
         raise UserError(f"reference table {path} does not exist") from None
     except UnicodeDecodeError as exc:
@@ -220,7 +226,7 @@ def read_reference(path: str | Path) -> list[ReferenceCell]:
         )
     reader.fieldnames = header
     cells: list[ReferenceCell] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, str, str, float | None], int] = {}
     for raw in reader:
         line = reader.line_num
         if not any((v or "").strip() for v in raw.values()):
@@ -228,9 +234,10 @@ def read_reference(path: str | Path) -> list[ReferenceCell]:
         if None in raw:  # more fields than the header names
             raise UserError(f"{path}:{line}: more fields than the header's {len(header)}")
         cell = _cell(raw, f"{path}:{line}", line)
-        if cell.key in seen:
-            raise UserError(f"{path}:{line}: the same cell as line {seen[cell.key]} ({cell.key})")
-        seen[cell.key] = line
+        same = (cell.table, cell.base_id, cell.variant, cell.lam)  # erf and erf(x) are one base
+        if same in seen:
+            raise UserError(f"{path}:{line}: the same cell as line {seen[same]} ({cell.key})")
+        seen[same] = line
         cells.append(cell)
     if not cells:
         raise UserError(f"{path}: no rows below the header")
@@ -240,9 +247,10 @@ def read_reference(path: str | Path) -> list[ReferenceCell]:
 def reference_cells(cell: ReferenceCell, cells: Sequence[ReferenceCell]) -> list[ReferenceCell]:
     """The cells ``cell`` is compared with (see the module docstring); empty when the table
     has none for it."""
-    if cell.variant == "neg":
+    compared_with = VARIANTS[cell.variant].compared_with
+    if compared_with is not None:
         own = [c for c in cells if c.table == cell.table and c.base_id == cell.base_id]
-        own = [c for c in own if c.variant == "plain" and not c.failed]
+        own = [c for c in own if c.variant == compared_with and c.is_identity and not c.failed]
         if own:
             return own
     elif not cell.is_identity:
@@ -253,6 +261,16 @@ def reference_cells(cell: ReferenceCell, cells: Sequence[ReferenceCell]) -> list
     pool = [c for c in cells if c.base_id in anchors and c.is_identity and not c.failed]
     same_table = [c for c in pool if c.table == cell.table]
     return same_table or pool
+
+
+def reference_mean(refs: Sequence[ReferenceCell]) -> float:
+    """The mean of reference cells, each base weighing the same however many of its identity
+    cells the table has (as on the proxy's side, where a base is one run)."""
+    by_base: dict[str, list[float]] = {}
+    for c in refs:
+        if c.value is not None:
+            by_base.setdefault(c.base_id, []).append(c.value)
+    return statistics.fmean(statistics.fmean(v) for v in by_base.values())
 
 
 def reference_categories(
@@ -271,10 +289,10 @@ def reference_categories(
         refs = reference_cells(cell, cells)
         if not refs:
             raise UserError(
-                f"line {cell.line}: cell {cell.key} has nothing to be compared with: give its "
-                f"row a λ = 0 (or unclipped) cell, or rows of {', '.join(ANCHOR_BASES)}"
+                f"{cell.source}:{cell.line}: cell {cell.key} has nothing to be compared with: "
+                f"give its row a λ = 0 (or unclipped) cell, or rows of {', '.join(ANCHOR_BASES)}"
             )
-        gap = sign * (statistics.fmean(c.value for c in refs if c.value is not None) - cell.value)
+        gap = sign * (reference_mean(refs) - cell.value)
         out[cell.key] = "DEGRADE" if gap >= degrade_points - 1e-9 else "FINE"
     return out
 
@@ -291,7 +309,7 @@ def reference_effects(
         if cell.value is None or not refs:
             out[cell.key] = -math.inf
             continue
-        out[cell.key] = sign * (cell.value - statistics.fmean(c.value or 0.0 for c in refs))
+        out[cell.key] = sign * (cell.value - reference_mean(refs))
     return out
 
 
@@ -300,8 +318,8 @@ def decisive_cells(
 ) -> list[ReferenceCell]:
     """The cells that decide a recipe in one sitting: the anchor bases' identity cells, and for
     each (table, variant) the row with the most non-FINE cells — its identity cell and, on each
-    side of it, the failing (else the most degraded) cell nearest to it with its neighbour
-    towards the identity; of the cells without λ, the non-FINE ones."""
+    side of it, the failing cell nearest to it (else the degraded one farthest) with its
+    neighbour towards the identity; of the cells without λ, the non-FINE ones."""
     chosen: set[str] = set()
     anchors = _anchor_ids()
     for base_id in sorted(anchors):
@@ -312,7 +330,7 @@ def decisive_cells(
     for cell in cells:
         groups.setdefault((cell.table, cell.variant), []).append(cell)
     for (_, variant), group in groups.items():
-        if not VARIANTS[variant].takes_lam:
+        if VARIANTS[variant].lam == "none":
             chosen.update(c.key for c in group if categories[c.key] != "FINE")
             continue
         rows: dict[str, list[ReferenceCell]] = {}

@@ -126,6 +126,9 @@ def calibration_markdown(c: Calibration) -> str:
         _scores_row("trained proxy", c.proxy),
         *(_scores_row(f"zero-cost: {d}", s) for d, s in c.zero_cost.items()),
         "",
+        "The zero-cost categories are cut at the reference's own category shares, which the "
+        "trained proxy's fixed rules do not know: the comparison favours the zero-cost side.",
+        "",
         f"## Per property (trained proxy; zero-cost {c.best_zero_cost} in brackets)",
         "",
         "| property | cells | agreement | κ | Spearman |",
@@ -183,9 +186,9 @@ def calibration_markdown(c: Calibration) -> str:
 
 
 def plot_calibration(c: Calibration, path: Path) -> Path:
-    """Reference effect (x) against proxy effect (y), one point per cell: the fill is the
-    reference's category is the colour, the proxy's the marker; failed reference cells sit
-    left of the rest."""
+    """Reference effect (x) against proxy effect (y), one point per cell: its colour is the
+    reference's category, its marker the proxy's; failed reference cells sit left of the
+    rest."""
     import matplotlib
 
     matplotlib.use("Agg")

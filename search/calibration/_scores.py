@@ -60,7 +60,7 @@ def cohen_kappa(pairs: Sequence[tuple[str, str]]) -> float:
 
 
 def spearman(x: list[float], y: list[float]) -> float:
-    """Spearman's ρ; −inf sorts below every finite value (a failed cell)."""
+    """Spearman's ρ; −inf sorts below every finite value (a failed cell), +inf above."""
     if len(x) < 3:
         return math.nan
     from scipy.stats import rankdata
@@ -68,7 +68,9 @@ def spearman(x: list[float], y: list[float]) -> float:
     def ranks(values: list[float]) -> np.ndarray:
         finite = [v for v in values if math.isfinite(v)]
         floor = (min(finite) if finite else 0.0) - 1.0
-        return np.asarray(rankdata([v if math.isfinite(v) else floor for v in values]))
+        ceiling = (max(finite) if finite else 0.0) + 1.0
+        bounded = [v if math.isfinite(v) else floor if v < 0 else ceiling for v in values]
+        return np.asarray(rankdata(bounded))
 
     rx, ry = ranks(x), ranks(y)
     if rx.std() == 0 or ry.std() == 0:
@@ -85,7 +87,9 @@ def agreement_scores(
     """The scores over the cells with a predicted category (None: not measured)."""
     keys = [k for k in reference if predicted.get(k) is not None]
     pairs = [(reference[k], str(predicted[k])) for k in keys]
-    confusion = {a: {b: sum(p == (a, b) for p in pairs) for b in CATEGORIES} for a in CATEGORIES}
+    confusion: dict[str, dict[str, int]] = {
+        a: {b: sum(p == (a, b) for p in pairs) for b in CATEGORIES} for a in CATEGORIES
+    }
     with_effects = [k for k in keys if not math.isnan(predicted_effects.get(k, math.nan))]
     return Scores(
         cells=len(keys),

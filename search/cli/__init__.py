@@ -18,13 +18,14 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from ._args import recipe_items
 from ._calibrate import add_calibrate_command
 from ._candidates import add_candidate_commands
 from ._codes import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE
 from ._experiments import add_experiment_commands
 from ._search import add_search_commands, settings_from_args
 
-__all__ = ["build_parser", "environment_error", "main", "settings_from_args"]
+__all__ = ["build_parser", "environment_error", "main", "recipe_items", "settings_from_args"]
 
 
 def build_parser() -> argparse.ArgumentParser:

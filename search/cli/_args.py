@@ -37,12 +37,25 @@ def add_protocol_options(parser: argparse.ArgumentParser) -> None:
         choices=PROTOCOLS,
         default="single",
         help="single: each function at its template's α0; gain-matched: α0 per function such "
-        "that f(α0·z) has erf(0.5·z)'s spread (default single)",
+        "that f(α0·z) has erf(0.5·z)'s spread; lr-sweep: every run at 0.25, 0.5, 1, 2 and 4 "
+        "times the recipe's learning rate (default single)",
     )
     parser.add_argument(
         "--recipe",
-        nargs="+",
-        metavar="KEY=VALUE",
-        help="recipe changes, the same for every function: lr=4e-3 clip_grad=none depth=8 "
-        "epochs=20 …",
+        action="append",
+        metavar="KEY=VALUE[,…]",
+        help="recipe changes, the same for every function: lr=4e-3,clip_grad=none,depth=8 "
+        "(or the flag repeated)",
+    )
+
+
+def recipe_items(args: argparse.Namespace) -> tuple[str, ...]:
+    """The ``--recipe`` changes, one ``KEY=VALUE`` each (the flag may be repeated, and each
+    may hold several joined by commas).
+
+    >>> recipe_items(argparse.Namespace(recipe=["lr=1e-2,depth=8", "epochs=3"]))
+    ('lr=1e-2', 'depth=8', 'epochs=3')
+    """
+    return tuple(
+        part.strip() for text in args.recipe or () for part in text.split(",") if part.strip()
     )

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import add_protocol_options, settings_from
+from ._args import add_protocol_options, recipe_items, settings_from
 from ._codes import EXIT_USAGE
 
 
@@ -137,10 +137,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..driver import StageProgress, TrialSpec, protocol_alpha0, run_trial
 
     task = get_task(args.task)
-    recipe = parse_recipe(args.recipe or ())
+    recipe = parse_recipe(recipe_items(args))
     apply_recipe(task, args.budget, recipe)  # unknown budgets and settings refused up front
     alpha0 = args.alpha0
-    if args.protocol != "single":
+    if args.protocol == "lr-sweep":
+        raise UserError(
+            "evaluate trains one run; a ladder of rates is `derf-search run --protocol lr-sweep` "
+            "(or evaluate with --recipe lr=…)"
+        )
+    if args.protocol == "gain-matched":
         if alpha0 is not None:
             raise UserError(f"--alpha0 and --protocol {args.protocol} both set α0: give one")
         entry = find_entry(args.candidate) if "(" not in args.candidate else None

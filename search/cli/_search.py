@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import add_protocol_options, settings_from
+from ._args import add_protocol_options, recipe_items, settings_from
 from ._codes import EXIT_INTERRUPTED
 
 
@@ -30,7 +30,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         candidates_dir=args.candidates,
         expressions=tuple(args.expr or ()),
         tasks=tuple(args.task),
-        recipe=tuple(args.recipe or ()),
+        recipe=recipe_items(args),
         study_name=name,
         out=args.out or f"results/{name}",
     )
@@ -87,12 +87,17 @@ def _study(args: argparse.Namespace) -> int:
             RunSettings,
             args,
             tasks=tuple(args.task),
-            recipe=tuple(args.recipe or ()),
+            recipe=recipe_items(args),
             study_name=name,
             out=args.out or f"results/{name}",
         )
     if settings.study is None:
         raise UserError(f"{settings.run_dir} is a search, not a study: use `run --resume`")
+    if settings.protocol == "lr-sweep":
+        raise UserError(
+            "a study reports one run per cell: calibrate a ladder of rates with "
+            "`derf-search calibrate --protocol lr-sweep` instead"
+        )
     table = None if args.resume else study_table(settings.study)
     summary = run_search(
         settings, resume=bool(args.resume), progress=not args.no_progress, candidates=table

@@ -87,7 +87,8 @@ def sweep_summary(
     scale that reached it, ``sensitivity`` (the mean gap to the best, a diverged rung at
     ``untrained``; 0 for a candidate that does equally well at every rate), ``ladder_mean``
     (best − sensitivity, in the metric's direction) and ``largest_stable`` (the largest scale
-    that did not diverge; nan if none). A (candidate, seed) lacking a rung is left out.
+    that did not diverge; nan if none). A (candidate, seed) lacking a rung is left out; a rung
+    whose trial failed for good counts as diverged.
 
     ``trials`` is a run's trial table (finished trials of one task); ``table`` its candidates.
     """
@@ -103,7 +104,11 @@ def sweep_summary(
     scale_of = {
         str(c): float(s) for c, s in zip(rungs["candidate_id"], rungs["lr_scale"], strict=True)
     }
-    done = trials[trials["state"] == "COMPLETE"].sort_values("number")
+    # A rung that failed for good (its worker died twice) counts as diverged, so that one lost
+    # trial does not leave its candidate unranked for ever.
+    retried = trials["retried"].fillna(False) if "retried" in trials else False
+    lost = trials[(trials["state"] == "FAIL") & ~retried].assign(diverged=True, value=None)
+    done = pd.concat([trials[trials["state"] == "COMPLETE"], lost]).sort_values("number")
     done = done.drop_duplicates(["candidate_id", "seed"])
     done = done[done["candidate_id"].isin(list(sweep_of))]
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}

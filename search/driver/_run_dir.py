@@ -111,7 +111,13 @@ def prepare_run_dir(
             "build it with search.studies.study_table"
         )
     for task in settings.tasks:
-        get_task(task).budget(settings.budget)  # unknown tasks and budgets fail here, early
+        proxy = get_task(task)
+        proxy.budget(settings.budget)  # unknown tasks and budgets fail here, early
+        if settings.protocol == "lr-sweep" and proxy.untrained_level() is None:
+            raise UserError(
+                f"--protocol lr-sweep counts a diverged rate at the task's untrained level, "
+                f"and task {task} has none (Task.untrained_level)"
+            )
     if settings.grammar is not None:
         generate(
             GenerateSettings(

@@ -113,7 +113,12 @@ class RunSettings:
             raise UserError(f"degrade_points must be positive, but got {self.degrade_points=}.")
         if not self.tasks:
             raise UserError("give at least one task")
-        if self.protocol != "single" and (self.alpha0 is not None or self.tune_alpha):
+        if self.protocol == "lr-sweep" and self.pruner != "none":
+            raise UserError(
+                "--protocol lr-sweep scores each candidate over its whole ladder of rates: "
+                "a pruner would leave ladders incomplete (use --pruner none)"
+            )
+        if self.protocol == "gain-matched" and (self.alpha0 is not None or self.tune_alpha):
             raise UserError(
                 f"--protocol {self.protocol} sets each function's α0: "
                 "leave out --alpha0 and --tune-alpha"

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
         GROUP_PROPERTY,
         lambda_figure,
         plot_lambda,
+        seed_agreement,
+        seed_taus,
         study_report,
         write_study_report,
     )
@@ -49,6 +51,8 @@ _WHERE = {
     "lambda_figure": "._study_report",
     "plot_lambda": "._study_report",
     "study_report": "._study_report",
+    "seed_agreement": "._study_report",
+    "seed_taus": "._study_report",
     "write_study_report": "._study_report",
     "export_module": "._export",
 }
@@ -67,6 +71,8 @@ __all__ = [
     "plot_run",
     "pyplot",
     "save_figure",
+    "seed_agreement",
+    "seed_taus",
     "study_report",
     "write_outputs",
     "write_study_report",

@@ -151,10 +151,13 @@ def _task_block(trials: pd.DataFrame, task: str) -> pd.DataFrame:
     if not tuned.empty:  # α0 is a trial parameter only when it is tuned
         best = tuned.loc[(sign * tuned["value"]).groupby(tuned["candidate_id"]).idxmin()]
         block["best_alpha0"] = best.set_index("candidate_id")["alpha0"]
-    for column, how in (("lr_sensitivity", "mean"), ("largest_stable_lr", "min")):
-        block[column] = (
-            done.groupby("candidate_id")[column].agg(how) if column in done else math.nan
-        )
+    if "lr_sensitivity" in done:
+        swept = done.groupby("candidate_id")
+        block["lr_sensitivity"] = swept["lr_sensitivity"].mean()
+        # a seed at which every rate diverged has no stable rate: neither has the candidate
+        block["largest_stable_lr"] = swept["largest_stable_lr"].apply(lambda v: v.min(skipna=False))
+    else:
+        block["lr_sensitivity"] = block["largest_stable_lr"] = math.nan
     block["pareto_front"] = None
     block["task"] = task
     block["metric"] = rows["metric"].iloc[0] if "metric" in rows else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +99,34 @@ def _group_table(rows: pd.DataFrame, stats: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n" + note
 
 
+def seed_taus(values: Mapping[str, Mapping[int, float]]) -> list[float]:
+    """Kendall's τ between two seeds' orders of the runs, for every pair of seeds, over the
+    runs both seeds have; ``values`` maps run -> seed -> metric, signed so that higher is
+    better (a diverged run is −inf: it ranks last). Pairs with fewer than three runs, or a
+    constant side, give no τ.
+
+    >>> seed_taus({"a": {0: 0.1, 1: 0.15}, "b": {0: 0.2, 1: 0.25}, "c": {0: 0.3, 1: 0.2}})
+    [0.3333333333333333]
+    """
+    from itertools import combinations
+
+    from scipy.stats import kendalltau
+
+    seeds = sorted({seed for per_seed in values.values() for seed in per_seed})
+    taus = []
+    for a, b in combinations(seeds, 2):
+        both = [(v[a], v[b]) for v in values.values() if a in v and b in v]
+        if len(both) < 3:
+            continue
+        tau = float(kendalltau([x for x, _ in both], [y for _, y in both]).statistic)
+        if math.isfinite(tau):
+            taus.append(tau)
+    return taus
+
+
 def seed_agreement(trials: pd.DataFrame, keys: list[str], task: str) -> list[float]:
-    """Kendall's τ between two seeds' rankings of the runs ``keys`` of ``task``, for every pair
-    of seeds that ran them all (a diverged run ranks last): how far one seed's ranking can
-    be trusted.
+    """:func:`seed_taus` of the runs ``keys`` of ``task``'s finished trials (a (run, seed)
+    counts once, a diverged run ranks last): how far one seed's ranking can be trusted.
 
     Example:
         >>> t = pd.DataFrame({"task": "t", "state": "COMPLETE", "direction": "maximize",
@@ -110,28 +135,18 @@ def seed_agreement(trials: pd.DataFrame, keys: list[str], task: str) -> list[flo
         >>> [round(x, 2) for x in seed_agreement(t, ["a", "b", "c"], "t")]
         [0.33]
     """
-    from itertools import combinations
-
-    from scipy.stats import kendalltau
-
     rows = trials[(trials["task"] == task) & (trials["state"] == "COMPLETE")]
     rows = rows[rows["candidate_id"].isin(keys)].drop_duplicates(["candidate_id", "seed"])
     if rows.empty:
         return []
     sign = 1.0 if rows["direction"].iloc[0] == "maximize" else -1.0
-    value = {
-        (str(r["candidate_id"]), int(r["seed"])): -math.inf
-        if bool(r["diverged"]) or r["value"] is None or not math.isfinite(float(r["value"]))
-        else sign * float(r["value"])
-        for r in rows.to_dict("records")
-    }
-    seeds = sorted({seed for _, seed in value})
-    taus = []
-    for a, b in combinations(seeds, 2):
-        if all((k, a) in value and (k, b) in value for k in keys):
-            tau = kendalltau([value[k, a] for k in keys], [value[k, b] for k in keys]).statistic
-            taus.append(float(tau))
-    return taus
+    values: dict[str, dict[int, float]] = {}
+    for r in rows.to_dict("records"):
+        bad = bool(r["diverged"]) or r["value"] is None or not math.isfinite(float(r["value"]))
+        values.setdefault(str(r["candidate_id"]), {})[int(r["seed"])] = (
+            -math.inf if bad else sign * float(r["value"])
+        )
+    return seed_taus(values)
 
 
 def _catalog_tables(

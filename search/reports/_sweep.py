@@ -63,16 +63,18 @@ def collapse_sweep(
                 continue
             key = (sweep_of[trial["candidate_id"]], int(trial["seed"]))
             new = {**trial, "candidate_id": key[0], "seconds": seconds.get(key, math.nan)}
+            if objective == "lr-sensitivity":  # every row: the task's direction is one
+                new["direction"] = "minimize"
+                new["metric"] = f"lr-sensitivity of {trial.get('metric')}"
             if key in summary.index:
                 stats = summary.loc[key]
                 new["lr_sensitivity"] = float(stats["sensitivity"])
                 new["largest_stable_lr"] = float(stats["largest_stable"])
+                every_rate_diverged = not math.isfinite(new["largest_stable_lr"])
                 if objective in ("best-lr", "pareto"):
-                    new["value"], new["diverged"] = float(stats["best"]), False
+                    new["value"], new["diverged"] = float(stats["best"]), every_rate_diverged
                 elif objective == "lr-sensitivity":
                     new["value"], new["diverged"] = float(stats["sensitivity"]), False
-                    new["direction"] = "minimize"
-                    new["metric"] = f"lr-sensitivity of {trial.get('metric')}"
             elif trial["state"] == "COMPLETE" and objective != "final":
                 new["state"] = "RUNNING"  # the ladder is not complete yet: not ranked
             pseudo.append(new)

@@ -99,9 +99,20 @@ def test_category_rules_on_a_hand_made_table(tmp_path: Path) -> None:
 
 
 def test_a_cell_with_nothing_to_compare_with_is_refused(tmp_path: Path) -> None:
-    cells = read_reference(write(tmp_path, "A,bounded,asinh(x),plain,,80.2\n"))
-    with pytest.raises(UserError, match="line 2: cell A:asinh"):
-        reference_categories(cells)
+    path = write(tmp_path, "A,bounded,asinh(x),plain,,80.2\n")
+    with pytest.raises(UserError, match=r"reference.csv:2: cell A:asinh"):
+        reference_categories(read_reference(path))
+
+
+def test_a_spreadsheet_export_reads_and_one_base_is_one_cell(tmp_path: Path) -> None:
+    # a byte-order mark before the header, as spreadsheets write UTF-8 CSV
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeff".encode() + (HEADER + "A,monotonic,erf,plain,,80\n").encode())
+    assert read_reference(path)[0].value == 80
+    # erf and erf(x) are one base: the same cell twice
+    twice = write(tmp_path, "A,monotonic,erf,plain,,80\nA,monotonic,erf(x),plain,,79\n")
+    with pytest.raises(UserError, match=":3: the same cell as line 2"):
+        read_reference(twice)
 
 
 @pytest.mark.parametrize(
@@ -184,8 +195,10 @@ def test_proxy_rules_pair_seeds_and_tell_fail_from_degrade() -> None:
     loss = ProxyRule(untrained=1.0, layernorm="ln", direction="minimize")
     loss_values = {"ln": {0: 0.2, 1: 0.2}, "erf": {0: 0.3, 1: 0.31}, "worse": {0: 0.35, 1: 0.36}}
     assert loss.judge("worse", ["erf"], loss_values).category == "DEGRADE"
-    # unmeasured runs are not judged
+    # unmeasured runs are not judged, nor is anything before LayerNorm (the unit) is measured
     assert rule.judge("missing", ["erf"], values).category is None
+    no_layernorm = {k: v for k, v in values.items() if k != "ln"}
+    assert rule.judge("paired", ["erf"], no_layernorm).category is None
 
 
 def test_scores_kappa_agreement_and_spearman() -> None:
@@ -207,6 +220,12 @@ def test_zero_cost_categories_take_the_reference_shares() -> None:
     got = cut_at_shares(effects, reference)
     assert Counter(got.values()) == Counter(reference.values())
     assert got["b"] == got["e"] == "FAIL" and got["c"] == "DEGRADE"
+    # equal effects (to float noise) share one category, whatever the cells' order
+    tied = {"p": -1.0, "q": 0.0, "r": 1e-17, "s": -2e-17, "t": 0.5}
+    shares = {"p": "FAIL", "q": "DEGRADE", "r": "FINE", "s": "FINE", "t": "FINE"}
+    forward = cut_at_shares(tied, shares)
+    backward = cut_at_shares(dict(reversed(list(tied.items()))), shares)
+    assert forward == backward and forward["q"] == forward["r"] == forward["s"] == "FINE"
 
 
 def test_gain_matched_protocol_gives_every_function_erf_s_spread() -> None:
@@ -280,6 +299,8 @@ def test_calibrate_end_to_end(
         (["--task", "mnist1d", "--seeds", "1"], "at least 2 seeds"),
         (["--task", "mnsit1d"], "did you mean 'mnist1d'"),
         (["--task", "mnist1d", "--recipe", "lrr=1"], "did you mean 'lr'"),
+        (["--task", "mnist1d", "--recipe", "lr=0"], "recipe lr must be > 0"),
+        (["--task", "mnist1d", "--degrade-points", "-1"], "must be positive"),
         (["--task", "mnist1d", "--reference", "/nonexistent.csv"], "does not exist"),
         ([], "give a task"),
     ],

@@ -3,10 +3,13 @@ objective, on hand-made trials (the training path is covered by the calibrate te
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from candidates import UserError
+from search.cli import main
 from search.driver import LR_LADDER, RunSettings, apply_protocol
 from search.reports import leaderboard, leaderboard_markdown
 
@@ -90,3 +93,44 @@ def test_objectives_other_than_final_need_the_lr_sweep() -> None:
     with pytest.raises(UserError, match="leave out --alpha0"):
         RunSettings(protocol="gain-matched", alpha0=0.7)
     assert RunSettings(objective="pareto", protocol="lr-sweep").objective == "pareto"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["evaluate", "erf", "--task", "mnist1d", "--protocol", "lr-sweep"], "evaluate trains one"),
+        (["study", "properties", "--protocol", "lr-sweep"], "a study reports one run per cell"),
+        (["run", "--protocol", "lr-sweep", "--pruner", "median"], "a pruner would leave"),
+        (["run", "--objective", "pareto"], "use it with --protocol lr-sweep"),
+        (["evaluate", "erf", "--task", "mnist1d", "--recipe", "lr=1,lr=2"], "given twice"),
+    ],
+)
+def test_protocols_refuse_what_they_cannot_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], fragment: str
+) -> None:
+    out = ["--out", str(tmp_path / "r")] if args[0] != "evaluate" else []
+    assert main([*args, *out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_recipe_flag_is_repeatable_and_takes_commas() -> None:
+    from search.cli import build_parser
+
+    args = build_parser().parse_args(
+        [
+            "evaluate",
+            "--task",
+            "mnist1d",
+            "--recipe",
+            "lr=1e-2,depth=8",
+            "--recipe",
+            "epochs=2",
+            "erf",
+        ]
+    )
+    assert args.candidate == "erf"  # the positional is not swallowed by --recipe
+    from search.cli import recipe_items
+
+    assert recipe_items(args) == ("lr=1e-2", "depth=8", "epochs=2")
