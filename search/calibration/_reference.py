@@ -43,14 +43,14 @@ from candidates import (
     to_source,
 )
 
+from ..driver import DEGRADE_POINTS
+
 #: The paper's Section 3 ablations (ImageNet-1K ViT-B top-1): package data, linked from
 #: ``results/reference/`` where its README cites the source.
 PAPER_REFERENCE = Path(__file__).with_name("paper-section3.csv")
 COLUMNS = ("table", "property", "base", "variant", "lam", "value")
 Category = Literal["FAIL", "DEGRADE", "FINE"]
 CATEGORIES: tuple[Category, ...] = ("FAIL", "DEGRADE", "FINE")
-#: A cell this many points or more below its reference cells is a degraded training.
-DEGRADE_POINTS = 0.4
 #: Bases whose identity cells are the reference of rows that have none.
 ANCHOR_BASES = ("erf", "tanh", "arctan")
 

@@ -118,8 +118,7 @@ def _rescore(args: argparse.Namespace) -> int:
 
 def add_calibrate_command(sub: Any) -> None:
     """The sub-parser of `calibrate`."""
-    from ..calibration import DEGRADE_POINTS
-    from ..driver import CELLS
+    from ..driver import CELLS, DEGRADE_POINTS
 
     p = sub.add_parser(
         "calibrate",

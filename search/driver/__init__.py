@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     )
     from ._run import MAX_ATTEMPTS, RunSummary, run_search
     from ._run_dir import prepare_run_dir
-    from ._settings import CELLS, PRUNERS, SAMPLERS, RunSettings
+    from ._settings import CELLS, DEGRADE_POINTS, PRUNERS, SAMPLERS, RunSettings
     from ._space import CandidateSet, candidate_set
     from ._study import (
         ALPHA0_RANGE,
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "CELLS": "._settings",
+    "DEGRADE_POINTS": "._settings",
     "PROTOCOLS": "._protocol",
     "apply_protocol": "._protocol",
     "protocol_alpha0": "._protocol",
@@ -104,6 +105,7 @@ _WHERE = {
 __all__ = [
     "ALPHA0_RANGE",
     "CELLS",
+    "DEGRADE_POINTS",
     "LOCK_FILE",
     "LR_LADDER",
     "MAX_ATTEMPTS",

@@ -28,6 +28,9 @@ from ._protocol import OBJECTIVES, PROTOCOLS
 SAMPLERS = ("grid", "random", "tpe")
 #: The cells a calibration runs: a subset that decides a recipe in one sitting, or all.
 CELLS = ("decisive", "all")
+#: A reference cell this many points or more below its reference cells is a degraded training
+#: (the calibration default; ``degrade_points`` changes it).
+DEGRADE_POINTS = 0.4
 PRUNERS = ("none", "median", "successive-halving", "hyperband")
 
 
