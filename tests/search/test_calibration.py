@@ -345,6 +345,7 @@ def test_sweep_summary_over_the_ladder() -> None:
     assert partial.empty
 
 
+@pytest.mark.slow
 def test_calibrate_with_the_lr_sweep_protocol(
     local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
