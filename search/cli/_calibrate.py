@@ -70,6 +70,8 @@ def _calibrate(args: argparse.Namespace) -> int:
             shift=args.shift,
             device=args.device,
             workers=args.workers,
+            gpus_per_trial=args.gpus_per_trial,
+            ray_address=args.ray_address,
             storage=args.storage,
             study_name=Path(args.out).name if args.out else name,
             out=args.out or f"results/{name}",
@@ -155,6 +157,8 @@ def add_calibrate_command(sub: Any) -> None:
     )
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--workers", type=int, default=2, help="Ray workers (default 2)")
+    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions allowed")
+    p.add_argument("--ray-address", help="an existing Ray cluster (default: embedded Ray)")
     p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
     p.add_argument("--out", help="run directory (default results/calibration-<task>-<cells>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a calibration run")
