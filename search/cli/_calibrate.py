@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import add_protocol_options, recipe_items
+from ._args import add_protocol_options, recipe_items, settings_from
 from ._codes import EXIT_INTERRUPTED
 
 #: Seeds below this give no standard error, and DEGRADE needs one.
@@ -57,22 +57,13 @@ def _calibrate(args: argparse.Namespace) -> int:
         cells = read_reference(reference)  # a bad row is refused before anything runs
         suffix = "" if args.protocol == "single" else f"-{args.protocol}"
         name = f"calibration-{args.task}-{args.cells}{suffix}"
-        settings = RunSettings(
+        settings = settings_from(  # the options named like settings fields, and these
+            RunSettings,
+            args,
             study=STUDY,
             reference=str(reference),
-            cells=args.cells,
-            degrade_points=args.degrade_points,
             tasks=(args.task,),
-            seeds=args.seeds,
-            budget=args.budget,
-            protocol=args.protocol,
             recipe=recipe_items(args),
-            shift=args.shift,
-            device=args.device,
-            workers=args.workers,
-            gpus_per_trial=args.gpus_per_trial,
-            ray_address=args.ray_address,
-            storage=args.storage,
             study_name=Path(args.out).name if args.out else name,
             out=args.out or f"results/{name}",
         )
