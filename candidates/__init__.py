@@ -9,7 +9,7 @@ Example:
 
 from __future__ import annotations
 
-from ._candidate import Candidate, PropertyReport, check, check_candidate
+from ._candidate import Candidate, PropertyReport, catalog_name, check, check_candidate
 from ._canonical import behaviour_signature, candidate_id, canonical_form
 from ._catalog import (
     BASELINES,
@@ -98,6 +98,7 @@ __all__ = [
     "candidate_id",
     "candidates_table",
     "canonical_form",
+    "catalog_name",
     "catalog_names",
     "check",
     "check_candidate",

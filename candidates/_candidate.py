@@ -13,16 +13,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from ._canonical import candidate_id, canonical_form
-from ._catalog import find_entry
+from ._catalog import BASELINES, PAPER, catalog_names, find_entry
 from ._compile import compile_numpy, compile_torch, to_latex, to_source
 from ._errors import ExpressionError
+from ._operators import suggest
 from ._parser import parse
 from ._properties import PROPERTIES, PropertyResult, Tolerances, check_properties
 
@@ -54,6 +55,14 @@ class Candidate:
                     origin=origin,
                 )
             return cls(entry.expression, parse(entry.expression), name=entry.name)
+        word = text.strip().lower()
+        if word.isidentifier() and word != "x" and suggest(word, catalog_names()):
+            # a bare word that is no expression's name: most likely a catalog name mistyped
+            raise ExpressionError(
+                f"unknown catalog name {text.strip()!r}{suggest(word, catalog_names())}",
+                source=text,
+                origin=origin,
+            )
         expr = parse(text, primitives=primitives, origin=origin)
         # Stored in its printed form: the text as parsed, never a user's comments or spacing.
         return cls(to_source(expr), expr)
@@ -84,6 +93,25 @@ class Candidate:
 
     def torch(self) -> Any:
         return compile_torch(self.sympy)
+
+
+@cache
+def _catalog_ids() -> dict[str, str]:
+    ids: dict[str, str] = {}
+    for entry in (*PAPER, *BASELINES):  # the paper's name first: tanh, not dyt
+        if entry.expression is not None:
+            ids.setdefault(candidate_id(canonical_form(parse(entry.expression))), entry.name)
+    return ids
+
+
+def catalog_name(key: str) -> str | None:
+    """The catalog name of the candidate whose id is ``key`` (the same function modulo the
+    template's scales and sign), or None: a grammar's ``tanh(x)`` is called tanh.
+
+    >>> catalog_name(Candidate.from_text("x/(abs(x) + 1)").id), catalog_name("0" * 12)
+    ('smoothsign', None)
+    """
+    return _catalog_ids().get(key)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._candidate import PropertyReport
+from ._candidate import PropertyReport, catalog_name
 from ._properties import PROPERTIES
 from ._template import DEFAULT_ALPHA0
 
@@ -125,7 +125,7 @@ def candidates_table(
         row: dict[str, Any] = {
             "candidate_id": c.id,
             "kind": "candidate",
-            "name": c.name,
+            "name": c.name or catalog_name(c.id),
             "id": c.id,
             "expression": c.expression,
             "canonical": c.canonical,

@@ -33,6 +33,7 @@ from candidates import (
     Candidate,
     Shift,
     UserError,
+    catalog_name,
     parse_shift,
     to_torch_source,
 )
@@ -126,13 +127,15 @@ class ExportError(UserError):
 
 
 def class_name(candidate: Candidate) -> str:
-    """``IsruNorm`` for a named candidate, ``Candidate_<id>_Norm`` otherwise: always a plain
-    identifier, whatever the name was.
+    """``IsruNorm`` for a named candidate or a catalog function by another spelling,
+    ``Candidate_<id>_Norm`` otherwise: always a plain identifier, whatever the name was.
 
     >>> class_name(Candidate.from_text("x/(1 + abs(x))"))
-    'Candidate_cefaa8630b2d_Norm'
+    'SmoothsignNorm'
+    >>> class_name(Candidate.from_text("x/(1 + x**2)"))
+    'Candidate_c7238dbc7a32_Norm'
     """
-    words = re.findall(r"[A-Za-z0-9]+", candidate.name or "")
+    words = re.findall(r"[A-Za-z0-9]+", candidate.name or catalog_name(candidate.id) or "")
     name = "".join(w[:1].upper() + w[1:] for w in words)
     if not name or not name[0].isalpha():
         name = f"Candidate_{candidate.id}_"

@@ -33,6 +33,7 @@ from candidates import (
     UserError,
     as_candidate_table,
     candidates_table,
+    catalog_name,
     check_candidate,
     get_catalog,
     get_entry,
@@ -124,13 +125,16 @@ def candidate_set(
         if candidate.id not in taken and candidate.name not in RUN_BASELINES:
             taken.add(candidate.id)
             # verdicts are the id's (invariant under the template); the text is its own
-            own_text = {"name": candidate.name, "expression": candidate.expression}
+            name = candidate.name or catalog_name(candidate.id)
+            own_text = {"name": name, "expression": candidate.expression}
             record = {**records[candidate.id], **own_text, "latex": candidate.latex}
             rows.append(_as_run(record, candidate.id, "candidate", run_shift, start))
     reused = 0
     if run_dir is not None:
         fresh = [r for r in _generated(Path(run_dir)) if r["id"] not in taken][:limit]
-        rows += [_as_run(r, str(r["id"]), "candidate", run_shift, start) for r in fresh]
+        for r in fresh:  # a record written before names were looked up has none
+            named = {**r, "name": r.get("name") or catalog_name(str(r["id"]))}
+            rows.append(_as_run(named, str(r["id"]), "candidate", run_shift, start))
         reused = len(fresh)
     return CandidateSet(as_candidate_table(pd.DataFrame(rows)), reused, len(records), seconds)
 
