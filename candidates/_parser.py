@@ -127,7 +127,10 @@ class _Builder:
                 warnings.simplefilter("ignore")
                 tree = ast.parse(self.text, mode="eval")
         except SyntaxError as exc:
-            self.error(f"syntax error: {exc.msg}", column=self.column(exc.lineno, exc.offset))
+            hint = _implicit_product(self.text)
+            self.error(
+                f"syntax error: {exc.msg}{hint}", column=self.column(exc.lineno, exc.offset)
+            )
         except (ValueError, RecursionError, MemoryError) as exc:
             self.error(f"cannot be parsed: {type(exc).__name__}")
         nodes = sum(1 for _ in ast.walk(tree))
@@ -527,3 +530,16 @@ def numpy_from_text(
         return np.broadcast_to(fn(x), np.shape(x))
 
     return evaluate
+
+
+def _implicit_product(text: str) -> str:
+    """A did-you-mean for a number written against a name, as in ``2x`` (products need ``*``).
+
+    >>> _implicit_product("erf(2x) + 3.5y")
+    " (did you mean '2*x'? products are written with *)"
+    """
+    found = re.search(r"(?<![\w.])(\d+(?:\.\d*)?)([A-Za-z_]\w*)", text)
+    if found is None or re.match(r"[eE]\d", found.group(2)):  # 1e5x: the number is 1e5
+        return ""
+    return f" (did you mean '{found.group(1)}*{found.group(2)}'? products are written with *)"
+
