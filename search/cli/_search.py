@@ -49,11 +49,11 @@ def _run(args: argparse.Namespace) -> int:
             get_task(task).budget(settings.budget)
     token_mode_for(settings.ray_address)  # before Ray is imported (next line)
     from ..driver import run_search
-    from ..reports import leaderboard_markdown, write_outputs
+    from ..reports import leaderboard_table, separability, write_outputs
 
     summary = run_search(settings, resume=bool(args.resume), progress=not args.no_progress)
     board = write_outputs(settings.run_dir)
-    print(leaderboard_markdown(board, top=args.top))
+    print(leaderboard_table(board, top=args.top))
     print(
         f"{summary.finished} finished ({summary.diverged} diverged), {summary.pruned} pruned, "
         f"{summary.failed} failed in {summary.seconds:.0f} s"
@@ -64,6 +64,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     out = settings.run_dir
     print(f"leaderboard: {out}/leaderboard.md|csv|parquet   plots: {out}/plots/")
+    print(separability(board))
     if summary.interrupted:
         print(f"interrupted: continue with `derf-search run --resume {out}`", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -119,7 +120,14 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
-    from ..reports import leaderboard_markdown, leaderboard_wide, load_leaderboard, write_outputs
+    from ..reports import (
+        leaderboard_markdown,
+        leaderboard_table,
+        leaderboard_wide,
+        load_leaderboard,
+        separability,
+        write_outputs,
+    )
 
     run_dir = _run_dir(args.run_dir)
     if args.write:  # the run directory's leaderboard files, rewritten from its record
@@ -132,9 +140,12 @@ def _leaderboard(args: argparse.Namespace) -> int:
         print(shown.to_csv(index=False), end="")
     elif args.format == "json":
         print(shown.to_json(orient="records", indent=1))
-    else:
+    elif args.format == "wide":
         wide = leaderboard_wide(shown)
         print(wide[[c for c in wide.columns if c != "latex"]].to_string(index=False))
+    else:
+        print(leaderboard_table(shown), end="")
+        print(separability(board))
     return 0
 
 
@@ -270,10 +281,11 @@ def _add_outputs(sub: Any) -> None:
     p.add_argument("--top", type=int, help="the best K candidates only")
     p.add_argument(
         "--format",
-        choices=["table", "md", "csv", "json"],
+        choices=["table", "wide", "md", "csv", "json"],
         default="table",
-        help="table (default) and md: a row per candidate; csv and json: the long table, "
-        "a row per candidate and task",
+        help="table (default): a row per candidate in 100 columns, with tie groups and paired "
+        "differences; wide: every column; md: markdown; csv and json: the long table, a row "
+        "per candidate and task",
     )
     p.add_argument(
         "--write",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from ._console import TABLE_WIDTH, display_name, leaderboard_table, separability, variant
     from ._export import export_module
     from ._leaderboard import (
         LEADERBOARD_COLUMNS,
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
         leaderboard_markdown,
         leaderboard_wide,
         load_leaderboard,
+        verdict_mark,
         write_outputs,
     )
+    from ._paired import TIE_ALPHA, Paired, holm, paired_difference, tie_groups
     from ._run_plots import plot_run, pyplot, save_figure
     from ._study_report import (
         GROUP_PROPERTY,
@@ -37,6 +40,17 @@ if TYPE_CHECKING:
     )
 
 _WHERE = {
+    "TABLE_WIDTH": "._console",
+    "display_name": "._console",
+    "leaderboard_table": "._console",
+    "separability": "._console",
+    "variant": "._console",
+    "TIE_ALPHA": "._paired",
+    "Paired": "._paired",
+    "holm": "._paired",
+    "paired_difference": "._paired",
+    "tie_groups": "._paired",
+    "verdict_mark": "._leaderboard",
     "format_signed": "._leaderboard",
     "LEADERBOARD_COLUMNS": "._leaderboard",
     "leaderboard_wide": "._leaderboard",
@@ -60,20 +74,31 @@ _WHERE = {
 __all__ = [
     "GROUP_PROPERTY",
     "LEADERBOARD_COLUMNS",
+    "TABLE_WIDTH",
+    "TIE_ALPHA",
+    "Paired",
+    "display_name",
     "export_module",
     "format_signed",
+    "holm",
     "lambda_figure",
     "leaderboard",
     "leaderboard_markdown",
+    "leaderboard_table",
     "leaderboard_wide",
     "load_leaderboard",
+    "paired_difference",
     "plot_lambda",
     "plot_run",
     "pyplot",
     "save_figure",
     "seed_agreement",
     "seed_taus",
+    "separability",
     "study_report",
+    "tie_groups",
+    "variant",
+    "verdict_mark",
     "write_outputs",
     "write_study_report",
 ]

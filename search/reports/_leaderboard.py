@@ -33,6 +33,7 @@ import pandas as pd
 from candidates import DELTA_REFERENCES, PROPERTIES, UserError
 
 from ..driver import RunSettings, as_number, read_candidates, read_trials
+from ._paired import paired_difference, tie_groups
 from ._sweep import collapse_sweep, is_sweep, pareto_front
 
 
@@ -81,7 +82,14 @@ LEADERBOARD_COLUMNS: tuple[str, ...] = (
     "pruned_value",
     "train_loss_eval",  # training loss in eval mode, mean over the finished seeds
     "compute_s",  # seconds of training, all runs
-    *(f"delta_{ref}" for ref in DELTA_REFERENCES),  # mean minus that baseline's mean
+    # paired over the seeds both finished (see search.reports._paired): the difference to
+    # each reference baseline and to the task's leader, with its standard error, and the
+    # candidate's tie group ("a": not separable from the leader)
+    *(f"delta_{ref}" for ref in DELTA_REFERENCES),
+    *(f"se_{ref}" for ref in DELTA_REFERENCES),
+    "delta_leader",
+    "se_leader",
+    "group",
     "best_alpha0",  # with --tune-alpha: the α0 of the best finished run
     # with the lr-sweep protocol (empty otherwise): the learning-rate sensitivity (mean over
     # seeds), the largest stable rate multiple (smallest over seeds), and, with the pareto
@@ -127,8 +135,6 @@ def _task_block(trials: pd.DataFrame, task: str) -> pd.DataFrame:
     block["compute_s"] = every["seconds"].sum(min_count=1)
     for name in ("diverged", "pruned", "failed"):
         block[name] = block[name].fillna(0).astype(int)
-    for ref in DELTA_REFERENCES:
-        block[f"delta_{ref}"] = block["mean"] - block["mean"].get(ref, math.nan)
     # Rank: candidates with finished runs first (those that never diverged before those that
     # did), by their mean in the task's direction; then candidates whose runs were all pruned,
     # the later pruned first, by their last reported value.
@@ -146,6 +152,7 @@ def _task_block(trials: pd.DataFrame, task: str) -> pd.DataFrame:
         }
     ).sort_values(["missing", "diverged", "reached", "score"])
     block["task_rank"] = pd.Series(range(1, len(key) + 1), index=key.index)
+    _compare(block, ok, list(key.index))
     block["best_alpha0"] = math.nan
     tuned = done.dropna(subset=["alpha0"])
     if not tuned.empty:  # α0 is a trial parameter only when it is tuned
@@ -163,6 +170,24 @@ def _task_block(trials: pd.DataFrame, task: str) -> pd.DataFrame:
     block["metric"] = rows["metric"].iloc[0] if "metric" in rows else None
     block["direction"] = direction
     return block
+
+
+def _compare(block: pd.DataFrame, ok: pd.DataFrame, ranked: list[Any]) -> None:
+    """Fill ``block``'s paired columns from the finished runs ``ok`` (a tuned α0's several
+    runs of one seed count as their mean at that seed)."""
+    per_seed = ok.groupby(["candidate_id", "seed"])["value"].mean()
+    values: dict[str, dict[int, float]] = {}
+    for (key, seed), value in zip(per_seed.index, per_seed, strict=True):
+        values.setdefault(str(key), {})[int(seed)] = float(value)
+    leader = next((str(k) for k in ranked if str(k) in values), None)
+    for name, ref in [*((r, r) for r in DELTA_REFERENCES), ("leader", leader)]:
+        tests = [
+            paired_difference(values.get(str(k), {}), values.get(str(ref), {})) for k in block.index
+        ]
+        block[f"delta_{name}"] = [d.mean for d in tests]
+        block[f"se_{name}"] = [d.se for d in tests]
+    groups = tie_groups([str(k) for k in ranked], values)
+    block["group"] = [groups.get(str(k)) for k in block.index]
 
 
 def _front_first(block: pd.DataFrame) -> pd.DataFrame:
@@ -264,8 +289,12 @@ def _cell(mean: float, std: float, n: int, diverged: int) -> str:
     return text + (f", diverged ×{diverged}" if diverged else "")
 
 
-def _verdict(value: Any) -> str:
-    """✓, ✗, or – where there is no verdict (a norm layer): numpy's and pandas' booleans too."""
+def verdict_mark(value: Any) -> str:
+    """✓, ✗, or – where there is no verdict (a norm layer): numpy's and pandas' booleans too.
+
+    >>> verdict_mark(True), verdict_mark(None)
+    ('✓', '–')
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, (bool, np.bool_)):
@@ -274,14 +303,20 @@ def _verdict(value: Any) -> str:
 
 
 def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
-    """The (long) leaderboard as a markdown table a person can read: a row per candidate
-    (★: on the Pareto front of an lr-sweep run ranked by the pareto objective)."""
+    """The (long) leaderboard as a markdown table a person can read: a row per candidate, per
+    task its mean ± std over seeds, its tie group (``a``: not separable from the leader) and its
+    paired differences ± standard error to the leader and the reference baselines (★: on the
+    Pareto front of an lr-sweep run ranked by the pareto objective)."""
+    from ._console import display_name, variant
+
     tasks = list(dict.fromkeys(board["task"]))
-    refs = {ref: label for ref, label in (("layernorm", "Δ LN"), ("dyt", "Δ DyT"))}
-    header = ["rank", "candidate", "expression"]
+    labels = {"leader": "#1", "layernorm": "LN", "dyt": "DyT"}
+    compared = ["leader", *DELTA_REFERENCES]
+    header = ["rank", "candidate", "expression", "variant"]
     swept = board["lr_sensitivity"].notna().any() if "lr_sensitivity" in board else False
     for t in tasks:
-        header += [t, *(f"{refs.get(r, 'Δ ' + r)} ({t})" for r in DELTA_REFERENCES)]
+        header += [t, f"group ({t})"]
+        header += [f"Δ {labels.get(r, r)} ± se ({t})" for r in compared]
         header += [f"train loss ({t})"]
         if swept:
             header += [f"lr sensitivity ({t})", f"stable up to lr × ({t})"]
@@ -291,18 +326,20 @@ def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
     for rank in ranks if top is None else ranks[:top]:
         rows = board[board["rank"] == rank]
         first = rows.iloc[0]
-        name = first["name"] if isinstance(first["name"], str) else first["candidate_id"]
         expr = first["expression"] if isinstance(first["expression"], str) else "(norm layer)"
         front = " ★" if (rows["pareto_front"] == True).any() else ""  # noqa: E712 (objects)
-        cells = [str(rank), f"`{name}`{front}", f"`{expr}`"]
+        cells = [str(rank), f"`{display_name(first)}`{front}", f"`{expr}`", variant(first)]
         by_task = rows.set_index("task")
         for t in tasks:
             if t not in by_task.index:
-                cells += ["–"] * (2 + len(DELTA_REFERENCES))
+                cells += ["–"] * (3 + len(compared) + 2 * swept)
                 continue
             row = by_task.loc[t]
             cells.append(_cell(row["mean"], row["std"], int(row["n"]), int(row["diverged"])))
-            cells += [format_signed(row[f"delta_{r}"]) for r in DELTA_REFERENCES]
+            cells.append(row["group"] if isinstance(row["group"], str) else "–")
+            for r in compared:
+                delta, se = format_signed(row[f"delta_{r}"]), as_number(row[f"se_{r}"])
+                cells.append(delta + (f" ± {se:.4f}" if math.isfinite(se) else ""))
             cells.append(format_signed(row["train_loss_eval"], plus=False))
             if swept:
                 cells.append(format_signed(row["lr_sensitivity"], plus=False))
@@ -312,7 +349,7 @@ def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
             str(int(rows["pruned"].sum())),
             str(int(rows["failed"].sum())),
             f"{rows['compute_s'].sum():.0f}",
-            " ".join(_verdict(first[p]) for p in PROPERTIES),
+            " ".join(verdict_mark(first[p]) for p in PROPERTIES),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

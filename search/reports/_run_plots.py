@@ -24,6 +24,9 @@ import pandas as pd
 
 from candidates import DELTA_REFERENCES, PROPERTIES, compile_numpy, parse
 
+from ._console import display_name
+from ._paired import TIE_ALPHA
+
 
 def pyplot() -> Any:
     import matplotlib
@@ -43,8 +46,8 @@ def save_figure(fig: Any, path: Path) -> Path:
 
 
 def _label(row: pd.Series) -> str:
-    name = row.get("name")
-    return str(name) if isinstance(name, str) else str(row["candidate_id"])
+    name = display_name(row)
+    return name if len(name) <= 24 else name[:23] + "…"
 
 
 def _candidates(board: pd.DataFrame) -> pd.DataFrame:
@@ -53,7 +56,8 @@ def _candidates(board: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_leaderboard(board: pd.DataFrame, plots: Path, *, top: int = 30) -> Path:
-    """Per task, mean ± std of the metric per candidate, LayerNorm and DyT as lines."""
+    """Per task, mean ± std of the metric per candidate with its tie group over the bar, the
+    reference baselines (LayerNorm, erf, DyT) as lines."""
     plt = pyplot()
     tasks = list(dict.fromkeys(board["task"]))
     top_ids = list(_candidates(board)["candidate_id"].head(top))
@@ -67,16 +71,28 @@ def plot_leaderboard(board: pd.DataFrame, plots: Path, *, top: int = 30) -> Path
         labels = [_label(r) for _, r in shown.iterrows()]
         colors = ["tab:orange" if k == "baseline" else "tab:blue" for k in shown["kind"]]
         ax.bar(range(len(shown)), means, yerr=stds, color=colors, capsize=2)
+        # the tie group over each bar: a bar's letter says which others it cannot be told from
+        tops = np.where(np.isfinite(means), means + stds, np.nan)
+        groups = shown["group"] if "group" in shown else [None] * len(shown)
+        for i, (top_, group) in enumerate(zip(tops, groups, strict=True)):
+            if isinstance(group, str) and math.isfinite(top_):
+                ax.annotate(group, (i, top_), xytext=(0, 2), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=7)  # fmt: skip
         for ref, style in zip(DELTA_REFERENCES, ("--", ":", "-."), strict=False):
             match = rows.loc[rows["candidate_id"] == ref, "mean"]
             if len(match) and math.isfinite(float(match.iloc[0])):
                 ax.axhline(float(match.iloc[0]), color="0.3", ls=style, lw=1, label=ref)
-        finite = means[np.isfinite(means)]
-        if finite.size:
-            spread = max(float(finite.max() - finite.min()), 1e-3)
-            ax.set_ylim(float(finite.min()) - 0.3 * spread, float(finite.max()) + 0.3 * spread)
+        finite = np.isfinite(means)
+        if finite.any():  # room for the error bars and the letters over them
+            low, high = float((means - stds)[finite].min()), float(tops[finite].max())
+            spread = max(high - low, 1e-3)
+            ax.set_ylim(low - 0.1 * spread, high + 0.15 * spread)
         ax.set_xticks(range(len(shown)), labels, rotation=60, ha="right", fontsize=8)
-        ax.set_title(f"{task}: mean ± std over seeds (orange: baselines)", fontsize=10)
+        ax.set_title(
+            f"{task}: mean ± std over seeds (orange: baselines)\nletters: tie groups by "
+            f"paired t-tests, Holm {TIE_ALPHA:.0%} (a: not separable from #1)",
+            fontsize=9,
+        )
         if ax.get_legend_handles_labels()[0]:  # a run without LayerNorm or DyT has no lines
             ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()

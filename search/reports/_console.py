@@ -1,0 +1,202 @@
+"""The leaderboard a terminal shows: a readable table that fits 100 columns, and the lines
+that say which of its differences are beyond paired seed noise.
+
+One task: rank and tie group, candidate, its template variant, mean ± std over seeds, and the
+paired differences (± standard error) to the leader, LayerNorm and erf, the property marks.
+Several tasks: rank, candidate, and each task's mean with its tie group.
+
+Example:
+    >>> import pandas as pd
+    >>> from search.reports import leaderboard
+    >>> trials = pd.DataFrame({"task": ["t"] * 6, "seed": [0, 1, 2] * 2,
+    ...     "candidate_id": ["erf"] * 3 + ["layernorm"] * 3, "state": ["COMPLETE"] * 6,
+    ...     "value": [0.93, 0.95, 0.94, 0.90, 0.92, 0.91], "diverged": [False] * 6,
+    ...     "direction": ["maximize"] * 6, "metric": ["accuracy"] * 6})
+    >>> board = leaderboard(trials)
+    >>> print(separability(board))  # doctest: +NORMALIZE_WHITESPACE
+    t: 2 tie groups among 2 ranked; #1 erf is beyond paired seed noise from every other
+      (paired t-tests over 3 seeds, Holm 5%).
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from typing import Any
+
+import pandas as pd
+
+from candidates import PROPERTIES
+
+from ..driver import as_number
+from ._leaderboard import verdict_mark
+from ._paired import TIE_ALPHA
+
+#: The widest line the default table prints.
+TABLE_WIDTH = 100
+_NAME_WIDTH = 16
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def display_name(row: pd.Series) -> str:
+    """A leaderboard row's candidate as a person reads it: the catalog name where there is
+    one, else its expression, else the run's key."""
+    for column in ("name", "expression"):
+        value = row.get(column)
+        if isinstance(value, str) and value:
+            return value
+    return str(row["candidate_id"])
+
+
+def variant(row: pd.Series) -> str:
+    """The row's template in a few characters: ``s`` (a scalar shift), ``vec`` (a shift per
+    channel) or ``–`` (none), then α0 (``s 0.5``); empty for a norm layer."""
+    if not isinstance(row.get("expression"), str):
+        return ""
+    shift = {"scalar": "s", "vector": "vec", "none": "–"}.get(str(row.get("shift")), "?")
+    alpha0 = as_number(row.get("alpha0"))
+    return f"{shift} {alpha0:g}" if math.isfinite(alpha0) else shift
+
+
+def decimals(board: pd.DataFrame) -> int:
+    """Decimals enough to show the typical paired standard error with two significant
+    digits (between 2 and 4): a table of accuracies and one of small losses both read well."""
+    if "se_leader" not in board:
+        return 4
+    errors = pd.to_numeric(board["se_leader"], errors="coerce")
+    errors = errors[(errors > 0) & errors.notna()]
+    if errors.empty:
+        return 4
+    return int(min(4, max(2, 1 - math.floor(math.log10(float(errors.median()))))))
+
+
+def _value(mean: Any, std: Any, n: Any, diverged: Any, places: int) -> str:
+    mean, std = as_number(mean), as_number(std)
+    if not math.isfinite(mean):
+        return f"diverged ×{int(diverged)}" if int(diverged) else "–"
+    spread = f"±{std:.{places}f}" if int(n) > 1 and math.isfinite(std) else ""
+    text = f"{mean:.{places}f}{spread}"
+    return text + ("!" if int(diverged) else "")
+
+
+def _difference(delta: Any, se: Any, places: int) -> str:
+    delta, se = as_number(delta), as_number(se)
+    if not math.isfinite(delta):
+        return "–"
+    return f"{delta:+.{places}f}" + (f"±{se:.{places}f}" if math.isfinite(se) else "")
+
+
+def _marks(row: pd.Series) -> str:
+    return "".join(verdict_mark(row.get(p)) for p in PROPERTIES)
+
+
+def leaderboard_table(board: pd.DataFrame, *, top: int | None = None) -> str:
+    """The (long) leaderboard as a plain-text table no wider than :data:`TABLE_WIDTH`.
+
+    ``#``: the rank and the tie group (``3a``: third, and not separable from the leader);
+    ``!`` after a mean: some of its seeds diverged (the mean is over the others).
+    """
+    tasks = list(dict.fromkeys(board["task"]))
+    ranks = list(dict.fromkeys(board["rank"]))[:top]
+    places = decimals(board)
+    rows: list[list[str]] = []
+    if len(tasks) == 1:
+        header = ["#", "candidate", "s α0", "mean±std", "Δ #1±se"]
+        header += ["Δ LN±se", "Δ erf±se", "ZBCM"]
+        leader = board.loc[board["task_rank"] == 1, "candidate_id"]
+        own = {"leader": leader.iloc[0] if len(leader) else None}
+        for _, row in board[board["rank"].isin(ranks)].iterrows():
+            deltas = [
+                "–"  # a row against itself
+                if row["candidate_id"] == own.get(ref, ref)
+                else _difference(row[f"delta_{ref}"], row[f"se_{ref}"], places)
+                for ref in ("leader", "layernorm", "erf")
+            ]
+            rows.append(
+                [
+                    f"{row['rank']}{row['group'] if isinstance(row['group'], str) else ''}",
+                    _short(display_name(row), _NAME_WIDTH),
+                    variant(row),
+                    _value(row["mean"], row["std"], row["n"], row["diverged"], places),
+                    *deltas,
+                    _marks(row),
+                ]
+            )
+    else:
+        header = ["#", "candidate", *tasks]
+        for rank in ranks:
+            part = board[board["rank"] == rank].set_index("task")
+            first = part.iloc[0]
+            cells = [str(rank), _short(display_name(first), _NAME_WIDTH)]
+            for t in tasks:
+                if t not in part.index:
+                    cells.append("–")
+                    continue
+                r = part.loc[t]
+                group = r["group"] if isinstance(r["group"], str) else "–"
+                cells.append(f"{_value(r['mean'], math.nan, 1, r['diverged'], places)} {group}")
+            rows.append(cells)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(_short(line, TABLE_WIDTH) for line in lines) + "\n"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def rank_list(ranks: list[int]) -> str:
+    """``#2–#4, #7``: ranks with runs of consecutive ones joined.
+
+    >>> rank_list([2, 3, 4, 7])
+    '#2–#4, #7'
+    """
+    parts: list[str] = []
+    for rank in sorted(ranks):
+        if parts and parts[-1].split("–")[-1] == f"#{rank - 1}":
+            parts[-1] = parts[-1].split("–")[0] + f"–#{rank}"
+        else:
+            parts.append(f"#{rank}")
+    return ", ".join(parts)
+
+
+def separability(board: pd.DataFrame) -> str:
+    """One line per task: how many tie groups the ranking holds, which ranks share the
+    leader's, and where the leader stands against erf."""
+    lines = []
+    for task in dict.fromkeys(board["task"]):
+        rows = board[(board["task"] == task) & board["group"].notna()].sort_values("task_rank")
+        seeds = int(rows["n"].max()) if len(rows) else 0
+        how = f"paired t-tests over {_plural(seeds, 'seed')}, Holm {TIE_ALPHA:.0%}"
+        if len(rows) < 2:
+            lines.append(f"{task}: fewer than two candidates finished; nothing to separate.")
+            continue
+        groups = rows["group"].nunique()
+        leader = display_name(rows.iloc[0])
+        tied = rows[rows["group"] == rows["group"].iloc[0]]
+        if len(tied) == 1:
+            verdict = f"#1 {leader} is beyond paired seed noise from every other"
+        else:
+            others = rank_list([int(r) for r in tied["task_rank"].iloc[1:]])
+            verdict = f"#1 {leader} is not separable from {others}"
+        lines.append(
+            f"{task}: {_plural(groups, 'tie group')} among {len(rows)} ranked; "
+            f"{verdict}{_against_erf(rows)} ({how})."
+        )
+    return "\n".join(textwrap.fill(line, TABLE_WIDTH, subsequent_indent="  ") for line in lines)
+
+
+def _against_erf(rows: pd.DataFrame) -> str:
+    """Where the leader stands against erf (Derf), the function the paper found best."""
+    erf = rows[rows["candidate_id"] == "erf"]
+    if erf.empty or rows.iloc[0]["candidate_id"] == "erf":
+        return ""
+    row = erf.iloc[0]
+    beyond = row["group"] != rows.iloc[0]["group"]
+    gap = _difference(-as_number(row["delta_leader"]), row["se_leader"], decimals(rows))
+    return f"; {'beyond' if beyond else 'within'} paired seed noise of erf (Δ {gap})"

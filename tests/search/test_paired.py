@@ -1,0 +1,113 @@
+"""Paired differences, Holm's correction and tie groups, on tables with a known answer."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from search.reports import (
+    TABLE_WIDTH,
+    holm,
+    leaderboard,
+    leaderboard_markdown,
+    leaderboard_table,
+    paired_difference,
+    separability,
+    tie_groups,
+)
+
+
+def test_the_paired_difference_is_scipys_paired_t_test():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=5), rng.normal(size=5)
+    d = paired_difference(dict(enumerate(a)), dict(enumerate(b)))
+    expected = stats.ttest_rel(a, b)
+    assert d.n == 5 and d.mean == pytest.approx(float(np.mean(a - b)))
+    assert d.p == pytest.approx(float(expected.pvalue))
+    assert d.se == pytest.approx(float(np.std(a - b, ddof=1) / math.sqrt(5)))
+
+
+def test_only_seeds_both_finished_are_paired():
+    d = paired_difference({0: 1.0, 1: math.nan, 2: 3.0}, {0: 0.0, 1: 5.0, 3: 1.0})
+    assert (d.n, d.mean) == (1, 1.0) and math.isnan(d.se) and math.isnan(d.p)
+    assert paired_difference({}, {0: 1.0}).n == 0
+
+
+def test_holm_steps_down_and_stops_at_the_first_kept_hypothesis():
+    assert holm([0.001, 0.02, 0.04]) == [True, True, True]  # 0.001<0.05/3, 0.02<0.025, 0.04<0.05
+    assert holm([0.001, 0.03, 0.04]) == [True, False, False]  # 0.03 > 0.05/2 stops the walk
+    assert holm([math.nan, 0.001]) == [False, True]
+
+
+def _seeded(means: dict[str, float], noise: float, seeds: int = 4) -> dict[str, dict[int, float]]:
+    """Values whose seeds shift every candidate alike (a shared offset) plus small own noise."""
+    rng = np.random.default_rng(1)
+    shared = rng.normal(scale=0.05, size=seeds)
+    return {
+        k: {s: m + shared[s] + rng.normal(scale=noise) for s in range(seeds)}
+        for k, m in means.items()
+    }
+
+
+def test_tie_groups_on_a_table_with_a_known_answer():
+    # a and b are one function up to noise; c is clearly worse, d clearly worse than c. The
+    # shared seed offset (10× the own noise) would hide all of it in unpaired error bars.
+    values = _seeded({"a": 0.900, "b": 0.8995, "c": 0.85, "d": 0.70}, noise=0.001)
+    assert tie_groups(["a", "b", "c", "d"], values) == {"a": "a", "b": "a", "c": "b", "d": "c"}
+    # one seed cannot separate anything: one group
+    once = {k: {0: v[0]} for k, v in values.items()}
+    assert set(tie_groups(["a", "b", "c", "d"], once).values()) == {"a"}
+    # a candidate with no finished seed has no group
+    assert "e" not in tie_groups(["a", "e"], {**values, "e": {0: math.nan}})
+
+
+def _trials(values: dict[str, dict[int, float]]) -> pd.DataFrame:
+    rows = [
+        {"task": "t", "candidate_id": k, "seed": s, "state": "COMPLETE", "value": v,
+         "diverged": False, "direction": "maximize", "metric": "accuracy"}
+        for k, seeds in values.items() for s, v in seeds.items()
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_the_leaderboard_carries_paired_differences_and_groups():
+    values = _seeded({"erf": 0.900, "tanh": 0.8995, "layernorm": 0.85, "x": 0.70}, noise=0.001)
+    board = leaderboard(_trials(values)).set_index("candidate_id")
+    assert board.loc["erf", "group"] == board.loc["tanh", "group"] == "a"
+    assert board.loc["layernorm", "group"] == "b" and board.loc["x", "group"] == "c"
+    assert board.loc["erf", "delta_erf"] == 0 and board.loc["erf", "delta_leader"] == 0
+    gap = np.mean([values["layernorm"][s] - values["erf"][s] for s in range(4)])
+    assert board.loc["layernorm", "delta_leader"] == pytest.approx(gap)
+    assert board.loc["layernorm", "delta_erf"] == pytest.approx(gap)
+    # paired: the standard error is the own noise's, far below the seeds' spread
+    assert board.loc["layernorm", "se_leader"] < 0.2 * board.loc["layernorm", "std"]
+    assert board.loc["x", "delta_layernorm"] == pytest.approx(
+        np.mean([values["x"][s] - values["layernorm"][s] for s in range(4)])
+    )
+
+
+def test_the_terminal_table_fits_and_says_what_is_separable():
+    means = {"erf": 0.900, "tanh": 0.8995, "layernorm": 0.85, "x": 0.70}
+    board = leaderboard(_trials(_seeded(means, noise=0.001)))
+    board["name"] = board["candidate_id"].replace({"x": "a-very-long-name-" * 4})
+    table = leaderboard_table(board)
+    assert max(map(len, table.splitlines())) <= TABLE_WIDTH
+    header, first, second = table.splitlines()[:3]
+    assert header.split()[:2] == ["#", "candidate"]
+    assert first.split()[:2] == ["1a", "erf"] and second.split()[:2] == ["2a", "tanh"]
+    assert table.splitlines()[3].split()[:2] == ["3b", "layernorm"]
+    line = separability(board).replace("\n  ", " ")
+    assert line.startswith("t: 3 tie groups among 4 ranked; #1 erf is not separable from #2 (")
+    assert "4 seeds, Holm 5%" in line
+    md = leaderboard_markdown(board)
+    assert "| group (t) |" in md and "Δ #1 ± se (t)" in md
+
+
+def test_the_leader_against_erf_is_stated():
+    means = {"tanh": 0.95, "erf": 0.90, "layernorm": 0.85}
+    board = leaderboard(_trials(_seeded(means, noise=0.001)))
+    assert "beyond paired seed noise of erf (Δ +0.050" in separability(board).replace("\n  ", " ")
