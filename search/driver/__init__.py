@@ -40,7 +40,7 @@ if TYPE_CHECKING:
         save_trials,
     )
     from ._run import MAX_ATTEMPTS, RunSummary, run_search
-    from ._run_dir import prepare_run_dir
+    from ._run_dir import ENUMERATION_GROWTH, FIRST_ENUMERATION, prepare_run_dir
     from ._settings import CELLS, DEGRADE_POINTS, PRUNERS, SAMPLERS, RunSettings
     from ._space import CandidateSet, candidate_set
     from ._study import (
@@ -70,6 +70,8 @@ _WHERE = {
     "RunSummary": "._run",
     "run_search": "._run",
     "prepare_run_dir": "._run_dir",
+    "FIRST_ENUMERATION": "._run_dir",
+    "ENUMERATION_GROWTH": "._run_dir",
     "CandidateSet": "._space",
     "candidate_set": "._space",
     "ALPHA0_RANGE": "._study",
@@ -106,6 +108,8 @@ __all__ = [
     "ALPHA0_RANGE",
     "CELLS",
     "DEGRADE_POINTS",
+    "ENUMERATION_GROWTH",
+    "FIRST_ENUMERATION",
     "LOCK_FILE",
     "LR_LADDER",
     "MAX_ATTEMPTS",

@@ -31,6 +31,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from candidates import Candidate, load_grammar
 from evaluators import apply_recipe, get_task, parse_recipe
 
 from ._lease import StudyLease
@@ -51,7 +52,7 @@ from ._study import (
     trial_key,
 )
 from ._trial import TrialSpec
-from ._workers import init_ray, start_relay, start_worker
+from ._workers import LIBRARY_LOG, init_ray, library_logs_to, start_relay, start_worker
 
 #: A trial whose worker dies is run once more on a fresh worker, then failed with its reason.
 MAX_ATTEMPTS = 2
@@ -136,6 +137,13 @@ class _Driver:
         self.table = table.drop_duplicates("candidate_id").set_index("candidate_id")
         self.keys = list(self.table.index)
         self.alpha0s = {str(k): float(v) for k, v in self.table["alpha0"].items()}
+        # a person's name for each key: the catalog's, else the expression (norm layers: the key)
+        self.names = {
+            str(k): next((t for t in (n, e) if isinstance(t, str) and t), str(k))
+            for k, n, e in zip(
+                self.table.index, self.table["name"], self.table["expression"], strict=True
+            )
+        }
         # the lr-sweep protocol's rung of each run (see search.driver.apply_protocol)
         scales: dict[Any, Any] = dict(self.table.get("lr_scale", pd.Series(dtype=float)))
         self.lr_scales = {str(k): float(v) for k, v in scales.items() if pd.notna(v)}
@@ -247,6 +255,10 @@ class _Driver:
             if self.settings.tune_alpha and function is not None:
                 alpha0 = trial.suggest_float("alpha0", *ALPHA0_RANGE, log=True)
             trial.set_user_attr("task", task)
+            # what optuna-dashboard shows beside the parameter, which is the run's key
+            trial.set_user_attr("name", self.names[key])
+            if function is not None:
+                trial.set_user_attr("expression", function)
             spec = TrialSpec(
                 trial=self._new_key(),
                 task=task,
@@ -340,6 +352,8 @@ class _Driver:
                     self.summary.bookkeeping_seconds += time.perf_counter() - tick
             if not stop.is_set():
                 self.fill()
+            if self.progress is not None:  # after the refill: the count of trials in flight
+                self.progress.show()
         self.summary.loop_seconds = time.perf_counter() - start
 
     def _prune(self, reports: list[tuple[int, int, float]]) -> None:
@@ -458,13 +472,20 @@ class _Progress:
         self.bar = tqdm(total=total, initial=done, desc="trials", unit="trial", dynamic_ncols=True)
 
     def update(self) -> None:
-        s = self.driver.summary
+        """A trial finished."""
         self.bar.update(1)
-        top = _top3(self.driver)
-        self.bar.set_postfix_str(
+        self.show()
+
+    def show(self) -> None:
+        """The counts as they are now (tqdm redraws at most every 0.1 s)."""
+        s = self.driver.summary
+        text = (
             f"running {len(self.driver.running)} pruned {s.pruned} failed {s.failed} "
-            f"diverged {s.diverged} | top: {top}"
+            f"diverged {s.diverged} | top: {_top3(self.driver)}"
         )
+        if text != self.bar.postfix:
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.refresh()
 
     def close(self) -> None:
         self.bar.close()
@@ -479,8 +500,7 @@ def _top3(driver: _Driver) -> str:
     sign = -1.0 if driver.studies[task].direction.name == "MAXIMIZE" else 1.0
     means = {key: sum(v) / len(v) for key, v in values.items()}
     best = sorted(means, key=lambda key: sign * means[key])[:3]
-    names = driver.table["name"]
-    return ", ".join(str(names.get(k)) if isinstance(names.get(k), str) else k for k in best)
+    return ", ".join(driver.names.get(k, k) for k in best)
 
 
 def _last_line(exc: BaseException) -> str:
@@ -545,6 +565,11 @@ def run_search(
         check_resumable(settings)
     else:
         check_new_run_dir(settings)
+        # a mistyped function or grammar is refused now, not after Ray has started
+        for text in settings.expressions:
+            Candidate.from_text(text)
+        if settings.grammar is not None:
+            load_grammar(settings.grammar)
     if settings.storage is not None:
         open_storage(settings.storage)
     try:
@@ -607,18 +632,19 @@ def _with_ray(
 ) -> RunSummary:
     """The run on Ray, the lock and the lease held: Ray started here ends here."""
     settings = request.settings
-    started = init_ray(
-        address=settings.ray_address,
-        workers=settings.workers,
-        gpus_per_trial=settings.gpus_per_trial,
-    )
-    try:
-        return _drive(request, storage, lease)
-    finally:
-        if started:  # this run's own Ray: its processes end with the run
-            import ray
+    with library_logs_to(settings.run_dir / LIBRARY_LOG):
+        started = init_ray(
+            address=settings.ray_address,
+            workers=settings.workers,
+            gpus_per_trial=settings.gpus_per_trial,
+        )
+        try:
+            return _drive(request, storage, lease)
+        finally:
+            if started:  # this run's own Ray: its processes end with the run
+                import ray
 
-            ray.shutdown()
+                ray.shutdown()
 
 
 def _drive(
@@ -626,7 +652,11 @@ def _drive(
 ) -> RunSummary:
     """The run itself: the candidates, the studies, the loop."""
     settings, out = request.settings, request.settings.run_dir
-    chosen = None if request.resume else prepare_run_dir(settings, table=request.candidates)
+    chosen = (
+        None
+        if request.resume
+        else prepare_run_dir(settings, table=request.candidates, progress=request.progress)
+    )
     table = read_candidates(out) if chosen is None else chosen.table
     driver = _Driver(
         settings, table, progress=False, max_steps=request.max_steps, on_start=request.on_start

@@ -94,13 +94,50 @@ def _generate_count(settings: RunSettings) -> int:
     return settings.max_candidates + len(RUN_BASELINES) + catalog + len(settings.expressions)
 
 
+#: A ``--grammar`` run without ``--max-expressions`` enumerates this many expressions first
+#: (simplest first), and four times more each time that yields too few passing candidates.
+FIRST_ENUMERATION = 5000
+ENUMERATION_GROWTH = 4
+
+
+def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> None:
+    """The grammar's simplest expressions, enumerated only as far as the run needs: until
+    the passing unique candidates cover ``max_candidates`` (and what the run already has), or
+    up to ``max_expressions`` where the user set it. Each round starts over on a larger
+    prefix of the same order, so the result equals one enumeration of the last size."""
+    from ._generate import GenerateSettings, generate
+
+    needed = _generate_count(settings)
+    budget = settings.max_expressions or FIRST_ENUMERATION
+    while True:
+        summary = generate(
+            GenerateSettings(
+                grammar=settings.grammar,
+                max_expressions=budget,
+                max_candidates=needed,
+                out=out,
+                progress=progress,
+            )
+        )
+        if settings.max_expressions is not None or summary["complete"]:
+            return
+        if summary["passing"] >= needed:
+            return
+        budget *= ENUMERATION_GROWTH
+
+
 def prepare_run_dir(
-    settings: RunSettings, *, symbolic: bool = True, table: pd.DataFrame | None = None
+    settings: RunSettings,
+    *,
+    symbolic: bool = True,
+    table: pd.DataFrame | None = None,
+    progress: bool = False,
 ) -> CandidateSet:
     """Write the candidates and the settings of a new run; refuse a directory already used.
     ``table`` is the candidate table when the caller built it (a study's rows: the caller
-    checked them, so the set says nothing was reused or checked here)."""
-    from ._generate import GenerateSettings, generate, package_versions
+    checked them, so the set says nothing was reused or checked here). ``progress`` shows
+    the grammar's enumeration (a ``--grammar`` run)."""
+    from ._generate import package_versions
 
     out = settings.run_dir
     if (out / "config.toml").exists():  # checked again under the lock: a run may have begun
@@ -119,15 +156,7 @@ def prepare_run_dir(
                 f"and task {task} has none (Task.untrained_level)"
             )
     if settings.grammar is not None:
-        generate(
-            GenerateSettings(
-                grammar=settings.grammar,
-                max_expressions=settings.max_expressions,
-                max_candidates=_generate_count(settings),
-                out=out / "generate",
-                progress=False,
-            )
-        )
+        _generate_enough(settings, out / "generate", progress=progress)
     if table is None:
         chosen = candidate_set(
             catalog=settings.catalog,

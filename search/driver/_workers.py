@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -152,3 +155,26 @@ def _start_ray(*, address: str | None, workers: int, gpus_per_trial: float) -> N
 
         kwargs["num_gpus"] = torch.cuda.device_count()
     ray.init(**kwargs)
+
+
+#: Where a run directory keeps what libraries' loggers said during the run (Ray's).
+LIBRARY_LOG = "libraries.log"
+
+
+@contextlib.contextmanager
+def library_logs_to(path: Path) -> Iterator[None]:
+    """Send the log messages no handler takes to ``path`` instead of the terminal while the
+    block runs, so that a run prints only its own lines. Ray is started with
+    ``configure_logging=False``, and ``ray.init`` then clears its logger's handlers: its token
+    banner and warnings reach Python's last-resort handler (stderr), which this replaces.
+    The worker processes' output stays in Ray's session logs."""
+    handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    previous = logging.lastResort
+    logging.lastResort = handler
+    try:
+        yield
+    finally:
+        logging.lastResort = previous
+        handler.close()

@@ -100,11 +100,29 @@ def test_end_to_end_writes_the_run_directory(finished_run):
     assert ln["delta_layernorm"] == 0.0 and ln["n"] == 2 and ln["kind"] == "baseline"
     assert board.set_index("candidate_id").loc["cefaa8630b2d", "bounded"]
     assert board.set_index("candidate_id").loc["dyt", "shift"] == "none"
+    # a function of the catalog goes by its name, whatever its spelling or source
+    assert board.set_index("candidate_id").loc["cefaa8630b2d", "name"] == "smoothsign"
+    assert set(board["group"]) <= set("abcde") and board["group"].iloc[0] == "a"
+    assert board.set_index("candidate_id").loc["erf", "delta_erf"] == 0.0
+    storage = f"sqlite:///{out / 'study.db'}"
+    name = RunSettings.read(out).study_for("digits-vit")
+    study = optuna.load_study(study_name=name, storage=storage)
+    shown = {t.params["candidate"]: t.user_attrs for t in study.trials}
+    assert shown["cefaa8630b2d"]["name"] == "smoothsign"  # what optuna-dashboard shows
+    assert shown["cefaa8630b2d"]["expression"] == "x/(1 + abs(x))"
+    assert shown["layernorm"]["name"] == "layernorm" and "expression" not in shown["layernorm"]
     erf_line = next(x for x in (out / "leaderboard.md").read_text().splitlines() if "`erf`" in x)
     assert erf_line.endswith("✓ ✓ ✓ ✓ |")  # the verdicts, also in a fresh run's file
     means = board["mean"].tolist()
     assert means == sorted(means, reverse=True)  # accuracy: higher ranks first
     assert RunSettings.read(out).with_out(out) == _settings(out, seeds=2)
+
+
+def test_the_progress_bar_counts_every_trial_in_flight(tmp_path, capfd):
+    run_search(_settings(tmp_path / "run", expressions=()), progress=True, max_steps=2)
+    shown = capfd.readouterr().err
+    # two workers, four trials: both run at once, and the bar says so
+    assert "running 2" in shown and "4/4" in shown
 
 
 def test_a_diverging_candidate_is_a_result(tmp_path):
@@ -358,6 +376,13 @@ def test_leaderboard_command_formats(finished_run, capsys):
     assert "| rank | candidate |" in capsys.readouterr().out
     assert main(["leaderboard", str(out), "--task", "digits-vt"]) == 2
     assert "did you mean 'digits-vit'" in capsys.readouterr().err
+    assert main(["leaderboard", str(out)]) == 0  # the default: a table that fits a terminal
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["#", "candidate", "s"]
+    assert max(map(len, lines)) <= 100 and any("smoothsign" in x for x in lines)
+    assert lines[6].startswith("digits-vit: ") and "tie group" in lines[6]
+    assert main(["leaderboard", str(out), "--format", "wide"]) == 0
+    assert "digits-vit mean" in capsys.readouterr().out
 
 
 def test_plot_command_rewrites_the_plots(finished_run, capsys):
@@ -438,6 +463,7 @@ def test_export_by_rank_carries_the_leaderboard_figures(finished_run, tmp_path, 
     assert main(["export", str(out), "--rank", str(rank), "-o", str(target)]) == 0
     text = target.read_text()
     assert "x/(1 + abs(x))" in text and f"(rank {rank})" in text and "digits-vit:" in text
+    assert "class SmoothsignNorm(" in text  # the catalog's name, not the id
     assert "\\frac{x}" in text  # the LaTeX
     module = _import(target)
     assert module.Norm(4)(torch.ones(1, 4)).shape == (1, 4)
@@ -493,6 +519,18 @@ def test_candidates_from_a_grammar_and_from_a_generate_run(tmp_path):
     )
     assert len(pd.read_parquet(again / "candidates.parquet")) == 5
     assert len(load_leaderboard(again)) == 5
+
+
+def test_a_grammar_run_enumerates_only_what_it_needs(tmp_path, capfd):
+    from search.driver import FIRST_ENUMERATION, prepare_run_dir
+
+    settings = _settings(tmp_path / "run", expressions=(), grammar="default", max_candidates=5)
+    chosen = prepare_run_dir(settings, symbolic=False, progress=True)
+    summary = json.loads((tmp_path / "run" / "generate" / "summary.json").read_text())
+    # the default grammar holds ~560,000 expressions; a prefix, simplest first, is enough
+    assert summary["enumerated"] == FIRST_ENUMERATION and not summary["complete"]
+    assert (chosen.table["kind"] == "candidate").sum() == 5
+    assert "screening" in capfd.readouterr().err  # the enumeration shows its progress
 
 
 def test_a_run_reuses_the_rows_of_a_generate_directory(tmp_path):
