@@ -128,9 +128,7 @@ class _Builder:
                 tree = ast.parse(self.text, mode="eval")
         except SyntaxError as exc:
             hint = _implicit_product(self.text)
-            self.error(
-                f"syntax error: {exc.msg}{hint}", column=self.column(exc.lineno, exc.offset)
-            )
+            self.error(f"syntax error: {exc.msg}{hint}", column=self.column(exc.lineno, exc.offset))
         except (ValueError, RecursionError, MemoryError) as exc:
             self.error(f"cannot be parsed: {type(exc).__name__}")
         nodes = sum(1 for _ in ast.walk(tree))
@@ -542,4 +540,3 @@ def _implicit_product(text: str) -> str:
     if found is None or re.match(r"[eE]\d", found.group(2)):  # 1e5x: the number is 1e5
         return ""
     return f" (did you mean '{found.group(1)}*{found.group(2)}'? products are written with *)"
-

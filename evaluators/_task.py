@@ -50,6 +50,18 @@ class Budget:
         if self.batch_size < 1:
             raise UserError(f"batch_size must be at least 1, but got {self.batch_size=}.")
 
+    def describe(self) -> str:
+        """The budget in one short line.
+
+        >>> Budget(epochs=1, batch_size=32, lr=2e-3, max_steps=20).describe()
+        '1 epoch (at most 20 steps), batch 32, lr 0.002, clip 1'
+        """
+        epochs = f"{self.epochs} epoch" + ("" if self.epochs == 1 else "s")
+        if self.max_steps is not None:
+            epochs += f" (at most {self.max_steps} steps)"
+        clip = "none" if self.clip_grad is None else f"{self.clip_grad:g}"
+        return f"{epochs}, batch {self.batch_size}, lr {self.lr:g}, clip {clip}"
+
 
 @dataclass
 class Split:

@@ -28,6 +28,16 @@ def settings_from(cls: type[T], args: argparse.Namespace, **fixed: Any) -> T:
     return cls(**{**values, **fixed})
 
 
+def add_budget_option(parser: argparse.ArgumentParser) -> None:
+    """``--budget``: how long each proxy run trains."""
+    parser.add_argument(
+        "--budget",
+        default="default",
+        help="quick, default or a number of epochs; `derf-search tasks` says what quick and "
+        "default are per task (default: default)",
+    )
+
+
 def add_protocol_options(parser: argparse.ArgumentParser) -> None:
     """``--protocol`` and ``--recipe``: how each candidate is trained, the same for all."""
     from ..driver import PROTOCOLS

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import add_protocol_options, recipe_items, settings_from
+from ._args import add_budget_option, add_protocol_options, recipe_items, settings_from
 from ._codes import EXIT_INTERRUPTED
 
 #: Seeds below this give no standard error, and DEGRADE needs one.
@@ -132,13 +132,13 @@ def add_calibrate_command(sub: Any) -> None:
         "lr-sweep), to judge a recipe in one sitting; all: every cell (default decisive)",
     )
     p.add_argument("--seeds", type=int, default=2, help="seeds per cell, paired (default 2)")
-    p.add_argument("--budget", default="default", help="quick, default or a number of epochs")
+    add_budget_option(p)
     add_protocol_options(p)
     p.add_argument(
         "--shift",
         choices=["scalar", "vector", "none"],
         default="none",
-        help="the template's s, as in the reference (the paper's Section 3: none)",
+        help="the template's s, as in the reference (default none, as in the paper's Section 3)",
     )
     p.add_argument(
         "--degrade-points",
@@ -159,5 +159,5 @@ def add_calibrate_command(sub: Any) -> None:
         help="score an existing `study properties` run instead of training, with --reference "
         "and --degrade-points (written into RUN_DIR, or --out)",
     )
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_calibrate)

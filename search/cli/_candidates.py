@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import add_protocol_options, recipe_items, settings_from
+from ._args import add_budget_option, add_protocol_options, recipe_items, settings_from
 from ._codes import EXIT_USAGE
 
 
@@ -106,7 +106,7 @@ def _tasks(args: argparse.Namespace) -> int:
                 "direction": task.direction,
                 "default_budget": f"{budget.epochs} epochs",
                 "typical_seconds": task.typical_seconds,
-                "budgets": sorted(task.budgets),
+                "budgets": {b: task.budget(b).describe() for b in sorted(task.budgets)},
                 "description": task.description,
             }
         )
@@ -123,6 +123,11 @@ def _tasks(args: argparse.Namespace) -> int:
             f"{row['task']:<12}{row['metric']:<17}{row['direction']:<10}"
             f"{row['default_budget']:<16}{typical:<13}{row['description']}"
         )
+    print("\nbudgets (--budget also takes a number of epochs, with the default's other settings):")
+    for name in task_names():
+        task = get_task(name)
+        for budget_name in sorted(task.budgets):
+            print(f"  {name:<12}{budget_name:<9}{task.budget(budget_name).describe()}")
     return 0
 
 
@@ -221,7 +226,9 @@ def add_candidate_commands(sub: Any) -> None:
         "--sample", type=int, metavar="K", help="sample K random expressions instead of enumerating"
     )
     p.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
-    p.add_argument("--out", default="results/generate", help="output directory")
+    p.add_argument(
+        "--out", default="results/generate", help="output directory (default results/generate)"
+    )
     p.add_argument(
         "--max-candidates",
         type=int,
@@ -241,7 +248,7 @@ def add_candidate_commands(sub: Any) -> None:
     p.set_defaults(run=_generate)
 
     p = sub.add_parser("tasks", help="list the proxy tasks")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the tasks as a JSON list")
     p.set_defaults(run=_tasks)
 
     p = sub.add_parser("evaluate", help="one proxy training run of a candidate on a task")
@@ -260,9 +267,9 @@ def add_candidate_commands(sub: Any) -> None:
         choices=["scalar", "vector", "none"],
         help="the template's s (default: scalar, or the catalog entry's: DyT has none)",
     )
-    p.add_argument("--budget", default="default", help="quick, default or a number of epochs")
+    add_budget_option(p)
     add_protocol_options(p)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_evaluate)

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ._args import add_budget_option
 from ._codes import EXIT_BUG
 
 
@@ -123,20 +124,33 @@ def add_experiment_commands(sub: Any) -> None:
     """The sub-parsers of `sanity-panel` and `benchmark`."""
     p = sub.add_parser("sanity-panel", help="known-bad functions against erf on the proxy tasks")
     p.add_argument("--task", nargs="+", help="tasks (default: all)")
-    p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--budget", default="default")
-    p.add_argument("--workers", type=int, default=2, help="Ray workers, one CPU each")
+    p.add_argument("--seeds", type=int, default=5, help="seeds per function, paired (default 5)")
+    add_budget_option(p)
+    p.add_argument("--workers", type=int, default=2, help="Ray workers, one CPU each (default 2)")
     p.add_argument("--out", help="also write the Markdown table here")
     p.add_argument(
         "--functions", nargs="+", metavar="F", help="part of the panel, or other candidates"
     )
     recipe = p.add_argument_group("recipe changes, the same for every function")
-    recipe.add_argument("--lr", type=float, default=..., help="peak learning rate")
     recipe.add_argument(
-        "--clip-grad", type=_clip, default=..., metavar="NORM|none", help="gradient clipping"
+        "--lr", type=float, default=..., help="peak learning rate (default: the task's)"
     )
-    recipe.add_argument("--warmup", type=float, default=..., help="warmup, a fraction of the steps")
-    recipe.add_argument("--depth", type=int, default=..., help="Transformer blocks")
+    recipe.add_argument(
+        "--clip-grad",
+        type=_clip,
+        default=...,
+        metavar="NORM|none",
+        help="gradient clipping (default: the task's)",
+    )
+    recipe.add_argument(
+        "--warmup",
+        type=float,
+        default=...,
+        help="warmup, a fraction of the steps (default: the task's)",
+    )
+    recipe.add_argument(
+        "--depth", type=int, default=..., help="Transformer blocks (default: the task's)"
+    )
     p.set_defaults(run=_sanity_panel)
 
     p = sub.add_parser(
@@ -149,9 +163,14 @@ def add_experiment_commands(sub: Any) -> None:
         nargs="?",
         default="generate",
         choices=["generate", "layer", "tasks", "search", "hostile", "all"],
+        help="what to measure (default generate)",
     )
     p.add_argument("--task", default="mnist1d", help="task for `search` (default mnist1d)")
-    p.add_argument("--budget", default="default", help="task budget for `tasks` and `search`")
+    p.add_argument(
+        "--budget",
+        default="default",
+        help="task budget for `tasks` and `search` (default: default)",
+    )
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile in `layer`")
     p.add_argument(
         "--shape",
@@ -161,9 +180,16 @@ def add_experiment_commands(sub: Any) -> None:
         metavar="B,T,C",
         help="tensor shapes for `layer` (default 32,128,256)",
     )
-    p.add_argument("--max-expressions", type=int, default=100_000)
+    p.add_argument(
+        "--max-expressions",
+        type=int,
+        default=100_000,
+        help="expressions `generate` enumerates (default 100000)",
+    )
     p.add_argument("--grammar", help="grammar TOML file (default: the built-in default grammar)")
-    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument(
+        "--repeats", type=int, default=1, help="times each measurement is taken (default 1)"
+    )
     p.add_argument(
         "--cases",
         type=_at_least(0, int),

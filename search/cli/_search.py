@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import add_protocol_options, recipe_items, settings_from
+from ._args import add_budget_option, add_protocol_options, recipe_items, settings_from
 from ._codes import EXIT_INTERRUPTED
 
 
@@ -222,11 +222,16 @@ def _add_run(sub: Any) -> None:
         default=200,
         help="with --grammar/--candidates: the simplest N passing candidates (default 200)",
     )
-    src.add_argument("--shift", choices=["scalar", "vector", "none"], default="scalar")
+    src.add_argument(
+        "--shift",
+        choices=["scalar", "vector", "none"],
+        default="scalar",
+        help="the candidates' s: one scalar, one per channel, or none (default scalar)",
+    )
     ev = p.add_argument_group("trials")
     ev.add_argument("--task", nargs="+", default=["digits-vit"], help="tasks (default digits-vit)")
     ev.add_argument("--seeds", type=int, default=2, help="seeds per candidate (default 2)")
-    ev.add_argument("--budget", default="default", help="quick, default or a number of epochs")
+    add_budget_option(ev)
     ev.add_argument(
         "--alpha0", type=float, help="α's initial value (default: 0.5, or the catalog entry's)"
     )
@@ -253,30 +258,37 @@ def _add_run(sub: Any) -> None:
     ex.add_argument("--study-name", help="default: the name of --out, or 'run'")
     ex.add_argument("--out", help="run directory (default results/<study name>)")
     ex.add_argument("--resume", metavar="RUN_DIR", help="continue a run; its settings are reused")
-    p.add_argument("--top", type=int, default=10, help="leaderboard rows printed at the end")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--top", type=int, default=10, help="leaderboard rows printed at the end (default 10)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run)
 
 
 def _add_study(sub: Any) -> None:
     p = sub.add_parser("study", help="the paper's property ablations or its function search")
-    p.add_argument("study", nargs="?", choices=["properties", "catalog"])
+    p.add_argument(
+        "study",
+        nargs="?",
+        choices=["properties", "catalog"],
+        help="properties: the Section 3 ablations; catalog: the 16 functions of the search",
+    )
     p.add_argument("--task", nargs="+", default=["digits-vit"], help="tasks (default digits-vit)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per function (default 3)")
-    p.add_argument("--budget", default="default", help="quick, default or a number of epochs")
+    add_budget_option(p)
     add_protocol_options(p)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--workers", type=int, default=2, help="Ray workers (default 2)")
     p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
     p.add_argument("--out", help="run directory (default results/paper-<study>-<tasks>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a study run")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_study)
 
 
 def _add_outputs(sub: Any) -> None:
     p = sub.add_parser("leaderboard", help="print a run's leaderboard (also while it runs)")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run or study directory")
     p.add_argument("--task", help="rank by this task alone")
     p.add_argument("--top", type=int, help="the best K candidates only")
     p.add_argument(
@@ -295,12 +307,17 @@ def _add_outputs(sub: Any) -> None:
     p.set_defaults(run=_leaderboard)
 
     p = sub.add_parser("plot", help="write a run's plots (PNG and SVG)")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run or study directory")
     p.set_defaults(run=_plot)
 
     p = sub.add_parser("export", help="write a standalone PyTorch module for a candidate")
-    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?")
-    p.add_argument("candidate", metavar="CANDIDATE", nargs="?")
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?", help="the run whose row to export")
+    p.add_argument(
+        "candidate",
+        metavar="CANDIDATE",
+        nargs="?",
+        help="a catalog name, an expression, or a candidate id or name of RUN_DIR",
+    )
     p.add_argument("--rank", type=int, help="the leaderboard row to export")
     p.add_argument("--task", help="with --rank: rank by this task")
     p.add_argument("-o", "--output", required=True, help="the .py file to write")

@@ -68,6 +68,9 @@ def test_check_json_with_an_unparsable_expression_exits_2() -> None:
         (["check", "layernorm"], "normalization layer"),
         (["generate", "--grammar", "nope.toml"], "no such grammar file"),
         (["check", "--file", "missing.txt"], "no such file"),
+        (["check", "erf(2x)"], "did you mean '2*x'?"),
+        (["check", "erff"], "did you mean 'erf'"),
+        (["evaluate", "arcsinhclp", "--task", "mnist1d"], "did you mean 'arcsinhclip'?"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(args: list[str], fragment: str) -> None:
@@ -218,6 +221,12 @@ def test_tasks_and_evaluate_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tasks", "--json"]) == 0
     tasks = json.loads(capsys.readouterr().out)
     assert "digits-vit" in [t["task"] for t in tasks]
+    chars = next(t for t in tasks if t["task"] == "chars-gpt")
+    assert chars["budgets"]["quick"] == "1 epoch (at most 20 steps), batch 32, lr 0.002, clip 1"
+    assert main(["tasks"]) == 0  # what quick and default mean, per task
+    assert "  digits-vit  default  30 epochs, batch 64, lr 0.01, clip none" in (
+        capsys.readouterr().out.splitlines()
+    )
     assert (
         main(
             [
@@ -270,3 +279,53 @@ def test_evaluate_of_a_diverging_candidate_is_valid_json() -> None:
     data = json.loads(proc.stdout)  # strict JSON: no NaN
     assert data["diverged"] is True and data["value"] is None
     assert isinstance(data["diverged_step"], int)
+
+
+def test_a_run_refuses_a_bad_expression_before_ray_starts(tmp_path: Path) -> None:
+    code = (
+        "import os, sys; from search.cli import main; "
+        f"rc = main(['run', '--expr', 'erf(2x)', '--out', {str(tmp_path / 'run')!r}]); "
+        "print(rc, 'DERF_SEARCH_DRIVER' in os.environ)"  # set when the run starts its Ray
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["2", "False"]
+    assert proc.stderr.strip().splitlines() == [
+        "derf-search: error: expression 'erf(2x)', column 5: syntax error: invalid decimal "
+        "literal (did you mean '2*x'? products are written with *)"
+    ]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_prints_only_its_own_lines(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = run(
+        "run", "--task", "mnist1d", "--budget", "quick", "--seeds", "1", "--max-trials", "2",
+        "--expr", "isru", "--out", str(out), "--no-progress",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no banner, no warning, no stack trace from Ray
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:2] == ["#", "candidate"]
+    assert any(x.startswith("mnist1d: ") and "tie group" in x for x in lines)
+    assert not [x for x in lines if "ray" in x.lower() or "WARNING" in x or "INFO" in x]
+    log = out / "libraries.log"  # what Ray's loggers said is kept there, not shown
+    assert not log.exists() or "ray." in log.read_text()
+
+
+def test_every_option_says_what_it_does_and_its_default() -> None:
+    import argparse
+
+    from search.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    silent = []
+    for name, command in commands.choices.items():
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            text = action.help or ""
+            has_default = action.default not in (None, False) and not action.required
+            if not text or (has_default and "default" not in text):
+                silent.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert silent == []
