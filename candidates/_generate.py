@@ -78,11 +78,13 @@ def _symbolic_stage(
 ) -> tuple[PropertyReport | None, int, float]:
     """sympy for one candidate: parse its simplest member, canonical form, confirmation.
 
-    Returns (report, members that turned out not to be real expressions, seconds in sympy).
+    Returns (report, members that turned out not to be real expressions, CPU seconds in
+    sympy: CPU, not wall time, so that their share of the run's CPU time is at most one
+    however many workers share the cores).
     """
     members, numeric = list(job[0]), job[1]
     grammar: Grammar = _WORKER["grammar"]
-    start = time.perf_counter()
+    start = time.process_time()
     expr, skipped = None, 0
     while members and expr is None:
         try:
@@ -92,7 +94,7 @@ def _symbolic_stage(
             members.pop(0)
             skipped += 1
     if expr is None:
-        return None, skipped, time.perf_counter() - start
+        return None, skipped, time.process_time() - start
     candidate = Candidate(members[0], expr, merged_from=members[1:])
     candidate = replace(candidate, expression=candidate.source)
     _ = candidate.canonical_sympy, candidate.latex
@@ -103,7 +105,7 @@ def _symbolic_stage(
             expr, numeric, tolerances=replace(grammar.tolerances, symbolic_seconds=seconds)
         )
         _WORKER["spent"] += numeric.symbolic_seconds
-    return PropertyReport(candidate, numeric), skipped, time.perf_counter() - start
+    return PropertyReport(candidate, numeric), skipped, time.process_time() - start
 
 
 def _pool_map(

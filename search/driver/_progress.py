@@ -3,12 +3,18 @@
 Example:
     >>> with StageProgress(enabled=False) as progress:
     ...     progress.update("screen", 100, 1000)
+    >>> import io
+    >>> shown = io.StringIO()
+    >>> with StageProgress(stream=shown) as progress:
+    ...     progress.update("train", 5, 10)
+    >>> "5/10" in shown.getvalue() and "step/s" in shown.getvalue()
+    True
 """
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 _LABELS = {
     "screen": "screening",
@@ -16,6 +22,8 @@ _LABELS = {
     "sympy": "checking",
     "train": "training",
 }
+#: What a stage counts: expressions, except training, which counts optimizer steps.
+_UNITS = {"train": " step"}
 
 
 class StageProgress:
@@ -24,8 +32,9 @@ class StageProgress:
     For the screen ``n`` is an increment; for the other stages it is the count done so far.
     """
 
-    def __init__(self, *, enabled: bool = True) -> None:
+    def __init__(self, *, enabled: bool = True, stream: TextIO | None = None) -> None:
         self.enabled = enabled
+        self.stream = stream  # where the bars go (None: stderr)
         self.bars: dict[str, Any] = {}
 
     def __enter__(self) -> StageProgress:
@@ -49,10 +58,11 @@ class StageProgress:
             bar = tqdm(
                 total=total,
                 desc=_LABELS.get(stage, stage),
-                unit=" expr",
+                unit=_UNITS.get(stage, " expr"),
                 dynamic_ncols=True,
                 leave=True,
                 mininterval=0.5,
+                file=self.stream,
             )
             self.bars[stage] = bar
         if stage == "screen":
