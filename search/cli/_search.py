@@ -144,8 +144,12 @@ def _leaderboard(args: argparse.Namespace) -> int:
         wide = leaderboard_wide(shown)
         print(wide[[c for c in wide.columns if c != "latex"]].to_string(index=False))
     else:
-        print(leaderboard_table(shown), end="")
-        print(separability(board))
+        text = leaderboard_table(shown) + separability(board) + "\n"
+        print(text, end="")
+        if args.png:
+            from ..reports import text_image
+
+            text_image(text, Path(args.png))
     return 0
 
 
@@ -303,6 +307,9 @@ def _add_outputs(sub: Any) -> None:
         "--write",
         action="store_true",
         help="also rewrite the run's leaderboard.csv|parquet|md from its trials",
+    )
+    p.add_argument(
+        "--png", metavar="FILE", help="with the table format: also save it as a PNG picture"
     )
     p.set_defaults(run=_leaderboard)
 

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
         verdict_mark,
         write_outputs,
     )
-    from ._paired import TIE_ALPHA, Paired, holm, paired_difference, tie_groups
-    from ._run_plots import plot_run, pyplot, save_figure
+    from ._paired import TIE_ALPHA, Paired, benjamini_hochberg, paired_difference, tie_groups
+    from ._run_plots import plot_run, pyplot, save_figure, text_image
     from ._study_report import (
         GROUP_PROPERTY,
         lambda_figure,
@@ -47,7 +47,7 @@ _WHERE = {
     "variant": "._console",
     "TIE_ALPHA": "._paired",
     "Paired": "._paired",
-    "holm": "._paired",
+    "benjamini_hochberg": "._paired",
     "paired_difference": "._paired",
     "tie_groups": "._paired",
     "verdict_mark": "._leaderboard",
@@ -61,6 +61,7 @@ _WHERE = {
     "plot_run": "._run_plots",
     "pyplot": "._run_plots",
     "save_figure": "._run_plots",
+    "text_image": "._run_plots",
     "GROUP_PROPERTY": "._study_report",
     "lambda_figure": "._study_report",
     "plot_lambda": "._study_report",
@@ -77,10 +78,10 @@ __all__ = [
     "TABLE_WIDTH",
     "TIE_ALPHA",
     "Paired",
+    "benjamini_hochberg",
     "display_name",
     "export_module",
     "format_signed",
-    "holm",
     "lambda_figure",
     "leaderboard",
     "leaderboard_markdown",
@@ -96,6 +97,7 @@ __all__ = [
     "seed_taus",
     "separability",
     "study_report",
+    "text_image",
     "tie_groups",
     "variant",
     "verdict_mark",

@@ -1,4 +1,5 @@
-"""Paired differences, Holm's correction and tie groups, on tables with a known answer."""
+"""Paired differences, the false-discovery-rate correction and tie groups, on tables with a
+known answer."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from scipy import stats
 
 from search.reports import (
     TABLE_WIDTH,
-    holm,
+    benjamini_hochberg,
     leaderboard,
     leaderboard_markdown,
     leaderboard_table,
@@ -37,10 +38,12 @@ def test_only_seeds_both_finished_are_paired():
     assert paired_difference({}, {0: 1.0}).n == 0
 
 
-def test_holm_steps_down_and_stops_at_the_first_kept_hypothesis():
-    assert holm([0.001, 0.02, 0.04]) == [True, True, True]  # 0.001<0.05/3, 0.02<0.025, 0.04<0.05
-    assert holm([0.001, 0.03, 0.04]) == [True, False, False]  # 0.03 > 0.05/2 stops the walk
-    assert holm([math.nan, 0.001]) == [False, True]
+def test_benjamini_hochberg_steps_up_from_the_largest_p():
+    # sorted p_(k) against k/m·5%: 0.04 ≤ 4/4·0.05 rejects all four
+    assert benjamini_hochberg([0.04, 0.001, 0.02, 0.03]) == [True, True, True, True]
+    # 0.2 > 0.05, 0.04 > 0.0375, 0.03 > 0.025: only 0.01 ≤ 0.0125
+    assert benjamini_hochberg([0.01, 0.04, 0.03, 0.2]) == [True, False, False, False]
+    assert benjamini_hochberg([math.nan, 0.001]) == [False, True]
 
 
 def _seeded(means: dict[str, float], noise: float, seeds: int = 4) -> dict[str, dict[int, float]]:
@@ -101,8 +104,8 @@ def test_the_terminal_table_fits_and_says_what_is_separable():
     assert first.split()[:2] == ["1a", "erf"] and second.split()[:2] == ["2a", "tanh"]
     assert table.splitlines()[3].split()[:2] == ["3b", "layernorm"]
     line = separability(board).replace("\n  ", " ")
-    assert line.startswith("t: 3 tie groups among 4 ranked; #1 erf is not separable from #2 (")
-    assert "4 seeds, Holm 5%" in line
+    assert line.startswith("t: 3 tie groups among 4 ranked (paired t-tests over 4 seeds, FDR 5%)")
+    assert line.endswith("; #1 erf is not separable from #2.")
     md = leaderboard_markdown(board)
     assert "| group (t) |" in md and "Δ #1 ± se (t)" in md
 
@@ -110,4 +113,7 @@ def test_the_terminal_table_fits_and_says_what_is_separable():
 def test_the_leader_against_erf_is_stated():
     means = {"tanh": 0.95, "erf": 0.90, "layernorm": 0.85}
     board = leaderboard(_trials(_seeded(means, noise=0.001)))
-    assert "beyond paired seed noise of erf (Δ +0.050" in separability(board).replace("\n  ", " ")
+    line = separability(board).replace("\n  ", " ")
+    assert "#1 against erf: Δ +0.050" in line and line.endswith(": beyond seed noise.")
+    tied = leaderboard(_trials(_seeded({"tanh": 0.9001, "erf": 0.90}, noise=0.01)))
+    assert separability(tied).replace("\n  ", " ").endswith(": within seed noise.")
