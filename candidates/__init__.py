@@ -46,6 +46,7 @@ from ._report import report_json, report_markdown
 from ._sample import sample_space
 from ._screen import GRID as SCREEN_GRID
 from ._screen import screen
+from ._shape import SHAPE_DESCRIPTORS, shape_descriptors
 from ._template import (
     DEFAULT_ALPHA0,
     DEFAULT_SHIFT,
@@ -69,6 +70,7 @@ __all__ = [
     "PROPERTIES",
     "RUN_BASELINES",
     "SCREEN_GRID",
+    "SHAPE_DESCRIPTORS",
     "SHIFTS",
     "STUDY_COLUMNS",
     "TEMPLATE",
@@ -124,6 +126,7 @@ __all__ = [
     "report_markdown",
     "sample_space",
     "screen",
+    "shape_descriptors",
     "spread_of",
     "suggest",
     "template_shift",

@@ -125,6 +125,16 @@ class PropertyReport:
     def passed(self) -> bool:
         return self.result.passed
 
+    @cached_property
+    def shape(self) -> dict[str, float]:
+        """The candidate's shape descriptors (:data:`candidates.SHAPE_DESCRIPTORS`); nan where
+        f is not real and finite or has no saturation level."""
+        from ._shape import SHAPE_DESCRIPTORS, shape_descriptors  # _shape parses with Candidate
+
+        if not self.result.domain.ok:
+            return dict.fromkeys(SHAPE_DESCRIPTORS, math.nan)
+        return shape_descriptors(compile_numpy(self.candidate.sympy))
+
     def to_dict(self) -> dict[str, Any]:
         c, r = self.candidate, self.result
         return jsonable(
@@ -148,6 +158,8 @@ class PropertyReport:
                     }
                     for p, v in r.verdicts.items()
                 },
+                # null where undefined (f does not saturate): see candidates.SHAPE_DESCRIPTORS
+                "shape": {k: v if math.isfinite(v) else None for k, v in self.shape.items()},
             }
         )
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ._candidate import PropertyReport, catalog_name
 from ._properties import PROPERTIES
+from ._shape import SHAPE_DESCRIPTORS
 from ._template import DEFAULT_ALPHA0
 
 #: The candidate record's columns, in the order every table keeps. A norm baseline
@@ -53,6 +54,8 @@ CANDIDATE_COLUMNS: tuple[str, ...] = (
     *(f"{p}{suffix}" for p in PROPERTIES for suffix in ("", "_score", "_method")),
     "growth",  # growth class of an unbounded f: logarithmic, power, linear, faster
     "flat_width",  # widest w with f flat on [-w, w] (centre sensitivity's evidence)
+    # --- the shape descriptors, invariant under the template's scales and sign ---------------
+    *(f"shape_{name}" for name in SHAPE_DESCRIPTORS),  # see candidates.SHAPE_DESCRIPTORS
 )
 
 #: Optional columns a built-in study adds after the record's (one row per experiment).
@@ -144,5 +147,6 @@ def candidates_table(
             row[f"{p}_method"] = v.method
         row["growth"] = r.verdicts["bounded"].evidence.get("growth")
         row["flat_width"] = r.verdicts["center_sensitive"].evidence.get("flat_width")
+        row.update({f"shape_{k}": v for k, v in report.shape.items()})
         rows.append(row)
     return as_candidate_table(pd.DataFrame(rows))
