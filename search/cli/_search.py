@@ -153,6 +153,14 @@ def _leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _map(args: argparse.Namespace) -> int:
+    from ..reports import map_run
+
+    path = map_run(_run_dir(args.run_dir))
+    print(f"{path}  {path.with_suffix('.svg')}")
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     from candidates import UserError
 
@@ -209,7 +217,7 @@ def add_search_commands(sub: Any) -> None:
 
 
 def _add_run(sub: Any) -> None:
-    from ..driver import OBJECTIVES, PRUNERS, SAMPLERS
+    from ..driver import DEFAULT_SEEDS, DEFAULT_TASK, OBJECTIVES, PRUNERS, SAMPLERS
 
     p = sub.add_parser("run", help="search: evaluate candidates with Optuna on Ray workers")
     src = p.add_argument_group("candidates (the baselines are always added)")
@@ -233,8 +241,15 @@ def _add_run(sub: Any) -> None:
         help="the candidates' s: one scalar, one per channel, or none (default scalar)",
     )
     ev = p.add_argument_group("trials")
-    ev.add_argument("--task", nargs="+", default=["digits-vit"], help="tasks (default digits-vit)")
-    ev.add_argument("--seeds", type=int, default=2, help="seeds per candidate (default 2)")
+    ev.add_argument(
+        "--task", nargs="+", default=[DEFAULT_TASK], help=f"tasks (default {DEFAULT_TASK})"
+    )
+    ev.add_argument(
+        "--seeds",
+        type=int,
+        default=DEFAULT_SEEDS,
+        help=f"seeds per candidate, paired across candidates (default {DEFAULT_SEEDS})",
+    )
     add_budget_option(ev)
     ev.add_argument(
         "--alpha0", type=float, help="α's initial value (default: 0.5, or the catalog entry's)"
@@ -270,6 +285,8 @@ def _add_run(sub: Any) -> None:
 
 
 def _add_study(sub: Any) -> None:
+    from ..driver import DEFAULT_TASK
+
     p = sub.add_parser("study", help="the paper's property ablations or its function search")
     p.add_argument(
         "study",
@@ -277,7 +294,9 @@ def _add_study(sub: Any) -> None:
         choices=["properties", "catalog"],
         help="properties: the Section 3 ablations; catalog: the 16 functions of the search",
     )
-    p.add_argument("--task", nargs="+", default=["digits-vit"], help="tasks (default digits-vit)")
+    p.add_argument(
+        "--task", nargs="+", default=[DEFAULT_TASK], help=f"tasks (default {DEFAULT_TASK})"
+    )
     p.add_argument("--seeds", type=int, default=3, help="seeds per function (default 3)")
     add_budget_option(p)
     add_protocol_options(p)
@@ -312,6 +331,12 @@ def _add_outputs(sub: Any) -> None:
         "--png", metavar="FILE", help="with the table format: also save it as a PNG picture"
     )
     p.set_defaults(run=_leaderboard)
+
+    p = sub.add_parser(
+        "map", help="a run's candidates in shape-descriptor space, coloured by their metric"
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
+    p.set_defaults(run=_map)
 
     p = sub.add_parser("plot", help="write a run's plots (PNG and SVG)")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run or study directory")

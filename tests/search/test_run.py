@@ -395,6 +395,24 @@ def test_plot_command_rewrites_the_plots(finished_run, capsys):
     assert "leaderboard.svg" in capsys.readouterr().out
 
 
+def test_map_places_the_candidates_by_shape(finished_run, capsys):
+    from search.cli import main
+    from search.reports import descriptor_matrix, project
+
+    out, _ = finished_run
+    assert main(["map", str(out)]) == 0
+    assert (out / "plots" / "map.png").stat().st_size > 1000 and "map.svg" in capsys.readouterr().out
+    stored = pd.read_parquet(out / "candidates.parquet")
+    matrix = descriptor_matrix(stored)  # the record's shape columns: the three functions
+    assert set(matrix.index) == {"erf", "dyt", "cefaa8630b2d"}
+    coords, share = project(matrix)
+    assert coords.shape == (3, 2) and 0.5 < share.sum() <= 1.0 + 1e-9
+    # erf and DyT's tanh are closer in shape than either is to softsign
+    where = dict(zip(matrix.index, coords, strict=True))
+    gap = {k: float(((where[k] - where["erf"]) ** 2).sum()) for k in ("dyt", "cefaa8630b2d")}
+    assert gap["dyt"] < gap["cefaa8630b2d"]
+
+
 def _import(path: Path):
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
@@ -477,8 +495,8 @@ def test_run_command_defaults_and_errors(tmp_path, capsys):
     from search.cli import build_parser, main, settings_from_args
 
     settings = settings_from_args(build_parser().parse_args(["run"]))
-    assert settings.catalog == "paper" and settings.tasks == ("digits-vit",)
-    assert settings.seeds == 2 and settings.out == "results/run"
+    assert settings.catalog == "paper" and settings.tasks == ("digits-dit",)
+    assert settings.seeds == 3 and settings.out == "results/run"
     named = settings_from_args(
         build_parser().parse_args(["run", "--expr", "isru", "--out", "results/mine"])
     )
