@@ -41,7 +41,15 @@ if TYPE_CHECKING:
     )
     from ._run import MAX_ATTEMPTS, RunSummary, run_search
     from ._run_dir import ENUMERATION_GROWTH, FIRST_ENUMERATION, prepare_run_dir
-    from ._settings import CELLS, DEGRADE_POINTS, PRUNERS, SAMPLERS, RunSettings
+    from ._settings import (
+        CELLS,
+        DEFAULT_SEEDS,
+        DEFAULT_TASK,
+        DEGRADE_POINTS,
+        PRUNERS,
+        SAMPLERS,
+        RunSettings,
+    )
     from ._space import CandidateSet, candidate_set
     from ._study import (
         ALPHA0_RANGE,
@@ -57,6 +65,8 @@ if TYPE_CHECKING:
 _WHERE = {
     "CELLS": "._settings",
     "DEGRADE_POINTS": "._settings",
+    "DEFAULT_SEEDS": "._settings",
+    "DEFAULT_TASK": "._settings",
     "PROTOCOLS": "._protocol",
     "apply_protocol": "._protocol",
     "protocol_alpha0": "._protocol",
@@ -107,6 +117,8 @@ _WHERE = {
 __all__ = [
     "ALPHA0_RANGE",
     "CELLS",
+    "DEFAULT_SEEDS",
+    "DEFAULT_TASK",
     "DEGRADE_POINTS",
     "ENUMERATION_GROWTH",
     "FIRST_ENUMERATION",
