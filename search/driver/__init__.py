@@ -17,6 +17,7 @@ from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._generate import GenerateSettings, generate, package_versions
+    from ._guided import GUIDED_STARTUP, GuidedSampler
     from ._lease import StudyLease
     from ._lock import LOCK_FILE, RunInUse, hold_run_dir
     from ._owner import Owner
@@ -63,6 +64,8 @@ if TYPE_CHECKING:
     from ._workers import init_ray, start_relay, start_worker
 
 _WHERE = {
+    "GUIDED_STARTUP": "._guided",
+    "GuidedSampler": "._guided",
     "CELLS": "._settings",
     "DEGRADE_POINTS": "._settings",
     "DEFAULT_SEEDS": "._settings",
@@ -122,6 +125,7 @@ __all__ = [
     "DEGRADE_POINTS",
     "ENUMERATION_GROWTH",
     "FIRST_ENUMERATION",
+    "GUIDED_STARTUP",
     "LOCK_FILE",
     "LR_LADDER",
     "MAX_ATTEMPTS",
@@ -132,6 +136,7 @@ __all__ = [
     "SAMPLERS",
     "CandidateSet",
     "GenerateSettings",
+    "GuidedSampler",
     "Owner",
     "RunInUse",
     "RunSettings",

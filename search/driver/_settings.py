@@ -25,7 +25,7 @@ else:  # Python 3.10
 
 from ._protocol import OBJECTIVES, PROTOCOLS
 
-SAMPLERS = ("grid", "random", "tpe")
+SAMPLERS = ("grid", "random", "tpe", "guided")
 #: The task a run or study trains on when none is named: digits-dit, the built-in task whose
 #: ranking is stable from seed to seed (Kendall τ 0.78 over the catalog) and whose leader is
 #: beyond paired seed noise from erf at three seeds (see docs/calibration.md).

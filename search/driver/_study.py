@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from candidates import UserError
+
+from ._guided import GuidedSampler
 
 ALPHA0_RANGE = (0.05, 5.0)  # --tune-alpha samples α0 log-uniformly in this range
 #: Seconds to wait for a database server before saying it cannot be reached.
@@ -130,7 +132,15 @@ def _require_initialised(url: str) -> None:
         raise StorageNotReady(f"no study storage at {url} yet (is its search still starting?)")
 
 
-def make_sampler(name: str, candidates: Sequence[str], seeds: int) -> optuna.samplers.BaseSampler:
+def make_sampler(
+    name: str,
+    candidates: Sequence[str],
+    seeds: int,
+    features: Mapping[str, Sequence[float]] | None = None,
+) -> optuna.samplers.BaseSampler:
+    """The run's sampler; ``features`` are the candidates' shape descriptors (``guided``)."""
+    if name == "guided":
+        return GuidedSampler(candidates, features or {}, seeds, seed=0)
     if name == "grid":
         space: dict[str, Any] = {"candidate": list(candidates), "seed": list(range(seeds))}
         return _Grid(space, seed=0)

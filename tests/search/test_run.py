@@ -341,6 +341,41 @@ def test_resume_after_the_driver_is_killed(tmp_path):
     assert "| 1 |" in (out / "leaderboard.md").read_text()
 
 
+def test_a_guided_run_trains_each_candidate_once_per_seed(tmp_path):
+    out = tmp_path / "run"
+    expressions = ("isru", "arctan", "2*x/(1 + x**2)", "clip(x, -1, 1)", "sin(x)")
+    summary = run_search(
+        _settings(out, expressions=expressions, sampler="guided", max_trials=7),
+        progress=False,
+        max_steps=2,
+    )
+    finished = load_trials(open_studies(out))
+    finished = finished[finished["state"] == "COMPLETE"]
+    assert summary.finished == 7 == len(finished)
+    assert finished["candidate_id"].is_unique  # none run twice (one seed)
+    assert {"layernorm", "rmsnorm", "dyt", "erf"} <= set(finished["candidate_id"])
+
+
+@pytest.mark.slow  # a grammar's enumeration, two driver processes and a resume: about 150 s
+def test_a_guided_grammar_run_resumes_after_sigkill_losing_and_repeating_nothing(tmp_path):
+    out = tmp_path / "run"
+    proc = _start(
+        out, "--grammar", "default", "--max-candidates", "6", "--sampler", "guided",
+        "--max-trials", "9",
+    )  # fmt: skip
+    _wait_for(out, 5, proc, limit=400)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _finished(out)[["number", "candidate_id", "seed", "value"]]
+    _resume(out)
+    trials = load_trials(open_studies(out))
+    finished = trials[trials["state"] == "COMPLETE"]
+    pairs = list(zip(finished["candidate_id"], finished["seed"], strict=True))
+    assert len(pairs) == len(set(pairs)) == 9  # none lost, none repeated
+    kept = finished.set_index("number").loc[before["number"], "value"]
+    assert kept.tolist() == before["value"].tolist()
+
+
 @pytest.mark.slow  # two driver processes and a resume: about 100 s
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
     out = tmp_path / "run"
@@ -401,7 +436,8 @@ def test_map_places_the_candidates_by_shape(finished_run, capsys):
 
     out, _ = finished_run
     assert main(["map", str(out)]) == 0
-    assert (out / "plots" / "map.png").stat().st_size > 1000 and "map.svg" in capsys.readouterr().out
+    assert (out / "plots" / "map.png").stat().st_size > 1000
+    assert "map.svg" in capsys.readouterr().out
     stored = pd.read_parquet(out / "candidates.parquet")
     matrix = descriptor_matrix(stored)  # the record's shape columns: the three functions
     assert set(matrix.index) == {"erf", "dyt", "cefaa8630b2d"}

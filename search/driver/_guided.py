@@ -1,0 +1,165 @@
+"""The guided sampler: the next candidate is the one a surrogate over shape descriptors expects
+to improve most on the best so far.
+
+A run's ``candidate`` parameter is one categorical over thousands of functions; TPE over it
+learns nothing from one function about another. This sampler sees each candidate as its
+:data:`candidates.SHAPE_DESCRIPTORS` vector instead: a Gaussian process (scikit-learn's, Matérn
+kernel plus a noise term, on standardised descriptors) is fitted to the mean metric of the
+candidates evaluated so far, and the next candidate is the unevaluated one with the largest
+expected improvement. Its rules:
+
+- **seeds stay paired**: a candidate that has started but not had all its seeds is proposed
+  again before any new one, so every candidate gets the same seeds;
+- **seeded random start**: the first ``startup`` candidates are drawn at random (seeded);
+- **parallel workers** (constant liar): a candidate in flight counts as evaluated, at the worst
+  value seen so far, so two workers are never sent to the same place and the surrogate does not
+  re-propose what is running;
+- **no state of its own**: everything is read from the study's trials at each ask, so it works
+  with every storage, with pruners (only finished trials inform the surrogate) and across
+  ``--resume``; its choices are a function of the study's trials and the seed;
+- candidates without descriptors (f never saturates) come after all the others, at random.
+
+Example:
+    >>> import optuna
+    >>> features = {f"c{i}": [float(i), float(i % 7)] for i in range(40)}
+    >>> sampler = GuidedSampler(list(features), features, seeds=1, seed=0, startup=5)
+    >>> study = optuna.create_study(sampler=sampler, direction="maximize")
+    >>> for _ in range(12):
+    ...     trial = study.ask()
+    ...     key = trial.suggest_categorical("candidate", list(features))
+    ...     _ = study.tell(trial, -abs(features[key][0] - 30.0))
+    >>> abs(features[study.best_params["candidate"]][0] - 30.0) <= 2
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.study import Study, StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+#: Candidates drawn at random before the surrogate is trusted.
+GUIDED_STARTUP = 10
+
+
+class GuidedSampler(optuna.samplers.BaseSampler):
+    """Expected improvement of a Gaussian process over shape descriptors, for the
+    ``candidate`` parameter (see the module docstring); other parameters (a tuned α0) are
+    sampled at random, seeded."""
+
+    def __init__(
+        self,
+        candidates: Sequence[str],
+        features: Mapping[str, Sequence[float]],
+        seeds: int,
+        *,
+        seed: int = 0,
+        startup: int = GUIDED_STARTUP,
+    ) -> None:
+        self.candidates = [str(c) for c in candidates]
+        usable = {
+            str(k): np.asarray(v, dtype=float)
+            for k, v in features.items()
+            if len(v) and np.all(np.isfinite(np.asarray(v, dtype=float)))
+        }
+        self.featured = [c for c in self.candidates if c in usable]
+        matrix = np.array([usable[c] for c in self.featured]) if self.featured else np.zeros((0, 1))
+        spread = matrix.std(axis=0) if len(matrix) else np.ones(1)
+        self.matrix = (matrix - matrix.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+        self.row = {c: i for i, c in enumerate(self.featured)}
+        self.seeds = seeds
+        self.seed = seed
+        self.startup = startup
+        self.fallback = optuna.samplers.RandomSampler(seed=seed)
+
+    # Optuna's sampler interface: every parameter is sampled on its own.
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        if param_name != "candidate":
+            return self.fallback.sample_independent(study, trial, param_name, param_distribution)
+        return self.propose(study.get_trials(deepcopy=False), trial.number, study.direction)
+
+    def propose(
+        self, trials: Sequence[FrozenTrial], number: int, direction: StudyDirection
+    ) -> str:
+        """The candidate for trial ``number``, given the study's ``trials``."""
+        rng = np.random.default_rng([self.seed, number])
+        mine = [t for t in trials if t.number != number and "candidate" in t.params]
+        counted = [t for t in mine if _counts(t)]
+        started = Counter(str(t.params["candidate"]) for t in counted)
+        unfinished = [c for c in self.candidates if 0 < started[c] < self.seeds]
+        if unfinished:  # finish a candidate's seeds before starting another
+            return unfinished[0]
+        fresh = [c for c in self.featured if c not in started]
+        if not fresh:  # those without descriptors last; when all are taken, the driver stops
+            rest = [c for c in self.candidates if c not in started] or self.candidates
+            return str(rng.choice(rest))
+        sign = 1.0 if direction == StudyDirection.MAXIMIZE else -1.0
+        values: dict[str, list[float]] = {}
+        for t in counted:
+            if t.state == TrialState.COMPLETE and t.values and math.isfinite(t.values[0]):
+                values.setdefault(str(t.params["candidate"]), []).append(sign * t.values[0])
+        scored = {c: float(np.mean(v)) for c, v in values.items() if c in self.row}
+        if len(scored) < self.startup:
+            return str(rng.choice(fresh))
+        worst = min(scored.values())
+        for c in started:  # the constant liar: in flight (or failed) counts as the worst seen
+            if c in self.row and c not in scored:
+                scored[c] = worst
+        return self._best_improvement(scored, fresh, rng)
+
+    def _best_improvement(
+        self, scored: dict[str, float], fresh: list[str], rng: np.random.Generator
+    ) -> str:
+        from scipy.stats import norm
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+        keys = list(scored)
+        x = self.matrix[[self.row[c] for c in keys]]
+        y = np.array([scored[c] for c in keys])
+        kernel = ConstantKernel() * Matern(nu=2.5) + WhiteKernel(noise_level=1e-2)
+        model = GaussianProcessRegressor(
+            kernel=kernel, normalize_y=True, random_state=self.seed, n_restarts_optimizer=2
+        )
+        with warnings.catch_warnings():  # a kernel bound reached is no news to a user
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(x, y)
+        mean, std = model.predict(self.matrix[[self.row[c] for c in fresh]], return_std=True)
+        std = np.maximum(std, 1e-12)
+        gap = mean - y.max()
+        improvement = gap * norm.cdf(gap / std) + std * norm.pdf(gap / std)
+        best = np.flatnonzero(improvement >= improvement.max() - 1e-15)
+        return fresh[int(rng.choice(best))]
+
+
+def _counts(trial: FrozenTrial) -> bool:
+    """A trial that took (or holds) a candidate's seed: not a duplicate ask, not a failure
+    whose work was handed on to a retry."""
+    if trial.user_attrs.get("duplicate"):
+        return False
+    return not (trial.state == TrialState.FAIL and trial.user_attrs.get("retried"))
