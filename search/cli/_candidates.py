@@ -114,20 +114,20 @@ def _tasks(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     print(
-        f"{'task':<12}{'metric':<17}{'direction':<10}{'default budget':<16}"
+        f"{'task':<14}{'metric':<17}{'direction':<10}{'default budget':<16}"
         f"{'typical run':<13}description"
     )
     for row in rows:
         typical = f"~{row['typical_seconds']:.0f} s" if row["typical_seconds"] else "-"
         print(
-            f"{row['task']:<12}{row['metric']:<17}{row['direction']:<10}"
+            f"{row['task']:<14}{row['metric']:<17}{row['direction']:<10}"
             f"{row['default_budget']:<16}{typical:<13}{row['description']}"
         )
     print("\nbudgets (--budget also takes a number of epochs, with the default's other settings):")
     for name in task_names():
         task = get_task(name)
         for budget_name in sorted(task.budgets):
-            print(f"  {name:<12}{budget_name:<9}{task.budget(budget_name).describe()}")
+            print(f"  {name:<14}{budget_name:<9}{task.budget(budget_name).describe()}")
     return 0
 
 

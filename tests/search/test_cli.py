@@ -224,7 +224,7 @@ def test_tasks_and_evaluate_json(capsys: pytest.CaptureFixture[str]) -> None:
     chars = next(t for t in tasks if t["task"] == "chars-gpt")
     assert chars["budgets"]["quick"] == "1 epoch (at most 20 steps), batch 32, lr 0.002, clip 1"
     assert main(["tasks"]) == 0  # what quick and default mean, per task
-    assert "  digits-vit  default  30 epochs, batch 64, lr 0.01, clip none" in (
+    assert "  digits-vit    default  30 epochs, batch 64, lr 0.01, clip none" in (
         capsys.readouterr().out.splitlines()
     )
     assert (
