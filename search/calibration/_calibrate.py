@@ -47,7 +47,7 @@ from ._reference import (
     reference_cells,
     reference_effects,
 )
-from ._scores import Scores, agreement_scores
+from ._scores import Scores, agreement_scores, number_text
 from ._zero_cost import DESCRIPTORS, cut_at_shares, descriptor_effects
 
 #: The ``study`` of a calibration run's settings.
@@ -192,8 +192,8 @@ class Calibration:
         kappa = _or(self.proxy.kappa, -2.0) > _or(zc.kappa, -2.0)
         rho = _or(self.proxy.spearman, -2.0) > _or(zc.spearman, -2.0)
         versus = (
-            f"(κ {_fmt(self.proxy.kappa)} against {_fmt(zc.kappa)}, Spearman "
-            f"{_fmt(self.proxy.spearman)} against {_fmt(zc.spearman)})"
+            f"(κ {number_text(self.proxy.kappa)} against {number_text(zc.kappa)}, Spearman "
+            f"{number_text(self.proxy.spearman)} against {number_text(zc.spearman)})"
         )
         if kappa and rho:
             return f"The trained proxy beats the best zero-cost predictor ({best}) {versus}."
@@ -211,10 +211,6 @@ class Calibration:
 
 def _or(value: float, default: float) -> float:
     return default if value is None or math.isnan(value) else value
-
-
-def _fmt(value: float) -> str:
-    return "–" if value is None or math.isnan(value) else f"{value:.2f}"
 
 
 def _flag(value: Any) -> bool:

@@ -15,17 +15,11 @@ from typing import Any
 
 from ._calibrate import Calibration
 from ._reference import CATEGORIES
-from ._scores import Scores
+from ._scores import Scores, number_text
 
 #: In the plot, the reference's category is the colour and the proxy's the marker.
 COLOURS = {"FAIL": "#c0392b", "DEGRADE": "#e67e22", "FINE": "#2e86c1"}
 MARKERS = {"FAIL": "X", "DEGRADE": "s", "FINE": "o"}
-
-
-def _num(value: float | None, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{value:.{digits}f}"
 
 
 def _share(value: float) -> str:
@@ -33,7 +27,8 @@ def _share(value: float) -> str:
 
 
 def _scores_row(name: str, s: Scores) -> str:
-    return f"| {name} | {s.cells} | {_share(s.agreement)} | {_num(s.kappa)} | {_num(s.spearman)} |"
+    kappa, spearman = number_text(s.kappa), number_text(s.spearman)
+    return f"| {name} | {s.cells} | {_share(s.agreement)} | {kappa} | {spearman} |"
 
 
 def calibration_json(c: Calibration) -> dict[str, Any]:
@@ -115,9 +110,9 @@ def calibration_markdown(c: Calibration) -> str:
         f"Protocol `{c.protocol}`, budget `{c.budget}`, recipe changes: {recipe}; cells "
         f"`{c.cells_mode}` ({c.proxy.cells} scored, {c.not_measured} not measured yet), "
         f"{c.seeds} seeds paired across functions. Metric `{c.metric}`; untrained level "
-        f"{untrained}; LayerNorm {_num(c.layernorm, 4)}. {c.runs} runs, "
-        f"{_num(c.seconds_per_run, 1)} s per run on one CPU thread "
-        f"({_num(c.seconds / 60, 1)} minutes of training in all).",
+        f"{untrained}; LayerNorm {number_text(c.layernorm, 4)}. {c.runs} runs, "
+        f"{number_text(c.seconds_per_run, 1)} s per run on one CPU thread "
+        f"({number_text(c.seconds / 60, 1)} minutes of training in all).",
         "",
         c.verdict(),
         "",
@@ -139,7 +134,8 @@ def calibration_markdown(c: Calibration) -> str:
         z = best[prop]
         lines.append(
             f"| {prop} | {s.cells} | {_share(s.agreement)} ({_share(z.agreement)}) | "
-            f"{_num(s.kappa)} ({_num(z.kappa)}) | {_num(s.spearman)} ({_num(z.spearman)}) |"
+            f"{number_text(s.kappa)} ({number_text(z.kappa)}) | "
+            f"{number_text(s.spearman)} ({number_text(z.spearman)}) |"
         )
     lines += [
         "",
@@ -156,9 +152,10 @@ def calibration_markdown(c: Calibration) -> str:
         "",
         "## Seed noise",
         "",
-        f"The median standard error of a cell's paired difference is {_num(c.seed_noise, 3)} "
+        "The median standard error of a cell's paired difference is "
+        f"{number_text(c.seed_noise, 3)} "
         f"of LayerNorm's gain over the untrained level; the runs' order from one seed agrees "
-        f"with another seed's at Kendall τ {_num(c.seed_tau)} (mean over seed pairs).",
+        f"with another seed's at Kendall τ {number_text(c.seed_tau)} (mean over seed pairs).",
         "",
         "## Cells",
         "",
@@ -171,7 +168,7 @@ def calibration_markdown(c: Calibration) -> str:
     for r in c.cells:
         ref = "failed" if r.reference_value is None else f"{r.reference_value:g}"
         effect = (
-            f"{r.proxy.effect:+.3f} ± {_num(r.proxy.se, 3)}"
+            f"{r.proxy.effect:+.3f} ± {number_text(r.proxy.se, 3)}"
             if math.isfinite(r.proxy.effect)
             else "–"
         )
@@ -214,8 +211,8 @@ def plot_calibration(c: Calibration, path: Path) -> Path:
     ax.set_xlabel("reference effect (points; left of the dotted line: failed)")
     ax.set_ylabel("proxy effect (share of LayerNorm's gain)")
     ax.set_title(
-        f"{c.task}, {c.protocol}: κ {_num(c.proxy.kappa)}, agreement "
-        f"{_share(c.proxy.agreement)}, Spearman {_num(c.proxy.spearman)}"
+        f"{c.task}, {c.protocol}: κ {number_text(c.proxy.kappa)}, agreement "
+        f"{_share(c.proxy.agreement)}, Spearman {number_text(c.proxy.spearman)}"
     )
     for name, colour in COLOURS.items():
         ax.scatter([], [], c=colour, marker="o", label=f"reference {name}")

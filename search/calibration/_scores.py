@@ -101,3 +101,15 @@ def agreement_scores(
         ),
         confusion=confusion,
     )
+
+
+def number_text(value: float | None, digits: int = 2) -> str:
+    """A figure for a calibration report: ``digits`` decimals, "–" where it is missing.
+
+    >>> number_text(0.1234), number_text(float("nan")), number_text(None)
+    ('0.12', '–', '–')
+    """
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
