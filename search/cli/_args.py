@@ -29,7 +29,13 @@ def settings_from(cls: type[T], args: argparse.Namespace, **fixed: Any) -> T:
 
 
 def add_budget_option(parser: argparse.ArgumentParser) -> None:
-    """``--budget``: how long each proxy run trains."""
+    """``--budget``: how long each proxy run trains.
+
+    >>> parser = argparse.ArgumentParser()
+    >>> add_budget_option(parser)
+    >>> parser.parse_args([]).budget, parser.parse_args(["--budget", "8"]).budget
+    ('default', '8')
+    """
     parser.add_argument(
         "--budget",
         default="default",

@@ -120,6 +120,8 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
+    from candidates import UserError
+
     from ..reports import (
         leaderboard_markdown,
         leaderboard_table,
@@ -129,6 +131,8 @@ def _leaderboard(args: argparse.Namespace) -> int:
         write_outputs,
     )
 
+    if args.png and args.format != "table":
+        raise UserError(f"--png saves the table format, not --format {args.format}")
     run_dir = _run_dir(args.run_dir)
     if args.write:  # the run directory's leaderboard files, rewritten from its record
         write_outputs(run_dir, plots=False)

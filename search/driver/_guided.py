@@ -17,7 +17,8 @@ expected improvement. Its rules:
 - **no state of its own**: everything is read from the study's trials at each ask, so it works
   with every storage, with pruners (only finished trials inform the surrogate) and across
   ``--resume``; its choices are a function of the study's trials and the seed;
-- candidates without descriptors (f never saturates) come after all the others, at random.
+- a diverged seed counts as the worst value seen; candidates without descriptors (nan: f never
+  saturates, or its slope at 0 is zero) come after all the others, at random.
 
 Example:
     >>> import optuna
@@ -45,6 +46,8 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
+
+from ._study import is_charged
 
 #: Candidates drawn at random before the surrogate is trusted.
 GUIDED_STARTUP = 10
@@ -108,7 +111,7 @@ class GuidedSampler(optuna.samplers.BaseSampler):
         """The candidate for trial ``number``, given the study's ``trials``."""
         rng = np.random.default_rng([self.seed, number])
         mine = [t for t in trials if t.number != number and "candidate" in t.params]
-        counted = [t for t in mine if _counts(t)]
+        counted = [t for t in mine if is_charged(t)]
         started = Counter(str(t.params["candidate"]) for t in counted)
         unfinished = [c for c in self.candidates if 0 < started[c] < self.seeds]
         if unfinished:  # finish a candidate's seeds before starting another
@@ -120,12 +123,18 @@ class GuidedSampler(optuna.samplers.BaseSampler):
         sign = 1.0 if direction == StudyDirection.MAXIMIZE else -1.0
         values: dict[str, list[float]] = {}
         for t in counted:
-            if t.state == TrialState.COMPLETE and t.values and math.isfinite(t.values[0]):
+            if t.state == TrialState.COMPLETE and t.values:
                 values.setdefault(str(t.params["candidate"]), []).append(sign * t.values[0])
-        scored = {c: float(np.mean(v)) for c, v in values.items() if c in self.row}
-        if len(scored) < self.startup:
+        finite = [v for vs in values.values() for v in vs if math.isfinite(v)]
+        if len([c for c in values if c in self.row]) < self.startup or not finite:
             return str(rng.choice(fresh))
-        worst = min(scored.values())
+        # a diverged seed (told as the worst value, ±inf) counts as the worst finite one seen
+        worst = min(finite)
+        scored = {
+            c: float(np.mean([v if math.isfinite(v) else worst for v in vs]))
+            for c, vs in values.items()
+            if c in self.row
+        }
         for c in started:  # the constant liar: in flight (or failed) counts as the worst seen
             if c in self.row and c not in scored:
                 scored[c] = worst
@@ -155,11 +164,3 @@ class GuidedSampler(optuna.samplers.BaseSampler):
         improvement = gap * norm.cdf(gap / std) + std * norm.pdf(gap / std)
         best = np.flatnonzero(improvement >= improvement.max() - 1e-15)
         return fresh[int(rng.choice(best))]
-
-
-def _counts(trial: FrozenTrial) -> bool:
-    """A trial that took (or holds) a candidate's seed: not a duplicate ask, not a failure
-    whose work was handed on to a retry."""
-    if trial.user_attrs.get("duplicate"):
-        return False
-    return not (trial.state == TrialState.FAIL and trial.user_attrs.get("retried"))

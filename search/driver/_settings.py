@@ -136,7 +136,7 @@ class RunSettings:
         if self.tune_alpha and self.sampler == "grid":
             raise UserError(
                 "--tune-alpha samples α0 on a log scale, which a grid cannot: "
-                "use --sampler random or tpe"
+                "use --sampler random, tpe or guided"
             )
 
     @property

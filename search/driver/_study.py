@@ -29,8 +29,6 @@ from optuna.trial import FrozenTrial, TrialState
 
 from candidates import UserError
 
-from ._guided import GuidedSampler
-
 ALPHA0_RANGE = (0.05, 5.0)  # --tune-alpha samples α0 log-uniformly in this range
 #: Seconds to wait for a database server before saying it cannot be reached.
 CONNECT_TIMEOUT = 10
@@ -138,8 +136,14 @@ def make_sampler(
     seeds: int,
     features: Mapping[str, Sequence[float]] | None = None,
 ) -> optuna.samplers.BaseSampler:
-    """The run's sampler; ``features`` are the candidates' shape descriptors (``guided``)."""
+    """The run's sampler; ``features`` are the candidates' shape descriptors (``guided``).
+
+    >>> type(make_sampler("guided", ["erf", "isru"], 2, {"erf": [1.0], "isru": [2.0]})).__name__
+    'GuidedSampler'
+    """
     if name == "guided":
+        from ._guided import GuidedSampler  # which reads the study through this module
+
         return GuidedSampler(candidates, features or {}, seeds, seed=0)
     if name == "grid":
         space: dict[str, Any] = {"candidate": list(candidates), "seed": list(range(seeds))}

@@ -43,7 +43,12 @@ def _short(text: str, width: int) -> str:
 
 def display_name(row: pd.Series) -> str:
     """A leaderboard row's candidate as a person reads it: the catalog name where there is
-    one, else its expression, else the run's key."""
+    one, else its expression, else the run's key.
+
+    >>> display_name(pd.Series({"candidate_id": "c7238dbc7a32", "name": None,
+    ...                         "expression": "x/(1 + x**2)"}))
+    'x/(1 + x**2)'
+    """
     for column in ("name", "expression"):
         value = row.get(column)
         if isinstance(value, str) and value:
@@ -53,7 +58,11 @@ def display_name(row: pd.Series) -> str:
 
 def variant(row: pd.Series) -> str:
     """The row's template in a few characters: ``s`` (a scalar shift), ``vec`` (a shift per
-    channel) or ``–`` (none), then α0 (``s 0.5``); empty for a norm layer."""
+    channel) or ``–`` (none), then α0 (``s 0.5``); empty for a norm layer.
+
+    >>> variant(pd.Series({"expression": "tanh(x)", "shift": "none", "alpha0": 0.5}))
+    '– 0.5'
+    """
     if not isinstance(row.get("expression"), str):
         return ""
     shift = {"scalar": "s", "vector": "vec", "none": "–"}.get(str(row.get("shift")), "?")
@@ -63,7 +72,11 @@ def variant(row: pd.Series) -> str:
 
 def decimals(board: pd.DataFrame) -> int:
     """Decimals enough to show the typical paired standard error with two significant
-    digits (between 2 and 4): a table of accuracies and one of small losses both read well."""
+    digits (between 2 and 4): a table of accuracies and one of small losses both read well.
+
+    >>> decimals(pd.DataFrame({"se_leader": [0.02, 0.03]})), decimals(pd.DataFrame())
+    (3, 4)
+    """
     if "se_leader" not in board:
         return 4
     errors = pd.to_numeric(board["se_leader"], errors="coerce")
@@ -99,6 +112,8 @@ def leaderboard_table(board: pd.DataFrame, *, top: int | None = None) -> str:
     ``#``: the rank and the tie group (``3a``: third, and not separable from the leader);
     ``!`` after a mean: some of its seeds diverged (the mean is over the others).
     """
+    if board.empty:
+        return "no finished trials yet\n"
     tasks = list(dict.fromkeys(board["task"]))
     ranks = list(dict.fromkeys(board["rank"]))[:top]
     places = decimals(board)
@@ -171,6 +186,7 @@ def separability(board: pd.DataFrame) -> str:
     lines = []
     for task in dict.fromkeys(board["task"]):
         rows = board[(board["task"] == task) & board["group"].notna()].sort_values("task_rank")
+        untested = int(((board["task"] == task) & board["group"].isna() & (board["n"] > 0)).sum())
         if len(rows) < 2:
             lines.append(f"{task}: fewer than two candidates finished; nothing to separate.")
             continue
@@ -183,9 +199,11 @@ def separability(board: pd.DataFrame) -> str:
         else:
             others = rank_list([int(r) for r in tied["task_rank"].iloc[1:]])
             verdict = f"#1 {leader} is not separable from {others}"
+        aside = f"; {untested} could not be tested against #1" if untested else ""
         lines.append(
             f"{task}: {_plural(groups, 'tie group')} among {len(rows)} ranked (paired t-tests "
-            f"over {_plural(seeds, 'seed')}, FDR {TIE_ALPHA:.0%}); {verdict}.{_against_erf(rows)}"
+            f"over {_plural(seeds, 'seed')}, FDR {TIE_ALPHA:.0%}{aside}); "
+            f"{verdict}.{_against_erf(board[board['task'] == task].sort_values('task_rank'))}"
         )
     return "\n".join(textwrap.fill(line, TABLE_WIDTH, subsequent_indent="  ") for line in lines)
 
@@ -195,14 +213,11 @@ def _against_erf(rows: pd.DataFrame) -> str:
     erf = rows[rows["candidate_id"] == "erf"]
     if erf.empty or rows.iloc[0]["candidate_id"] == "erf":
         return ""
-    from scipy.stats import t as student_t
-
     row, places = erf.iloc[0], decimals(rows)
     gap, se = -as_number(row["delta_leader"]), as_number(row["se_leader"])
-    pairs = int(min(row["n"], rows.iloc[0]["n"]))
     text = f" #1 against erf: Δ {_difference(gap, se, places)}"
-    if pairs < 2 or not math.isfinite(se):
-        return text + " (one seed: no test)."
-    p = 1.0 if gap == 0 else 0.0 if se == 0 else 2 * float(student_t.sf(abs(gap) / se, pairs - 1))
+    p = as_number(row.get("p_leader"))
+    if not math.isfinite(p):
+        return text + " (cannot be tested: fewer than two seeds in common, or no spread)."
     beyond = "beyond" if p < TIE_ALPHA else "within"
     return f"{text}, p {p:.2g} (a paired t-test): {beyond} seed noise."

@@ -66,7 +66,15 @@ def _rows(run_dir: Path, rank: int | None, candidate: str | None, task: str | No
             raise UserError(f"rank must be between 1 and {last}, but got {rank}")
         return board[board["rank"] == rank]
     assert candidate is not None
-    return board[(board["candidate_id"] == candidate) | (board["name"] == candidate)]
+    rows = board[board["candidate_id"] == candidate]
+    if rows.empty:
+        rows = board[board["name"] == candidate]
+    keys = list(dict.fromkeys(rows["candidate_id"]))
+    if len(keys) > 1:  # one function in several templates (its shift): which one is meant
+        ranks = ", ".join(f"{k} (rank {r})" for k, r in zip(keys, rows.drop_duplicates(
+            "candidate_id")["rank"], strict=True))  # fmt: skip
+        raise UserError(f"{candidate!r} names several rows of {run_dir}: {ranks}; use --rank")
+    return rows
 
 
 def _best_alpha0(rows: pd.DataFrame) -> float | None:

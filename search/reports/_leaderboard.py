@@ -89,6 +89,7 @@ LEADERBOARD_COLUMNS: tuple[str, ...] = (
     *(f"se_{ref}" for ref in DELTA_REFERENCES),
     "delta_leader",
     "se_leader",
+    "p_leader",  # the paired t-test's two-sided p against the leader (nan: cannot be tested)
     "group",
     "best_alpha0",  # with --tune-alpha: the α0 of the best finished run
     # with the lr-sweep protocol (empty otherwise): the learning-rate sensitivity (mean over
@@ -186,6 +187,8 @@ def _compare(block: pd.DataFrame, ok: pd.DataFrame, ranked: list[Any]) -> None:
         ]
         block[f"delta_{name}"] = [d.mean for d in tests]
         block[f"se_{name}"] = [d.se for d in tests]
+        if name == "leader":
+            block["p_leader"] = [d.p for d in tests]
     groups = tie_groups([str(k) for k in ranked], values)
     block["group"] = [groups.get(str(k)) for k in block.index]
 
@@ -322,6 +325,8 @@ def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
             header += [f"lr sensitivity ({t})", f"stable up to lr × ({t})"]
     header += ["pruned", "failed", "compute s", "Z B C M"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    firsts = board[board["task_rank"] == 1]
+    leader = dict(zip(firsts["task"], firsts["candidate_id"], strict=True))
     ranks = list(dict.fromkeys(board["rank"]))
     for rank in ranks if top is None else ranks[:top]:
         rows = board[board["rank"] == rank]
@@ -338,6 +343,9 @@ def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
             cells.append(_cell(row["mean"], row["std"], int(row["n"]), int(row["diverged"])))
             cells.append(row["group"] if isinstance(row["group"], str) else "–")
             for r in compared:
+                if first["candidate_id"] == (leader.get(t) if r == "leader" else r):
+                    cells.append("–")  # a row against itself
+                    continue
                 delta, se = format_signed(row[f"delta_{r}"]), as_number(row[f"se_{r}"])
                 cells.append(delta + (f" ± {se:.4f}" if math.isfinite(se) else ""))
             cells.append(format_signed(row["train_loss_eval"], plus=False))

@@ -4,7 +4,8 @@ Each candidate is a point of its :data:`candidates.SHAPE_DESCRIPTORS` (standardi
 on the first two principal components of the run's candidates; evaluated candidates are
 coloured by their mean metric on the run's first task, the others (a grammar run's generated
 but untrained candidates) are grey; the point-wise baselines (erf, and tanh, DyT's function)
-are labelled. Candidates without descriptors (f does not saturate) are left out and counted.
+are labelled. Candidates without descriptors (nan: f never saturates, or its slope at 0 is
+zero) are left out and counted.
 
 Example:
     >>> import tempfile
@@ -55,7 +56,12 @@ def descriptor_matrix(table: pd.DataFrame) -> pd.DataFrame:
 
 def project(matrix: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The rows' coordinates on the first two principal components of the standardised
-    descriptors, and the share of variance each explains."""
+    descriptors, and the share of variance each explains.
+
+    >>> coords, share = project(pd.DataFrame({"a": [0.0, 1.0, 2.0], "b": [0.0, 2.0, 4.0]}))
+    >>> coords.shape, [round(float(s), 2) for s in share]
+    ((3, 2), [1.0, 0.0])
+    """
     values = matrix.to_numpy(dtype=float)
     spread = values.std(axis=0)
     scaled = (values - values.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
@@ -78,7 +84,8 @@ def plot_map(
         str(k): str(n) for k, n in zip(table["candidate_id"], table["name"], strict=True)
         if isinstance(n, str)
     }  # fmt: skip
-    left_out = int(table["expression"].map(lambda e: isinstance(e, str)).sum()) - len(matrix)
+    functions = table.drop_duplicates("candidate_id")["expression"]
+    left_out = int(functions.map(lambda e: isinstance(e, str)).sum()) - len(matrix)
     fig, ax = plt.subplots(figsize=(7, 5.5))
     if len(matrix) >= 2:
         coords, share = project(matrix)
@@ -100,7 +107,7 @@ def plot_map(
         ax.text(0.5, 0.5, "fewer than two candidates with shape descriptors", ha="center")
     title = f"{len(matrix)} candidates in shape-descriptor space"
     if left_out:
-        title += f" ({left_out} without descriptors: f does not saturate)"
+        title += f" ({left_out} without descriptors)"
     ax.set_title(title, fontsize=10)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, frameon=False)

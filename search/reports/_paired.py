@@ -8,8 +8,9 @@ its standard error and a two-sided paired t-test come from the per-seed differen
 Tie groups turn the tests into a mark a reader can use: the leader's group holds every
 candidate whose paired difference to the leader is not significant at a false discovery rate
 of 5% (Benjamini–Hochberg over the comparisons made with the leader); the best candidate left
-opens the next group, tested the same way against the rest, and so on. Candidates with fewer
-than two seeds in common with a group's head cannot be told apart from it and join its group.
+opens the next group, tested the same way against the rest, and so on. A candidate that cannot
+be tested against the leader (fewer than two seeds in common, or the same nonzero difference at
+every seed) gets no group: it is neither tied with the leader nor separated from it.
 Why not a family-wise correction (Holm): with the few seeds a proxy affords, a paired t-test
 has one or two degrees of freedom, and Holm over 27 comparisons then ties a function 16
 standard errors behind the leader with it; a false discovery rate keeps the marks useful and
@@ -65,8 +66,10 @@ def paired_difference(a: SeedValues, b: SeedValues) -> Paired:
     if len(diffs) < 2:
         return Paired(mean, math.nan, 1, math.nan)
     se = statistics.stdev(diffs) / math.sqrt(len(diffs))
-    if se == 0:  # the same difference at every seed: certain unless it is none at all
-        return Paired(mean, 0.0, len(diffs), 1.0 if mean == 0 else 0.0)
+    if se == 0:
+        # The same difference at every seed: none at all is no difference; any other cannot be
+        # tested (a metric's coarse steps make it likely with few seeds, not certain).
+        return Paired(mean, 0.0, len(diffs), 1.0 if mean == 0 else math.nan)
     p = 2 * float(student_t.sf(abs(mean) / se, df=len(diffs) - 1))
     return Paired(mean, se, len(diffs), p)
 
@@ -106,6 +109,11 @@ def tie_groups(
     """A tie-group letter for each candidate of ``ranked`` (best first) that has a finished
     value: see the module's description."""
     left = [k for k in ranked if any(math.isfinite(v) for v in values.get(k, {}).values())]
+    if left:  # untestable against the leader: no group at all
+        leader = left[0]
+        left = [leader] + [
+            k for k in left[1:] if not math.isnan(paired_difference(values[k], values[leader]).p)
+        ]
     groups: dict[str, str] = {}
     index = 0
     while left:

@@ -61,9 +61,11 @@ def test_tie_groups_on_a_table_with_a_known_answer():
     # shared seed offset (10× the own noise) would hide all of it in unpaired error bars.
     values = _seeded({"a": 0.900, "b": 0.8995, "c": 0.85, "d": 0.70}, noise=0.001)
     assert tie_groups(["a", "b", "c", "d"], values) == {"a": "a", "b": "a", "c": "b", "d": "c"}
-    # one seed cannot separate anything: one group
+    # one seed cannot test anything: only the leader is placed, the others have no group
     once = {k: {0: v[0]} for k, v in values.items()}
-    assert set(tie_groups(["a", "b", "c", "d"], once).values()) == {"a"}
+    assert tie_groups(["a", "b", "c", "d"], once) == {"a": "a"}
+    # the same nonzero difference at every seed cannot be tested either
+    assert math.isnan(paired_difference({0: 1.0, 1: 2.0}, {0: 0.5, 1: 1.5}).p)
     # a candidate with no finished seed has no group
     assert "e" not in tie_groups(["a", "e"], {**values, "e": {0: math.nan}})
 
@@ -108,6 +110,19 @@ def test_the_terminal_table_fits_and_says_what_is_separable():
     assert line.endswith("; #1 erf is not separable from #2.")
     md = leaderboard_markdown(board)
     assert "| group (t) |" in md and "Δ #1 ± se (t)" in md
+
+
+def test_an_empty_run_and_untestable_candidates_are_said_so():
+    from search.reports import LEADERBOARD_COLUMNS
+
+    empty = pd.DataFrame(columns=list(LEADERBOARD_COLUMNS))
+    assert leaderboard_table(empty) == "no finished trials yet\n" and separability(empty) == ""
+    values = _seeded({"erf": 0.90, "tanh": 0.85, "layernorm": 0.80}, noise=0.001)
+    values["tanh"] = {0: values["tanh"][0]}  # one finished seed: nothing to pair it with
+    board = leaderboard(_trials(values)).set_index("candidate_id")
+    assert pd.isna(board.loc["tanh", "group"]) and board.loc["layernorm", "group"] == "b"
+    line = separability(board.reset_index()).replace("\n  ", " ")
+    assert "1 could not be tested against #1" in line
 
 
 def test_the_leader_against_erf_is_stated():

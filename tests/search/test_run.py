@@ -231,7 +231,7 @@ def test_settings_errors_are_clear():
         RunSettings(pruner="hyperbnd")
     with pytest.raises(ValueError, match="did you mean 'tpe'"):
         RunSettings(sampler="tep")
-    with pytest.raises(ValueError, match="use --sampler random or tpe"):
+    with pytest.raises(ValueError, match="use --sampler random, tpe or guided"):
         RunSettings(tune_alpha=True)
 
 
