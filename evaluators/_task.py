@@ -8,7 +8,7 @@ or the model's depth.
 
 Example:
     >>> task_names()
-    ['chars-gpt', 'digits-dit', 'digits-vit', 'mnist1d']
+    ['chars-gpt', 'digits-dit', 'digits-vit', 'mnist1d', 'mnist1d-deep']
     >>> get_task("digits-vit").metric
     'accuracy'
 """

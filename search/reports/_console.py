@@ -185,6 +185,13 @@ def separability(board: pd.DataFrame) -> str:
     leader's, and the leader against erf (one planned paired t-test, so no correction)."""
     lines = []
     for task in dict.fromkeys(board["task"]):
+        every = board[board["task"] == task]
+        if len(every) > 1 and int(every["n"].max()) < 2:
+            lines.append(
+                f"{task}: one seed per candidate, so no difference can be tested "
+                "(paired t-tests need --seeds 2 or more; 3 separate far more)."
+            )
+            continue
         rows = board[(board["task"] == task) & board["group"].notna()].sort_values("task_rank")
         untested = int(((board["task"] == task) & board["group"].isna() & (board["n"] > 0)).sum())
         if len(rows) < 2:
