@@ -41,7 +41,13 @@ from ._properties import (
     check_properties,
     numeric_properties,
 )
-from ._record import CANDIDATE_COLUMNS, STUDY_COLUMNS, as_candidate_table, candidates_table
+from ._record import (
+    CANDIDATE_COLUMNS,
+    STUDY_COLUMNS,
+    as_candidate_table,
+    candidates_table,
+    shape_matrix,
+)
 from ._report import report_json, report_markdown
 from ._sample import sample_space
 from ._screen import GRID as SCREEN_GRID
@@ -127,6 +133,7 @@ __all__ = [
     "sample_space",
     "screen",
     "shape_descriptors",
+    "shape_matrix",
     "spread_of",
     "suggest",
     "template_shift",

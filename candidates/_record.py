@@ -22,11 +22,12 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._candidate import PropertyReport, catalog_name
 from ._properties import PROPERTIES
-from ._shape import SHAPE_DESCRIPTORS
+from ._shape import SHAPE_DESCRIPTORS, shape_descriptors
 from ._template import DEFAULT_ALPHA0
 
 #: The candidate record's columns, in the order every table keeps. A norm baseline
@@ -150,3 +151,28 @@ def candidates_table(
         row.update({f"shape_{k}": v for k, v in report.shape.items()})
         rows.append(row)
     return as_candidate_table(pd.DataFrame(rows))
+
+
+def shape_matrix(table: pd.DataFrame) -> pd.DataFrame:
+    """The shape descriptors of each function of a candidate table (index: candidate_id, the
+    first row of each; norm layers have none): its ``shape_…`` columns, computed from the
+    expression where a record predates them.
+
+    >>> old = pd.DataFrame({"candidate_id": ["erf", "layernorm"], "expression": ["erf(x)", None]})
+    >>> matrix = shape_matrix(old)
+    >>> list(matrix.index), round(float(matrix.loc["erf", "knee"]), 2)
+    (['erf'], 2.44)
+    """
+    columns = [f"shape_{name}" for name in SHAPE_DESCRIPTORS]
+    stored = table.reindex(columns=columns)
+    rows: dict[str, list[float]] = {}
+    pairs = zip(table["candidate_id"], table["expression"], strict=True)
+    for i, (key, expression) in enumerate(pairs):
+        if not isinstance(expression, str) or str(key) in rows:
+            continue
+        values = pd.to_numeric(stored.iloc[i], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(values).any():
+            values = np.array(list(shape_descriptors(expression).values()))
+        rows[str(key)] = [float(v) for v in values]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(SHAPE_DESCRIPTORS))
+

@@ -31,7 +31,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from candidates import SHAPE_DESCRIPTORS, Candidate, load_grammar, shape_descriptors
+from candidates import Candidate, load_grammar, shape_matrix
 from evaluators import apply_recipe, get_task, parse_recipe
 
 from ._lease import StudyLease
@@ -137,7 +137,10 @@ class _Driver:
         self.table = table.drop_duplicates("candidate_id").set_index("candidate_id")
         self.keys = list(self.table.index)
         self.alpha0s = {str(k): float(v) for k, v in self.table["alpha0"].items()}
-        self.features = _features(self.table) if settings.sampler == "guided" else {}
+        # each function's shape descriptors, for the guided sampler
+        guided = settings.sampler == "guided"
+        shapes = shape_matrix(self.table.reset_index()) if guided else pd.DataFrame()
+        self.features = {str(k): list(map(float, row)) for k, row in shapes.iterrows()}
         # a person's name for each key: the catalog's, else the expression (norm layers: the key)
         self.names = {
             str(k): next((t for t in (n, e) if isinstance(t, str) and t), str(k))
@@ -492,22 +495,6 @@ class _Progress:
 
     def close(self) -> None:
         self.bar.close()
-
-
-def _features(table: pd.DataFrame) -> dict[str, list[float]]:
-    """Each function's shape descriptors, for the guided sampler: from the record, or computed
-    where a record predates them (norm layers have none)."""
-    shape = [f"shape_{name}" for name in SHAPE_DESCRIPTORS]
-    stored = table.reindex(columns=shape).to_numpy(dtype=float)
-    out = {}
-    for i, (key, expression) in enumerate(table["expression"].items()):
-        if not isinstance(expression, str):
-            continue
-        row = [float(v) for v in stored[i]]
-        if any(math.isnan(v) for v in row):
-            row = list(shape_descriptors(expression).values())
-        out[str(key)] = row
-    return out
 
 
 def _top3(driver: _Driver) -> str:

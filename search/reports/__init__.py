@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         verdict_mark,
         write_outputs,
     )
-    from ._map import descriptor_matrix, map_run, plot_map, project
+    from ._map import map_run, plot_map, project
     from ._paired import TIE_ALPHA, Paired, benjamini_hochberg, paired_difference, tie_groups
     from ._run_plots import plot_run, pyplot, save_figure, text_image
     from ._study_report import (
@@ -71,7 +71,6 @@ _WHERE = {
     "seed_taus": "._study_report",
     "write_study_report": "._study_report",
     "export_module": "._export",
-    "descriptor_matrix": "._map",
     "map_run": "._map",
     "plot_map": "._map",
     "project": "._map",
@@ -84,7 +83,6 @@ __all__ = [
     "TIE_ALPHA",
     "Paired",
     "benjamini_hochberg",
-    "descriptor_matrix",
     "display_name",
     "export_module",
     "format_signed",

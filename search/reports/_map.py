@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from candidates import SHAPE_DESCRIPTORS, shape_descriptors
+from candidates import shape_matrix
 
 from ..driver import read_candidates
 from ._leaderboard import load_leaderboard
@@ -35,23 +35,6 @@ from ._run_plots import pyplot, save_figure
 
 #: Point-wise baselines marked on the map, by name.
 MARKED = ("erf", "tanh", "dyt")
-
-
-def descriptor_matrix(table: pd.DataFrame) -> pd.DataFrame:
-    """The shape descriptors of each row of a candidate table (index: candidate_id): from its
-    ``shape_…`` columns, computed from the expression where a record predates them."""
-    columns = [f"shape_{name}" for name in SHAPE_DESCRIPTORS]
-    rows = {}
-    for _, row in table.iterrows():
-        expression = row.get("expression")
-        if not isinstance(expression, str):
-            continue  # a norm layer has no shape
-        stored = [row.get(c) for c in columns]
-        if all(isinstance(v, float | int) and not pd.isna(v) for v in stored):
-            rows[str(row["candidate_id"])] = [float(v) for v in stored]  # type: ignore[arg-type]
-        else:
-            rows[str(row["candidate_id"])] = list(shape_descriptors(expression).values())
-    return pd.DataFrame.from_dict(rows, orient="index", columns=list(SHAPE_DESCRIPTORS))
 
 
 def project(matrix: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +62,7 @@ def plot_map(
 ) -> Path:
     """Draw the map of ``table``'s candidates (see the module docstring) to ``path``."""
     plt = pyplot()
-    matrix = descriptor_matrix(table).dropna()
+    matrix = shape_matrix(table).dropna()
     names = {
         str(k): str(n) for k, n in zip(table["candidate_id"], table["name"], strict=True)
         if isinstance(n, str)

@@ -431,15 +431,16 @@ def test_plot_command_rewrites_the_plots(finished_run, capsys):
 
 
 def test_map_places_the_candidates_by_shape(finished_run, capsys):
+    from candidates import shape_matrix
     from search.cli import main
-    from search.reports import descriptor_matrix, project
+    from search.reports import project
 
     out, _ = finished_run
     assert main(["map", str(out)]) == 0
     assert (out / "plots" / "map.png").stat().st_size > 1000
     assert "map.svg" in capsys.readouterr().out
     stored = pd.read_parquet(out / "candidates.parquet")
-    matrix = descriptor_matrix(stored)  # the record's shape columns: the three functions
+    matrix = shape_matrix(stored)  # the record's shape columns: the three functions
     assert set(matrix.index) == {"erf", "dyt", "cefaa8630b2d"}
     coords, share = project(matrix)
     assert coords.shape == (3, 2) and 0.5 < share.sum() <= 1.0 + 1e-9
