@@ -27,13 +27,31 @@ if TYPE_CHECKING:
         hostile_corpus,
     )
     from ._hostile_random import random_cases, random_expression, random_grammar
+    from ._replay import (
+        SAMPLERS,
+        Replay,
+        SamplerFigures,
+        benchmark_sampler,
+        compare_samplers,
+        replay,
+    )
     from ._search import benchmark_search
+    from ._tabular import DEFAULT_TABULAR, Pool, load_pool
 
 _WHERE = {
     "benchmark_generate": "._benchmark",
     "benchmark_layer": "._benchmark",
     "benchmark_tasks": "._benchmark",
     "benchmark_search": "._search",
+    "SAMPLERS": "._replay",
+    "Replay": "._replay",
+    "SamplerFigures": "._replay",
+    "benchmark_sampler": "._replay",
+    "compare_samplers": "._replay",
+    "replay": "._replay",
+    "DEFAULT_TABULAR": "._tabular",
+    "Pool": "._tabular",
+    "load_pool": "._tabular",
     "benchmark_hostile": "._hostile",
     "HostileFigures": "._hostile",
     "Outcome": "._hostile",
@@ -50,21 +68,30 @@ _WHERE = {
 }
 
 __all__ = [
+    "DEFAULT_TABULAR",
     "HOSTILE_EXPRESSIONS",
     "MALFORMED_GRAMMARS",
     "NON_UTF8_GRAMMARS",
+    "SAMPLERS",
     "HostileCase",
     "HostileFigures",
     "Outcome",
+    "Pool",
+    "Replay",
+    "SamplerFigures",
     "benchmark_generate",
     "benchmark_hostile",
     "benchmark_layer",
+    "benchmark_sampler",
     "benchmark_search",
     "benchmark_tasks",
+    "compare_samplers",
     "hostile_corpus",
+    "load_pool",
     "random_cases",
     "random_expression",
     "random_grammar",
+    "replay",
     "run_case",
     "run_cases",
 ]

@@ -108,7 +108,17 @@ def _benchmark(args: argparse.Namespace) -> int:
     if args.target in ("search", "all"):
         from ..bench import benchmark_search
 
-        benchmark_search(task=args.task, budget=args.budget)
+        benchmark_search(task=args.task or "mnist1d", budget=args.budget)
+    if args.target == "sampler":  # not part of `all`: it needs a tabular benchmark
+        from ..bench import DEFAULT_TABULAR, benchmark_sampler
+
+        benchmark_sampler(
+            args.tabular or DEFAULT_TABULAR,
+            replays=args.replays,
+            task=args.task,
+            as_json=args.json,
+            plot=args.plot,
+        )
     if args.target in ("hostile", "all"):
         from ..bench import benchmark_hostile
 
@@ -155,17 +165,20 @@ def add_experiment_commands(sub: Any) -> None:
 
     p = sub.add_parser(
         "benchmark",
-        help="measure speed (generate, the layer, the tasks, the search path) and robustness "
-        "(hostile inputs)",
+        help="measure speed (generate, the layer, the tasks, the search path), robustness "
+        "(hostile inputs) and samplers (replayed on a tabular benchmark)",
     )
     p.add_argument(
         "target",
         nargs="?",
         default="generate",
-        choices=["generate", "layer", "tasks", "search", "hostile", "all"],
-        help="what to measure (default generate)",
+        choices=["generate", "layer", "tasks", "search", "hostile", "sampler", "all"],
+        help="what to measure (default generate; `all` is every one but sampler)",
     )
-    p.add_argument("--task", default="mnist1d", help="task for `search` (default mnist1d)")
+    p.add_argument(
+        "--task",
+        help="task for `search` (default mnist1d) and `sampler` (default: the table's only task)",
+    )
     p.add_argument(
         "--budget",
         default="default",
@@ -203,6 +216,19 @@ def add_experiment_commands(sub: Any) -> None:
         help="seconds per input for `hostile` before it counts as a hang (default 20)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs of `hostile`")
+    p.add_argument(
+        "--tabular",
+        metavar="RUN_DIR",
+        help="the finished run `sampler` replays against (default results/tabular)",
+    )
+    p.add_argument(
+        "--replays",
+        type=_at_least(1, int),
+        default=20,
+        help="seeded replays per sampler for `sampler` (default 20)",
+    )
+    p.add_argument("--json", action="store_true", help="`sampler`: print the figures as JSON")
+    p.add_argument("--plot", metavar="PNG", help="`sampler`: also plot regret against trials here")
     p.add_argument(
         "--workers",
         type=_at_least(1, int),

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
         read_trials,
         save_trials,
     )
-    from ._run import MAX_ATTEMPTS, RunSummary, run_search
+    from ._run import MAX_ATTEMPTS, MAX_DUPLICATES, RunSummary, run_search
     from ._run_dir import ENUMERATION_GROWTH, FIRST_ENUMERATION, prepare_run_dir
     from ._settings import (
         CELLS,
@@ -80,6 +80,7 @@ _WHERE = {
     "SAMPLERS": "._settings",
     "RunSettings": "._settings",
     "MAX_ATTEMPTS": "._run",
+    "MAX_DUPLICATES": "._run",
     "RunSummary": "._run",
     "run_search": "._run",
     "prepare_run_dir": "._run_dir",
@@ -129,6 +130,7 @@ __all__ = [
     "LOCK_FILE",
     "LR_LADDER",
     "MAX_ATTEMPTS",
+    "MAX_DUPLICATES",
     "OBJECTIVES",
     "PROTOCOLS",
     "PRUNERS",

@@ -1,0 +1,100 @@
+"""A tabular benchmark: a finished run's functions as a lookup table of real proxy results.
+
+A sampler comparison that trains for every trial costs hours; one that looks the trial up in a
+table of results already trained costs seconds (the idea of NAS-Bench-201 and HPOBench). The
+table is any `derf-search run` directory: every function the run evaluated (grammar samples,
+catalog entries, the point-wise baselines; not LayerNorm or RMSNorm, which have no shape) with
+its mean metric over the seeds it finished and its shape descriptors.
+
+A function every seed of which diverged is worth the worst finite mean of the pool, the rule
+the guided sampler applies to a diverged seed.
+
+Example:
+    >>> pool = load_pool("results/tabular")  # doctest: +SKIP
+    >>> len(pool.keys), pool.task, pool.top(0.01)[:1]  # doctest: +SKIP
+    (532, 'digits-dit', ['...'])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from candidates import UserError, shape_matrix
+
+#: The tabular benchmark committed with the project (`results/tabular/README.md`).
+DEFAULT_TABULAR = Path("results/tabular")
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The functions of one task of a run, each with one score (higher is better).
+
+    >>> pool = Pool("t", "loss", "minimize", ["a", "b"], {"a": -1.0, "b": -2.0},
+    ...             {"a": [0.0], "b": [1.0]}, {"a": 1, "b": 3})
+    >>> pool.top(0.5), pool.regret(["b"])
+    (['a'], 1.0)
+    """
+
+    task: str
+    metric: str
+    direction: str
+    keys: list[str]
+    #: the mean metric, sign-flipped when the task minimises, so that higher is better
+    score: Mapping[str, float]
+    features: Mapping[str, list[float]]
+    #: expression length: the order of a simplest-first search
+    size: Mapping[str, int]
+
+    def top(self, share: float) -> list[str]:
+        """The best ``share`` of the pool (at least one function), best first."""
+        ranked = sorted(self.keys, key=lambda k: (-self.score[k], k))
+        return ranked[: max(1, math.floor(share * len(ranked)))]
+
+    def regret(self, seen: list[str]) -> float:
+        """How far the best of ``seen`` is from the pool's best, in the metric's units."""
+        best = max(self.score.values())
+        return best - max((self.score[k] for k in seen), default=min(self.score.values()))
+
+
+def load_pool(run_dir: str | Path, task: str | None = None) -> Pool:
+    """The pool of ``run_dir``'s ``task`` (the run's only task when not given)."""
+    run_dir = Path(run_dir)
+    board_path, table_path = run_dir / "leaderboard.parquet", run_dir / "candidates.parquet"
+    if not board_path.is_file() or not table_path.is_file():
+        raise UserError(
+            f"{run_dir} is not a finished run: it needs leaderboard.parquet and "
+            "candidates.parquet (`derf-search run` writes them)"
+        )
+    board = pd.read_parquet(board_path)
+    tasks = sorted(board["task"].unique())
+    if task is None:
+        if len(tasks) != 1:
+            raise UserError(f"{run_dir} holds tasks {', '.join(tasks)}: name one with --task")
+        task = tasks[0]
+    if task not in tasks:
+        raise UserError(f"{run_dir} holds no task {task!r} (it holds {', '.join(tasks)})")
+    rows = board[(board["task"] == task) & board["expression"].notna()]
+    rows = rows.drop_duplicates("candidate_id")
+    if rows.empty:
+        raise UserError(f"{run_dir} has no evaluated function on {task}")
+    direction = str(rows["direction"].iloc[0])
+    sign = 1.0 if direction == "maximize" else -1.0
+    means = pd.to_numeric(rows["mean"], errors="coerce").to_numpy(dtype=float) * sign
+    finite = means[np.isfinite(means)]
+    if not len(finite):
+        raise UserError(f"every function of {run_dir} diverged on {task}: nothing to replay")
+    worst = float(finite.min())
+    keys = [str(k) for k in rows["candidate_id"]]
+    score = {k: float(m) if math.isfinite(m) else worst for k, m in zip(keys, means, strict=True)}
+    shapes = shape_matrix(pd.read_parquet(table_path))
+    matrix = shapes.to_numpy(dtype=float)
+    row = {str(k): i for i, k in enumerate(shapes.index)}
+    features = {k: matrix[row[k]].tolist() for k in keys if k in row}
+    size = {k: len(str(e)) for k, e in zip(keys, rows["expression"], strict=True)}
+    return Pool(task, str(rows["metric"].iloc[0]), direction, keys, score, features, size)
