@@ -61,6 +61,7 @@ def test_quick_run_is_deterministic(name: str) -> None:
     assert a.seconds > 0 and a.parameters > 0
 
 
+@pytest.mark.slow  # every baseline on every task: about 25 s
 def test_baselines_train_through_the_same_loop() -> None:
     task = get_task("digits-vit")
     for kind in ("layernorm", "rmsnorm", "dyt"):

@@ -263,6 +263,7 @@ def shared_tmp():
     shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.mark.slow  # runs refused and one that trains: about 30 s
 def test_read_only_folders_end_in_one_line(finished, shared_tmp):
     run = shared_tmp / "run"
     shutil.copytree(finished, run)

@@ -258,6 +258,7 @@ def local_ray():
 QUICK = ("--budget", "quick", "--recipe", "max_steps=3", "--device", "cpu", "--no-progress")
 
 
+@pytest.mark.slow  # calibrate through the CLI at the quick budget: about 50 s
 def test_calibrate_end_to_end(
     local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -192,6 +192,7 @@ def test_help_does_not_import_the_heavy_modules() -> None:
     assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.slow  # the generate pipeline twice over 3,000 expressions: about 35 s
 def test_benchmark_prints_its_figures() -> None:
     proc = run("benchmark", "--max-expressions", "3000")
     assert proc.returncode == 0, proc.stderr
@@ -296,6 +297,7 @@ def test_a_run_refuses_a_bad_expression_before_ray_starts(tmp_path: Path) -> Non
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # a run in a child process: about 35 s
 def test_a_run_prints_only_its_own_lines(tmp_path: Path) -> None:
     out = tmp_path / "run"
     proc = run(

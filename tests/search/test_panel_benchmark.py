@@ -56,6 +56,7 @@ def test_panel_separates_only_beyond_seed_noise() -> None:
     assert "### t: accuracy (higher is better)" in text
 
 
+@pytest.mark.slow  # the panel on Ray: about 20 s
 def test_panel_runs_on_ray_workers_with_its_recipe() -> None:
     recipe = {"lr": 1e-2, "depth": 2}
     rows = run_panel(
@@ -100,6 +101,7 @@ def test_layer_benchmark_reports_a_ratio() -> None:
     assert figures["eager_ratio"] > 0 and "compiled_ratio" not in figures
 
 
+@pytest.mark.slow  # the panel on Ray: about 20 s
 def test_panel_with_a_changed_recipe_runs_it_for_every_function(tmp_path: Path) -> None:
     out = tmp_path / "panel.md"
     args = ["sanity-panel", "--task", "mnist1d", "--seeds", "1", "--budget", "quick"]

@@ -127,7 +127,8 @@ def test_the_progress_bar_counts_every_trial_in_flight(tmp_path, capfd):
 
 def test_a_diverging_candidate_is_a_result(tmp_path):
     out = tmp_path / "run"
-    summary = run_search(_settings(out, expressions=("sinh(20*x)",), workers=1), progress=False)
+    settings = _settings(out, expressions=("sinh(20*x)",), workers=1)
+    summary = run_search(settings, progress=False, max_steps=3)  # it diverges at step 0
     write_outputs(out)
     assert summary.diverged == 1 and summary.failed == 0
     trials = _states(out).set_index("candidate_id")
@@ -139,6 +140,7 @@ def test_a_diverging_candidate_is_a_result(tmp_path):
     assert "diverged ×1" in (out / "leaderboard.md").read_text()
 
 
+@pytest.mark.slow  # three worker deaths and their replacements: about 45 s
 def test_a_killed_worker_retries_once_then_fails_with_its_reason(tmp_path):
     out = tmp_path / "run"
     killed: list[str] = []
@@ -201,6 +203,7 @@ def test_a_reader_never_writes_to_a_storage_still_being_created(finished_run, tm
         assert db.execute("select count(*) from alembic_version").fetchone()[0] == 0
 
 
+@pytest.mark.slow  # 40 steps a trial under a pruner: about 45 s
 def test_tpe_with_tuned_alpha_and_a_pruner(tmp_path):
     out = tmp_path / "run"
     settings = _settings(
@@ -549,6 +552,7 @@ def test_run_command_defaults_and_errors(tmp_path, capsys):
     assert not any(tmp_path.iterdir())  # refused runs leave nothing behind
 
 
+@pytest.mark.slow  # a grammar run and a generate-directory run: about 30 s
 def test_candidates_from_a_grammar_and_from_a_generate_run(tmp_path):
     grammar = tmp_path / "g.toml"
     grammar.write_text(
@@ -588,6 +592,7 @@ def test_a_grammar_run_enumerates_only_what_it_needs(tmp_path, capfd):
     assert "screening" in capfd.readouterr().err  # the enumeration shows its progress
 
 
+@pytest.mark.slow  # a generate and two runs: about 45 s
 def test_a_run_reuses_the_rows_of_a_generate_directory(tmp_path):
     made = tmp_path / "generate"
     generate(
