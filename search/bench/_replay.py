@@ -177,6 +177,7 @@ def figures_json(pool: Pool, figures: dict[str, SamplerFigures], replays: int) -
         "task": pool.task,
         "metric": pool.metric,
         "top": len(pool.top(TOP_SHARE)),
+        "seed_tau": statistics.fmean(pool.seed_tau) if pool.seed_tau else None,
         "replays": replays,
         "samplers": {
             name: {
@@ -237,6 +238,11 @@ def benchmark_sampler(
     top = result["top"]
     print(f"pool          {len(pool.keys)} functions of {tabular} on {pool.task} ({pool.metric})")
     print(f"target        the top 1%: {top} function{'s' * (top != 1)}; {replays} seeded replays")
+    if pool.seed_tau:
+        print(
+            f"seed noise    Kendall τ {result['seed_tau']:.2f} between two seeds' rankings of "
+            "the pool (1: the table's order is the functions', 0: the seeds')"
+        )
     print()
     header = "sampler    trials to top 1%   regret after " + "  ".join(f"{n:>9}" for n in REGRET_AT)
     print(header)

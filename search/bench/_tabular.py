@@ -27,6 +27,8 @@ import pandas as pd
 
 from candidates import UserError, shape_matrix
 
+from ..reports import seed_agreement
+
 #: The tabular benchmark committed with the project (`results/tabular/README.md`).
 DEFAULT_TABULAR = Path("results/tabular")
 
@@ -50,6 +52,9 @@ class Pool:
     features: Mapping[str, list[float]]
     #: expression length: the order of a simplest-first search
     size: Mapping[str, int]
+    #: Kendall's τ between two seeds' rankings of the pool, one per seed pair: how far the
+    #: table's order is the functions' and not the seeds' (empty with one seed)
+    seed_tau: tuple[float, ...] = ()
 
     def top(self, share: float) -> list[str]:
         """The best ``share`` of the pool (at least one function), best first."""
@@ -97,4 +102,10 @@ def load_pool(run_dir: str | Path, task: str | None = None) -> Pool:
     row = {str(k): i for i, k in enumerate(shapes.index)}
     features = {k: matrix[row[k]].tolist() for k in keys if k in row}
     size = {k: len(str(e)) for k, e in zip(keys, rows["expression"], strict=True)}
-    return Pool(task, str(rows["metric"].iloc[0]), direction, keys, score, features, size)
+    trials_path = run_dir / "trials.parquet"
+    taus = (
+        tuple(seed_agreement(pd.read_parquet(trials_path), keys, task))
+        if trials_path.is_file()
+        else ()
+    )
+    return Pool(task, str(rows["metric"].iloc[0]), direction, keys, score, features, size, taus)

@@ -86,6 +86,7 @@ def test_the_command_prints_the_documented_json_and_a_plot(tmp_path):
     assert proc.returncode == 0, proc.stderr
     figures = json.loads(proc.stdout)
     assert figures["pool"] == 108 and figures["replays"] == 1 and figures["top"] == 1
+    assert 0.5 < figures["seed_tau"] <= 1  # three seeds of the study: their rankings agree
     assert list(figures["samplers"]) == list(SAMPLERS)
     for entry in figures["samplers"].values():
         assert 1 <= entry["median_trials_to_top1pct"] <= 109
