@@ -233,6 +233,16 @@ def _add_run(sub: Any) -> None:
     src.add_argument("--expr", nargs="+", metavar="E", help="expressions or catalog names")
     src.add_argument("--max-expressions", type=int, help="with --grammar: enumerate at most N")
     src.add_argument(
+        "--sample",
+        type=int,
+        metavar="K",
+        help="with --grammar: screen K random expressions of every size instead of enumerating "
+        "the simplest (a seeded draw over the whole space)",
+    )
+    src.add_argument(
+        "--sample-seed", type=int, default=0, help="the seed of --sample's draw (default 0)"
+    )
+    src.add_argument(
         "--max-candidates",
         type=int,
         default=200,

@@ -104,10 +104,23 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> Non
     """The grammar's simplest expressions, enumerated only as far as the run needs: until
     the passing unique candidates cover ``max_candidates`` (and what the run already has), or
     up to ``max_expressions`` where the user set it. Each round starts over on a larger
-    prefix of the same order, so the result equals one enumeration of the last size."""
+    prefix of the same order, so the result equals one enumeration of the last size. With
+    ``sample``, one seeded random draw of that many expressions instead."""
     from ._generate import GenerateSettings, generate
 
     needed = _generate_count(settings)
+    if settings.sample is not None:  # one seeded draw, the size the user chose
+        generate(
+            GenerateSettings(
+                grammar=settings.grammar,
+                sample=settings.sample,
+                seed=settings.sample_seed,
+                max_candidates=needed,
+                out=out,
+                progress=progress,
+            )
+        )
+        return
     budget = settings.max_expressions or FIRST_ENUMERATION
     while True:
         summary = generate(

@@ -61,6 +61,10 @@ class RunSettings:
     candidates_dir: str | None = None
     expressions: tuple[str, ...] = ()
     max_expressions: int | None = None  # with a grammar: enumerate at most this many
+    # with a grammar: screen about this many random expressions (seeded by sample_seed)
+    # instead of enumerating the simplest, so the whole space is reachable
+    sample: int | None = None
+    sample_seed: int = 0
     max_candidates: int = 200  # with a grammar: evaluate the simplest N survivors
     shift: str = "scalar"
     # what each trial trains
@@ -123,6 +127,13 @@ class RunSettings:
             raise UserError(f"degrade_points must be positive, but got {self.degrade_points=}.")
         if not self.tasks:
             raise UserError("give at least one task")
+        if self.sample is not None:
+            if self.grammar is None:
+                raise UserError("--sample draws from a grammar: give --grammar too")
+            if self.max_expressions is not None:
+                raise UserError("give either --sample or --max-expressions, not both")
+            if self.sample < 1:
+                raise UserError(f"sample must be at least 1, but got {self.sample=}.")
         if self.protocol == "lr-sweep" and self.pruner != "none":
             raise UserError(
                 "--protocol lr-sweep scores each candidate over its whole ladder of rates: "

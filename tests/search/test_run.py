@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import torch
 
-from candidates import CANDIDATE_COLUMNS, PROPERTIES, Candidate
+from candidates import CANDIDATE_COLUMNS, PROPERTIES, Candidate, UserError
 from search import export_module, load_leaderboard
 from search.driver import (
     GenerateSettings,
@@ -590,6 +590,31 @@ def test_a_grammar_run_enumerates_only_what_it_needs(tmp_path, capfd):
     assert summary["enumerated"] == FIRST_ENUMERATION and not summary["complete"]
     assert (chosen.table["kind"] == "candidate").sum() == 5
     assert "screening" in capfd.readouterr().err  # the enumeration shows its progress
+
+
+def test_a_grammar_run_can_draw_a_seeded_sample_of_the_whole_space(tmp_path):
+    from search.driver import prepare_run_dir
+
+    def drawn(name: str, seed: int) -> tuple[list[str], dict]:
+        settings = _settings(
+            tmp_path / name, expressions=(), grammar="default", sample=400, sample_seed=seed,
+            max_candidates=4,
+        )  # fmt: skip
+        table = prepare_run_dir(settings, symbolic=False).table
+        summary = json.loads((tmp_path / name / "generate" / "summary.json").read_text())
+        return sorted(table[table["kind"] == "candidate"]["candidate_id"]), summary
+
+    first, summary = drawn("a", 1)
+    assert summary["mode"] == "sample" and 400 <= summary["enumerated"] < 420
+    assert len(first) == 4
+    # every size is drawn, the largest too, which simplest-first reaches after ~33,000
+    assert {"4", "5"} <= set(summary["per_size"])
+    assert drawn("again", 1)[0] == first  # the same seed, the same candidates
+    assert drawn("other", 2)[0] != first
+    with pytest.raises(UserError, match="--sample draws from a grammar"):
+        _settings(tmp_path / "x", sample=10)
+    with pytest.raises(UserError, match="either --sample or --max-expressions"):
+        _settings(tmp_path / "x", grammar="default", sample=10, max_expressions=10)
 
 
 @pytest.mark.slow  # a generate and two runs: about 45 s
