@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 #: What str.splitlines breaks at: each is written as its escape in an error message.
 _LINE_BREAKS: dict[str, str | int | None] = {
     c: repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
@@ -50,6 +52,11 @@ class ExpressionError(UserError):
         self.origin = origin
         super().__init__(str(self))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only fields: pickle (a Ray worker sending it back) must pass them by name.
+        fields = {"source": self.source, "column": self.column, "origin": self.origin}
+        return (_rebuild, (type(self), self.message, fields))
+
     def __str__(self) -> str:
         shown = self.source if len(self.source) <= 80 else self.source[:77] + "..."
         where = f"expression {shown!r}"
@@ -76,8 +83,17 @@ class GrammarError(UserError):
         self.key = key
         super().__init__(str(self))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = {"path": self.path, "line": self.line, "key": self.key}
+        return (_rebuild, (type(self), self.message, fields))
+
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         if self.key:
             where += f": key {self.key!r}"
         return one_line(f"{where}: {self.message}")
+
+
+def _rebuild(cls: type[UserError], message: str, fields: dict[str, Any]) -> UserError:
+    """An error with keyword-only fields, unpickled."""
+    return cls(message, **fields)

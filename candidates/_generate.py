@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from ._candidate import Candidate, PropertyReport
 from ._canonical import behaviour_signature
-from ._compile import compile_numpy
+from ._compile import compile_numpy, to_source
 from ._enumerate import EnumerationResult, enumerate_space
 from ._errors import ExpressionError, UserError
 from ._grammar import Grammar
@@ -75,26 +75,36 @@ def _numeric_stage(text: str) -> tuple[str | None, PropertyResult]:
 
 def _symbolic_stage(
     job: tuple[list[str], PropertyResult],
-) -> tuple[PropertyReport | None, int, float]:
+) -> tuple[PropertyReport | None, dict[str, int], float]:
     """sympy for one candidate: parse its simplest member, canonical form, confirmation.
 
-    Returns (report, members that turned out not to be real expressions, CPU seconds in
-    sympy: CPU, not wall time, so that their share of the run's CPU time is at most one
-    however many workers share the cores).
+    Returns (report, members left out by reason, CPU seconds in sympy: CPU, not wall time,
+    so that their share of the run's CPU time is at most one however many workers share the
+    cores). Reasons: ``not_real_symbolically``, finite on the grid only through float
+    arithmetic, as atan(2/0); ``too_large_written_out``, larger than an expression may be
+    once its primitives are inlined (the record holds the function written out, and a trial,
+    an export and a resume parse that text again, under the limits of any text).
     """
     members, numeric = list(job[0]), job[1]
     grammar: Grammar = _WORKER["grammar"]
     start = time.process_time()
-    expr, skipped = None, 0
+    expr = None
+    left_out = {"not_real_symbolically": 0, "too_large_written_out": 0}
     while members and expr is None:
         try:
             expr = parse(members[0], primitives=grammar.primitives)
         except ExpressionError:
-            # Finite on the grid only through float arithmetic, as atan(2/0): not real.
             members.pop(0)
-            skipped += 1
+            left_out["not_real_symbolically"] += 1
+            continue
+        try:
+            parse(to_source(expr))
+        except ExpressionError:
+            expr = None
+            members.pop(0)
+            left_out["too_large_written_out"] += 1
     if expr is None:
-        return None, skipped, time.process_time() - start
+        return None, left_out, time.process_time() - start
     candidate = Candidate(members[0], expr, merged_from=members[1:])
     candidate = replace(candidate, expression=candidate.source)
     _ = candidate.canonical_sympy, candidate.latex
@@ -105,7 +115,7 @@ def _symbolic_stage(
             expr, numeric, tolerances=replace(grammar.tolerances, symbolic_seconds=seconds)
         )
         _WORKER["spent"] += numeric.symbolic_seconds
-    return PropertyReport(candidate, numeric), skipped, time.process_time() - start
+    return PropertyReport(candidate, numeric), left_out, time.process_time() - start
 
 
 def _pool_map(
@@ -249,11 +259,13 @@ def _confirm(
     reports: list[PropertyReport] = []
     sizes: dict[str, int] = {}
     sympy_seconds = 0.0
-    not_real, lost = 0, 0
+    left_out: dict[str, int] = defaultdict(int)
+    lost = 0
     for i, (report, skipped, spent) in enumerate(
         _pool_map(_symbolic_stage, chosen, grammar, symbolic_seconds, n_workers)
     ):
-        not_real += skipped
+        for reason, count in skipped.items():
+            left_out[reason] += count
         sympy_seconds += spent
         if report is None:
             lost += 1
@@ -265,7 +277,8 @@ def _confirm(
             )
         if progress:
             progress("sympy", i + 1, len(chosen))
-    enumeration.rejected["not_real_symbolically"] += not_real
+    for reason, count in left_out.items():
+        enumeration.rejected[reason] += count
     # sympy's canonical forms catch what float arithmetic hid: log1p(expm1(x)) is x, though
     # cancellation made it differ on the grid.
     by_id: dict[str, PropertyReport] = {}

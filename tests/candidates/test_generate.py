@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from candidates import check, generate_candidates, parse_grammar
+from candidates import Candidate, check, generate_candidates, parse_grammar
 
 GRAMMAR = """\
 [grammar]
@@ -45,3 +45,19 @@ def test_max_candidates_caps_what_is_written_not_what_is_counted() -> None:
     capped = generate_candidates(grammar, symbolic_seconds=0, workers=1, max_candidates=3)
     assert len(capped.reports) == 3
     assert capped.unique == full.unique and capped.passing == full.passing
+
+
+def test_every_written_candidate_parses_back_under_the_limits_of_any_text() -> None:
+    # big(x) is 2 nodes as the grammar writes it, ~60 once inlined: big(big(x)) written out
+    # is past the parser's 200 syntax nodes, so no trial or resume could read it back.
+    terms = " + ".join(f"tanh({k}*x)" for k in range(1, 11))
+    grammar = parse_grammar(
+        "[grammar]\nmax_size = 3\n[operators]\nunary = [\"big\"]\nbinary = []\nconstants = []\n"
+        f'[define]\nbig = "({terms})/10"\n'
+    )
+    result = generate_candidates(grammar, symbolic_seconds=0, workers=1)
+    assert result.enumeration.rejected["too_large_written_out"] >= 1
+    written = [r.candidate.expression for r in result.reports]
+    assert written  # big(x) itself is fine
+    for text in written:
+        assert Candidate.from_text(text).id  # parses back, default limits

@@ -175,3 +175,18 @@ def test_arbitrary_text_parses_or_raises_expression_error(text: str) -> None:
         parse(text)
     except ExpressionError as exc:
         assert "\n" not in str(exc)
+
+
+def test_errors_survive_pickling_as_a_ray_worker_sends_them_back() -> None:
+    import pickle
+
+    from candidates import GrammarError
+
+    errors = [
+        ExpressionError("too large", source="x" * 90, column=3, origin="g.toml:4"),
+        GrammarError("unknown operator 'tahn'", path="g.toml", line=3, key="unary"),
+    ]
+    for error in errors:
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is type(error) and str(again) == str(error)
+        assert vars(again) == vars(error)

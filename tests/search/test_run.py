@@ -645,6 +645,31 @@ def test_a_run_reuses_the_rows_of_a_generate_directory(tmp_path):
     assert (again.reused, again.checked, again.check_seconds, again.finished) == (0, 0, 0.0, 0)
 
 
+@pytest.mark.slow  # a generate and a run: about 30 s
+def test_a_trial_that_raises_in_its_worker_fails_and_the_search_goes_on(tmp_path):
+    # A record whose text the worker cannot parse again (past the parser's size limit, as
+    # generate once wrote): the trial fails with the reason, the others finish.
+    made = tmp_path / "generate"
+    generate(
+        GenerateSettings(
+            max_expressions=300, out=made, progress=False, symbolic_seconds=0, workers=1
+        )
+    )
+    table = pd.read_parquet(made / "candidates.parquet")
+    first = table.index[table["expression"] == "atan(x)"][0]  # not a baseline's function
+    table.loc[first, "expression"] = "(" + " + ".join(["tanh(x)"] * 80) + ")/80"
+    table.to_parquet(made / "candidates.parquet", index=False)
+    out = tmp_path / "run"
+    settings = _settings(
+        out, expressions=(), candidates_dir=str(made), max_candidates=1, workers=1
+    )
+    summary = run_search(settings, progress=False, max_steps=1)
+    assert summary.failed == 1 and summary.finished == 4
+    trials = _states(out).set_index("candidate_id")
+    bad = trials.loc[table.loc[first, "id"]]
+    assert bad["state"] == "FAIL" and "too large" in bad["fail_reason"]
+
+
 def test_max_trials_and_timeout(tmp_path):
     capped = run_search(
         _settings(tmp_path / "capped", expressions=(), max_trials=3), progress=False, max_steps=2
