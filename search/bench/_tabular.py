@@ -74,7 +74,8 @@ def load_pool(run_dir: str | Path, task: str | None = None) -> Pool:
     if not board_path.is_file() or not table_path.is_file():
         raise UserError(
             f"{run_dir} is not a finished run: it needs leaderboard.parquet and "
-            "candidates.parquet (`derf-search run` writes them)"
+            "candidates.parquet (`derf-search run` writes them); --tabular takes any, "
+            "e.g. results/paper-properties-digits-dit"
         )
     board = pd.read_parquet(board_path)
     tasks = sorted(board["task"].unique())
