@@ -81,15 +81,15 @@ def _symbolic_stage(
     Returns (report, members left out by reason, CPU seconds in sympy: CPU, not wall time,
     so that their share of the run's CPU time is at most one however many workers share the
     cores). Reasons: ``not_real_symbolically``, finite on the grid only through float
-    arithmetic, as atan(2/0); ``too_large_written_out``, larger than an expression may be
-    once its primitives are inlined (the record holds the function written out, and a trial,
-    an export and a resume parse that text again, under the limits of any text).
+    arithmetic, as atan(2/0); ``does_not_parse_back``, written out (primitives inlined) it
+    is past the parser's limits for any text (size, depth, constants): the record holds that
+    text, and a trial, an export and a resume parse it again.
     """
     members, numeric = list(job[0]), job[1]
     grammar: Grammar = _WORKER["grammar"]
     start = time.process_time()
     expr = None
-    left_out = {"not_real_symbolically": 0, "too_large_written_out": 0}
+    left_out = {"not_real_symbolically": 0, "does_not_parse_back": 0}
     while members and expr is None:
         try:
             expr = parse(members[0], primitives=grammar.primitives)
@@ -102,7 +102,7 @@ def _symbolic_stage(
         except ExpressionError:
             expr = None
             members.pop(0)
-            left_out["too_large_written_out"] += 1
+            left_out["does_not_parse_back"] += 1
     if expr is None:
         return None, left_out, time.process_time() - start
     candidate = Candidate(members[0], expr, merged_from=members[1:])

@@ -78,9 +78,9 @@ def _summary_section(summary: Mapping[str, Any]) -> list[str]:
             "",
             "By the numeric screen, the first property each expression failed (in the order "
             "tested); `not_real_symbolically`: finite on the grid only through float arithmetic "
-            "(atan(1/0)), found when sympy parsed it; `too_large_written_out`: over the "
-            "parser's size limit once its primitives are inlined (a record's text must parse "
-            "back).",
+            "(atan(1/0)), found when sympy parsed it; `does_not_parse_back`: written out "
+            "(primitives inlined), past the parser's limits for any text, which a record's "
+            "text must parse back under.",
             "",
             "| reason | expressions |",
             "|---|---:|",

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         SamplerFigures,
         benchmark_sampler,
         compare_samplers,
+        make_replay_sampler,
         replay,
     )
     from ._search import benchmark_search
@@ -48,6 +49,7 @@ _WHERE = {
     "SamplerFigures": "._replay",
     "benchmark_sampler": "._replay",
     "compare_samplers": "._replay",
+    "make_replay_sampler": "._replay",
     "replay": "._replay",
     "DEFAULT_TABULAR": "._tabular",
     "Pool": "._tabular",
@@ -88,6 +90,7 @@ __all__ = [
     "compare_samplers",
     "hostile_corpus",
     "load_pool",
+    "make_replay_sampler",
     "random_cases",
     "random_expression",
     "random_grammar",

@@ -1,23 +1,30 @@
 """`derf-search benchmark sampler`: samplers replayed against a tabular benchmark.
 
 Each replay is an Optuna study whose objective looks the candidate up in the table
-(:class:`~search.bench._tabular.Pool`) instead of training it, so a comparison of samplers
-that would take days of training takes seconds. The samplers are the run's own:
+(:class:`~search.bench.Pool`) instead of training it, so a comparison of samplers that would
+take days of training takes minutes. The samplers:
 
-- ``random``: Optuna's random sampler over the candidate ids, seeded;
-- ``simplest``: the shortest expressions first, what `run --grammar` does without a sampler
-  (one order, so every replay is the same);
-- ``tpe``: Optuna's TPE over the candidate ids (one categorical), seeded;
-- ``guided``: :class:`~search.driver.GuidedSampler` over the shape descriptors, seeded.
+- ``random``, ``tpe`` (over the candidate ids, one categorical) and ``guided`` (a Gaussian
+  process over shape descriptors): the run's own, as :func:`search.driver.make_sampler`
+  builds them, seeded by the replay;
+- ``simplest``: the functions in generate's order, the shortest canonical form first. That is
+  how `run --grammar` chooses the N functions it evaluates (its grid then runs them in any
+  order); it is one order, so it is replayed once.
 
-As in a run, asking again for a candidate already evaluated costs no training: the ask is
-pruned and not counted, and a sampler that keeps asking for evaluated candidates is taken to
-have finished (:data:`~search.driver.MAX_DUPLICATES`). Per sampler it reports the median over
-the replays of the trials needed to reach the pool's top 1% and the regret (the pool's best
-score minus the best found, in the metric's units) after 25, 50 and 100 trials.
+As in a run, asking again for a function already evaluated trains nothing: the ask is pruned,
+marked ``duplicate`` and not counted, and a sampler that keeps asking for evaluated functions is
+taken to have finished (:data:`~search.driver.MAX_DUPLICATES`). Per sampler it reports the
+median over the replays of the trials needed to reach the pool's top :data:`TOP_SHARE` (every
+function tied with the cut counts), how many replays never got there, and the regret (the
+pool's best score minus the best found, in the metric's units) after :data:`REGRET_AT` trials.
 
 Example:
-    $ derf-search benchmark sampler --tabular results/tabular --replays 20
+    >>> pool = Pool("t", "m", "maximize", ["a", "b", "c"], {"a": 0.0, "b": 1.0, "c": 0.5},
+    ...             {"a": [0.0], "b": [1.0], "c": [0.5]}, ["a", "c", "b"])
+    >>> replay(make_replay_sampler("simplest", pool, 0), pool, trials=2).evaluated
+    ['a', 'c']
+    >>> compare_samplers(pool, replays=1, samplers=("simplest",))["simplest"].trials_to_top
+    [3]
 """
 
 from __future__ import annotations
@@ -28,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.trial import TrialState
 
@@ -38,8 +44,9 @@ from ._tabular import Pool
 SAMPLERS = ("random", "simplest", "tpe", "guided")
 #: Trials after which the regret is reported.
 REGRET_AT = (25, 50, 100)
-#: The share of the pool a sampler must reach.
+#: The share of the pool a sampler must reach (its printed name is the percentage).
 TOP_SHARE = 0.01
+TOP_LABEL = f"top {TOP_SHARE:.0%}"
 
 
 class _InOrder(optuna.samplers.BaseSampler):
@@ -60,25 +67,20 @@ class _InOrder(optuna.samplers.BaseSampler):
 
 
 def make_replay_sampler(name: str, pool: Pool, seed: int) -> optuna.samplers.BaseSampler:
-    """The sampler ``name`` of :data:`SAMPLERS` over ``pool``, seeded.
+    """The sampler ``name`` of :data:`SAMPLERS` over ``pool``, seeded, one seed per function.
 
-    >>> from search.bench._tabular import Pool
     >>> pool = Pool("t", "m", "maximize", ["a", "bb"], {"a": 0.0, "bb": 1.0},
-    ...             {"a": [0.0], "bb": [1.0]}, {"a": 1, "bb": 2})
+    ...             {"a": [0.0], "bb": [1.0]}, ["a", "bb"])
     >>> type(make_replay_sampler("tpe", pool, 0)).__name__
     'TPESampler'
     """
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "simplest":
-        return _InOrder(sorted(pool.keys, key=lambda k: (pool.size[k], k)))
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
-    if name == "guided":
-        from ..driver import GuidedSampler
+    from ..driver import make_sampler
 
-        return GuidedSampler(pool.keys, pool.features, seeds=1, seed=seed)
-    raise ValueError(f"unknown sampler {name!r}; known: {', '.join(SAMPLERS)}")
+    if name == "simplest":
+        return _InOrder(pool.simplest)
+    if name not in SAMPLERS:
+        raise ValueError(f"unknown sampler {name!r}; known: {', '.join(SAMPLERS)}")
+    return make_sampler(name, pool.keys, 1, pool.features, seed=seed)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ def replay(
         key = str(trial.suggest_categorical("candidate", pool.keys))
         if key in seen:
             duplicates += 1
+            trial.set_user_attr("duplicate", True)
             study.tell(trial, state=TrialState.PRUNED)
             if duplicates >= MAX_DUPLICATES:
                 break
@@ -128,15 +131,26 @@ def replay(
 class SamplerFigures:
     """A sampler's figures over the replays."""
 
-    trials_to_top: list[int]
+    #: per replay, the trials to the target; None where the sampler stopped before it
+    trials_to_top: list[int | None]
     #: regret after n trials, one list (over replays) per n of the curve
     regret: dict[int, list[float]]
+    #: the pool's size plus one: what a replay that never reached the target counts as
+    missed: int
+
+    @property
+    def never_reached(self) -> int:
+        """Replays that stopped before reaching the target."""
+        return sum(t is None for t in self.trials_to_top)
 
     @property
     def median_trials_to_top(self) -> float:
-        return float(statistics.median(self.trials_to_top))
+        """The median over replays of the trials to the target (a miss counts as
+        :attr:`missed`)."""
+        return float(statistics.median(self.missed if t is None else t for t in self.trials_to_top))
 
     def median_regret(self, n: int) -> float:
+        """The median over replays of the regret after ``n`` trials."""
         return float(statistics.median(self.regret[n]))
 
 
@@ -148,30 +162,29 @@ def compare_samplers(
     horizon: int = max(REGRET_AT),
     progress: Callable[[str, int], None] | None = None,
 ) -> dict[str, SamplerFigures]:
-    """Every sampler, ``replays`` times (seeds 0…), against ``pool``.
-
-    A replay that never reaches the top counts as ``len(pool.keys) + 1`` trials."""
+    """Every sampler, ``replays`` times (seeds 0…), against ``pool``, each replay for
+    ``horizon`` trials and on until it reaches the target; ``progress(name, replay)`` after
+    each replay."""
     top = set(pool.top(TOP_SHARE))
     out: dict[str, SamplerFigures] = {}
     for name in samplers:
         runs = 1 if name == "simplest" else replays
-        to_top, regret = [], {n: [] for n in range(1, horizon + 1)}  # type: list[int], dict[int, list[float]]
+        to_top: list[int | None] = []
+        regret: dict[int, list[float]] = {n: [] for n in range(1, horizon + 1)}
         for seed in range(runs):
             result = replay(make_replay_sampler(name, pool, seed), pool, trials=horizon, stop=top)
-            hit = result.trials_to(top)
-            to_top.append(hit if hit is not None else len(pool.keys) + 1)
-            best = np.maximum.accumulate([pool.score[k] for k in result.evaluated])
+            to_top.append(result.trials_to(top))
             for n in regret:
-                found = best[min(n, len(best)) - 1] if len(best) else min(pool.score.values())
-                regret[n].append(max(pool.score.values()) - float(found))
+                regret[n].append(pool.regret(result.evaluated[:n]))
             if progress:
                 progress(name, seed)
-        out[name] = SamplerFigures(to_top, regret)
+        out[name] = SamplerFigures(to_top, regret, len(pool.keys) + 1)
     return out
 
 
 def figures_json(pool: Pool, figures: dict[str, SamplerFigures], replays: int) -> dict[str, Any]:
-    """The JSON the benchmark prints with ``--json``."""
+    """The JSON the benchmark prints with ``--json`` (regret at the :data:`REGRET_AT` points
+    the replays reached)."""
     return {
         "pool": len(pool.keys),
         "task": pool.task,
@@ -182,7 +195,8 @@ def figures_json(pool: Pool, figures: dict[str, SamplerFigures], replays: int) -
         "samplers": {
             name: {
                 "median_trials_to_top1pct": f.median_trials_to_top,
-                "regret": {str(n): f.median_regret(n) for n in REGRET_AT},
+                "never_reached": f.never_reached,
+                "regret": {str(n): f.median_regret(n) for n in REGRET_AT if n in f.regret},
             }
             for name, f in figures.items()
         },
@@ -221,14 +235,22 @@ def benchmark_sampler(
     as_json: bool = False,
     plot: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run the comparison on the run directory ``tabular`` and print it; returns the JSON."""
+    """Run the comparison on the run directory ``tabular`` and print it (progress on
+    stderr); returns the JSON."""
     import json
+    import sys
 
     from ._tabular import load_pool
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pool = load_pool(tabular, task)
-    figures = compare_samplers(pool, replays=replays)
+
+    def progress(name: str, replay: int) -> None:
+        runs = 1 if name == "simplest" else replays
+        print(f"\r{name}: replay {replay + 1}/{runs}   ", end="", file=sys.stderr, flush=True)
+
+    figures = compare_samplers(pool, replays=replays, progress=progress)
+    print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
     result = figures_json(pool, figures, replays)
     if plot is not None:
         result["plot"] = str(plot_regret(pool, figures, Path(plot)))
@@ -237,20 +259,26 @@ def benchmark_sampler(
         return result
     top = result["top"]
     print(f"pool          {len(pool.keys)} functions of {tabular} on {pool.task} ({pool.metric})")
-    print(f"target        the top 1%: {top} function{'s' * (top != 1)}; {replays} seeded replays")
+    print(
+        f"target        the {TOP_LABEL}: {top} function{'s' * (top != 1)} (ties included); "
+        f"{replays} seeded replays"
+    )
     if pool.seed_tau:
         print(
             f"seed noise    Kendall τ {result['seed_tau']:.2f} between two seeds' rankings of "
             "the pool (1: the table's order is the functions', 0: the seeds')"
         )
     print()
-    header = "sampler    trials to top 1%   regret after " + "  ".join(f"{n:>9}" for n in REGRET_AT)
-    print(header)
+    points = [n for n in REGRET_AT if str(n) in next(iter(result["samplers"].values()))["regret"]]
+    print(
+        f"sampler    trials to {TOP_LABEL:<8} never   regret after "
+        + "  ".join(f"{n:>9}" for n in points)
+    )
     for name, entry in result["samplers"].items():
-        regrets = "  ".join(f"{entry['regret'][str(n)]:>9.3g}" for n in REGRET_AT)
+        regrets = "  ".join(f"{entry['regret'][str(n)]:>9.3g}" for n in points)
         runs = " (one order)" if name == "simplest" else ""
         trials = f"{entry['median_trials_to_top1pct']:g}{runs}"
-        print(f"{name:<10} {trials:<18} {'':<13}{regrets}")
+        print(f"{name:<10} {trials:<18} {entry['never_reached']:>5}   {'':<13}{regrets}")
     ratios = {
         other: result["samplers"]["guided"]["median_trials_to_top1pct"]
         / result["samplers"][other]["median_trials_to_top1pct"]
@@ -262,7 +290,8 @@ def benchmark_sampler(
         print(
             "guided needs "
             + " and ".join(f"{r:.0%} of {other}'s trials" for other, r in ratios.items())
-            + " to reach the top 1% (medians)."
+            + f" to reach the {TOP_LABEL} (medians; a replay that never does counts as "
+            f"{len(pool.keys) + 1})."
         )
     if plot is not None:
         print(f"plot          {result['plot']}")

@@ -236,12 +236,10 @@ def _add_run(sub: Any) -> None:
         "--sample",
         type=int,
         metavar="K",
-        help="with --grammar: screen K random expressions of every size instead of enumerating "
-        "the simplest (a seeded draw over the whole space)",
+        help="with --grammar: screen about K random expressions in all, their sizes drawn "
+        "uniformly, instead of enumerating the simplest (a seeded draw over the whole space)",
     )
-    src.add_argument(
-        "--sample-seed", type=int, default=0, help="the seed of --sample's draw (default 0)"
-    )
+    src.add_argument("--sample-seed", type=int, help="the seed of --sample's draw (default 0)")
     src.add_argument(
         "--max-candidates",
         type=int,

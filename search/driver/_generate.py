@@ -76,10 +76,23 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def check_sample(sample: int | None, max_expressions: int | None) -> None:
+    """Refuse a sample beside an enumeration's size, or an empty sample.
+
+    >>> check_sample(100, 5000)
+    Traceback (most recent call last):
+    ...
+    candidates._errors.UserError: give either --sample or --max-expressions, not both
+    """
+    if sample is not None and max_expressions is not None:
+        raise UserError("give either --sample or --max-expressions, not both")
+    if sample is not None and sample < 1:
+        raise UserError(f"the sample size must be at least 1, but got {sample}")
+
+
 def generate(settings: GenerateSettings) -> dict[str, Any]:
     """Run the candidate pipeline and write the run directory; returns the summary."""
-    if settings.sample is not None and settings.max_expressions is not None:
-        raise UserError("give either --sample or --max-expressions, not both")
+    check_sample(settings.sample, settings.max_expressions)
     grammar = load_grammar(settings.grammar)
     out = Path(settings.out)
     require_writable(out)  # before the work, not after it

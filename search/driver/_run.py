@@ -384,8 +384,12 @@ class _Driver:
         except ray.exceptions.RayActorError as exc:
             self._worker_died(running, exc)
             return
-        except ray.exceptions.RayError as exc:  # the trial raised (its error, or one Ray
-            # could not carry back): a failed trial, and the search goes on
+        except (
+            ray.exceptions.RayTaskError,
+            ray.exceptions.RaySystemError,
+            ray.exceptions.UnserializableException,
+        ) as exc:  # the trial raised (an error, or one Ray could not carry back): the trial
+            # fails, its worker lives on and the search goes on
             self.idle.append(running.worker)
             trial.set_user_attr("fail_reason", _last_line(exc))
             study.tell(trial, state=TrialState.FAIL)

@@ -114,7 +114,7 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> Non
             GenerateSettings(
                 grammar=settings.grammar,
                 sample=settings.sample,
-                seed=settings.sample_seed,
+                seed=settings.sample_seed or 0,
                 max_candidates=needed,
                 out=out,
                 progress=progress,

@@ -64,7 +64,7 @@ class RunSettings:
     # with a grammar: screen about this many random expressions (seeded by sample_seed)
     # instead of enumerating the simplest, so the whole space is reachable
     sample: int | None = None
-    sample_seed: int = 0
+    sample_seed: int | None = None  # None: 0
     max_candidates: int = 200  # with a grammar: evaluate the simplest N survivors
     shift: str = "scalar"
     # what each trial trains
@@ -127,13 +127,14 @@ class RunSettings:
             raise UserError(f"degrade_points must be positive, but got {self.degrade_points=}.")
         if not self.tasks:
             raise UserError("give at least one task")
+        if self.sample_seed is not None and self.sample is None:
+            raise UserError("--sample-seed seeds --sample's draw: give --sample too")
         if self.sample is not None:
+            from ._generate import check_sample
+
             if self.grammar is None:
                 raise UserError("--sample draws from a grammar: give --grammar too")
-            if self.max_expressions is not None:
-                raise UserError("give either --sample or --max-expressions, not both")
-            if self.sample < 1:
-                raise UserError(f"sample must be at least 1, but got {self.sample=}.")
+            check_sample(self.sample, self.max_expressions)
         if self.protocol == "lr-sweep" and self.pruner != "none":
             raise UserError(
                 "--protocol lr-sweep scores each candidate over its whole ladder of rates: "

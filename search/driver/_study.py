@@ -135,8 +135,11 @@ def make_sampler(
     candidates: Sequence[str],
     seeds: int,
     features: Mapping[str, Sequence[float]] | None = None,
+    *,
+    seed: int = 0,
 ) -> optuna.samplers.BaseSampler:
-    """The run's sampler; ``features`` are the candidates' shape descriptors (``guided``).
+    """The run's sampler; ``features`` are the candidates' shape descriptors (``guided``);
+    ``seed`` seeds its choices (a run uses 0).
 
     >>> type(make_sampler("guided", ["erf", "isru"], 2, {"erf": [1.0], "isru": [2.0]})).__name__
     'GuidedSampler'
@@ -144,15 +147,17 @@ def make_sampler(
     if name == "guided":
         from ._guided import GuidedSampler  # which reads the study through this module
 
-        return GuidedSampler(candidates, features or {}, seeds, seed=0)
+        return GuidedSampler(candidates, features or {}, seeds, seed=seed)
     if name == "grid":
         space: dict[str, Any] = {"candidate": list(candidates), "seed": list(range(seeds))}
-        return _Grid(space, seed=0)
+        return _Grid(space, seed=seed)
     if name == "random":
-        return optuna.samplers.RandomSampler(seed=0)
+        return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":
         # Categorical candidates: TPE learns which of them (and which α0) pay off.
-        return optuna.samplers.TPESampler(seed=0, n_startup_trials=max(4, len(candidates) // 4))
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=max(4, len(candidates) // 4)
+        )
     raise UserError(f"unknown sampler {name!r}")
 
 
