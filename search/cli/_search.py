@@ -18,8 +18,12 @@ from ._codes import EXIT_INTERRUPTED
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
+    from candidates import UserError
+
     from ..driver import RunSettings
 
+    if args.sample_seed is not None and args.sample is None:
+        raise UserError("--sample-seed seeds --sample's draw: give --sample too")
     sources = [args.grammar, args.catalog, args.candidates, args.expr]
     catalog = args.catalog if any(sources) else "paper"  # the small default search
     name = args.study_name or (Path(args.out).name if args.out else "run")

@@ -127,8 +127,6 @@ class RunSettings:
             raise UserError(f"degrade_points must be positive, but got {self.degrade_points=}.")
         if not self.tasks:
             raise UserError("give at least one task")
-        if self.sample_seed is not None and self.sample is None:
-            raise UserError("--sample-seed seeds --sample's draw: give --sample too")
         if self.sample is not None:
             from ._generate import check_sample
 

@@ -71,6 +71,7 @@ def test_check_json_with_an_unparsable_expression_exits_2() -> None:
         (["check", "erf(2x)"], "did you mean '2*x'?"),
         (["check", "erff"], "did you mean 'erf'"),
         (["evaluate", "arcsinhclp", "--task", "mnist1d"], "did you mean 'arcsinhclip'?"),
+        (["run", "--grammar", "default", "--sample-seed", "3"], "give --sample too"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(args: list[str], fragment: str) -> None:

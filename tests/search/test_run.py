@@ -615,8 +615,6 @@ def test_a_grammar_run_can_draw_a_seeded_sample_of_the_whole_space(tmp_path):
         _settings(tmp_path / "x", sample=10)
     with pytest.raises(UserError, match="either --sample or --max-expressions"):
         _settings(tmp_path / "x", grammar="default", sample=10, max_expressions=10)
-    with pytest.raises(UserError, match="give --sample too"):
-        _settings(tmp_path / "x", grammar="default", sample_seed=3)
 
 
 @pytest.mark.slow  # a generate and two runs: about 45 s
