@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         make_replay_sampler,
         replay,
     )
-    from ._search import benchmark_search
+    from ._search import SEARCH_BENCHMARK_TASK, benchmark_search
     from ._tabular import DEFAULT_TABULAR, Pool, load_pool
 
 _WHERE = {
@@ -44,6 +44,7 @@ _WHERE = {
     "benchmark_layer": "._benchmark",
     "benchmark_tasks": "._benchmark",
     "benchmark_search": "._search",
+    "SEARCH_BENCHMARK_TASK": "._search",
     "SAMPLERS": "._replay",
     "Replay": "._replay",
     "SamplerFigures": "._replay",
@@ -75,6 +76,7 @@ __all__ = [
     "MALFORMED_GRAMMARS",
     "NON_UTF8_GRAMMARS",
     "SAMPLERS",
+    "SEARCH_BENCHMARK_TASK",
     "HostileCase",
     "HostileFigures",
     "Outcome",

@@ -106,9 +106,9 @@ def _benchmark(args: argparse.Namespace) -> int:
     if args.target in ("tasks", "all"):
         benchmark_tasks(budget=args.budget)
     if args.target in ("search", "all"):
-        from ..bench import benchmark_search
+        from ..bench import SEARCH_BENCHMARK_TASK, benchmark_search
 
-        benchmark_search(task=args.task or "mnist1d", budget=args.budget)
+        benchmark_search(task=args.task or SEARCH_BENCHMARK_TASK, budget=args.budget)
     if args.target == "sampler":  # not part of `all`: it needs a tabular benchmark
         from ..bench import DEFAULT_TABULAR, benchmark_sampler
 
