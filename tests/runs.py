@@ -1,4 +1,5 @@
-"""What the run tests share: a short run's settings, and an embedded Ray for a test module.
+"""What the run tests share: a short run's settings, an embedded Ray for a test module, and the
+command line in a child process.
 
 Example:
     >>> from pathlib import Path
@@ -8,6 +9,8 @@ Example:
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,3 +40,14 @@ def embedded_ray(cpus: int = 2) -> Iterator[None]:
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`derf-search ARGS` in a child process (10 minutes at most), its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "search.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )

@@ -11,16 +11,7 @@ import pandas as pd
 import pytest
 
 from search.cli import main
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "search.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-    )
+from tests.runs import cli as run
 
 
 def test_check_prints_a_readable_report(capsys: pytest.CaptureFixture[str]) -> None:

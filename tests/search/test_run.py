@@ -617,14 +617,18 @@ def test_a_grammar_run_can_draw_a_seeded_sample_of_the_whole_space(tmp_path):
         _settings(tmp_path / "x", grammar="default", sample=10, max_expressions=10)
 
 
+def _small_generate(out: Path) -> Path:
+    """A generate run directory of the default grammar's first 300 expressions."""
+    settings = GenerateSettings(
+        max_expressions=300, out=out, progress=False, symbolic_seconds=0, workers=1
+    )
+    generate(settings)
+    return out
+
+
 @pytest.mark.slow  # a generate and two runs: about 45 s
 def test_a_run_reuses_the_rows_of_a_generate_directory(tmp_path):
-    made = tmp_path / "generate"
-    generate(
-        GenerateSettings(
-            max_expressions=300, out=made, progress=False, symbolic_seconds=0, workers=1
-        )
-    )
+    made = _small_generate(tmp_path / "generate")
     generated = pd.read_parquet(made / "candidates.parquet").set_index("id")
     out = tmp_path / "run"
     settings = _settings(out, expressions=(), candidates_dir=str(made), max_candidates=2)
@@ -649,12 +653,7 @@ def test_a_run_reuses_the_rows_of_a_generate_directory(tmp_path):
 def test_a_trial_that_raises_in_its_worker_fails_and_the_search_goes_on(tmp_path):
     # A record whose text the worker cannot parse again (past the parser's size limit, as
     # generate once wrote): the trial fails with the reason, the others finish.
-    made = tmp_path / "generate"
-    generate(
-        GenerateSettings(
-            max_expressions=300, out=made, progress=False, symbolic_seconds=0, workers=1
-        )
-    )
+    made = _small_generate(tmp_path / "generate")
     table = pd.read_parquet(made / "candidates.parquet")
     first = table.index[table["expression"] == "atan(x)"][0]  # not a baseline's function
     table.loc[first, "expression"] = "(" + " + ".join(["tanh(x)"] * 80) + ")/80"

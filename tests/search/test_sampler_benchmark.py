@@ -4,8 +4,6 @@ the committed digits-dit property study, 108 trained functions)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import pytest
 
 from candidates import UserError
 from search.bench import SAMPLERS, compare_samplers, load_pool, make_replay_sampler, replay
+from tests.runs import cli
 
 REPO = Path(__file__).resolve().parents[2]
 STUDY = REPO / "results" / "paper-properties-digits-dit"
@@ -127,19 +126,9 @@ def test_regret_is_never_negative_and_never_grows(pool):
         assert all(t is None or 1 <= t <= len(pool.keys) for t in f.trials_to_top)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "search.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=600,
-    )
-
-
 def test_the_command_prints_the_documented_json_and_a_plot(tmp_path):
     plot = tmp_path / "regret.png"
-    proc = _cli(
+    proc = cli(
         "benchmark", "sampler", "--tabular", str(STUDY), "--replays", "1", "--json",
         "--plot", str(plot),
     )  # fmt: skip
@@ -157,6 +146,6 @@ def test_the_command_prints_the_documented_json_and_a_plot(tmp_path):
 
 
 def test_a_directory_that_is_not_a_finished_run_is_one_line(tmp_path):
-    proc = _cli("benchmark", "sampler", "--tabular", str(tmp_path))
+    proc = cli("benchmark", "sampler", "--tabular", str(tmp_path))
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "not a finished run" in proc.stderr
