@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 
 class SymbolicTimeout(Exception):
@@ -31,21 +30,36 @@ def can_limit_time() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
+#: After the first expiry the signal repeats this often (seconds) until the block is left: a
+#: SymbolicTimeout raised where Python swallows exceptions (a garbage-collector callback, a
+#: ``__del__``) is raised again, so no block outlives its limit by more than this.
+RETRY_SECONDS = 0.05
+
+
+class time_limit:  # a function's name: it is used as ``with time_limit(seconds):``
     """Raise :class:`SymbolicTimeout` inside the block once ``seconds`` have passed."""
-    if seconds <= 0:
-        raise SymbolicTimeout("no time left")
-    if not can_limit_time():
-        raise SymbolicUnavailable("symbolic checks need the main thread for their time limit")
 
-    def expire(signum: int, frame: FrameType | None) -> None:
-        raise SymbolicTimeout(f"symbolic work took longer than {seconds:g} s")
+    def __init__(self, seconds: float) -> None:
+        if seconds <= 0:
+            raise SymbolicTimeout("no time left")
+        if not can_limit_time():
+            raise SymbolicUnavailable("symbolic checks need the main thread for their time limit")
+        self.seconds = seconds
+        self.previous: Any = None
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
+    def _expire(self, signum: int, frame: FrameType | None) -> None:
+        # The block is being left (its __exit__ runs): disarming is under way, do not raise.
+        if frame is not None and frame.f_code is _EXIT_CODE:
+            return
+        raise SymbolicTimeout(f"symbolic work took longer than {self.seconds:g} s")
+
+    def __enter__(self) -> None:
+        self.previous = signal.signal(signal.SIGALRM, self._expire)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds, RETRY_SECONDS)
+
+    def __exit__(self, *exc: object) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGALRM, self.previous)
+
+
+_EXIT_CODE = time_limit.__exit__.__code__
