@@ -48,8 +48,10 @@ class time_limit:  # a function's name: it is used as ``with time_limit(seconds)
         self.previous: Any = None
 
     def _expire(self, signum: int, frame: FrameType | None) -> None:
-        # The block is being left (its __exit__ runs): disarming is under way, do not raise.
-        if frame is not None and frame.f_code is _EXIT_CODE:
+        # Not while the block is being entered or left: an exception out of __enter__ would
+        # skip __exit__ and leave the timer armed; in __exit__ disarming is under way. The
+        # next repeat comes inside the block.
+        if frame is not None and frame.f_code in _OWN_CODE:
             return
         raise SymbolicTimeout(f"symbolic work took longer than {self.seconds:g} s")
 
@@ -62,4 +64,4 @@ class time_limit:  # a function's name: it is used as ``with time_limit(seconds)
         signal.signal(signal.SIGALRM, self.previous)
 
 
-_EXIT_CODE = time_limit.__exit__.__code__
+_OWN_CODE = (time_limit.__enter__.__code__, time_limit.__exit__.__code__)
