@@ -88,7 +88,7 @@ def _symbolic_stage(
     members, numeric = list(job[0]), job[1]
     grammar: Grammar = _WORKER["grammar"]
     start = time.process_time()
-    expr = None
+    expr, written = None, ""
     left_out = {"not_real_symbolically": 0, "does_not_parse_back": 0}
     while members and expr is None:
         try:
@@ -97,8 +97,9 @@ def _symbolic_stage(
             members.pop(0)
             left_out["not_real_symbolically"] += 1
             continue
+        written = to_source(expr)
         try:
-            parse(to_source(expr))
+            parse(written)
         except ExpressionError:
             expr = None
             members.pop(0)
@@ -106,7 +107,7 @@ def _symbolic_stage(
     if expr is None:
         return None, left_out, time.process_time() - start
     candidate = Candidate(members[0], expr, merged_from=members[1:])
-    candidate = replace(candidate, expression=candidate.source)
+    candidate = replace(candidate, expression=written)  # Candidate.source, printed once
     _ = candidate.canonical_sympy, candidate.latex
     left = _WORKER["budget"] - _WORKER["spent"]
     seconds = min(grammar.tolerances.symbolic_seconds, max(left, 0.0))
