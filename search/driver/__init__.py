@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._lease import StudyLease
     from ._lock import LOCK_FILE, RunInUse, hold_run_dir
     from ._owner import Owner
+    from ._parameter import CATEGORICAL_LIMIT, CandidateParameter, candidate_of
     from ._progress import StageProgress
     from ._protocol import (
         LR_LADDER,
@@ -64,6 +65,9 @@ if TYPE_CHECKING:
     from ._workers import init_ray, start_relay, start_worker
 
 _WHERE = {
+    "CATEGORICAL_LIMIT": "._parameter",
+    "CandidateParameter": "._parameter",
+    "candidate_of": "._parameter",
     "GUIDED_STARTUP": "._guided",
     "GuidedSampler": "._guided",
     "CELLS": "._settings",
@@ -120,6 +124,7 @@ _WHERE = {
 
 __all__ = [
     "ALPHA0_RANGE",
+    "CATEGORICAL_LIMIT",
     "CELLS",
     "DEFAULT_SEEDS",
     "DEFAULT_TASK",
@@ -136,6 +141,7 @@ __all__ = [
     "PRUNERS",
     "RESULT_FIELDS",
     "SAMPLERS",
+    "CandidateParameter",
     "CandidateSet",
     "GenerateSettings",
     "GuidedSampler",
@@ -150,6 +156,7 @@ __all__ = [
     "TrialSpec",
     "apply_protocol",
     "as_number",
+    "candidate_of",
     "candidate_set",
     "generate",
     "hold_run_dir",

@@ -43,10 +43,11 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.distributions import BaseDistribution
+from optuna.distributions import BaseDistribution, IntDistribution
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from ._parameter import CANDIDATE, candidate_of
 from ._study import is_charged
 
 #: Candidates drawn at random before the surrogate is trusted.
@@ -68,6 +69,7 @@ class GuidedSampler(optuna.samplers.BaseSampler):
         startup: int = GUIDED_STARTUP,
     ) -> None:
         self.candidates = [str(c) for c in candidates]
+        self.index = {c: i for i, c in enumerate(self.candidates)}
         usable = {
             str(k): np.asarray(v, dtype=float)
             for k, v in features.items()
@@ -101,18 +103,21 @@ class GuidedSampler(optuna.samplers.BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        if param_name != "candidate":
+        if param_name != CANDIDATE:
             return self.fallback.sample_independent(study, trial, param_name, param_distribution)
-        return self.propose(study.get_trials(deepcopy=False), trial.number, study.direction)
+        key = self.propose(study.get_trials(deepcopy=False), trial.number, study.direction)
+        if isinstance(param_distribution, IntDistribution):  # an indexed pool
+            return self.index[key]
+        return key
 
     def propose(
         self, trials: Sequence[FrozenTrial], number: int, direction: StudyDirection
     ) -> str:
         """The candidate for trial ``number``, given the study's ``trials``."""
         rng = np.random.default_rng([self.seed, number])
-        mine = [t for t in trials if t.number != number and "candidate" in t.params]
+        mine = [t for t in trials if t.number != number and CANDIDATE in t.params]
         counted = [t for t in mine if is_charged(t)]
-        started = Counter(str(t.params["candidate"]) for t in counted)
+        started = Counter(str(candidate_of(t)) for t in counted)
         unfinished = [c for c in self.candidates if 0 < started[c] < self.seeds]
         if unfinished:  # finish a candidate's seeds before starting another
             return unfinished[0]
@@ -124,7 +129,7 @@ class GuidedSampler(optuna.samplers.BaseSampler):
         values: dict[str, list[float]] = {}
         for t in counted:
             if t.state == TrialState.COMPLETE and t.values:
-                values.setdefault(str(t.params["candidate"]), []).append(sign * t.values[0])
+                values.setdefault(str(candidate_of(t)), []).append(sign * t.values[0])
         finite = [v for vs in values.values() for v in vs if math.isfinite(v)]
         if len([c for c in values if c in self.row]) < self.startup or not finite:
             return str(rng.choice(fresh))

@@ -37,6 +37,7 @@ from evaluators import apply_recipe, get_task, parse_recipe
 from ._lease import StudyLease
 from ._lock import hold_run_dir
 from ._owner import reap
+from ._parameter import CandidateParameter, candidate_of
 from ._record import damaged_hint, read_candidates, save_trials
 from ._run_dir import check_new_run_dir, check_resumable, prepare_run_dir
 from ._settings import RunSettings
@@ -159,6 +160,7 @@ class _Driver:
         self.storage: optuna.storages.BaseStorage | None = None
         self.lease: StudyLease | None = None
         self.studies: dict[str, optuna.Study] = {}
+        self.params: dict[str, CandidateParameter] = {}  # how each study stores a candidate
         self.ledgers: dict[str, _Ledger] = {}
         self.running: dict[Any, _Running] = {}  # Ray object ref -> trial in flight
         self.idle: list[Any] = []
@@ -184,12 +186,18 @@ class _Driver:
         for name in self.settings.tasks:
             task = get_task(name)
             epochs = apply_recipe(task, self.settings.budget, dict(self.recipe))[1].epochs
+            study_name = self.settings.study_for(name)
+            param = CandidateParameter.for_run(self.keys, storage, study_name)
             study = optuna.create_study(
                 storage=storage,
-                study_name=self.settings.study_for(name),
+                study_name=study_name,
                 direction=task.direction,
                 sampler=make_sampler(
-                    self.settings.sampler, self.keys, self.settings.seeds, self.features
+                    self.settings.sampler,
+                    self.keys,
+                    self.settings.seeds,
+                    self.features,
+                    indexed=param.indexed,
                 ),
                 pruner=make_pruner(self.settings.pruner, epochs),
                 load_if_exists=True,
@@ -201,15 +209,17 @@ class _Driver:
                 if self.settings.sampler != "grid":
                     # The baselines are always evaluated, whatever a sampler would pick.
                     for key in (k for k in self.keys if self.table.at[k, "kind"] == "baseline"):
+                        params, attrs = param.fixed(key)
                         for seed in range(self.settings.seeds):
-                            study.enqueue_trial({"candidate": key}, user_attrs={"seed": seed})
+                            study.enqueue_trial(params, user_attrs={**attrs, "seed": seed})
             recover(storage, study)
             self.studies[name] = study
+            self.params[name] = param
             self.ledgers[name] = _Ledger.read(study)
             for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
                 if not t.user_attrs.get("result", {}).get("diverged"):
                     values = self.values.setdefault(name, {})
-                    values.setdefault(str(t.params["candidate"]), []).append(float(t.values[0]))
+                    values.setdefault(str(candidate_of(t)), []).append(float(t.values[0]))
 
     def _limit(self) -> int:
         return self.settings.max_trials or len(self.keys) * self.settings.seeds
@@ -237,7 +247,7 @@ class _Driver:
             queued = ledger.waiting > 0  # Optuna hands out queued trials first
             trial = study.ask()
             ledger.waiting -= queued
-            key = str(trial.suggest_categorical("candidate", self.keys))
+            key = self.params[task].suggest(trial)
             if self.settings.sampler == "grid":
                 seed = int(trial.suggest_int("seed", 0, self.settings.seeds - 1))
             elif "seed" in trial.user_attrs:
@@ -413,7 +423,7 @@ class _Driver:
             study.tell(trial, float(result["value"]))
             self.summary.finished += 1
             task_values = self.values.setdefault(running.spec.task, {})
-            task_values.setdefault(str(trial.params["candidate"]), []).append(result["value"])
+            task_values.setdefault(str(candidate_of(trial)), []).append(result["value"])
         self._update()
 
     def _worker_died(self, running: _Running, exc: Exception) -> None:

@@ -23,6 +23,7 @@ from candidates import RUN_BASELINES, UserError, as_candidate_table, get_catalog
 from evaluators import get_task
 
 from ._lock import LOCK_FILE
+from ._parameter import check_sampler_fits
 from ._protocol import apply_protocol
 from ._settings import RunSettings
 from ._space import CandidateSet, candidate_set
@@ -183,6 +184,7 @@ def prepare_run_dir(
     else:
         chosen = CandidateSet(as_candidate_table(table))
     chosen = replace(chosen, table=apply_protocol(chosen.table, settings.protocol))
+    check_sampler_fits(settings.sampler, chosen.table["candidate_id"].nunique())
     out.mkdir(parents=True, exist_ok=True)
     chosen.table.to_parquet(out / "candidates.parquet", index=False)
     settings.write(out / "config.toml", {"command": "run", "versions": package_versions()})

@@ -29,6 +29,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from candidates import UserError
 
+from ._parameter import CANDIDATE, candidate_of, check_sampler_fits
+
 ALPHA0_RANGE = (0.05, 5.0)  # --tune-alpha samples α0 log-uniformly in this range
 #: Seconds to wait for a database server before saying it cannot be reached.
 CONNECT_TIMEOUT = 10
@@ -137,19 +139,24 @@ def make_sampler(
     features: Mapping[str, Sequence[float]] | None = None,
     *,
     seed: int = 0,
+    indexed: bool = False,
 ) -> optuna.samplers.BaseSampler:
     """The run's sampler; ``features`` are the candidates' shape descriptors (``guided``);
-    ``seed`` seeds its choices (a run uses 0).
+    ``seed`` seeds its choices (a run uses 0); ``indexed``: the study stores a candidate as
+    its index in ``candidates`` (:class:`CandidateParameter`).
 
     >>> type(make_sampler("guided", ["erf", "isru"], 2, {"erf": [1.0], "isru": [2.0]})).__name__
     'GuidedSampler'
     """
+    if indexed:
+        check_sampler_fits(name, len(candidates))
     if name == "guided":
         from ._guided import GuidedSampler  # which reads the study through this module
 
         return GuidedSampler(candidates, features or {}, seeds, seed=seed)
     if name == "grid":
-        space: dict[str, Any] = {"candidate": list(candidates), "seed": list(range(seeds))}
+        choices = list(range(len(candidates))) if indexed else list(candidates)
+        space: dict[str, Any] = {CANDIDATE: choices, "seed": list(range(seeds))}
         return _Grid(space, seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
@@ -179,7 +186,7 @@ def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
 def trial_key(trial: FrozenTrial) -> tuple[str, int]:
     """(candidate, seed) of a trial, asked or enqueued."""
     seed = trial.params.get("seed", trial.user_attrs.get("seed", -1))
-    return str(trial.params.get("candidate")), int(seed)
+    return str(candidate_of(trial)), int(seed)
 
 
 def is_retried(trial: FrozenTrial) -> bool:
@@ -214,7 +221,9 @@ def mark_failed(
     if frozen.state == TrialState.RUNNING:
         study.tell(trial_number, state=TrialState.FAIL)
     if retry:
-        attrs = {"seed": trial_key(frozen)[1], "retry_of": trial_number}
+        attrs: dict[str, Any] = {"seed": trial_key(frozen)[1], "retry_of": trial_number}
+        if CANDIDATE in frozen.user_attrs:  # an indexed pool's key
+            attrs[CANDIDATE] = frozen.user_attrs[CANDIDATE]
         attempts = int(frozen.user_attrs.get("attempts", 1))
         attrs["attempts"] = attempts
         study.enqueue_trial(frozen.params, user_attrs=attrs)

@@ -1,0 +1,112 @@
+"""How a study stores each trial's candidate: a categorical over the run's keys, or, for a large
+pool, the key's index in the run's candidate table.
+
+Optuna stores a parameter's distribution with every trial, and a categorical's distribution is
+its whole list of choices: over the ~55,000 functions of the default grammar that is about
+1 MB a trial, so a study of a few hundred trials grows to hundreds of MB and each ask reads
+all of it back. Beyond :data:`CATEGORICAL_LIMIT` candidates the ``candidate`` parameter is
+therefore an integer (the key's row in the run's ``candidates.parquet``, whose order a run
+keeps), and the key itself is the trial's ``candidate`` user attribute, so the dashboard, the
+record and a person reading the storage still see ids. TPE, which learns one categorical, is
+refused there: over that many choices it is a random sampler that stores megabytes.
+
+Example:
+    >>> import optuna
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> param = CandidateParameter(("erf", "dyt", "isru"), indexed=True)
+    >>> study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    >>> key = param.suggest(study.ask())
+    >>> candidate_of(study.trials[0]) == key, type(study.trials[0].params["candidate"]).__name__
+    (True, 'int')
+    >>> param.fixed("isru")
+    ({'candidate': 2}, {'candidate': 'isru'})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.distributions import IntDistribution
+from optuna.trial import FrozenTrial
+
+from candidates import UserError
+
+#: Up to this many candidates a trial's ``candidate`` is a categorical over their keys; a
+#: trial then stores at most ~40 KB of choices.
+CATEGORICAL_LIMIT = 2000
+
+#: The parameter (and, for an indexed pool, the user attribute) that names a trial's candidate.
+CANDIDATE = "candidate"
+
+
+@dataclass(frozen=True)
+class CandidateParameter:
+    """The ``candidate`` parameter of a run's studies (see the module docstring)."""
+
+    keys: tuple[str, ...]
+    indexed: bool
+
+    @classmethod
+    def for_run(
+        cls, keys: Sequence[str], storage: optuna.storages.BaseStorage, study_name: str
+    ) -> CandidateParameter:
+        """The encoding a study already uses (a run resumed keeps its own), else the one its
+        pool size calls for."""
+        keys = tuple(str(k) for k in keys)
+        stored = stored_encoding(storage, study_name)
+        return cls(keys, len(keys) > CATEGORICAL_LIMIT if stored is None else stored)
+
+    def suggest(self, trial: optuna.trial.Trial) -> str:
+        """Ask ``trial`` (through its study's sampler) for a candidate; returns its key."""
+        if not self.indexed:
+            return str(trial.suggest_categorical(CANDIDATE, self.keys))
+        key = self.keys[trial.suggest_int(CANDIDATE, 0, len(self.keys) - 1)]
+        trial.set_user_attr(CANDIDATE, key)
+        return key
+
+    def fixed(self, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(params, user attributes) that enqueue a trial of ``key``."""
+        if not self.indexed:
+            return {CANDIDATE: key}, {}
+        return {CANDIDATE: self.keys.index(key)}, {CANDIDATE: key}
+
+
+def candidate_of(trial: FrozenTrial | optuna.trial.Trial) -> str | None:
+    """The key of a trial's candidate, whichever the encoding; None before it is asked."""
+    key = trial.user_attrs.get(CANDIDATE, trial.params.get(CANDIDATE))
+    return None if key is None else str(key)
+
+
+def stored_encoding(storage: optuna.storages.BaseStorage, study_name: str) -> bool | None:
+    """Whether the study's trials store their candidate as an index; None when it has no
+    trial that says (a new study)."""
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return None
+    for trial in storage.get_all_trials(study_id, deepcopy=False):
+        distribution = trial.distributions.get(CANDIDATE)
+        if distribution is not None:
+            return isinstance(distribution, IntDistribution)
+    return None
+
+
+def check_sampler_fits(sampler: str, candidates: int) -> None:
+    """Refuse TPE over a pool too large for a categorical.
+
+    >>> check_sampler_fits("tpe", 55_000)
+    Traceback (most recent call last):
+    ...
+    candidates._errors.UserError: --sampler tpe learns the candidate as one categorical, which \
+Optuna stores with every trial: at most 2,000 candidates, and this run has 55,000; use --sampler \
+guided (or random)
+    """
+    if sampler == "tpe" and candidates > CATEGORICAL_LIMIT:
+        raise UserError(
+            "--sampler tpe learns the candidate as one categorical, which Optuna stores with "
+            f"every trial: at most {CATEGORICAL_LIMIT:,} candidates, and this run has "
+            f"{candidates:,}; use --sampler guided (or random)"
+        )
