@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -104,10 +105,15 @@ ENUMERATION_GROWTH = 4
 def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> None:
     """The grammar's simplest expressions, enumerated only as far as the run needs: until
     the passing unique candidates cover ``max_candidates`` (and what the run already has), or
-    up to ``max_expressions`` where the user set it. Each round starts over on a larger
-    prefix of the same order, so the result equals one enumeration of the last size. With
-    ``sample``, one seeded random draw of that many expressions instead."""
+    up to ``max_expressions`` where the user set it. The rounds that find the size are
+    numeric only after the first (the screen and the checks, microseconds an expression;
+    sympy, milliseconds a candidate, is spent on the first and on the prefix chosen), so the
+    result equals one enumeration of that size. With ``sample``, one seeded random draw of
+    that many expressions instead."""
+    from candidates import generate_candidates, load_grammar
+
     from ._generate import GenerateSettings, generate
+    from ._progress import StageProgress
 
     needed = _generate_count(settings)
     if settings.sample is not None:  # one seeded draw, the size the user chose
@@ -122,22 +128,37 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> Non
             )
         )
         return
-    budget = settings.max_expressions or FIRST_ENUMERATION
-    while True:
-        summary = generate(
+
+    def written(size: int) -> dict[str, Any]:
+        return generate(
             GenerateSettings(
                 grammar=settings.grammar,
-                max_expressions=budget,
+                max_expressions=size,
                 max_candidates=needed,
                 out=out,
                 progress=progress,
             )
         )
-        if settings.max_expressions is not None or summary["complete"]:
-            return
-        if summary["passing"] >= needed:
-            return
+
+    if settings.max_expressions is not None:
+        written(settings.max_expressions)
+        return
+    first = written(FIRST_ENUMERATION)
+    if first["complete"] or first["passing"] >= needed:
+        return
+    grammar = load_grammar(settings.grammar)
+    budget = FIRST_ENUMERATION * ENUMERATION_GROWTH
+    while True:
+        with StageProgress(enabled=progress) as bars:
+            probe = generate_candidates(
+                grammar, max_expressions=budget, max_candidates=1, symbolic_seconds=0,
+                progress=bars.update,
+            )  # fmt: skip
+        if probe.enumeration.complete or probe.passing >= needed:
+            break
         budget *= ENUMERATION_GROWTH
+    written(budget)
+
 
 
 def prepare_run_dir(

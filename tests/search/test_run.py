@@ -592,6 +592,18 @@ def test_a_grammar_run_enumerates_only_what_it_needs(tmp_path, capfd):
     assert "screening" in capfd.readouterr().err  # the enumeration shows its progress
 
 
+@pytest.mark.slow  # a 20,000-expression screen and sympy for ~1,800 candidates: about 2 min
+def test_a_grammar_run_enumerates_further_when_the_first_prefix_is_short(tmp_path):
+    from search.driver import ENUMERATION_GROWTH, FIRST_ENUMERATION, prepare_run_dir
+
+    # the first 5,000 expressions of the default grammar hold ~800 passing candidates
+    settings = _settings(tmp_path / "run", expressions=(), grammar="default", max_candidates=900)
+    chosen = prepare_run_dir(settings, symbolic=False)
+    summary = json.loads((tmp_path / "run" / "generate" / "summary.json").read_text())
+    assert summary["enumerated"] == FIRST_ENUMERATION * ENUMERATION_GROWTH
+    assert (chosen.table["kind"] == "candidate").sum() == 900
+
+
 def test_a_grammar_run_can_draw_a_seeded_sample_of_the_whole_space(tmp_path):
     from search.driver import prepare_run_dir
 
