@@ -225,7 +225,7 @@ def add_search_commands(sub: Any) -> None:
 
 
 def _add_run(sub: Any) -> None:
-    from ..driver import DEFAULT_SEEDS, DEFAULT_TASK, OBJECTIVES, PRUNERS
+    from ..driver import CATEGORICAL_LIMIT, DEFAULT_SEEDS, DEFAULT_TASK, OBJECTIVES, PRUNERS
 
     p = sub.add_parser("run", help="search: evaluate candidates with Optuna on Ray workers")
     src = p.add_argument_group("candidates (the baselines are always added)")
@@ -284,8 +284,9 @@ def _add_run(sub: Any) -> None:
     sc.add_argument(
         "--sampler",
         default="grid",
-        help="grid: every candidate × seed in order; random; tpe: over the candidate ids; "
-        "guided: expected improvement of a Gaussian process over shape descriptors (default grid)",
+        help="grid: every candidate × seed in order; random; tpe: over the candidate ids (at "
+        f"most {CATEGORICAL_LIMIT:,}); guided: expected improvement of a Gaussian process over "
+        "shape descriptors (default grid)",
     )
     sc.add_argument("--pruner", default="none", help=f"{'|'.join(PRUNERS)} (default none)")
     sc.add_argument("--max-trials", type=int, help="per task (default: every candidate × seed)")

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from ._space import CandidateSet, candidate_set
     from ._study import (
         ALPHA0_RANGE,
+        CandidateGrid,
         StorageNotReady,
         StorageUnusable,
         make_pruner,
@@ -93,6 +94,7 @@ _WHERE = {
     "CandidateSet": "._space",
     "candidate_set": "._space",
     "ALPHA0_RANGE": "._study",
+    "CandidateGrid": "._study",
     "StorageNotReady": "._study",
     "StorageUnusable": "._study",
     "StudyLease": "._lease",
@@ -141,6 +143,7 @@ __all__ = [
     "PRUNERS",
     "RESULT_FIELDS",
     "SAMPLERS",
+    "CandidateGrid",
     "CandidateParameter",
     "CandidateSet",
     "GenerateSettings",

@@ -5,10 +5,12 @@ Optuna stores a parameter's distribution with every trial, and a categorical's d
 its whole list of choices: over the ~55,000 functions of the default grammar that is about
 1 MB a trial, so a study of a few hundred trials grows to hundreds of MB and each ask reads
 all of it back. Beyond :data:`CATEGORICAL_LIMIT` candidates the ``candidate`` parameter is
-therefore an integer (the key's row in the run's ``candidates.parquet``, whose order a run
-keeps), and the key itself is the trial's ``candidate`` user attribute, so the dashboard, the
-record and a person reading the storage still see ids. TPE, which learns one categorical, is
-refused there: over that many choices it is a random sampler that stores megabytes.
+therefore an integer (the key's place among the distinct ``candidate_id`` values of the run's
+``candidates.parquet``, in the file's order, which a run keeps), and the key itself is the
+trial's ``candidate`` user attribute, so the dashboard, the record and a person reading the
+storage still see ids. TPE, which learns one categorical, is refused there: over that many
+choices it is a random sampler that stores megabytes. (The grid sampler is the run's own,
+:class:`search.driver.CandidateGrid`, which stores nothing beyond the trials' parameters.)
 
 Example:
     >>> import optuna
@@ -40,6 +42,8 @@ CATEGORICAL_LIMIT = 2000
 
 #: The parameter (and, for an indexed pool, the user attribute) that names a trial's candidate.
 CANDIDATE = "candidate"
+#: The parameter that holds a grid trial's seed (other samplers keep it as a user attribute).
+SEED = "seed"
 
 
 @dataclass(frozen=True)
@@ -75,27 +79,37 @@ class CandidateParameter:
 
 
 def candidate_of(trial: FrozenTrial | optuna.trial.Trial) -> str | None:
-    """The key of a trial's candidate, whichever the encoding; None before it is asked."""
-    key = trial.user_attrs.get(CANDIDATE, trial.params.get(CANDIDATE))
+    """The key of a trial's candidate, whichever the encoding; None before it is asked, and
+    for an index whose key was never written beside it (its driver died in between)."""
+    key = trial.user_attrs.get(CANDIDATE)
+    if key is None and not isinstance(trial.distributions.get(CANDIDATE), IntDistribution):
+        key = trial.params.get(CANDIDATE)
     return None if key is None else str(key)
 
 
 def stored_encoding(storage: optuna.storages.BaseStorage, study_name: str) -> bool | None:
     """Whether the study's trials store their candidate as an index; None when it has no
-    trial that says (a new study)."""
+    trial that says (a new study). The first trials answer (the baselines are queued first),
+    so a large study is not read whole."""
     try:
         study_id = storage.get_study_id_from_name(study_name)
     except KeyError:
         return None
-    for trial in storage.get_all_trials(study_id, deepcopy=False):
+    for number in range(storage.get_n_trials(study_id)):
+        trial = storage.get_trial(storage.get_trial_id_from_study_id_trial_number(study_id, number))
         distribution = trial.distributions.get(CANDIDATE)
         if distribution is not None:
             return isinstance(distribution, IntDistribution)
+        # a queued trial not yet asked holds its parameters where enqueue_trial put them
+        queued = trial.system_attrs.get("fixed_params", {}).get(CANDIDATE)
+        if queued is not None:
+            return isinstance(queued, int)
     return None
 
 
-def check_sampler_fits(sampler: str, candidates: int) -> None:
-    """Refuse TPE over a pool too large for a categorical.
+def check_sampler_fits(sampler: str, candidates: int, *, up_to: bool = False) -> None:
+    """Refuse TPE over a pool too large for a categorical (``up_to``: ``candidates`` is what
+    the run may take, before its pool is built).
 
     >>> check_sampler_fits("tpe", 55_000)
     Traceback (most recent call last):
@@ -107,6 +121,7 @@ guided (or random)
     if sampler == "tpe" and candidates > CATEGORICAL_LIMIT:
         raise UserError(
             "--sampler tpe learns the candidate as one categorical, which Optuna stores with "
-            f"every trial: at most {CATEGORICAL_LIMIT:,} candidates, and this run has "
-            f"{candidates:,}; use --sampler guided (or random)"
+            f"every trial: at most {CATEGORICAL_LIMIT:,} candidates, and this run "
+            f"{'may take up to' if up_to else 'has'} {candidates:,}; use --sampler guided "
+            "(or random)"
         )

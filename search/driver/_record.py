@@ -22,7 +22,7 @@ import pandas as pd
 
 from candidates import UserError, as_candidate_table
 
-from ._parameter import candidate_of
+from ._parameter import SEED, candidate_of
 from ._settings import RunSettings
 from ._study import open_storage, storage_errors
 
@@ -76,7 +76,7 @@ def load_trials(studies: Iterable[optuna.Study]) -> pd.DataFrame:
                 "task": task,
                 "number": t.number,
                 "candidate_id": candidate_of(t),
-                "seed": t.params.get("seed", attrs.get("seed")),
+                "seed": t.params.get(SEED, attrs.get(SEED)),
                 "alpha0": t.params.get("alpha0", attrs.get("alpha0")),
                 "state": t.state.name,
                 "direction": direction,

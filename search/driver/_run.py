@@ -37,7 +37,7 @@ from evaluators import apply_recipe, get_task, parse_recipe
 from ._lease import StudyLease
 from ._lock import hold_run_dir
 from ._owner import reap
-from ._parameter import CandidateParameter, candidate_of
+from ._parameter import SEED, CandidateParameter, candidate_of, check_sampler_fits
 from ._record import damaged_hint, read_candidates, save_trials
 from ._run_dir import check_new_run_dir, check_resumable, prepare_run_dir
 from ._settings import RunSettings
@@ -160,7 +160,7 @@ class _Driver:
         self.storage: optuna.storages.BaseStorage | None = None
         self.lease: StudyLease | None = None
         self.studies: dict[str, optuna.Study] = {}
-        self.params: dict[str, CandidateParameter] = {}  # how each study stores a candidate
+        self.encodings: dict[str, CandidateParameter] = {}  # how each study stores a candidate
         self.ledgers: dict[str, _Ledger] = {}
         self.running: dict[Any, _Running] = {}  # Ray object ref -> trial in flight
         self.idle: list[Any] = []
@@ -211,10 +211,10 @@ class _Driver:
                     for key in (k for k in self.keys if self.table.at[k, "kind"] == "baseline"):
                         params, attrs = param.fixed(key)
                         for seed in range(self.settings.seeds):
-                            study.enqueue_trial(params, user_attrs={**attrs, "seed": seed})
+                            study.enqueue_trial(params, user_attrs={**attrs, SEED: seed})
             recover(storage, study)
             self.studies[name] = study
-            self.params[name] = param
+            self.encodings[name] = param
             self.ledgers[name] = _Ledger.read(study)
             for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
                 if not t.user_attrs.get("result", {}).get("diverged"):
@@ -247,11 +247,11 @@ class _Driver:
             queued = ledger.waiting > 0  # Optuna hands out queued trials first
             trial = study.ask()
             ledger.waiting -= queued
-            key = self.params[task].suggest(trial)
+            key = self.encodings[task].suggest(trial)
             if self.settings.sampler == "grid":
-                seed = int(trial.suggest_int("seed", 0, self.settings.seeds - 1))
-            elif "seed" in trial.user_attrs:
-                seed = int(trial.user_attrs["seed"])
+                seed = int(trial.suggest_int(SEED, 0, self.settings.seeds - 1))
+            elif SEED in trial.user_attrs:
+                seed = int(trial.user_attrs[SEED])
             else:
                 free = self._free_seed(ledger, key)
                 if free is None:  # every seed of this candidate is done: nothing to run
@@ -260,7 +260,7 @@ class _Driver:
                     study.tell(trial, state=TrialState.PRUNED)
                     continue
                 seed = free
-                trial.set_user_attr("seed", seed)
+                trial.set_user_attr(SEED, seed)
             self.duplicates = 0
             ledger.charge(key, seed)
             row = self.table.loc[key]
@@ -271,7 +271,7 @@ class _Driver:
             if self.settings.tune_alpha and function is not None:
                 alpha0 = trial.suggest_float("alpha0", *ALPHA0_RANGE, log=True)
             trial.set_user_attr("task", task)
-            # what optuna-dashboard shows beside the parameter, which is the run's key
+            # what optuna-dashboard shows beside the parameter (the key, or a large pool's index)
             trial.set_user_attr("name", self.names[key])
             if function is not None:
                 trial.set_user_attr("expression", function)
@@ -591,6 +591,8 @@ def run_search(
             Candidate.from_text(text)
         if settings.grammar is not None:
             load_grammar(settings.grammar)
+        if settings.grammar is not None or settings.candidates_dir is not None:
+            check_sampler_fits(settings.sampler, settings.max_candidates, up_to=True)
     if settings.storage is not None:
         open_storage(settings.storage)
     try:

@@ -20,7 +20,14 @@ from typing import Any
 
 import pandas as pd
 
-from candidates import RUN_BASELINES, UserError, as_candidate_table, get_catalog
+from candidates import (
+    RUN_BASELINES,
+    UserError,
+    as_candidate_table,
+    generate_candidates,
+    get_catalog,
+    load_grammar,
+)
 from evaluators import get_task
 
 from ._lock import LOCK_FILE
@@ -110,8 +117,6 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> Non
     sympy, milliseconds a candidate, is spent on the first and on the prefix chosen), so the
     result equals one enumeration of that size. With ``sample``, one seeded random draw of
     that many expressions instead."""
-    from candidates import generate_candidates, load_grammar
-
     from ._generate import GenerateSettings, generate
     from ._progress import StageProgress
 
@@ -147,17 +152,19 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> Non
     if first["complete"] or first["passing"] >= needed:
         return
     grammar = load_grammar(settings.grammar)
-    budget = FIRST_ENUMERATION * ENUMERATION_GROWTH
+    budget = FIRST_ENUMERATION
     while True:
+        budget *= ENUMERATION_GROWTH
         with StageProgress(enabled=progress) as bars:
             probe = generate_candidates(
                 grammar, max_expressions=budget, max_candidates=1, symbolic_seconds=0,
                 progress=bars.update,
             )  # fmt: skip
         if probe.enumeration.complete or probe.passing >= needed:
-            break
-        budget *= ENUMERATION_GROWTH
-    written(budget)
+            # sympy may merge or drop a few that the numbers kept apart: then grow on
+            summary = written(budget)
+            if summary["complete"] or summary["passing"] >= needed:
+                return
 
 
 

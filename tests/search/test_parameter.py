@@ -11,6 +11,7 @@ from optuna.distributions import CategoricalDistribution, IntDistribution
 
 from candidates import UserError
 from search.driver import (
+    CandidateGrid,
     CandidateParameter,
     candidate_of,
     load_trials,
@@ -97,3 +98,58 @@ def test_tpe_over_a_pool_past_the_limit_is_refused_before_anything_is_written(
     with pytest.raises(UserError, match="at most 5 candidates, and this run has 9"):
         run_search(short_run(out, expressions=EXPRESSIONS, sampler="tpe"), progress=False)
     assert not out.exists()
+
+
+def test_a_grammar_run_that_may_take_too_many_for_tpe_is_refused_before_it_generates(
+    tmp_path, small_limit
+):
+    out = tmp_path / "run"
+    settings = short_run(out, expressions=(), grammar="default", max_candidates=10, sampler="tpe")
+    with pytest.raises(UserError, match="this run may take up to 10; use --sampler guided"):
+        run_search(settings, progress=False)
+    assert not out.exists()
+
+
+def test_the_grid_gives_each_pair_once_in_order_across_retries_and_a_resume(tmp_path):
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    param = CandidateParameter(("erf", "dyt", "isru"), indexed=True)
+
+    def study() -> optuna.Study:  # a fresh sampler each time, as a resumed driver makes
+        return optuna.create_study(
+            storage=storage, study_name="grid", load_if_exists=True,
+            sampler=CandidateGrid(range(3), 2),
+        )  # fmt: skip
+
+    def ask(s: optuna.Study) -> tuple[optuna.trial.Trial, tuple[str, int]]:
+        trial = s.ask()
+        return trial, (param.suggest(trial), trial.suggest_int("seed", 0, 1))
+
+    first = study()
+    asked = [ask(first) for _ in range(3)]
+    assert [pair for _, pair in asked] == [("erf", 0), ("erf", 1), ("dyt", 0)]
+    first.tell(asked[0][0], 1.0)
+    first.tell(asked[2][0], state=optuna.trial.TrialState.FAIL)  # ... and queued again
+    frozen = first.trials[2]
+    first.enqueue_trial(frozen.params, user_attrs={"candidate": frozen.user_attrs["candidate"]})
+    again = study()
+    pairs = [ask(again)[1] for _ in range(4)]
+    assert pairs == [("dyt", 0), ("dyt", 1), ("isru", 0), ("isru", 1)]
+    # nothing but the trials' own parameters is stored: no grid with every trial
+    assert all(set(t.system_attrs) <= {"fixed_params"} for t in again.trials)
+
+
+def test_the_encoding_of_a_study_with_only_queued_trials_is_theirs(tmp_path, small_limit):
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    many = [f"k{i}" for i in range(6)]
+    for name, indexed in (("categorical", False), ("indexed", True)):
+        study = optuna.create_study(storage=storage, study_name=name)
+        params, attrs = CandidateParameter(tuple(many), indexed=indexed).fixed("k1")
+        study.enqueue_trial(params, user_attrs=attrs)
+        assert CandidateParameter.for_run(many, storage, name).indexed is indexed
+
+
+def test_an_index_without_its_key_is_no_candidate():
+    study = optuna.create_study()
+    trial = study.ask()
+    trial.suggest_int("candidate", 0, 9)  # a driver that died before writing the key
+    assert candidate_of(trial) is None
