@@ -110,12 +110,21 @@ def leaderboard_table(board: pd.DataFrame, *, top: int | None = None) -> str:
     """The (long) leaderboard as a plain-text table no wider than :data:`TABLE_WIDTH`.
 
     ``#``: the rank and the tie group (``3a``: third, and not separable from the leader);
-    ``!`` after a mean: some of its seeds diverged (the mean is over the others).
+    ``!`` after a mean: some of its seeds diverged (the mean is over the others). With
+    ``top``, the baselines ranked below the cut follow the top rows (after a ``…`` line), so
+    that what a search found is always shown beside them.
     """
     if board.empty:
         return "no finished trials yet\n"
     tasks = list(dict.fromkeys(board["task"]))
-    ranks = list(dict.fromkeys(board["rank"]))[:top]
+    ranks = list(dict.fromkeys(board["rank"]))
+    if top is not None:
+        below = board[~board["rank"].isin(ranks[:top]) & (board["kind"] == "baseline")]
+        ranks = ranks[:top] + [r for r in ranks[top:] if r in set(below["rank"])]
+        gaps = {r for i, r in enumerate(ranks) if i and ranks.index(r) >= top}
+        gaps = {r for r in gaps if ranks[ranks.index(r) - 1] != r - 1}  # a rank skipped
+    else:
+        gaps = set()
     places = decimals(board)
     rows: list[list[str]] = []
     if len(tasks) == 1:
@@ -124,6 +133,8 @@ def leaderboard_table(board: pd.DataFrame, *, top: int | None = None) -> str:
         leader = board.loc[board["task_rank"] == 1, "candidate_id"]
         own = {"leader": leader.iloc[0] if len(leader) else None}
         for _, row in board[board["rank"].isin(ranks)].iterrows():
+            if row["rank"] in gaps:
+                rows.append(["…", *([""] * (len(header) - 1))])
             deltas = [
                 "–"  # a row against itself
                 if row["candidate_id"] == own.get(ref, ref)
@@ -143,6 +154,8 @@ def leaderboard_table(board: pd.DataFrame, *, top: int | None = None) -> str:
     else:
         header = ["#", "candidate", *tasks]
         for rank in ranks:
+            if rank in gaps:
+                rows.append(["…", *([""] * (len(header) - 1))])
             part = board[board["rank"] == rank].set_index("task")
             first = part.iloc[0]
             cells = [str(rank), _short(display_name(first), _NAME_WIDTH)]

@@ -112,6 +112,18 @@ def test_the_terminal_table_fits_and_says_what_is_separable():
     assert "| group (t) |" in md and "Δ #1 ± se (t)" in md
 
 
+def test_a_top_k_table_keeps_the_baselines_below_the_cut():
+    means = {"a": 0.95, "b": 0.94, "c": 0.93, "layernorm": 0.90, "d": 0.89, "erf": 0.88, "e": 0.8}
+    board = leaderboard(_trials(_seeded(means, noise=0.0005)))
+    board["kind"] = ["baseline" if k in ("layernorm", "erf") else "candidate"
+                     for k in board["candidate_id"]]  # fmt: skip
+    lines = leaderboard_table(board, top=2).splitlines()[1:]
+    assert [line.split()[:2] for line in lines] == [
+        ["1a", "a"], ["2b", "b"], ["…"], ["4d", "layernorm"], ["…"], ["6f", "erf"],
+    ]  # fmt: skip
+    assert len(leaderboard_table(board, top=4).splitlines()) == 1 + 4 + 2  # 6f after a gap
+
+
 def test_an_empty_run_and_untestable_candidates_are_said_so():
     from search.reports import LEADERBOARD_COLUMNS
 
