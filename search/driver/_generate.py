@@ -152,7 +152,8 @@ def generate(settings: GenerateSettings) -> dict[str, Any]:
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     config = {
         "command": "generate",
-        "argv": sys.argv,
+        # the command as typed, without the install path of the script that ran it
+        "argv": ["derf-search", *sys.argv[1:]],
         "settings": {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in asdict(settings).items()

@@ -78,8 +78,13 @@ def plot_map(
             ax.scatter(*coords[~scored].T, s=8, c="0.8", label="not evaluated")
         if scored.any():
             values = [metric_of[k] for k, s in zip(keys, scored, strict=True) if s]
-            points = ax.scatter(*coords[scored].T, s=28, c=values, cmap="viridis")
-            fig.colorbar(points, ax=ax, label=metric)
+            # the scale spans the 2nd to 98th percentile: one diverged or collapsed function
+            # would otherwise crush every other colour into one end
+            low, high = np.percentile(values, [2, 98])
+            points = ax.scatter(
+                *coords[scored].T, s=28, c=values, cmap="viridis", vmin=low, vmax=high
+            )
+            fig.colorbar(points, ax=ax, label=metric, extend="both")
         for key, (x, y) in zip(keys, coords, strict=True):
             if names.get(key) in MARKED:
                 ax.scatter([x], [y], s=90, facecolors="none", edgecolors="tab:red")
