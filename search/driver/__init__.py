@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ._lease import StudyLease
     from ._lock import LOCK_FILE, RunInUse, hold_run_dir
     from ._owner import Owner
-    from ._parameter import CATEGORICAL_LIMIT, CandidateParameter, candidate_of
+    from ._parameter import CandidateParameter, candidate_of
     from ._progress import StageProgress
     from ._protocol import (
         LR_LADDER,
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from ._run import MAX_ATTEMPTS, MAX_DUPLICATES, RunSummary, run_search
     from ._run_dir import ENUMERATION_GROWTH, FIRST_ENUMERATION, prepare_run_dir
     from ._settings import (
+        CATEGORICAL_LIMIT,
         CELLS,
         DEFAULT_SEEDS,
         DEFAULT_TASK,
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
     from ._workers import init_ray, start_relay, start_worker
 
 _WHERE = {
-    "CATEGORICAL_LIMIT": "._parameter",
+    "CATEGORICAL_LIMIT": "._settings",
     "CandidateParameter": "._parameter",
     "candidate_of": "._parameter",
     "GUIDED_STARTUP": "._guided",

@@ -36,9 +36,7 @@ from optuna.trial import FrozenTrial
 
 from candidates import UserError
 
-#: Up to this many candidates a trial's ``candidate`` is a categorical over their keys; a
-#: trial then stores at most ~40 KB of choices.
-CATEGORICAL_LIMIT = 2000
+from ._settings import CATEGORICAL_LIMIT
 
 #: The parameter (and, for an indexed pool, the user attribute) that names a trial's candidate.
 CANDIDATE = "candidate"

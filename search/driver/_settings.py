@@ -26,6 +26,9 @@ else:  # Python 3.10
 from ._protocol import OBJECTIVES, PROTOCOLS
 
 SAMPLERS = ("grid", "random", "tpe", "guided")
+#: Up to this many candidates a trial's ``candidate`` is a categorical over their keys (a
+#: trial then stores at most ~40 KB of choices); past it, an index (see ``_parameter``).
+CATEGORICAL_LIMIT = 2000
 #: The task a run or study trains on when none is named: digits-dit, the built-in task whose
 #: ranking is stable from seed to seed (Kendall τ 0.78 over the catalog) and whose leader is
 #: beyond paired seed noise from erf at three seeds (see docs/calibration.md).
