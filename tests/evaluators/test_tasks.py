@@ -50,7 +50,13 @@ def test_task_contract(name: str) -> None:
     assert set(scores) == {"metric", "loss"} and math.isfinite(scores["metric"])
 
 
-@pytest.mark.parametrize("name", TASKS)
+# the two slowest at the quick budget (about 10 s each) run with the slow tests
+HEAVY = ("chars-gpt", "mnist1d-deep")
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in TASKS]
+)
 def test_quick_run_is_deterministic(name: str) -> None:
     task = get_task(name)
     a = train(task, "erf", budget="quick", seed=3, device="cpu")

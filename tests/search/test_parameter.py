@@ -39,6 +39,7 @@ def _stored(out) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials()
 
 
+@pytest.mark.slow  # a run and its resume: about 35 s
 def test_a_guided_run_over_a_large_pool_stores_indices_and_resumes_with_them(
     tmp_path, small_limit, monkeypatch
 ):

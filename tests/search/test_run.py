@@ -118,6 +118,7 @@ def test_end_to_end_writes_the_run_directory(finished_run):
     assert RunSettings.read(out).with_out(out) == _settings(out, seeds=2)
 
 
+@pytest.mark.slow  # a run on two workers: about 13 s
 def test_the_progress_bar_counts_every_trial_in_flight(tmp_path, capfd):
     run_search(_settings(tmp_path / "run", expressions=()), progress=True, max_steps=2)
     shown = capfd.readouterr().err
@@ -162,6 +163,7 @@ def test_a_killed_worker_retries_once_then_fails_with_its_reason(tmp_path):
     assert summary.failed == 1 and summary.finished == 3
 
 
+@pytest.mark.slow  # a run: about 14 s
 def test_storage_url_puts_the_study_in_another_database(tmp_path):
     out = tmp_path / "run"
     url = f"sqlite:///{tmp_path / 'shared' / 'studies.db'}"
@@ -175,6 +177,7 @@ def test_storage_url_puts_the_study_in_another_database(tmp_path):
         assert db.execute("select count(*) from trials").fetchone()[0] == 4
 
 
+@pytest.mark.slow  # a run: about 15 s
 def test_journal_file_storage(tmp_path):
     out = tmp_path / "run"
     journal = tmp_path / "study.log"
