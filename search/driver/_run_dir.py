@@ -167,7 +167,6 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> Non
                 return
 
 
-
 def prepare_run_dir(
     settings: RunSettings,
     *,

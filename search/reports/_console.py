@@ -121,8 +121,9 @@ def leaderboard_table(board: pd.DataFrame, *, top: int | None = None) -> str:
     if top is not None:
         below = board[~board["rank"].isin(ranks[:top]) & (board["kind"] == "baseline")]
         ranks = ranks[:top] + [r for r in ranks[top:] if r in set(below["rank"])]
-        gaps = {r for i, r in enumerate(ranks) if i and ranks.index(r) >= top}
-        gaps = {r for r in gaps if ranks[ranks.index(r) - 1] != r - 1}  # a rank skipped
+        start = max(top, 1)  # a rank shown after one that is not the rank before it
+        pairs = zip(ranks[start - 1 :], ranks[start:], strict=False)  # the first is longer
+        gaps = {r for before, r in pairs if r != before + 1}
     else:
         gaps = set()
     places = decimals(board)
