@@ -43,16 +43,18 @@ from ._properties import (
 )
 from ._record import (
     CANDIDATE_COLUMNS,
+    START_DESCRIPTORS,
     STUDY_COLUMNS,
     as_candidate_table,
     candidates_table,
+    guide_matrix,
     shape_matrix,
 )
 from ._report import report_json, report_markdown
 from ._sample import sample_space
 from ._screen import GRID as SCREEN_GRID
 from ._screen import screen
-from ._shape import SHAPE_DESCRIPTORS, shape_descriptors
+from ._shape import SCALE_DESCRIPTORS, SHAPE_DESCRIPTORS, shape_descriptors
 from ._template import (
     DEFAULT_ALPHA0,
     DEFAULT_SHIFT,
@@ -75,9 +77,11 @@ __all__ = [
     "PAPER",
     "PROPERTIES",
     "RUN_BASELINES",
+    "SCALE_DESCRIPTORS",
     "SCREEN_GRID",
     "SHAPE_DESCRIPTORS",
     "SHIFTS",
+    "START_DESCRIPTORS",
     "STUDY_COLUMNS",
     "TEMPLATE",
     "TORCH_HELPERS",
@@ -120,6 +124,7 @@ __all__ = [
     "generate_candidates",
     "get_catalog",
     "get_entry",
+    "guide_matrix",
     "load_grammar",
     "matched_alpha0",
     "numeric_properties",

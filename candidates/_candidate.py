@@ -126,14 +126,30 @@ class PropertyReport:
         return self.result.passed
 
     @cached_property
-    def shape(self) -> dict[str, float]:
-        """The candidate's shape descriptors (:data:`candidates.SHAPE_DESCRIPTORS`); nan where
+    def descriptors(self) -> dict[str, float]:
+        """The candidate's shape descriptors, then its scale descriptors
+        (:data:`candidates.SHAPE_DESCRIPTORS`, :data:`candidates.SCALE_DESCRIPTORS`); nan where
         f is not real and finite or has no saturation level."""
-        from ._shape import SHAPE_DESCRIPTORS, shape_descriptors  # _shape parses with Candidate
+        from ._shape import SCALE_DESCRIPTORS, SHAPE_DESCRIPTORS, shape_descriptors
 
+        # (imported here: _shape parses with Candidate)
         if not self.result.domain.ok:
-            return dict.fromkeys(SHAPE_DESCRIPTORS, math.nan)
-        return shape_descriptors(compile_numpy(self.candidate.sympy))
+            return dict.fromkeys([*SHAPE_DESCRIPTORS, *SCALE_DESCRIPTORS], math.nan)
+        return shape_descriptors(compile_numpy(self.candidate.sympy), scales=True)
+
+    @property
+    def shape(self) -> dict[str, float]:
+        """The shape descriptors alone: those a template's scales and sign leave unchanged."""
+        from ._shape import SHAPE_DESCRIPTORS
+
+        return {k: self.descriptors[k] for k in SHAPE_DESCRIPTORS}
+
+    @property
+    def scale(self) -> dict[str, float]:
+        """The scale descriptors alone (f's output and input scale)."""
+        from ._shape import SCALE_DESCRIPTORS
+
+        return {k: self.descriptors[k] for k in SCALE_DESCRIPTORS}
 
     def to_dict(self) -> dict[str, Any]:
         c, r = self.candidate, self.result
@@ -160,6 +176,7 @@ class PropertyReport:
                 },
                 # null where undefined (f does not saturate): see candidates.SHAPE_DESCRIPTORS
                 "shape": {k: v if math.isfinite(v) else None for k, v in self.shape.items()},
+                "scale": {k: v if math.isfinite(v) else None for k, v in self.scale.items()},
             }
         )
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ._candidate import PropertyReport, catalog_name
 from ._properties import PROPERTIES
-from ._shape import SHAPE_DESCRIPTORS, shape_descriptors
+from ._shape import SCALE_DESCRIPTORS, SHAPE_DESCRIPTORS, shape_descriptors
 from ._template import DEFAULT_ALPHA0
 
 #: The candidate record's columns, in the order every table keeps. A norm baseline
@@ -57,6 +57,8 @@ CANDIDATE_COLUMNS: tuple[str, ...] = (
     "flat_width",  # widest w with f flat on [-w, w] (centre sensitivity's evidence)
     # --- the shape descriptors, invariant under the template's scales and sign ---------------
     *(f"shape_{name}" for name in SHAPE_DESCRIPTORS),  # see candidates.SHAPE_DESCRIPTORS
+    # --- f's output and input scale, which the template absorbs but starts from ------------
+    *(f"scale_{name}" for name in SCALE_DESCRIPTORS),  # see candidates.SCALE_DESCRIPTORS
 )
 
 #: Optional columns a built-in study adds after the record's (one row per experiment).
@@ -71,6 +73,7 @@ STUDY_COLUMNS: tuple[str, ...] = (
 _DEFAULTS: dict[str, Any] = {"kind": "candidate", "shift": "scalar", "alpha0": DEFAULT_ALPHA0}
 _VERDICTS = ("passed", "domain_ok", *PROPERTIES)
 _INTEGERS = ("size", "merged_count")
+_DESCRIPTOR_COLUMNS = tuple(c for c in CANDIDATE_COLUMNS if c.startswith(("shape_", "scale_")))
 _FLOATS = ("alpha0", *(f"{p}_score" for p in PROPERTIES), "flat_width", "lam")
 
 
@@ -149,8 +152,36 @@ def candidates_table(
         row["growth"] = r.verdicts["bounded"].evidence.get("growth")
         row["flat_width"] = r.verdicts["center_sensitive"].evidence.get("flat_width")
         row.update({f"shape_{k}": v for k, v in report.shape.items()})
+        row.update({f"scale_{k}": v for k, v in report.scale.items()})
         rows.append(row)
     return as_candidate_table(pd.DataFrame(rows))
+
+
+#: What the guided sampler learns from besides the shape: where the template puts f when
+#: training starts (α = α0, γ = 1, inputs of about unit spread), from the scale descriptors.
+START_DESCRIPTORS: dict[str, str] = {
+    "reach": "log(α0 / t50): the template's input spread at the start in units of f's "
+    "half-rise input (large: f starts saturated)",
+    "level": "log H: the output scale γ = 1 passes on at the start",
+}
+
+
+def _descriptor_rows(table: pd.DataFrame, names: Sequence[str]) -> dict[str, list[float]]:
+    """Per function (the first row of each candidate_id), the stored ``names`` columns, or all
+    descriptors computed from the expression where a record predates one of them."""
+    stored = table.reindex(columns=list(names))
+    rows: dict[str, list[float]] = {}
+    pairs = zip(table["candidate_id"], table["expression"], strict=True)
+    for i, (key, expression) in enumerate(pairs):
+        if not isinstance(expression, str) or str(key) in rows:
+            continue
+        values = pd.to_numeric(stored.iloc[i], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(values).any():
+            computed = shape_descriptors(expression, scales=True)
+            full = dict(zip(_DESCRIPTOR_COLUMNS, computed.values(), strict=True))
+            values = np.array([full[n] for n in names])
+        rows[str(key)] = [float(v) for v in values]
+    return rows
 
 
 def shape_matrix(table: pd.DataFrame) -> pd.DataFrame:
@@ -164,15 +195,32 @@ def shape_matrix(table: pd.DataFrame) -> pd.DataFrame:
     (['erf'], 2.44)
     """
     columns = [f"shape_{name}" for name in SHAPE_DESCRIPTORS]
-    stored = table.reindex(columns=columns)
-    rows: dict[str, list[float]] = {}
-    pairs = zip(table["candidate_id"], table["expression"], strict=True)
-    for i, (key, expression) in enumerate(pairs):
-        if not isinstance(expression, str) or str(key) in rows:
-            continue
-        values = pd.to_numeric(stored.iloc[i], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(values).any():
-            values = np.array(list(shape_descriptors(expression).values()))
-        rows[str(key)] = [float(v) for v in values]
+    rows = _descriptor_rows(table, columns)
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(SHAPE_DESCRIPTORS))
 
+
+def guide_matrix(table: pd.DataFrame) -> pd.DataFrame:
+    """The guided sampler's inputs for each function of a candidate table (index:
+    candidate_id): its shape descriptors, then the :data:`START_DESCRIPTORS` at the row's α0.
+
+    >>> table = pd.DataFrame({"candidate_id": ["erf", "wide"], "alpha0": [0.5, 0.5],
+    ...                       "expression": ["erf(x)", "3*erf(x/4)"]})
+    >>> start = guide_matrix(table)[list(START_DESCRIPTORS)]
+    >>> [round(float(v), 2) for v in start.loc["wide"] - start.loc["erf"]]  # log 4, log 3
+    [-1.39, 1.1]
+    """
+    rows = _descriptor_rows(table, _DESCRIPTOR_COLUMNS)
+    first = table.drop_duplicates("candidate_id").set_index("candidate_id")
+    alpha0 = pd.to_numeric(first.get("alpha0", pd.Series(dtype=float)), errors="coerce")
+    out: dict[str, list[float]] = {}
+    shape = len(SHAPE_DESCRIPTORS)
+    for key, values in rows.items():
+        height, width = values[shape], values[shape + 1]
+        a0 = float(alpha0.get(key, DEFAULT_ALPHA0))
+        a0 = a0 if math.isfinite(a0) and a0 > 0 else DEFAULT_ALPHA0
+        with np.errstate(all="ignore"):
+            start = [float(np.log(a0 / width)), float(np.log(height))]
+        out[key] = [*values[:shape], *(v if math.isfinite(v) else math.nan for v in start)]
+    return pd.DataFrame.from_dict(
+        out, orient="index", columns=[*SHAPE_DESCRIPTORS, *START_DESCRIPTORS]
+    )

@@ -9,6 +9,11 @@ and 90% of H. A function that still grows over the grid's last three decades has
 its descriptors are nan (the unbounded ones fail a property anyway). :data:`SHAPE_DESCRIPTORS`
 names them, in order, with one line each.
 
+H and t50 themselves are the two :data:`SCALE_DESCRIPTORS`: f's output and input scale. A
+trained template absorbs them, but it starts from γ = 1 and α = α0, so a short run sees them,
+and a surrogate that predicts such runs needs them beside the shape (the guided sampler's
+inputs, :func:`candidates.guide_matrix`).
+
 Example:
     >>> d = shape_descriptors("erf(x)")
     >>> round(d["knee"], 2), round(d["kurtosis_two"], 2), d["retreat"]
@@ -18,6 +23,9 @@ Example:
     True
     >>> round(shape_descriptors("2*x/(1 + x**2)")["retreat"], 3)  # back to 0 after its peak
     1.0
+    >>> scaled = shape_descriptors("3*erf(2*x)", scales=True)  # output ×3, input ÷2
+    >>> round(scaled["height"], 3), round(scaled["width"], 3)
+    (3.0, 0.238)
 """
 
 from __future__ import annotations
@@ -52,6 +60,12 @@ SHAPE_DESCRIPTORS: dict[str, str] = {
     "gradient_half": "E[f'(x)²]·σ²/H² for σ = t50/2: the gain a gradient sees",
     "gradient_one": "E[f'(x)²]·σ²/H² for σ = t50",
     "gradient_two": "E[f'(x)²]·σ²/H² for σ = 2·t50",
+}
+#: The scale descriptors, each in one line: what the template's γ and α absorb.
+SCALE_DESCRIPTORS: dict[str, str] = {
+    "height": "H, the largest |f(x) − f(0)| on the grid (mean of the two sides): f's output scale",
+    "width": "t50, the input where |f(x) − f(0)| first reaches H/2 (mean of the two sides): "
+    "f's input scale",
 }
 _SIGMAS = {"half": 0.5, "one": 1.0, "two": 2.0}
 #: The positive half of the screening grid, where each side is measured.
@@ -91,13 +105,16 @@ def _side(fn: Callable[[np.ndarray], np.ndarray], sign: float, f0: float) -> dic
     }
 
 
-def shape_descriptors(function: str | Callable[[np.ndarray], np.ndarray]) -> dict[str, float]:
+def shape_descriptors(
+    function: str | Callable[[np.ndarray], np.ndarray], *, scales: bool = False
+) -> dict[str, float]:
     """The :data:`SHAPE_DESCRIPTORS` of ``function`` (an expression, a catalog name, or a
-    numpy function of x), in order; nan where f has no saturation level."""
+    numpy function of x), in order, then with ``scales`` its :data:`SCALE_DESCRIPTORS`; nan
+    where f has no saturation level."""
     if isinstance(function, str):
         function = compile_numpy(Candidate.from_text(function).sympy)
     fn = function
-    out = dict.fromkeys(SHAPE_DESCRIPTORS, math.nan)
+    out = dict.fromkeys([*SHAPE_DESCRIPTORS, *(SCALE_DESCRIPTORS if scales else ())], math.nan)
     with np.errstate(all="ignore"):
         f0 = float(evaluate(fn, np.zeros(1))[0])
         if not math.isfinite(f0):
@@ -111,6 +128,8 @@ def shape_descriptors(function: str | Callable[[np.ndarray], np.ndarray]) -> dic
         height = 0.5 * sum(heights)
         out["asymmetry"] = abs(heights[0] - heights[1]) / sum(heights)
         t50 = 0.5 * (sides[0]["t50"] + sides[1]["t50"])
+        if scales:
+            out["height"], out["width"] = height, t50
         for label, factor in _SIGMAS.items():
             sigma = factor * t50
             x = sigma * GAUSSIAN

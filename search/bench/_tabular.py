@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from candidates import UserError, shape_matrix
+from candidates import UserError, guide_matrix
 
 from ..reports import seed_agreement
 
@@ -106,7 +106,7 @@ def load_pool(run_dir: str | Path, task: str | None = None) -> Pool:
     keys = [str(k) for k in rows["candidate_id"]]
     score = {k: float(m) if math.isfinite(m) else worst for k, m in zip(keys, means, strict=True)}
     table = pd.read_parquet(table_path)
-    shapes = shape_matrix(table)
+    shapes = guide_matrix(table)
     matrix = shapes.to_numpy(dtype=float)
     row = {str(k): i for i, k in enumerate(shapes.index)}
     features = {k: matrix[row[k]].tolist() for k in keys if k in row}

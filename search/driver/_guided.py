@@ -1,12 +1,17 @@
-"""The guided sampler: the next candidate is the one a surrogate over shape descriptors expects
-to improve most on the best so far.
+"""The guided sampler: the next candidate is the one a surrogate over descriptors expects to
+improve most on the best so far.
 
 A run's ``candidate`` parameter is one categorical over thousands of functions; TPE over it
-learns nothing from one function about another. This sampler sees each candidate as its
-:data:`candidates.SHAPE_DESCRIPTORS` vector instead: a Gaussian process (scikit-learn's, Matérn
-kernel plus a noise term, on standardised descriptors) is fitted to the mean metric of the
-candidates evaluated so far, and the next candidate is the unevaluated one with the largest
-expected improvement. Its rules:
+learns nothing from one function about another. This sampler sees each candidate as a vector
+instead (:func:`candidates.guide_matrix`): its :data:`candidates.SHAPE_DESCRIPTORS`, which say
+what f looks like whatever its scales, and its :data:`candidates.START_DESCRIPTORS`, which say
+where the template puts f when training starts (α0 against f's input scale, γ = 1 against its
+output scale). A short proxy run responds to both: on the tabular benchmark the shape alone
+predicts a held-out function's metric with a Spearman correlation of about 0.3, and shape and
+start together about 0.9. A Gaussian process (scikit-learn's: a Matérn kernel plus a noise
+term, on standardised descriptors) is fitted to the mean metric of the candidates evaluated so
+far, and the next candidate is the unevaluated one with the largest expected improvement. Its
+rules:
 
 - **seeds stay paired**: a candidate that has started but not had all its seeds is proposed
   again before any new one, so every candidate gets the same seeds;
@@ -156,6 +161,8 @@ class GuidedSampler(optuna.samplers.BaseSampler):
         keys = list(scored)
         x = self.matrix[[self.row[c] for c in keys]]
         y = np.array([scored[c] for c in keys])
+        # one length scale for all descriptors: one per descriptor fits no better on the
+        # tabular benchmark and costs ten times as much at a hundred points
         kernel = ConstantKernel() * Matern(nu=2.5) + WhiteKernel(noise_level=1e-2)
         model = GaussianProcessRegressor(
             kernel=kernel, normalize_y=True, random_state=self.seed, n_restarts_optimizer=2

@@ -31,7 +31,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from candidates import Candidate, load_grammar, shape_matrix
+from candidates import Candidate, guide_matrix, load_grammar
 from evaluators import apply_recipe, get_task, parse_recipe
 
 from ._lease import StudyLease
@@ -140,7 +140,7 @@ class _Driver:
         self.alpha0s = {str(k): float(v) for k, v in self.table["alpha0"].items()}
         # each function's shape descriptors, for the guided sampler
         guided = settings.sampler == "guided"
-        shapes = shape_matrix(self.table.reset_index()) if guided else pd.DataFrame()
+        shapes = guide_matrix(self.table.reset_index()) if guided else pd.DataFrame()
         self.features = {str(k): list(map(float, row)) for k, row in shapes.iterrows()}
         # a person's name for each key: the catalog's, else the expression (norm layers: the key)
         self.names = {

@@ -1,14 +1,24 @@
 """Shape descriptors: invariant under the template's scales and the point reflection, and they
-tell shapes apart."""
+tell shapes apart; scale descriptors: they follow the scales and ignore the reflection."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from candidates import SHAPE_DESCRIPTORS, check, shape_descriptors
+from candidates import (
+    SCALE_DESCRIPTORS,
+    SHAPE_DESCRIPTORS,
+    START_DESCRIPTORS,
+    candidates_table,
+    check,
+    guide_matrix,
+    shape_descriptors,
+)
 
 #: Bounded building blocks, written around a placeholder for their argument.
 UNARY = (
@@ -58,6 +68,24 @@ def test_descriptors_ignore_the_templates_scales_and_the_reflection(
     assert _close(own, shape_descriptors(reflected)) == [], (f, reflected)
 
 
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shapes(), st.sampled_from([0.05, 0.2, 2.0, 5.0]), st.sampled_from([0.5, 3.0]))
+def test_scale_descriptors_follow_the_templates_scales_and_ignore_the_reflection(
+    template: str, inner: float, outer: float
+) -> None:
+    f = template.replace("{x}", "x")
+    scaled = f"{outer}*({template.replace('{x}', f'{inner}*x')})"
+    reflected = f"-({template.replace('{x}', '-x')})"
+    own = shape_descriptors(f, scales=True)
+    assert list(own) == [*SHAPE_DESCRIPTORS, *SCALE_DESCRIPTORS]
+    other = shape_descriptors(scaled, scales=True)
+    # the grid is log-spaced: a crossing interpolated between its points moves a little
+    assert other["height"] == pytest.approx(outer * own["height"], rel=1e-6), (f, scaled)
+    assert other["width"] == pytest.approx(own["width"] / inner, rel=2e-2), (f, scaled)
+    mirror = shape_descriptors(reflected, scales=True)
+    assert (mirror["height"], mirror["width"]) == pytest.approx((own["height"], own["width"]))
+
+
 def test_descriptors_tell_shapes_apart_and_say_when_they_do_not_apply() -> None:
     erf, softsign = shape_descriptors("erf(x)"), shape_descriptors("x/(1 + abs(x))")
     assert softsign["knee"] > 3 * erf["knee"]  # 1/x approach against Gaussian tails
@@ -73,3 +101,26 @@ def test_check_json_shows_the_descriptors() -> None:
     assert list(entry["shape"]) == list(SHAPE_DESCRIPTORS)
     assert entry["shape"]["retreat"] == 0.0
     assert set(check("x").to_dict()["shape"].values()) == {None}
+    wide = check("3*erf(x/4)").to_dict()["scale"]
+    assert list(wide) == list(SCALE_DESCRIPTORS)
+    assert wide["height"] == pytest.approx(3.0) and wide["width"] == pytest.approx(4 * 0.4769, 1e-2)
+
+
+def test_the_guide_matrix_reads_the_record_and_places_f_at_its_alpha0() -> None:
+    table = candidates_table([check(e) for e in ("erf(x)", "3*erf(x/4)", "x/(1 + abs(x))")])
+    scale_columns = [f"scale_{k}" for k in SCALE_DESCRIPTORS]
+    assert table[scale_columns].notna().all().all()
+    # three keys: the first two are one function modulo the template, and would share an id
+    table["candidate_id"] = ["erf", "wide", "smoothsign"]
+    table["alpha0"] = [0.5, 0.5, 2.0]
+    stored = guide_matrix(table)
+    assert list(stored.columns) == [*SHAPE_DESCRIPTORS, *START_DESCRIPTORS]
+    # a record written before the descriptors existed gets the same matrix, computed
+    older = table.drop(columns=[c for c in table if c.startswith(("shape_", "scale_"))])
+    assert np.allclose(guide_matrix(older).to_numpy(), stored.to_numpy(), equal_nan=True)
+    erf, wide, smoothsign = (stored.loc[k] for k in ("erf", "wide", "smoothsign"))
+    assert np.allclose(erf[list(SHAPE_DESCRIPTORS)], wide[list(SHAPE_DESCRIPTORS)], atol=1e-3)
+    assert erf["reach"] - wide["reach"] == pytest.approx(math.log(4), abs=2e-2)
+    assert wide["level"] - erf["level"] == pytest.approx(math.log(3))
+    # x/(1+|x|) reaches half its height at x = 1: at α0 = 2 the reach is log 2
+    assert smoothsign["reach"] == pytest.approx(math.log(2), abs=2e-2)
