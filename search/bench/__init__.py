@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         compare_samplers,
         make_replay_sampler,
         replay,
+        surrogate_agreement,
     )
     from ._search import SEARCH_BENCHMARK_TASK, benchmark_search
     from ._tabular import DEFAULT_TABULAR, Pool, load_pool
@@ -52,6 +53,7 @@ _WHERE = {
     "compare_samplers": "._replay",
     "make_replay_sampler": "._replay",
     "replay": "._replay",
+    "surrogate_agreement": "._replay",
     "DEFAULT_TABULAR": "._tabular",
     "Pool": "._tabular",
     "load_pool": "._tabular",
@@ -99,6 +101,7 @@ __all__ = [
     "replay",
     "run_case",
     "run_cases",
+    "surrogate_agreement",
 ]
 
 __getattr__ = lazy_attributes(__name__, _WHERE)

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -182,9 +183,57 @@ def compare_samplers(
     return out
 
 
+#: How many random functions the surrogate check fits on, and how many draws it averages.
+SURROGATE_TRAIN = 30
+SURROGATE_DRAWS = 10
+
+
+def surrogate_agreement(
+    pool: Pool,
+    columns: int | None = None,
+    *,
+    train: int = SURROGATE_TRAIN,
+    draws: int = SURROGATE_DRAWS,
+) -> float:
+    """How well the guided sampler's surrogate ranks functions it has not seen: the mean over
+    ``draws`` seeded draws of the Spearman correlation between its prediction and the table's
+    score on the pool's other functions, fitted to ``train`` random ones. ``columns``: only
+    the first so many descriptors (the shape descriptors alone are the first
+    ``len(SHAPE_DESCRIPTORS)``); nan when the pool is too small to hold any out.
+
+    >>> pool = Pool("t", "m", "maximize", [f"c{i}" for i in range(40)],
+    ...             {f"c{i}": float(i) for i in range(40)},
+    ...             {f"c{i}": [float(i), float(i % 3)] for i in range(40)}, [])
+    >>> surrogate_agreement(pool, train=10, draws=2) > 0.9
+    True
+    """
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from ..driver import fit_surrogate, standardise
+
+    keys = [k for k in pool.keys if k in pool.features]
+    matrix = np.array([pool.features[k][:columns] for k in keys], dtype=float)
+    usable = np.all(np.isfinite(matrix), axis=1) if len(matrix) else np.zeros(0, dtype=bool)
+    x = standardise(matrix[usable]) if usable.any() else matrix
+    y = np.array([pool.score[k] for k, ok in zip(keys, usable, strict=True) if ok])
+    if len(y) < train + 3:
+        return math.nan
+    rhos = []
+    for draw in range(draws):
+        order = np.random.default_rng(draw).permutation(len(y))
+        fit, held = order[:train], order[train:]
+        predicted = fit_surrogate(x[fit], y[fit], seed=draw).predict(x[held])
+        rho = spearmanr(predicted, y[held])[0]
+        rhos.append(0.0 if not math.isfinite(rho) else float(rho))
+    return statistics.fmean(rhos)
+
+
 def figures_json(pool: Pool, figures: dict[str, SamplerFigures], replays: int) -> dict[str, Any]:
     """The JSON the benchmark prints with ``--json`` (regret at the :data:`REGRET_AT` points
     the replays reached)."""
+    from candidates import SHAPE_DESCRIPTORS
+
     return {
         "pool": len(pool.keys),
         "task": pool.task,
@@ -192,6 +241,14 @@ def figures_json(pool: Pool, figures: dict[str, SamplerFigures], replays: int) -
         "top": len(pool.top(TOP_SHARE)),
         "seed_tau": statistics.fmean(pool.seed_tau) if pool.seed_tau else None,
         "replays": replays,
+        # the surrogate's held-out Spearman ρ from SURROGATE_TRAIN functions: shape alone, all
+        "surrogate_spearman": {
+            name: None if math.isnan(rho) else rho
+            for name, rho in (
+                ("shape", surrogate_agreement(pool, len(SHAPE_DESCRIPTORS))),
+                ("shape_and_start", surrogate_agreement(pool)),
+            )
+        },
         "samplers": {
             name: {
                 "median_trials_to_top1pct": f.median_trials_to_top,
@@ -267,6 +324,14 @@ def benchmark_sampler(
         print(
             f"seed noise    Kendall τ {result['seed_tau']:.2f} between two seeds' rankings of "
             "the pool (1: the table's order is the functions', 0: the seeds')"
+        )
+    rho = result["surrogate_spearman"]
+    if rho["shape_and_start"] is not None:
+        print(
+            f"surrogate     fitted to {SURROGATE_TRAIN} random functions, guided's Gaussian "
+            f"process ranks the others with Spearman ρ {rho['shape_and_start']:.2f} "
+            f"({rho['shape']:.2f} from the shape descriptors alone; mean of {SURROGATE_DRAWS} "
+            "draws)"
         )
     print()
     points = [n for n in REGRET_AT if str(n) in next(iter(result["samplers"].values()))["regret"]]

@@ -17,7 +17,7 @@ from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._generate import GenerateSettings, generate, package_versions
-    from ._guided import GUIDED_STARTUP, GuidedSampler
+    from ._guided import GUIDED_STARTUP, GuidedSampler, fit_surrogate, standardise
     from ._lease import StudyLease
     from ._lock import LOCK_FILE, RunInUse, hold_run_dir
     from ._owner import Owner
@@ -72,6 +72,8 @@ _WHERE = {
     "candidate_of": "._parameter",
     "GUIDED_STARTUP": "._guided",
     "GuidedSampler": "._guided",
+    "fit_surrogate": "._guided",
+    "standardise": "._guided",
     "CELLS": "._settings",
     "DEGRADE_POINTS": "._settings",
     "DEFAULT_SEEDS": "._settings",
@@ -162,6 +164,7 @@ __all__ = [
     "as_number",
     "candidate_of",
     "candidate_set",
+    "fit_surrogate",
     "generate",
     "hold_run_dir",
     "init_ray",
@@ -178,6 +181,7 @@ __all__ = [
     "run_search",
     "run_trial",
     "save_trials",
+    "standardise",
     "start_relay",
     "start_worker",
     "sweep_summary",

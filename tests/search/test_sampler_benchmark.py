@@ -4,6 +4,7 @@ the committed digits-dit property study, 108 trained functions)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,15 @@ import pandas as pd
 import pytest
 
 from candidates import UserError
-from search.bench import SAMPLERS, compare_samplers, load_pool, make_replay_sampler, replay
+from search.bench import (
+    SAMPLERS,
+    Pool,
+    compare_samplers,
+    load_pool,
+    make_replay_sampler,
+    replay,
+    surrogate_agreement,
+)
 from tests.runs import cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,6 +145,8 @@ def test_the_command_prints_the_documented_json_and_a_plot(tmp_path):
     figures = json.loads(proc.stdout)
     assert figures["pool"] == 108 and figures["replays"] == 1 and figures["top"] == 1
     assert 0.5 < figures["seed_tau"] <= 1  # three seeds of the study: their rankings agree
+    assert set(figures["surrogate_spearman"]) == {"shape", "shape_and_start"}
+    assert all(-1 <= r <= 1 for r in figures["surrogate_spearman"].values())
     assert list(figures["samplers"]) == list(SAMPLERS)
     for entry in figures["samplers"].values():
         assert 1 <= entry["median_trials_to_top1pct"] <= 109 and entry["never_reached"] == 0
@@ -143,6 +154,19 @@ def test_the_command_prints_the_documented_json_and_a_plot(tmp_path):
         regrets = [entry["regret"][n] for n in ("25", "50", "100")]
         assert regrets == sorted(regrets, reverse=True) and regrets[-1] >= 0
     assert plot.stat().st_size > 1000
+
+
+def test_the_surrogate_check_tells_informative_descriptors_from_noise():
+    keys = [f"c{i}" for i in range(80)]
+    score = {k: float(i % 17) + 0.01 * i for i, k in enumerate(keys)}
+    noise = np.random.default_rng(0).normal(size=(80, 3))
+    # the first column is noise; the second holds the score (the check may use it or not)
+    features = {k: [float(noise[i, 0]), score[k], float(noise[i, 2])] for i, k in enumerate(keys)}
+    pool = Pool("t", "m", "maximize", keys, score, features, keys)
+    assert surrogate_agreement(pool, draws=3) > 0.9
+    assert abs(surrogate_agreement(pool, 1, draws=3)) < 0.4
+    small = Pool("t", "m", "maximize", keys[:20], score, features, keys[:20])
+    assert math.isnan(surrogate_agreement(small))  # nothing left to hold out
 
 
 def test_a_directory_that_is_not_a_finished_run_is_one_line(tmp_path):
