@@ -43,10 +43,12 @@ from ._properties import (
 )
 from ._record import (
     CANDIDATE_COLUMNS,
+    DESCRIPTOR_COLUMNS,
     START_DESCRIPTORS,
     STUDY_COLUMNS,
     as_candidate_table,
     candidates_table,
+    fill_descriptors,
     guide_matrix,
     shape_matrix,
 )
@@ -73,6 +75,7 @@ __all__ = [
     "DEFAULT_ALPHA0",
     "DEFAULT_SHIFT",
     "DELTA_REFERENCES",
+    "DESCRIPTOR_COLUMNS",
     "OPERATORS",
     "PAPER",
     "PROPERTIES",
@@ -120,6 +123,7 @@ __all__ = [
     "count_space",
     "describe",
     "enumerate_space",
+    "fill_descriptors",
     "find_entry",
     "generate_candidates",
     "get_catalog",

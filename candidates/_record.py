@@ -73,7 +73,8 @@ STUDY_COLUMNS: tuple[str, ...] = (
 _DEFAULTS: dict[str, Any] = {"kind": "candidate", "shift": "scalar", "alpha0": DEFAULT_ALPHA0}
 _VERDICTS = ("passed", "domain_ok", *PROPERTIES)
 _INTEGERS = ("size", "merged_count")
-_DESCRIPTOR_COLUMNS = tuple(c for c in CANDIDATE_COLUMNS if c.startswith(("shape_", "scale_")))
+#: The record's descriptor columns: the shape descriptors, then the scale descriptors.
+DESCRIPTOR_COLUMNS = tuple(c for c in CANDIDATE_COLUMNS if c.startswith(("shape_", "scale_")))
 _FLOATS = ("alpha0", *(f"{p}_score" for p in PROPERTIES), "flat_width", "lam")
 
 
@@ -178,10 +179,30 @@ def _descriptor_rows(table: pd.DataFrame, names: Sequence[str]) -> dict[str, lis
         values = pd.to_numeric(stored.iloc[i], errors="coerce").to_numpy(dtype=float)
         if np.isnan(values).any():
             computed = shape_descriptors(expression, scales=True)
-            full = dict(zip(_DESCRIPTOR_COLUMNS, computed.values(), strict=True))
+            full = dict(zip(DESCRIPTOR_COLUMNS, computed.values(), strict=True))
             values = np.array([full[n] for n in names])
         rows[str(key)] = [float(v) for v in values]
     return rows
+
+
+def fill_descriptors(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its shape and scale descriptor columns computed where a record predates
+    them (a table written by an older generate), so that what reads it later does not compute
+    them again.
+
+    >>> old = as_candidate_table(pd.DataFrame({"candidate_id": ["erf"], "expression": ["erf(x)"]}))
+    >>> round(float(fill_descriptors(old).loc[0, "scale_width"]), 3)
+    0.477
+    """
+    rows = _descriptor_rows(table, DESCRIPTOR_COLUMNS)
+    out = table.copy()
+    for i, column in enumerate(DESCRIPTOR_COLUMNS):
+        values = [
+            rows[str(k)][i] if str(k) in rows else v
+            for k, v in zip(out["candidate_id"], out[column], strict=True)
+        ]
+        out[column] = pd.to_numeric(pd.Series(values, index=out.index), errors="coerce")
+    return out
 
 
 def shape_matrix(table: pd.DataFrame) -> pd.DataFrame:
@@ -209,7 +230,7 @@ def guide_matrix(table: pd.DataFrame) -> pd.DataFrame:
     >>> [round(float(v), 2) for v in start.loc["wide"] - start.loc["erf"]]  # log 4, log 3
     [-1.39, 1.1]
     """
-    rows = _descriptor_rows(table, _DESCRIPTOR_COLUMNS)
+    rows = _descriptor_rows(table, DESCRIPTOR_COLUMNS)
     first = table.drop_duplicates("candidate_id").set_index("candidate_id")
     alpha0 = pd.to_numeric(first.get("alpha0", pd.Series(dtype=float)), errors="coerce")
     out: dict[str, list[float]] = {}

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
         save_trials,
     )
     from ._run import MAX_ATTEMPTS, MAX_DUPLICATES, RunSummary, run_search
-    from ._run_dir import ENUMERATION_GROWTH, FIRST_ENUMERATION, prepare_run_dir
+    from ._run_dir import ENUMERATION_GROWTH, FIRST_ENUMERATION, keep_descriptors, prepare_run_dir
     from ._settings import (
         CATEGORICAL_LIMIT,
         CELLS,
@@ -92,6 +92,7 @@ _WHERE = {
     "RunSummary": "._run",
     "run_search": "._run",
     "prepare_run_dir": "._run_dir",
+    "keep_descriptors": "._run_dir",
     "FIRST_ENUMERATION": "._run_dir",
     "ENUMERATION_GROWTH": "._run_dir",
     "CandidateSet": "._space",
@@ -168,6 +169,7 @@ __all__ = [
     "generate",
     "hold_run_dir",
     "init_ray",
+    "keep_descriptors",
     "load_trials",
     "make_pruner",
     "make_sampler",

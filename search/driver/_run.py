@@ -39,7 +39,7 @@ from ._lock import hold_run_dir
 from ._owner import reap
 from ._parameter import SEED, CandidateParameter, candidate_of, check_sampler_fits
 from ._record import damaged_hint, read_candidates, save_trials
-from ._run_dir import check_new_run_dir, check_resumable, prepare_run_dir
+from ._run_dir import check_new_run_dir, check_resumable, keep_descriptors, prepare_run_dir
 from ._settings import RunSettings
 from ._study import (
     ALPHA0_RANGE,
@@ -681,6 +681,8 @@ def _drive(
         else prepare_run_dir(settings, table=request.candidates, progress=request.progress)
     )
     table = read_candidates(out) if chosen is None else chosen.table
+    if chosen is None and settings.sampler == "guided":
+        table = keep_descriptors(out, table)
     driver = _Driver(
         settings, table, progress=False, max_steps=request.max_steps, on_start=request.on_start
     )

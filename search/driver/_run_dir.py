@@ -18,12 +18,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from candidates import (
+    DESCRIPTOR_COLUMNS,
     RUN_BASELINES,
     UserError,
     as_candidate_table,
+    fill_descriptors,
     generate_candidates,
     get_catalog,
     load_grammar,
@@ -167,6 +170,21 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> Non
                 return
 
 
+def keep_descriptors(run_dir: Path, table: pd.DataFrame) -> pd.DataFrame:
+    """A resumed guided run's table with its descriptors, computed once and kept in the run's
+    own ``candidates.parquet`` (rows and order unchanged) when an older version wrote it
+    without them: the guided sampler reads them at every start."""
+    filled = fill_descriptors(table)
+    before = table[list(DESCRIPTOR_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    after = filled[list(DESCRIPTOR_COLUMNS)].to_numpy(dtype=float)
+    if not np.array_equal(before, after, equal_nan=True):
+        path = run_dir / "candidates.parquet"
+        partial = path.with_name(path.name + ".partial")
+        filled.to_parquet(partial, index=False)
+        os.replace(partial, path)  # a reader sees the old file or the new one, never half
+    return filled
+
+
 def prepare_run_dir(
     settings: RunSettings,
     *,
@@ -211,6 +229,8 @@ def prepare_run_dir(
     else:
         chosen = CandidateSet(as_candidate_table(table))
     chosen = replace(chosen, table=apply_protocol(chosen.table, settings.protocol))
+    if settings.sampler == "guided":  # its inputs, once, rather than at every start of the run
+        chosen = replace(chosen, table=fill_descriptors(chosen.table))
     check_sampler_fits(settings.sampler, chosen.table["candidate_id"].nunique())
     out.mkdir(parents=True, exist_ok=True)
     chosen.table.to_parquet(out / "candidates.parquet", index=False)

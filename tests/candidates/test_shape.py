@@ -79,8 +79,8 @@ def test_scale_descriptors_follow_the_templates_scales_and_ignore_the_reflection
     own = shape_descriptors(f, scales=True)
     assert list(own) == [*SHAPE_DESCRIPTORS, *SCALE_DESCRIPTORS]
     other = shape_descriptors(scaled, scales=True)
-    # the grid is log-spaced: a crossing interpolated between its points moves a little
-    assert other["height"] == pytest.approx(outer * own["height"], rel=1e-6), (f, scaled)
+    # the grid is log-spaced: a peak or a crossing between its points moves a little
+    assert other["height"] == pytest.approx(outer * own["height"], rel=1e-3), (f, scaled)
     assert other["width"] == pytest.approx(own["width"] / inner, rel=2e-2), (f, scaled)
     mirror = shape_descriptors(reflected, scales=True)
     assert (mirror["height"], mirror["width"]) == pytest.approx((own["height"], own["width"]))

@@ -696,3 +696,44 @@ def test_max_trials_and_timeout(tmp_path):
     assert (tmp_path / "timed" / "trials.parquet").is_file()
     write_outputs(tmp_path / "timed")  # a run with no trial still has a leaderboard
     assert (tmp_path / "timed" / "leaderboard.md").is_file()
+
+
+def test_a_guided_run_over_an_older_table_records_the_descriptors_it_learns_from(tmp_path):
+    from candidates import candidates_table, check
+    from search.driver import prepare_run_dir
+
+    # a generate output written before the scale descriptors were recorded
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    table = candidates_table([check(e, symbolic=False) for e in ("erf(x)", "atan(x)")])
+    table.drop(columns=[c for c in table if c.startswith("scale_")]).to_parquet(
+        pool / "candidates.parquet", index=False
+    )
+    guided = _settings(tmp_path / "guided", expressions=(), candidates_dir=str(pool),
+                       sampler="guided")  # fmt: skip
+    prepare_run_dir(guided, symbolic=False)
+    stored = pd.read_parquet(tmp_path / "guided" / "candidates.parquet")
+    functions = stored[stored["expression"].notna()]
+    assert functions["scale_width"].notna().all() and functions["scale_height"].notna().all()
+    atan = functions[functions["expression"] == "atan(x)"].iloc[0]
+    assert atan["scale_width"] == pytest.approx(1.0, rel=1e-2)  # atan(1) = π/4, half of π/2
+    grid = _settings(tmp_path / "grid", expressions=(), candidates_dir=str(pool))
+    prepare_run_dir(grid, symbolic=False)  # no sampler that needs them: nothing computed
+    plain = pd.read_parquet(tmp_path / "grid" / "candidates.parquet")
+    assert plain[plain["expression"] == "atan(x)"]["scale_width"].isna().all()
+    # a guided run an older version started keeps them in its own table once resumed
+    from search.driver import keep_descriptors, read_candidates
+
+    older = tmp_path / "older"
+    older.mkdir()
+    table.drop(columns=[c for c in table if c.startswith("scale_")]).to_parquet(
+        older / "candidates.parquet", index=False
+    )
+    kept = keep_descriptors(older, read_candidates(older))
+    again = read_candidates(older)
+    assert again["scale_width"].notna().all() and list(again["candidate_id"]) == list(
+        kept["candidate_id"]
+    )
+    written = (older / "candidates.parquet").stat().st_mtime_ns
+    keep_descriptors(older, again)  # nothing to compute: the file is left as it is
+    assert (older / "candidates.parquet").stat().st_mtime_ns == written
