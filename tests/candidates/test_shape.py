@@ -54,28 +54,35 @@ def _close(a: dict[str, float], b: dict[str, float]) -> list[str]:
     ]
 
 
+def _variants(template: str, inner: float, outer: float) -> tuple[str, str, str]:
+    """f, outer·f(inner·x) and −f(−x), written out."""
+    f = template.replace("{x}", "x")
+    scaled = f"{outer}*({template.replace('{x}', f'{inner}*x')})"
+    return f, scaled, f"-({template.replace('{x}', '-x')})"
+
+
+#: α0 ranges over [0.05, 5] in a tuned run: the input scales tried span it
+INNER = st.sampled_from([0.05, 0.2, 2.0, 5.0])
+OUTER = st.sampled_from([0.5, 3.0])
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(shapes(), st.sampled_from([0.05, 0.2, 2.0, 5.0]), st.sampled_from([0.5, 3.0]))
+@given(shapes(), INNER, OUTER)
 def test_descriptors_ignore_the_templates_scales_and_the_reflection(
     template: str, inner: float, outer: float
 ) -> None:
-    # α0 ranges over [0.05, 5] in a tuned run: the input scales tried span it
-    f = template.replace("{x}", "x")
-    scaled = f"{outer}*({template.replace('{x}', f'{inner}*x')})"
-    reflected = f"-({template.replace('{x}', '-x')})"
+    f, scaled, reflected = _variants(template, inner, outer)
     own = shape_descriptors(f)
     assert _close(own, shape_descriptors(scaled)) == [], (f, scaled)
     assert _close(own, shape_descriptors(reflected)) == [], (f, reflected)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(shapes(), st.sampled_from([0.05, 0.2, 2.0, 5.0]), st.sampled_from([0.5, 3.0]))
+@given(shapes(), INNER, OUTER)
 def test_scale_descriptors_follow_the_templates_scales_and_ignore_the_reflection(
     template: str, inner: float, outer: float
 ) -> None:
-    f = template.replace("{x}", "x")
-    scaled = f"{outer}*({template.replace('{x}', f'{inner}*x')})"
-    reflected = f"-({template.replace('{x}', '-x')})"
+    f, scaled, reflected = _variants(template, inner, outer)
     own = shape_descriptors(f, scales=True)
     assert list(own) == [*SHAPE_DESCRIPTORS, *SCALE_DESCRIPTORS]
     other = shape_descriptors(scaled, scales=True)
