@@ -170,13 +170,14 @@ START_DESCRIPTORS: dict[str, str] = {
 def _descriptor_rows(table: pd.DataFrame, names: Sequence[str]) -> dict[str, list[float]]:
     """Per function (the first row of each candidate_id), the stored ``names`` columns, or all
     descriptors computed from the expression where a record predates one of them."""
-    stored = table.reindex(columns=list(names))
+    functions = table[[isinstance(e, str) for e in table["expression"]]]
+    first = functions.drop_duplicates("candidate_id")
+    # read as one array: a whole-grammar table has ~50,000 rows, read at every start of a run
+    stored = first.reindex(columns=list(names)).apply(pd.to_numeric, errors="coerce")
     rows: dict[str, list[float]] = {}
-    pairs = zip(table["candidate_id"], table["expression"], strict=True)
-    for i, (key, expression) in enumerate(pairs):
-        if not isinstance(expression, str) or str(key) in rows:
-            continue
-        values = pd.to_numeric(stored.iloc[i], errors="coerce").to_numpy(dtype=float)
+    for key, expression, values in zip(
+        first["candidate_id"], first["expression"], stored.to_numpy(dtype=float), strict=True
+    ):
         if np.isnan(values).any():
             computed = shape_descriptors(expression, scales=True)
             full = dict(zip(DESCRIPTOR_COLUMNS, computed.values(), strict=True))
@@ -194,14 +195,16 @@ def fill_descriptors(table: pd.DataFrame) -> pd.DataFrame:
     >>> round(float(fill_descriptors(old).loc[0, "scale_width"]), 3)
     0.477
     """
-    rows = _descriptor_rows(table, DESCRIPTOR_COLUMNS)
+    columns = list(DESCRIPTOR_COLUMNS)
+    found = pd.DataFrame.from_dict(
+        _descriptor_rows(table, columns), orient="index", columns=columns
+    )
     out = table.copy()
-    for i, column in enumerate(DESCRIPTOR_COLUMNS):
-        values = [
-            rows[str(k)][i] if str(k) in rows else v
-            for k, v in zip(out["candidate_id"], out[column], strict=True)
-        ]
-        out[column] = pd.to_numeric(pd.Series(values, index=out.index), errors="coerce")
+    keys = out["candidate_id"].astype(str)
+    known = keys.isin(found.index).to_numpy()
+    for column in columns:
+        stored = pd.to_numeric(out[column], errors="coerce").to_numpy(dtype=float)
+        out[column] = np.where(known, keys.map(found[column]).to_numpy(dtype=float), stored)
     return out
 
 
@@ -233,15 +236,19 @@ def guide_matrix(table: pd.DataFrame) -> pd.DataFrame:
     rows = _descriptor_rows(table, DESCRIPTOR_COLUMNS)
     first = table.drop_duplicates("candidate_id").set_index("candidate_id")
     alpha0 = pd.to_numeric(first.get("alpha0", pd.Series(dtype=float)), errors="coerce")
+    shape = [f"shape_{k}" for k in SHAPE_DESCRIPTORS]
     out: dict[str, list[float]] = {}
-    shape = len(SHAPE_DESCRIPTORS)
     for key, values in rows.items():
-        height, width = values[shape], values[shape + 1]
+        named = dict(zip(DESCRIPTOR_COLUMNS, values, strict=True))
         a0 = float(alpha0.get(key, DEFAULT_ALPHA0))
         a0 = a0 if math.isfinite(a0) and a0 > 0 else DEFAULT_ALPHA0
         with np.errstate(all="ignore"):
-            start = [float(np.log(a0 / width)), float(np.log(height))]
-        out[key] = [*values[:shape], *(v if math.isfinite(v) else math.nan for v in start)]
+            start = [
+                float(np.log(a0 / named["scale_width"])),
+                float(np.log(named["scale_height"])),
+            ]
+        finite = [v if math.isfinite(v) else math.nan for v in start]  # log 0 is no place
+        out[key] = [*(named[c] for c in shape), *finite]
     return pd.DataFrame.from_dict(
         out, orient="index", columns=[*SHAPE_DESCRIPTORS, *START_DESCRIPTORS]
     )
