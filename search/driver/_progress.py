@@ -20,6 +20,7 @@ _LABELS = {
     "screen": "screening",
     "dedupe": "deduplicating",
     "sympy": "checking",
+    "describe": "describing",
     "train": "training",
 }
 #: What a stage counts: expressions, except training, which counts optimizer steps.

@@ -682,7 +682,7 @@ def _drive(
     )
     table = read_candidates(out) if chosen is None else chosen.table
     if chosen is None and settings.sampler == "guided":
-        table = keep_descriptors(out, table)
+        table = keep_descriptors(out, table, progress=request.progress)
     driver = _Driver(
         settings, table, progress=False, max_steps=request.max_steps, on_start=request.on_start
     )

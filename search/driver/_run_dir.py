@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from evaluators import get_task
 
 from ._lock import LOCK_FILE
 from ._parameter import check_sampler_fits
+from ._progress import StageProgress
 from ._protocol import apply_protocol
 from ._settings import RunSettings
 from ._space import CandidateSet, candidate_set
@@ -121,7 +123,6 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> Non
     result equals one enumeration of that size. With ``sample``, one seeded random draw of
     that many expressions instead."""
     from ._generate import GenerateSettings, generate
-    from ._progress import StageProgress
 
     needed = _generate_count(settings)
     if settings.sample is not None:  # one seeded draw, the size the user chose
@@ -170,18 +171,20 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> Non
                 return
 
 
-def keep_descriptors(run_dir: Path, table: pd.DataFrame) -> pd.DataFrame:
+def keep_descriptors(run_dir: Path, table: pd.DataFrame, *, progress: bool = False) -> pd.DataFrame:
     """A resumed guided run's table with its descriptors, computed once and kept in the run's
     own ``candidates.parquet`` (rows and order unchanged) when an older version wrote it
-    without them: the guided sampler reads them at every start."""
-    filled = fill_descriptors(table)
+    without them: the guided sampler reads them at every start. ``progress`` shows a bar while
+    they are computed."""
+    with StageProgress(enabled=progress) as bar:
+        filled = fill_descriptors(table, partial(bar.update, "describe"))
     before = table[list(DESCRIPTOR_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
     after = filled[list(DESCRIPTOR_COLUMNS)].to_numpy(dtype=float)
     if not np.array_equal(before, after, equal_nan=True):
         path = run_dir / "candidates.parquet"
-        partial = path.with_name(path.name + ".partial")
-        filled.to_parquet(partial, index=False)
-        os.replace(partial, path)  # a reader sees the old file or the new one, never half
+        written = path.with_name(path.name + ".partial")
+        filled.to_parquet(written, index=False)
+        os.replace(written, path)  # a reader sees the old file or the new one, never half
     return filled
 
 
@@ -230,7 +233,9 @@ def prepare_run_dir(
         chosen = CandidateSet(as_candidate_table(table))
     chosen = replace(chosen, table=apply_protocol(chosen.table, settings.protocol))
     if settings.sampler == "guided":  # its inputs, once, rather than at every start of the run
-        chosen = replace(chosen, table=fill_descriptors(chosen.table))
+        with StageProgress(enabled=progress) as bar:
+            filled = fill_descriptors(chosen.table, partial(bar.update, "describe"))
+        chosen = replace(chosen, table=filled)
     check_sampler_fits(settings.sampler, chosen.table["candidate_id"].nunique())
     out.mkdir(parents=True, exist_ok=True)
     chosen.table.to_parquet(out / "candidates.parquet", index=False)

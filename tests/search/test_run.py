@@ -698,7 +698,7 @@ def test_max_trials_and_timeout(tmp_path):
     assert (tmp_path / "timed" / "leaderboard.md").is_file()
 
 
-def test_a_guided_run_over_an_older_table_records_the_descriptors_it_learns_from(tmp_path):
+def test_a_guided_run_over_an_older_table_records_the_descriptors_it_learns_from(tmp_path, capsys):
     from candidates import candidates_table, check
     from search.driver import prepare_run_dir
 
@@ -729,11 +729,13 @@ def test_a_guided_run_over_an_older_table_records_the_descriptors_it_learns_from
     table.drop(columns=[c for c in table if c.startswith("scale_")]).to_parquet(
         older / "candidates.parquet", index=False
     )
-    kept = keep_descriptors(older, read_candidates(older))
+    kept = keep_descriptors(older, read_candidates(older), progress=True)
+    assert "describing" in capsys.readouterr().err  # a whole grammar takes minutes: a bar
     again = read_candidates(older)
     assert again["scale_width"].notna().all() and list(again["candidate_id"]) == list(
         kept["candidate_id"]
     )
     written = (older / "candidates.parquet").stat().st_mtime_ns
-    keep_descriptors(older, again)  # nothing to compute: the file is left as it is
+    keep_descriptors(older, again, progress=True)  # nothing to compute: the file is left
     assert (older / "candidates.parquet").stat().st_mtime_ns == written
+    assert "describing" not in capsys.readouterr().err
