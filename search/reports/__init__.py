@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     )
     from ._map import map_run, plot_map, project
     from ._paired import TIE_ALPHA, Paired, benjamini_hochberg, paired_difference, tie_groups
-    from ._run_plots import plot_run, pyplot, save_figure, text_image
+    from ._run_plots import plot_leaderboard, plot_run, pyplot, save_figure, text_image
     from ._study_report import (
         GROUP_PROPERTY,
         lambda_figure,
@@ -59,6 +59,7 @@ _WHERE = {
     "leaderboard_markdown": "._leaderboard",
     "load_leaderboard": "._leaderboard",
     "write_outputs": "._leaderboard",
+    "plot_leaderboard": "._run_plots",
     "plot_run": "._run_plots",
     "pyplot": "._run_plots",
     "save_figure": "._run_plots",
@@ -95,6 +96,7 @@ __all__ = [
     "map_run",
     "paired_difference",
     "plot_lambda",
+    "plot_leaderboard",
     "plot_map",
     "plot_run",
     "project",

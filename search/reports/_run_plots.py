@@ -94,15 +94,22 @@ def plot_leaderboard(board: pd.DataFrame, plots: Path, *, top: int = 30) -> Path
             if isinstance(group, str) and math.isfinite(top_):
                 ax.annotate(group, (i, top_), xytext=(0, 2), textcoords="offset points",
                             ha="center", va="bottom", fontsize=7)  # fmt: skip
-        for ref, style in zip(DELTA_REFERENCES, ("--", ":", "-."), strict=False):
-            match = rows.loc[rows["candidate_id"] == ref, "mean"]
-            if len(match) and math.isfinite(float(match.iloc[0])):
-                ax.axhline(float(match.iloc[0]), color="0.3", ls=style, lw=1, label=ref)
         finite = np.isfinite(means)
         if finite.any():  # room for the error bars and the letters over them
             low, high = float((means - stds)[finite].min()), float(tops[finite].max())
             spread = max(high - low, 1e-3)
             ax.set_ylim(low - 0.1 * spread, high + 0.15 * spread)
+        bottom, ceiling = ax.get_ylim()
+        for ref, style in zip(DELTA_REFERENCES, ("--", ":", "-."), strict=False):
+            match = rows.loc[rows["candidate_id"] == ref, "mean"]
+            if not len(match) or not math.isfinite(value := float(match.iloc[0])):
+                continue
+            if bottom <= value <= ceiling:
+                ax.axhline(value, color="0.3", ls=style, lw=1, label=ref)
+            else:  # far from the top bars (a reference ranked low): named, not drawn
+                where = "above" if value > ceiling else "below"
+                ax.plot([], [], color="0.3", ls=style, lw=1,
+                        label=f"{ref} {value:.4g}, {where} the chart")  # fmt: skip
         ax.set_xticks(range(len(shown)), labels, rotation=60, ha="right", fontsize=8)
         ax.set_title(
             f"{task}: mean ± std over seeds (orange: baselines)\nletters: tie groups by "

@@ -17,6 +17,7 @@ from search.reports import (
     leaderboard_markdown,
     leaderboard_table,
     paired_difference,
+    plot_leaderboard,
     separability,
     tie_groups,
 )
@@ -144,3 +145,15 @@ def test_the_leader_against_erf_is_stated():
     assert "#1 against erf: Δ +0.050" in line and line.endswith(": beyond seed noise.")
     tied = leaderboard(_trials(_seeded({"tanh": 0.9001, "erf": 0.90}, noise=0.01)))
     assert separability(tied).replace("\n  ", " ").endswith(": within seed noise.")
+
+
+def test_a_reference_far_below_the_top_bars_is_named_not_drawn_off_the_chart(tmp_path):
+    names = ["a", "b", "layernorm", "erf"]
+    board = pd.DataFrame({"rank": [1, 2, 3, 4], "candidate_id": names, "name": names,
+                          "kind": ["candidate", "candidate", "baseline", "baseline"],
+                          "task": ["t"] * 4, "mean": [0.26, 0.27, 0.275, 0.34],
+                          "std": [0.001] * 4})  # fmt: skip
+    plot_leaderboard(board, tmp_path, top=3)  # lower is better here: erf is far above a, b
+    svg = (tmp_path / "leaderboard.svg").read_text()
+    assert "erf 0.34, above the chart" in svg  # matplotlib keeps each text as a comment
+    assert "layernorm 0.275" not in svg and "layernorm" in svg  # inside: drawn as a line
