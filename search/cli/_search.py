@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
         for task in settings.tasks:
             get_task(task).budget(settings.budget)
     token_mode_for(settings.ray_address)  # before Ray is imported (next line)
-    from ..driver import run_search
+    from ..driver import merged_note, run_search
     from ..reports import leaderboard_table, separability, write_outputs
 
     summary = run_search(settings, resume=bool(args.resume), progress=not args.no_progress)
@@ -66,6 +66,9 @@ def _run(args: argparse.Namespace) -> int:
         f"candidates: {summary.reused} reused from a generate run, {summary.checked} checked "
         f"in {summary.check_seconds:.1f} s"
     )
+    note = merged_note(summary.merged)
+    if note:
+        print(note)
     out = settings.run_dir
     print(f"leaderboard: {out}/leaderboard.md|csv|parquet   plots: {out}/plots/")
     print(separability(board))

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
         SAMPLERS,
         RunSettings,
     )
-    from ._space import CandidateSet, candidate_set
+    from ._space import CandidateSet, candidate_set, merged_note
     from ._study import (
         ALPHA0_RANGE,
         CandidateGrid,
@@ -97,6 +97,7 @@ _WHERE = {
     "ENUMERATION_GROWTH": "._run_dir",
     "CandidateSet": "._space",
     "candidate_set": "._space",
+    "merged_note": "._space",
     "ALPHA0_RANGE": "._study",
     "CandidateGrid": "._study",
     "StorageNotReady": "._study",
@@ -173,6 +174,7 @@ __all__ = [
     "load_trials",
     "make_pruner",
     "make_sampler",
+    "merged_note",
     "open_storage",
     "open_studies",
     "package_versions",

@@ -121,6 +121,7 @@ class RunSummary:
     reused: int = 0
     checked: int = 0
     check_seconds: float = 0.0
+    merged: tuple[tuple[str, str], ...] = ()  # asked texts run as another row (CandidateSet)
 
 
 class _Driver:
@@ -690,6 +691,7 @@ def _drive(
         driver.summary.reused = chosen.reused
         driver.summary.checked = chosen.checked
         driver.summary.check_seconds = chosen.check_seconds
+        driver.summary.merged = chosen.merged
     try:
         driver.open_studies(storage, lease)
         if request.progress:

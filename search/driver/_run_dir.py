@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -39,7 +40,7 @@ from ._parameter import check_sampler_fits
 from ._progress import StageProgress
 from ._protocol import apply_protocol
 from ._settings import RunSettings
-from ._space import CandidateSet, candidate_set
+from ._space import CandidateSet, candidate_set, merged_note
 
 #: The files a run directory holds from its start (a directory with them is a run of ours).
 RUN_FILES = ("config.toml", "candidates.parquet")
@@ -229,6 +230,9 @@ def prepare_run_dir(
             symbolic=symbolic,
             limit=settings.max_candidates,
         )
+        note = merged_note(chosen.merged)
+        if progress and note:  # said before the trainings, not only in the final summary
+            print(note, file=sys.stderr)
     else:
         chosen = CandidateSet(as_candidate_table(table))
     chosen = replace(chosen, table=apply_protocol(chosen.table, settings.protocol))

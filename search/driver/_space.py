@@ -53,6 +53,22 @@ class CandidateSet:
     reused: int = 0
     checked: int = 0
     check_seconds: float = 0.0
+    #: Each asked text that is the same function as a row already in the set (the same id:
+    #: equal up to the template's scales and reflection), with that row's name: it is
+    #: evaluated once, as that row.
+    merged: tuple[tuple[str, str], ...] = ()
+
+
+def merged_note(merged: Sequence[tuple[str, str]]) -> str | None:
+    """One line saying which asked expressions were evaluated as another row, or None.
+
+    >>> merged_note([("12*erf(x/2)", "erf")])
+    "evaluated once, as the same function up to the template's scales: 12*erf(x/2) as erf"
+    """
+    if not merged:
+        return None
+    pairs = "; ".join(f"{text} as {row}" for text, row in merged)
+    return f"evaluated once, as the same function up to the template's scales: {pairs}"
 
 
 def _records(table: pd.DataFrame) -> list[Row]:
@@ -109,10 +125,9 @@ def candidate_set(
     run_shift = parse_shift(shift)
     start = time.perf_counter()
     own = {n: Candidate.from_text(n) for n in RUN_BASELINES if get_entry(n).expression is not None}
-    asked: list[Candidate] = []
-    if catalog is not None:
-        asked += [Candidate.from_text(e.name) for e in get_catalog(catalog) if e.expression]
-    asked += [Candidate.from_text(text) for text in expressions]
+    texts = [e.name for e in get_catalog(catalog) if e.expression] if catalog is not None else []
+    texts += list(expressions)
+    asked = [Candidate.from_text(text) for text in texts]
     records = _checked([*own.values(), *asked], symbolic)
     seconds = time.perf_counter() - start
 
@@ -120,10 +135,14 @@ def candidate_set(
     start = DEFAULT_ALPHA0 if alpha0 is None else alpha0
     # A candidate equal to a baseline that runs in the same template (the catalog's or the
     # user's erf is Derf) is that baseline's run.
-    taken = {f.id for name, f in own.items() if get_entry(name).shift == run_shift}
-    for candidate in asked:
-        if candidate.id not in taken and candidate.name not in RUN_BASELINES:
-            taken.add(candidate.id)
+    taken = {f.id: name for name, f in own.items() if get_entry(name).shift == run_shift}
+    merged: list[tuple[str, str]] = []
+    for text, candidate in zip(texts, asked, strict=True):
+        if candidate.id in taken:
+            if candidate.name != taken[candidate.id]:  # not the baseline asked by its name
+                merged.append((text, taken[candidate.id]))
+        elif candidate.name not in RUN_BASELINES:
+            taken[candidate.id] = text
             # verdicts are the id's (invariant under the template); the text is its own
             name = candidate.name or catalog_name(candidate.id)
             own_text = {"name": name, "expression": candidate.expression}
@@ -136,7 +155,8 @@ def candidate_set(
             named = {**r, "name": r.get("name") or catalog_name(str(r["id"]))}
             rows.append(_as_run(named, str(r["id"]), "candidate", run_shift, start))
         reused = len(fresh)
-    return CandidateSet(as_candidate_table(pd.DataFrame(rows)), reused, len(records), seconds)
+    table = as_candidate_table(pd.DataFrame(rows))
+    return CandidateSet(table, reused, len(records), seconds, tuple(merged))
 
 
 def _generated(run_dir: Path) -> list[Row]:

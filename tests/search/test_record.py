@@ -57,3 +57,16 @@ def test_a_catalog_function_keeps_its_own_name_beside_a_baseline_of_the_same_id(
     assert list(tanh["name"]) == ["tanh"] and list(tanh["shift"]) == ["scalar"]
     assert rows.loc["erf", "expression"] == "erf(x)"  # Derf is never replaced by erf(2*x)
     assert list(table["name"].dropna()).count("dyt") == 1
+
+
+def test_an_asked_expression_equal_to_another_row_is_said_to_run_as_that_row():
+    from search.driver import candidate_set, merged_note
+
+    asked = ["12.3*erf(0.43*x)", "atan(x)", "-2*atan(-x/3)", "erf"]
+    chosen = candidate_set(expressions=asked, symbolic=False)
+    assert chosen.merged == (("12.3*erf(0.43*x)", "erf"), ("-2*atan(-x/3)", "atan(x)"))
+    texts = set(chosen.table["expression"].dropna())
+    assert "atan(x)" in texts and not texts & {"12.3*erf(0.43*x)", "-2*atan(-x/3)"}
+    note = merged_note(chosen.merged)
+    assert note is not None and "12.3*erf(0.43*x) as erf" in note and "\n" not in note
+    assert candidate_set(expressions=["erf", "atan(x)"], symbolic=False).merged == ()
