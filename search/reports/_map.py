@@ -75,7 +75,9 @@ def plot_map(
         keys = list(matrix.index)
         scored = np.array([k in metric_of and math.isfinite(metric_of[k]) for k in keys])
         if (~scored).any():
-            ax.scatter(*coords[~scored].T, s=8, c="0.8", label="not evaluated")
+            # a whole grammar is ~50,000 grey points: drawn as an image inside the SVG (a
+            # vector of each made it 5 MB), while the evaluated ones stay vectors
+            ax.scatter(*coords[~scored].T, s=8, c="0.8", label="not evaluated", rasterized=True)
         if scored.any():
             values = [metric_of[k] for k, s in zip(keys, scored, strict=True) if s]
             # the scale spans the 2nd to 98th percentile: one diverged or collapsed function
