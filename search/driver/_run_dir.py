@@ -172,13 +172,18 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> Non
                 return
 
 
+def _described(table: pd.DataFrame, *, progress: bool) -> pd.DataFrame:
+    """``fill_descriptors`` with a bar while they are computed (minutes for a whole grammar)."""
+    with StageProgress(enabled=progress) as bar:
+        return fill_descriptors(table, partial(bar.update, "describe"))
+
+
 def keep_descriptors(run_dir: Path, table: pd.DataFrame, *, progress: bool = False) -> pd.DataFrame:
     """A resumed guided run's table with its descriptors, computed once and kept in the run's
     own ``candidates.parquet`` (rows and order unchanged) when an older version wrote it
     without them: the guided sampler reads them at every start. ``progress`` shows a bar while
     they are computed."""
-    with StageProgress(enabled=progress) as bar:
-        filled = fill_descriptors(table, partial(bar.update, "describe"))
+    filled = _described(table, progress=progress)
     before = table[list(DESCRIPTOR_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
     after = filled[list(DESCRIPTOR_COLUMNS)].to_numpy(dtype=float)
     if not np.array_equal(before, after, equal_nan=True):
@@ -237,9 +242,7 @@ def prepare_run_dir(
         chosen = CandidateSet(as_candidate_table(table))
     chosen = replace(chosen, table=apply_protocol(chosen.table, settings.protocol))
     if settings.sampler == "guided":  # its inputs, once, rather than at every start of the run
-        with StageProgress(enabled=progress) as bar:
-            filled = fill_descriptors(chosen.table, partial(bar.update, "describe"))
-        chosen = replace(chosen, table=filled)
+        chosen = replace(chosen, table=_described(chosen.table, progress=progress))
     check_sampler_fits(settings.sampler, chosen.table["candidate_id"].nunique())
     out.mkdir(parents=True, exist_ok=True)
     chosen.table.to_parquet(out / "candidates.parquet", index=False)
