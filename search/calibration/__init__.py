@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         read_calibration,
         rescore_study,
         run_values,
+        with_proxy_shares,
     )
     from ._proxy import DEGRADE_SE, FAIL_GAIN, ProxyCell, ProxyRule
     from ._reference import (
@@ -62,6 +63,7 @@ _WHERE = {
             "read_calibration",
             "rescore_study",
             "run_values",
+            "with_proxy_shares",
         ),
         "._calibrate",
     ),
@@ -126,6 +128,7 @@ __all__ = [
     "reference_effects",
     "rescore_study",
     "run_values",
+    "with_proxy_shares",
     "write_calibration",
 ]
 

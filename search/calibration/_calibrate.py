@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +147,8 @@ class CellResult:
     reference_effect: float
     proxy: ProxyCell
     zero_cost: dict[str, tuple[Category, float]]  # descriptor -> (category, effect)
+    # the proxy's effect cut at the reference's category shares, as the zero-cost ones are
+    proxy_by_shares: Category | None = None
 
 
 @dataclass
@@ -165,6 +167,8 @@ class Calibration:
     cells: list[CellResult]
     proxy: Scores
     per_property: dict[str, Scores]
+    proxy_by_shares: Scores  # the proxy's effects cut as the zero-cost ones are
+    per_property_by_shares: dict[str, Scores]
     zero_cost: dict[str, Scores]
     zero_cost_per_property: dict[str, dict[str, Scores]]
     seconds_per_run: float
@@ -186,14 +190,18 @@ class Calibration:
         return max(self.zero_cost, key=key)
 
     def verdict(self) -> str:
-        """Whether the trained proxy beats the best zero-cost predictor, in a sentence."""
+        """Whether the trained proxy beats the best zero-cost predictor, in a sentence. Like
+        is compared with like: the proxy's categories are the ones cut at the reference's
+        shares, as the zero-cost predictors' are (Spearman does not depend on the cut)."""
         best = self.best_zero_cost
         zc = self.zero_cost[best]
-        kappa = _or(self.proxy.kappa, -2.0) > _or(zc.kappa, -2.0)
-        rho = _or(self.proxy.spearman, -2.0) > _or(zc.spearman, -2.0)
+        mine = self.proxy_by_shares
+        kappa = _or(mine.kappa, -2.0) > _or(zc.kappa, -2.0)
+        rho = _or(mine.spearman, -2.0) > _or(zc.spearman, -2.0)
         versus = (
-            f"(κ {number_text(self.proxy.kappa)} against {number_text(zc.kappa)}, Spearman "
-            f"{number_text(self.proxy.spearman)} against {number_text(zc.spearman)})"
+            f"(κ {number_text(mine.kappa)} against {number_text(zc.kappa)}, both cut at the "
+            f"reference's shares; Spearman {number_text(mine.spearman)} against "
+            f"{number_text(zc.spearman)})"
         )
         if kappa and rho:
             return f"The trained proxy beats the best zero-cost predictor ({best}) {versus}."
@@ -207,6 +215,31 @@ class Calibration:
             f"The trained proxy does not beat the zero-cost predictor {best} {versus}: "
             "at this recipe its CPU buys nothing a descriptor of f does not already say."
         )
+
+
+#: The predictor name under which :func:`calibration_figures` scores the proxy's share cut.
+SHARES = "proxy by shares"
+
+
+def with_proxy_shares(cells: list[CellResult]) -> list[CellResult]:
+    """``cells`` with the proxy's effects cut at the reference's category shares among the
+    measured cells (:func:`cut_at_shares`, the zero-cost predictors' rule). A cell whose every
+    seed diverged on a task with no untrained level has no effect and ranks lowest.
+
+    >>> from search.calibration import ProxyCell
+    >>> def cell(key, ref, effect):
+    ...     return CellResult(key, "bounded", key, 1.0, ref, 0.0,
+    ...                       ProxyCell("FINE", 1.0, effect, 0.01, 2, 0), {})
+    >>> cut = with_proxy_shares([cell("a", "FINE", -0.2), cell("b", "DEGRADE", 0.0)])
+    >>> [c.proxy_by_shares for c in cut]
+    ['DEGRADE', 'FINE']
+    """
+    measured = [c for c in cells if c.proxy.category is not None]
+    effects = {
+        c.key: c.proxy.effect if math.isfinite(c.proxy.effect) else -math.inf for c in measured
+    }
+    cut = cut_at_shares(effects, {c.key: c.reference_category for c in measured})
+    return [replace(c, proxy_by_shares=cut.get(c.key)) for c in cells]
 
 
 def _or(value: float, default: float) -> float:
@@ -309,11 +342,15 @@ def calibration_figures(
             )
         )
 
+    results = with_proxy_shares(results)
+
     def scores(cells: list[CellResult], predictor: str | None) -> Scores:
         ref = {c.key: c.reference_category for c in cells}
         ref_effects = {c.key: c.reference_effect for c in cells}
-        if predictor is None:
-            got = {c.key: c.proxy.category for c in cells}
+        if predictor in (None, SHARES):
+            got = {
+                c.key: c.proxy.category if predictor is None else c.proxy_by_shares for c in cells
+            }
             got_effects = {c.key: c.proxy.effect for c in cells}
         else:
             measured = {c.key for c in cells if c.proxy.category is not None}
@@ -339,6 +376,8 @@ def calibration_figures(
         cells=results,
         proxy=scores(results, None),
         per_property={p: scores(cs, None) for p, cs in per.items()},
+        proxy_by_shares=scores(results, SHARES),
+        per_property_by_shares={p: scores(cs, SHARES) for p, cs in per.items()},
         zero_cost={d: scores(results, d) for d in DESCRIPTORS},
         zero_cost_per_property={
             d: {p: scores(cs, d) for p, cs in per.items()} for d in DESCRIPTORS

@@ -381,6 +381,15 @@ def test_calibrate_scores_a_committed_property_study_without_training(tmp_path: 
     assert figures["seeds"] == 3 and figures["task"] == "digits-dit"
     # the zero-cost predictors are scored on the same cells
     assert figures["zero_cost"]["spread"]["cells"] == 123
+    # and so is the proxy's effect cut at the reference's shares, like with like
+    cut = figures["by_shares"]
+    predicted = {b: sum(row[b] for row in cut["confusion"].values()) for b in ("FAIL", "DEGRADE")}
+    reference = {a: sum(cut["confusion"][a].values()) for a in ("FAIL", "DEGRADE")}
+    assert cut["cells"] == 123 and predicted == reference == {"FAIL": 22, "DEGRADE": 23}
+    assert cut["spearman"] == figures["spearman"] and cut["kappa"] != figures["kappa"]
+    assert "cut at the reference's shares" in figures["verdict"]
+    worst = min(figures["cell_results"], key=lambda r: r["proxy_effect"])
+    assert worst["proxy_by_shares"] == "FAIL"
     # a search is not a property study
     catalog = study.parent / "paper-catalog-digits-dit"
     assert main(["calibrate", "--study", str(catalog), "--out", str(tmp_path / "c")]) == 2
