@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         benchmark_sampler,
         compare_samplers,
         make_replay_sampler,
+        ratio_interval,
         replay,
         surrogate_agreement,
     )
@@ -53,6 +54,7 @@ _WHERE = {
     "compare_samplers": "._replay",
     "make_replay_sampler": "._replay",
     "replay": "._replay",
+    "ratio_interval": "._replay",
     "surrogate_agreement": "._replay",
     "DEFAULT_TABULAR": "._tabular",
     "Pool": "._tabular",
@@ -98,6 +100,7 @@ __all__ = [
     "random_cases",
     "random_expression",
     "random_grammar",
+    "ratio_interval",
     "replay",
     "run_case",
     "run_cases",

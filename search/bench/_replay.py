@@ -184,6 +184,39 @@ def compare_samplers(
     return out
 
 
+#: Bootstrap resamples of the replays behind a ratio's interval, and the interval's coverage.
+BOOTSTRAP = 2000
+COVERAGE = 0.95
+
+
+def ratio_interval(
+    mine: SamplerFigures, other: SamplerFigures, *, resamples: int = BOOTSTRAP, seed: int = 0
+) -> tuple[float, float]:
+    """A percentile bootstrap interval (:data:`COVERAGE`) of the ratio of two samplers'
+    median trials to the target: each sampler's replays are resampled on their own (replays
+    of two samplers are independent draws), so the interval says how far the ratio could move
+    with another set of replays.
+
+    >>> fast = SamplerFigures([5, 6, 7, 8], {}, 100)
+    >>> slow = SamplerFigures([20, 30, 40, 50], {}, 100)
+    >>> low, high = ratio_interval(fast, slow, resamples=500)
+    >>> 0.1 < low < 6.5 / 35 < high < 0.5
+    True
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+
+    def medians(f: SamplerFigures) -> np.ndarray:
+        values = np.array([f.missed if t is None else t for t in f.trials_to_top], dtype=float)
+        draws = rng.integers(0, len(values), size=(resamples, len(values)))
+        return np.median(values[draws], axis=1)
+
+    ratios = medians(mine) / medians(other)
+    tail = (1 - COVERAGE) / 2
+    return float(np.quantile(ratios, tail)), float(np.quantile(ratios, 1 - tail))
+
+
 #: How many random functions the surrogate check fits on, and how many draws it averages.
 SURROGATE_TRAIN = 30
 SURROGATE_DRAWS = 10
@@ -259,6 +292,16 @@ def figures_json(pool: Pool, figures: dict[str, SamplerFigures], replays: int) -
                 "regret": {str(n): f.median_regret(n) for n in REGRET_AT if n in f.regret},
             }
             for name, f in figures.items()
+        },
+        # guided's median over the others', with a bootstrap interval over the replays
+        "guided_ratio": {
+            other: {
+                "ratio": figures["guided"].median_trials_to_top
+                / figures[other].median_trials_to_top,
+                "interval": list(ratio_interval(figures["guided"], figures[other])),
+            }
+            for other in ("random", "tpe")
+            if "guided" in figures and other in figures
         },
     }
 
@@ -347,19 +390,19 @@ def benchmark_sampler(
         runs = " (one order)" if name == "simplest" else ""
         trials = f"{entry['median_trials_to_top1pct']:g}{runs}"
         print(f"{name:<10} {trials:<18} {entry['never_reached']:>5}   {'':<13}{regrets}")
-    ratios = {
-        other: result["samplers"]["guided"]["median_trials_to_top1pct"]
-        / result["samplers"][other]["median_trials_to_top1pct"]
-        for other in ("random", "tpe")
-        if other in result["samplers"] and "guided" in result["samplers"]
-    }
+    ratios = result["guided_ratio"]
     if ratios:
         print()
         print(
             "guided needs "
-            + " and ".join(f"{r:.0%} of {other}'s trials" for other, r in ratios.items())
+            + " and ".join(
+                f"{r['ratio']:.0%} of {other}'s trials ({r['interval'][0]:.0%}–"
+                f"{r['interval'][1]:.0%})"
+                for other, r in ratios.items()
+            )
             + f" to reach the {TOP_LABEL} (medians; a replay that never does counts as "
-            f"{len(pool.keys) + 1})."
+            f"{len(pool.keys) + 1}; in brackets the {COVERAGE:.0%} bootstrap interval over "
+            "the replays)."
         )
     if plot is not None:
         print(f"plot          {result['plot']}")

@@ -16,9 +16,11 @@ from candidates import UserError
 from search.bench import (
     SAMPLERS,
     Pool,
+    SamplerFigures,
     compare_samplers,
     load_pool,
     make_replay_sampler,
+    ratio_interval,
     replay,
     surrogate_agreement,
 )
@@ -154,6 +156,27 @@ def test_the_command_prints_the_documented_json_and_a_plot(tmp_path):
         regrets = [entry["regret"][n] for n in ("25", "50", "100")]
         assert regrets == sorted(regrets, reverse=True) and regrets[-1] >= 0
     assert plot.stat().st_size > 1000
+    # guided's ratio to the others, with its bootstrap interval (one replay: no spread)
+    guided = figures["samplers"]["guided"]["median_trials_to_top1pct"]
+    for other in ("random", "tpe"):
+        ratio = figures["guided_ratio"][other]
+        assert ratio["ratio"] == pytest.approx(
+            guided / figures["samplers"][other]["median_trials_to_top1pct"]
+        )
+        assert ratio["interval"] == pytest.approx([ratio["ratio"]] * 2)
+
+
+def test_a_ratio_interval_covers_the_ratio_and_narrows_with_replays():
+    rng = np.random.default_rng(0)
+
+    def figures(scale, n):
+        return SamplerFigures(list(rng.geometric(1 / scale, size=n)), {}, 1000)
+
+    few = ratio_interval(figures(10, 20), figures(40, 20))
+    many = ratio_interval(figures(10, 400), figures(40, 400))
+    # the two geometric distributions' medians are 7 and 28: a ratio of 1/4
+    assert few[0] < 0.25 < few[1] and many[0] <= 0.25 <= many[1]
+    assert many[1] - many[0] < (few[1] - few[0]) / 2
 
 
 def test_the_surrogate_check_tells_informative_descriptors_from_noise():
