@@ -48,7 +48,7 @@ if TYPE_CHECKING:
         reference_effects,
     )
     from ._report import calibration_json, calibration_markdown, plot_calibration, write_calibration
-    from ._scores import Scores, agreement_scores, cohen_kappa
+    from ._scores import Scores, agreement_scores, cohen_kappa, kappa_difference
     from ._zero_cost import DESCRIPTORS, cut_at_shares, descriptor_effects
 
 _WHERE = {
@@ -89,7 +89,7 @@ _WHERE = {
         ("calibration_json", "calibration_markdown", "plot_calibration", "write_calibration"),
         "._report",
     ),
-    **dict.fromkeys(("Scores", "agreement_scores", "cohen_kappa"), "._scores"),
+    **dict.fromkeys(("Scores", "agreement_scores", "cohen_kappa", "kappa_difference"), "._scores"),
     **dict.fromkeys(("DESCRIPTORS", "cut_at_shares", "descriptor_effects"), "._zero_cost"),
 }
 
@@ -120,6 +120,7 @@ __all__ = [
     "cut_at_shares",
     "decisive_cells",
     "descriptor_effects",
+    "kappa_difference",
     "plot_calibration",
     "read_calibration",
     "read_reference",

@@ -80,6 +80,7 @@ def calibration_json(c: Calibration) -> dict[str, Any]:
                 for d, s in c.zero_cost.items()
             },
             "best_zero_cost": c.best_zero_cost,
+            "kappa_gap": dict(zip(("difference", "low", "high"), c.kappa_gap(), strict=True)),
             "verdict": c.verdict(),
             "cell_results": [
                 {

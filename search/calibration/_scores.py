@@ -103,6 +103,57 @@ def agreement_scores(
     )
 
 
+#: Resamples of the cells behind a κ difference's interval, and the interval's coverage.
+RESAMPLES = 2000
+COVERAGE = 0.95
+
+
+def kappa_difference(
+    reference: Sequence[str],
+    first: Sequence[str],
+    second: Sequence[str],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """κ(first) − κ(second) against the same ``reference`` categories, cell by cell, with a
+    percentile bootstrap interval (:data:`COVERAGE`) from resampling the cells, paired: how
+    far the difference could move on another set of cells like these. Returns
+    (difference, low, high); nan where κ is not defined.
+
+    >>> ref = ["FAIL"] * 10 + ["DEGRADE"] * 10 + ["FINE"] * 20
+    >>> good, poor = list(ref), ["FINE"] * 20 + ["FAIL"] * 10 + ["DEGRADE"] * 10
+    >>> gap, low, high = kappa_difference(ref, good, poor)
+    >>> round(gap, 2), low < gap <= high
+    (1.6, True)
+    """
+    codes: dict[str, int] = {c: i for i, c in enumerate(CATEGORIES)}
+    k = len(CATEGORIES)
+    ref = np.array([codes[c] for c in reference])
+    a = np.array([codes[c] for c in first])
+    b = np.array([codes[c] for c in second])
+    n = len(ref)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+
+    def kappas(pred: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        r, p = ref[rows], pred[rows]  # (draws, n)
+        observed = (r == p).mean(axis=1)
+        chance = sum((r == c).mean(axis=1) * (p == c).mean(axis=1) for c in range(k))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(chance < 1, (observed - chance) / (1 - chance), np.nan)
+
+    whole = np.arange(n)[None, :]
+    gap = float((kappas(a, whole) - kappas(b, whole))[0])
+    rows = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    gaps = kappas(a, rows) - kappas(b, rows)
+    gaps = gaps[np.isfinite(gaps)]
+    if not len(gaps) or not math.isfinite(gap):
+        return gap, math.nan, math.nan
+    tail = (1 - COVERAGE) / 2
+    return gap, float(np.quantile(gaps, tail)), float(np.quantile(gaps, 1 - tail))
+
+
 def number_text(value: float | None, digits: int = 2) -> str:
     """A figure for a calibration report: ``digits`` decimals, "–" where it is missing.
 
@@ -112,4 +163,3 @@ def number_text(value: float | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
     return f"{value:.{digits}f}"
-

@@ -9,11 +9,13 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import ray
 
 from candidates import Candidate, UserError, spread_of
 from search.calibration import (
+    CATEGORIES,
     PAPER_REFERENCE,
     ProxyRule,
     agreement_scores,
@@ -21,6 +23,7 @@ from search.calibration import (
     cohen_kappa,
     cut_at_shares,
     decisive_cells,
+    kappa_difference,
     read_reference,
     reference_categories,
     reference_effects,
@@ -390,6 +393,27 @@ def test_calibrate_scores_a_committed_property_study_without_training(tmp_path: 
     assert "cut at the reference's shares" in figures["verdict"]
     worst = min(figures["cell_results"], key=lambda r: r["proxy_effect"])
     assert worst["proxy_by_shares"] == "FAIL"
+    # the verdict's κ difference is that pair's, with an interval around it
+    gap = figures["kappa_gap"]
+    best = figures["zero_cost"][figures["best_zero_cost"]]
+    assert gap["difference"] == pytest.approx(cut["kappa"] - best["kappa"])
+    assert gap["low"] < gap["difference"] < gap["high"]
     # a search is not a property study
     catalog = study.parent / "paper-catalog-digits-dit"
     assert main(["calibrate", "--study", str(catalog), "--out", str(tmp_path / "c")]) == 2
+
+
+def test_a_kappa_difference_is_beyond_noise_only_when_the_cells_say_so() -> None:
+    rng = np.random.default_rng(0)
+    ref = list(rng.choice(["FAIL", "DEGRADE", "FINE"], size=120, p=[0.2, 0.2, 0.6]))
+    same = kappa_difference(ref, ref, ref)
+    assert same == (0.0, 0.0, 0.0)
+    # right on 90% of cells against right on 45%: the interval excludes 0
+    good = [r if rng.random() < 0.9 else "FINE" for r in ref]
+    poor = [r if rng.random() < 0.45 else str(rng.choice(CATEGORIES)) for r in ref]
+    gap, low, high = kappa_difference(ref, good, poor)
+    assert 0 < low < gap < high
+    # two predictors equally good on different cells: the interval holds 0
+    other = [r if rng.random() < 0.9 else "FINE" for r in ref]
+    gap, low, high = kappa_difference(ref, good, other)
+    assert low < 0 < high
