@@ -184,18 +184,13 @@ def compare_samplers(
     return out
 
 
-#: Bootstrap resamples of the replays behind a ratio's interval, and the interval's coverage.
-BOOTSTRAP = 2000
-COVERAGE = 0.95
-
-
 def ratio_interval(
-    mine: SamplerFigures, other: SamplerFigures, *, resamples: int = BOOTSTRAP, seed: int = 0
+    mine: SamplerFigures, other: SamplerFigures, *, resamples: int | None = None, seed: int = 0
 ) -> tuple[float, float]:
-    """A percentile bootstrap interval (:data:`COVERAGE`) of the ratio of two samplers'
-    median trials to the target: each sampler's replays are resampled on their own (replays
-    of two samplers are independent draws), so the interval says how far the ratio could move
-    with another set of replays.
+    """A percentile bootstrap interval (:data:`search.reports.COVERAGE`) of the ratio of two
+    samplers' median trials to the target: each sampler's replays are resampled on their own
+    (two samplers' replays share a seed number, not their draws), so the interval says how far
+    the ratio could move with another set of replays.
 
     >>> fast = SamplerFigures([5, 6, 7, 8], {}, 100)
     >>> slow = SamplerFigures([20, 30, 40, 50], {}, 100)
@@ -205,16 +200,17 @@ def ratio_interval(
     """
     import numpy as np
 
+    from ..reports import RESAMPLES, percentile_interval
+
     rng = np.random.default_rng(seed)
+    count = RESAMPLES if resamples is None else resamples
 
     def medians(f: SamplerFigures) -> np.ndarray:
         values = np.array([f.missed if t is None else t for t in f.trials_to_top], dtype=float)
-        draws = rng.integers(0, len(values), size=(resamples, len(values)))
+        draws = rng.integers(0, len(values), size=(count, len(values)))
         return np.median(values[draws], axis=1)
 
-    ratios = medians(mine) / medians(other)
-    tail = (1 - COVERAGE) / 2
-    return float(np.quantile(ratios, tail)), float(np.quantile(ratios, 1 - tail))
+    return percentile_interval(medians(mine) / medians(other))
 
 
 #: How many random functions the surrogate check fits on, and how many draws it averages.
@@ -343,6 +339,7 @@ def benchmark_sampler(
     import json
     import sys
 
+    from ..reports import COVERAGE
     from ._tabular import load_pool
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

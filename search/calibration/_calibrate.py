@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,13 @@ from ._reference import (
     reference_cells,
     reference_effects,
 )
-from ._scores import Scores, agreement_scores, kappa_difference, number_text
+from ._scores import (
+    Scores,
+    agreement_scores,
+    kappa_difference,
+    number_text,
+    spearman_difference,
+)
 from ._zero_cost import DESCRIPTORS, cut_at_shares, descriptor_effects
 
 #: The ``study`` of a calibration run's settings.
@@ -146,7 +154,8 @@ class CellResult:
     reference_category: Category
     reference_effect: float
     proxy: ProxyCell
-    zero_cost: dict[str, tuple[Category, float]]  # descriptor -> (category, effect)
+    # descriptor -> (category, effect); no category where the proxy has not measured the cell
+    zero_cost: dict[str, tuple[Category | None, float]]
     # the proxy's effect cut at the reference's category shares, as the zero-cost ones are
     proxy_by_shares: Category | None = None
 
@@ -189,60 +198,104 @@ class Calibration:
 
         return max(self.zero_cost, key=key)
 
+    def _paired_cells(self) -> list[CellResult]:
+        """The cells both the proxy's share cut and the zero-cost predictors categorised."""
+        best = self.best_zero_cost
+        return [
+            c
+            for c in self.cells
+            if c.proxy_by_shares is not None and c.zero_cost[best][0] is not None
+        ]
+
+    @cached_property
     def kappa_gap(self) -> tuple[float, float, float]:
         """κ of the proxy cut at the reference's shares less the best zero-cost predictor's,
-        with its 95% bootstrap interval over the cells (:func:`kappa_difference`)."""
-        measured = [c for c in self.cells if c.proxy_by_shares is not None]
-        best = self.best_zero_cost
+        with its bootstrap interval over the cells (:func:`kappa_difference`)."""
+        cells, best = self._paired_cells(), self.best_zero_cost
         return kappa_difference(
-            [c.reference_category for c in measured],
-            [str(c.proxy_by_shares) for c in measured],
-            [c.zero_cost[best][0] for c in measured],
+            [c.reference_category for c in cells],
+            [str(c.proxy_by_shares) for c in cells],
+            [str(c.zero_cost[best][0]) for c in cells],
+        )
+
+    @cached_property
+    def spearman_gap(self) -> tuple[float, float, float]:
+        """The proxy's Spearman ρ with the reference effects less the best zero-cost
+        predictor's, with its bootstrap interval over the cells (:func:`spearman_difference`)."""
+        best = self.best_zero_cost
+        cells = [
+            c
+            for c in self._paired_cells()
+            if not math.isnan(c.proxy.effect) and not math.isnan(c.zero_cost[best][1])
+        ]
+        return spearman_difference(
+            [c.reference_effect for c in cells],
+            [c.proxy.effect for c in cells],
+            [c.zero_cost[best][1] for c in cells],
         )
 
     def verdict(self) -> str:
         """Whether the trained proxy beats the best zero-cost predictor, in a sentence. Like
         is compared with like: the proxy's categories are the ones cut at the reference's
-        shares, as the zero-cost predictors' are (Spearman does not depend on the cut)."""
+        shares, as the zero-cost predictors' are, and a difference counts only when its
+        bootstrap interval over the cells excludes 0."""
         best = self.best_zero_cost
-        zc = self.zero_cost[best]
-        mine = self.proxy_by_shares
-        gap, low, high = self.kappa_gap()
-        # κ counts as ahead (behind) only when the interval over resampled cells excludes 0
-        kappa = (
-            1 if math.isfinite(low) and low > 0 else -1 if math.isfinite(high) and high < 0 else 0
-        )
-        rho = _or(mine.spearman, -2.0) > _or(zc.spearman, -2.0)
+        zc, mine = self.zero_cost[best], self.proxy_by_shares
+        (kappa, k_low, k_high), (rho, r_low, r_high) = self.kappa_gap, self.spearman_gap
+        if math.isnan(kappa) and math.isnan(rho):
+            return (
+                f"Too few cells are measured ({mine.cells}) to compare the trained proxy with "
+                "the zero-cost predictors."
+            )
         figures = (
             f"κ {number_text(mine.kappa)} against {number_text(zc.kappa)}, both cut at the "
-            f"reference's shares: a difference of {number_text(gap)}, 95% interval "
-            f"{number_text(low)} to {number_text(high)} over resampled cells; Spearman "
-            f"{number_text(mine.spearman)} against {number_text(zc.spearman)}"
+            f"reference's shares: difference {number_text(kappa)}{_interval(k_low, k_high)}; "
+            f"Spearman {number_text(mine.spearman)} against {number_text(zc.spearman)}: "
+            f"difference {number_text(rho)}{_interval(r_low, r_high)}; intervals over "
+            "resampled cells"
         )
-        if kappa > 0 and rho:
-            return f"The trained proxy beats the best zero-cost predictor ({best}) ({figures})."
-        if kappa > 0 or rho:
-            which = "κ, beyond sampling noise," if kappa > 0 else "Spearman"
+        sides = {"κ": _side(k_low, k_high), "Spearman": _side(r_low, r_high)}
+        ahead = [name for name, side in sides.items() if side == "ahead of"]
+        if len(ahead) == 2:
             return (
-                f"The trained proxy beats the best zero-cost predictor ({best}) on {which} "
-                f"only ({figures})."
+                f"The trained proxy beats the best zero-cost predictor, {best}, on κ and on "
+                f"Spearman ({figures})."
             )
-        level = "level with" if kappa == 0 else "behind"
+        if ahead:
+            (other,) = [name for name in sides if name not in ahead]
+            return (
+                f"The trained proxy beats the best zero-cost predictor, {best}, on {ahead[0]} "
+                f"only; on {other} it is {sides[other]} it ({figures})."
+            )
         return (
-            f"The trained proxy does not beat the zero-cost predictor {best}: it is {level} "
-            f"it on κ and behind on Spearman ({figures}). At this recipe its CPU buys "
-            "nothing a descriptor of f does not already say."
+            f"The trained proxy does not beat the zero-cost predictor {best}: it is "
+            f"{sides['κ']} it on κ and {sides['Spearman']} it on Spearman ({figures}). At this "
+            "recipe its CPU buys nothing a descriptor of f does not already say."
         )
 
 
-#: The predictor name under which :func:`calibration_figures` scores the proxy's share cut.
-SHARES = "proxy by shares"
+def _side(low: float, high: float) -> str:
+    """Where a difference's interval puts the proxy against the zero-cost predictor."""
+    if low > 0:
+        return "ahead of"
+    if high < 0:
+        return "behind"
+    return "not distinguishable from"  # the interval holds 0, or there is none
+
+
+def _interval(low: float, high: float) -> str:
+    from ..reports import COVERAGE
+
+    if math.isnan(low):
+        return ", no interval (too few cells)"
+    return f", {COVERAGE:.0%} interval {number_text(low)} to {number_text(high)}"
 
 
 def with_proxy_shares(cells: list[CellResult]) -> list[CellResult]:
     """``cells`` with the proxy's effects cut at the reference's category shares among the
     measured cells (:func:`cut_at_shares`, the zero-cost predictors' rule). A cell whose every
-    seed diverged on a task with no untrained level has no effect and ranks lowest.
+    seed diverged on a task with no untrained level has no effect and ranks lowest; a cell with
+    no effect for another reason (a reference run diverged there) is left out of the cut.
 
     >>> from search.calibration import ProxyCell
     >>> def cell(key, ref, effect):
@@ -252,11 +305,13 @@ def with_proxy_shares(cells: list[CellResult]) -> list[CellResult]:
     >>> [c.proxy_by_shares for c in cut]
     ['DEGRADE', 'FINE']
     """
-    measured = [c for c in cells if c.proxy.category is not None]
     effects = {
-        c.key: c.proxy.effect if math.isfinite(c.proxy.effect) else -math.inf for c in measured
+        c.key: c.proxy.effect if math.isfinite(c.proxy.effect) else -math.inf
+        for c in cells
+        if c.proxy.category is not None
+        and (math.isfinite(c.proxy.effect) or c.proxy.diverged == c.proxy.seeds > 0)
     }
-    cut = cut_at_shares(effects, {c.key: c.reference_category for c in measured})
+    cut = cut_at_shares(effects, {c.key: c.reference_category for c in cells})
     return [replace(c, proxy_by_shares=cut.get(c.key)) for c in cells]
 
 
@@ -339,13 +394,20 @@ def calibration_figures(
         key: [str(k) for k in r["reference_rows"]] for key, r in rows.items() if _flag(r["scored"])
     }
     keys = list(references)
-    zero_cost = {d: descriptor_effects(d, keys, references, functions) for d in DESCRIPTORS}
     ref_categories: dict[str, Category] = {k: rows[k]["reference_category"] for k in keys}
-    zero_categories = {d: cut_at_shares(zero_cost[d], ref_categories) for d in DESCRIPTORS}
+    judged = {
+        key: rule.judge(run_of[key], [run_of[r] for r in references[key]], values) for key in keys
+    }
+    # the zero-cost categories are cut over the cells the proxy measured, as its own are
+    measured = [k for k in keys if judged[k].category is not None]
+    zero_cost = {d: descriptor_effects(d, keys, references, functions) for d in DESCRIPTORS}
+    zero_categories = {
+        d: cut_at_shares({k: zero_cost[d][k] for k in measured}, ref_categories)
+        for d in DESCRIPTORS
+    }
     results: list[CellResult] = []
     for key in keys:
         row = rows[key]
-        judged = rule.judge(run_of[key], [run_of[r] for r in references[key]], values)
         value = row["reference_value"]
         results.append(
             CellResult(
@@ -355,26 +417,37 @@ def calibration_figures(
                 reference_value=None if value is None or pd.isna(value) else float(value),
                 reference_category=ref_categories[key],
                 reference_effect=float(row["reference_effect"]),
-                proxy=judged,
-                zero_cost={d: (zero_categories[d][key], zero_cost[d][key]) for d in DESCRIPTORS},
+                proxy=judged[key],
+                zero_cost={
+                    d: (zero_categories[d].get(key), zero_cost[d][key]) for d in DESCRIPTORS
+                },
             )
         )
-
     results = with_proxy_shares(results)
 
-    def scores(cells: list[CellResult], predictor: str | None) -> Scores:
-        ref = {c.key: c.reference_category for c in cells}
-        ref_effects = {c.key: c.reference_effect for c in cells}
-        if predictor in (None, SHARES):
-            got = {
-                c.key: c.proxy.category if predictor is None else c.proxy_by_shares for c in cells
-            }
-            got_effects = {c.key: c.proxy.effect for c in cells}
-        else:
-            measured = {c.key for c in cells if c.proxy.category is not None}
-            got = {c.key: c.zero_cost[predictor][0] for c in cells if c.key in measured}
-            got_effects = {c.key: c.zero_cost[predictor][1] for c in cells}
-        return agreement_scores(ref, got, ref_effects, got_effects)
+    def scores(
+        cells: list[CellResult],
+        got: Callable[[CellResult], Category | None],
+        effect: Callable[[CellResult], float],
+    ) -> Scores:
+        return agreement_scores(
+            {c.key: c.reference_category for c in cells},
+            {c.key: got(c) for c in cells},
+            {c.key: c.reference_effect for c in cells},
+            {c.key: effect(c) for c in cells},
+        )
+
+    def fixed(c: CellResult) -> Category | None:
+        return c.proxy.category
+
+    def by_shares(c: CellResult) -> Category | None:
+        return c.proxy_by_shares
+
+    def proxy_effect(c: CellResult) -> float:
+        return c.proxy.effect
+
+    def zero(d: str) -> tuple[Callable[[CellResult], Category | None], Callable[..., float]]:
+        return (lambda c: c.zero_cost[d][0]), (lambda c: c.zero_cost[d][1])
 
     properties = [p for p in PROPERTIES if any(c.prop == p for c in results)]
     per = {p: [c for c in results if c.prop == p] for p in properties}
@@ -392,13 +465,13 @@ def calibration_figures(
         untrained=untrained,
         layernorm=statistics.fmean(ln) if ln else math.nan,
         cells=results,
-        proxy=scores(results, None),
-        per_property={p: scores(cs, None) for p, cs in per.items()},
-        proxy_by_shares=scores(results, SHARES),
-        per_property_by_shares={p: scores(cs, SHARES) for p, cs in per.items()},
-        zero_cost={d: scores(results, d) for d in DESCRIPTORS},
+        proxy=scores(results, fixed, proxy_effect),
+        per_property={p: scores(cs, fixed, proxy_effect) for p, cs in per.items()},
+        proxy_by_shares=scores(results, by_shares, proxy_effect),
+        per_property_by_shares={p: scores(cs, by_shares, proxy_effect) for p, cs in per.items()},
+        zero_cost={d: scores(results, *zero(d)) for d in DESCRIPTORS},
         zero_cost_per_property={
-            d: {p: scores(cs, d) for p, cs in per.items()} for d in DESCRIPTORS
+            d: {p: scores(cs, *zero(d)) for p, cs in per.items()} for d in DESCRIPTORS
         },
         seconds_per_run=float(done["seconds"].mean()) if len(done) else math.nan,
         runs=len(done),

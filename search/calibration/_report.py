@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._calibrate import Calibration
+from ._proxy import DEGRADE_SE
 from ._reference import CATEGORIES
 from ._scores import Scores, number_text
 
@@ -80,7 +81,9 @@ def calibration_json(c: Calibration) -> dict[str, Any]:
                 for d, s in c.zero_cost.items()
             },
             "best_zero_cost": c.best_zero_cost,
-            "kappa_gap": dict(zip(("difference", "low", "high"), c.kappa_gap(), strict=True)),
+            # the proxy cut at shares less the best zero-cost predictor, bootstrap interval
+            "kappa_gap": dict(zip(("difference", "low", "high"), c.kappa_gap, strict=True)),
+            "spearman_gap": dict(zip(("difference", "low", "high"), c.spearman_gap, strict=True)),
             "verdict": c.verdict(),
             "cell_results": [
                 {
@@ -128,8 +131,8 @@ def calibration_markdown(c: Calibration) -> str:
         _scores_row("trained proxy, cut at the reference's shares", c.proxy_by_shares),
         *(_scores_row(f"zero-cost: {d}", s) for d, s in c.zero_cost.items()),
         "",
-        "The fixed rules (FAIL, DEGRADE beyond 2 standard errors) know nothing of the "
-        "reference. The zero-cost categories are cut at the reference's own category shares "
+        f"The fixed rules (FAIL, DEGRADE beyond {DEGRADE_SE:g} standard errors) know nothing "
+        "of the reference. The zero-cost categories are cut at the reference's own category shares "
         "(its share of FAIL to the lowest effects, then its share of DEGRADE), and so is the "
         "second proxy row: that pair compares like with like. Spearman is the same for both "
         "proxy rows.",
@@ -190,7 +193,7 @@ def calibration_markdown(c: Calibration) -> str:
         lines.append(
             f"| {r.name} | {ref} | {r.reference_category} | {effect} | "
             f"{r.proxy.category or '–'}{mark} | {r.proxy_by_shares or '–'} | "
-            f"{r.zero_cost[c.best_zero_cost][0]} |"
+            f"{r.zero_cost[c.best_zero_cost][0] or '–'} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -16,12 +16,13 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from ..reports import COVERAGE, RESAMPLES, percentile_interval
 from ._reference import CATEGORIES, Category
 
 
@@ -103,23 +104,42 @@ def agreement_scores(
     )
 
 
-#: Resamples of the cells behind a κ difference's interval, and the interval's coverage.
-RESAMPLES = 2000
-COVERAGE = 0.95
-
-
-def kappa_difference(
-    reference: Sequence[str],
-    first: Sequence[str],
-    second: Sequence[str],
+def paired_bootstrap(
+    cells: int,
+    difference: Callable[[np.ndarray], float],
     *,
     resamples: int = RESAMPLES,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """κ(first) − κ(second) against the same ``reference`` categories, cell by cell, with a
-    percentile bootstrap interval (:data:`COVERAGE`) from resampling the cells, paired: how
-    far the difference could move on another set of cells like these. Returns
-    (difference, low, high); nan where κ is not defined.
+    """``difference`` (of two predictors' scores over the cells at the given indices) on all
+    ``cells``, with a percentile bootstrap interval (:data:`search.reports.COVERAGE`) from
+    resampling the cells, paired: the same cells for both predictors in each resample, so the
+    interval says how far the difference could move on another set of cells like these.
+    Returns (difference, low, high); the interval is nan where too many resamples have no
+    difference (too few cells, one category) for it to mean anything.
+
+    >>> a, b = np.arange(30.0), np.arange(30.0) + 1.0
+    >>> gap, low, high = paired_bootstrap(30, lambda i: float(a[i].mean() - b[i].mean()))
+    >>> round(gap, 6), round(low, 6), round(high, 6)  # a constant difference has no spread
+    (-1.0, -1.0, -1.0)
+    """
+    gap = difference(np.arange(cells))
+    if cells == 0 or not math.isfinite(gap):
+        return gap, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    draws = np.array([difference(rng.integers(0, cells, size=cells)) for _ in range(resamples)])
+    defined = draws[np.isfinite(draws)]
+    # an interval over the resamples that happen to have a figure would be too narrow
+    if len(defined) < COVERAGE * resamples:
+        return gap, math.nan, math.nan
+    return (gap, *percentile_interval(defined))
+
+
+def kappa_difference(
+    reference: Sequence[str], first: Sequence[str], second: Sequence[str]
+) -> tuple[float, float, float]:
+    """κ(first) − κ(second) against the same ``reference`` categories, cell by cell, with its
+    paired bootstrap interval over the cells (:func:`paired_bootstrap`).
 
     >>> ref = ["FAIL"] * 10 + ["DEGRADE"] * 10 + ["FINE"] * 20
     >>> good, poor = list(ref), ["FINE"] * 20 + ["FAIL"] * 10 + ["DEGRADE"] * 10
@@ -127,31 +147,39 @@ def kappa_difference(
     >>> round(gap, 2), low < gap <= high
     (1.6, True)
     """
-    codes: dict[str, int] = {c: i for i, c in enumerate(CATEGORIES)}
-    k = len(CATEGORIES)
-    ref = np.array([codes[c] for c in reference])
-    a = np.array([codes[c] for c in first])
-    b = np.array([codes[c] for c in second])
-    n = len(ref)
-    if n == 0:
-        return math.nan, math.nan, math.nan
+    if not len(reference) == len(first) == len(second):
+        raise ValueError(
+            f"{len(reference)} reference categories against {len(first)} and {len(second)}"
+        )
 
-    def kappas(pred: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        r, p = ref[rows], pred[rows]  # (draws, n)
-        observed = (r == p).mean(axis=1)
-        chance = sum((r == c).mean(axis=1) * (p == c).mean(axis=1) for c in range(k))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(chance < 1, (observed - chance) / (1 - chance), np.nan)
+    def difference(rows: np.ndarray) -> float:
+        ref = [reference[i] for i in rows]
+        return cohen_kappa(list(zip(ref, [first[i] for i in rows], strict=True))) - cohen_kappa(
+            list(zip(ref, [second[i] for i in rows], strict=True))
+        )
 
-    whole = np.arange(n)[None, :]
-    gap = float((kappas(a, whole) - kappas(b, whole))[0])
-    rows = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
-    gaps = kappas(a, rows) - kappas(b, rows)
-    gaps = gaps[np.isfinite(gaps)]
-    if not len(gaps) or not math.isfinite(gap):
-        return gap, math.nan, math.nan
-    tail = (1 - COVERAGE) / 2
-    return gap, float(np.quantile(gaps, tail)), float(np.quantile(gaps, 1 - tail))
+    return paired_bootstrap(len(reference), difference)
+
+
+def spearman_difference(
+    reference: Sequence[float], first: Sequence[float], second: Sequence[float]
+) -> tuple[float, float, float]:
+    """Spearman's ρ of ``first`` with the ``reference`` effects less that of ``second``, cell
+    by cell, with its paired bootstrap interval over the cells (:func:`paired_bootstrap`).
+
+    >>> ref = [float(i) for i in range(40)]
+    >>> gap, low, high = spearman_difference(ref, ref, ref[::-1])
+    >>> gap, low > 1.5
+    (2.0, True)
+    """
+    if not len(reference) == len(first) == len(second):
+        raise ValueError(f"{len(reference)} reference effects against {len(first)}, {len(second)}")
+
+    def difference(rows: np.ndarray) -> float:
+        ref = [reference[i] for i in rows]
+        return spearman(ref, [first[i] for i in rows]) - spearman(ref, [second[i] for i in rows])
+
+    return paired_bootstrap(len(reference), difference)
 
 
 def number_text(value: float | None, digits: int = 2) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from ._bootstrap import COVERAGE, RESAMPLES, percentile_interval
     from ._console import TABLE_WIDTH, display_name, leaderboard_table, separability, variant
     from ._export import export_module
     from ._leaderboard import (
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     )
 
 _WHERE = {
+    "COVERAGE": "._bootstrap",
+    "RESAMPLES": "._bootstrap",
+    "percentile_interval": "._bootstrap",
     "TABLE_WIDTH": "._console",
     "display_name": "._console",
     "leaderboard_table": "._console",
@@ -78,8 +82,10 @@ _WHERE = {
 }
 
 __all__ = [
+    "COVERAGE",
     "GROUP_PROPERTY",
     "LEADERBOARD_COLUMNS",
+    "RESAMPLES",
     "TABLE_WIDTH",
     "TIE_ALPHA",
     "Paired",
@@ -95,6 +101,7 @@ __all__ = [
     "load_leaderboard",
     "map_run",
     "paired_difference",
+    "percentile_interval",
     "plot_lambda",
     "plot_leaderboard",
     "plot_map",

@@ -17,7 +17,11 @@ from candidates import Candidate, UserError, spread_of
 from search.calibration import (
     CATEGORIES,
     PAPER_REFERENCE,
+    Calibration,
+    CellResult,
+    ProxyCell,
     ProxyRule,
+    Scores,
     agreement_scores,
     calibration_table,
     cohen_kappa,
@@ -413,7 +417,80 @@ def test_a_kappa_difference_is_beyond_noise_only_when_the_cells_say_so() -> None
     poor = [r if rng.random() < 0.45 else str(rng.choice(CATEGORIES)) for r in ref]
     gap, low, high = kappa_difference(ref, good, poor)
     assert 0 < low < gap < high
+    # the cells are resampled paired: two predictors one cell apart stay close on every draw
+    one_off = list(good)
+    one_off[0] = "DEGRADE" if good[0] != "DEGRADE" else "FAIL"
+    gap, low, high = kappa_difference(ref, good, one_off)
+    assert 0 < gap < 0.05 and high - low < 0.1  # unpaired, about 0.3
     # two predictors equally good on different cells: the interval holds 0
     other = [r if rng.random() < 0.9 else "FINE" for r in ref]
     gap, low, high = kappa_difference(ref, good, other)
     assert low < 0 < high
+
+
+def synthetic_calibration(
+    reference: list[str], proxy: list[str], zero: list[str], proxy_effects: list[float],
+    zero_effects: list[float],
+) -> Calibration:
+    """A calibration of hand-made cells: the proxy's share cut and one zero-cost predictor."""
+    ref_effects = [-2.0 if r == "FAIL" else -1.0 if r == "DEGRADE" else 0.0 for r in reference]
+    ref_effects = [e + 0.01 * i for i, e in enumerate(ref_effects)]  # distinct, same order
+    cells = [
+        CellResult(
+            key=f"c{i}", prop="bounded", name=f"c{i}", reference_value=1.0,
+            reference_category=reference[i], reference_effect=ref_effects[i],  # type: ignore[arg-type]
+            proxy=ProxyCell(proxy[i], 1.0, proxy_effects[i], 0.01, 3, 0),  # type: ignore[arg-type]
+            zero_cost={"spread": (zero[i], zero_effects[i])},  # type: ignore[dict-item]
+            proxy_by_shares=proxy[i],  # type: ignore[arg-type]
+        )
+        for i in range(len(reference))
+    ]  # fmt: skip
+
+    def scores(got: list[str], effects: list[float]) -> Scores:
+        keys = [c.key for c in cells]
+        return agreement_scores(
+            dict(zip(keys, reference, strict=True)),  # type: ignore[arg-type]
+            dict(zip(keys, got, strict=True)),  # type: ignore[arg-type]
+            dict(zip(keys, ref_effects, strict=True)),
+            dict(zip(keys, effects, strict=True)),
+        )
+
+    mine = scores(proxy, proxy_effects)
+    return Calibration(
+        task="t", metric="m", protocol="single", recipe=[], budget="default", cells_mode="all",
+        seeds=3, untrained=0.1, layernorm=0.9, cells=cells, proxy=mine, per_property={},
+        proxy_by_shares=mine, per_property_by_shares={},
+        zero_cost={"spread": scores(zero, zero_effects)}, zero_cost_per_property={},
+        seconds_per_run=1.0, runs=1, seconds=1.0, seed_noise=0.01, seed_tau=1.0,
+    )  # fmt: skip
+
+
+def test_the_verdict_says_which_predictor_wins_only_beyond_noise() -> None:
+    rng = np.random.default_rng(1)
+    reference = list(rng.choice(["FAIL", "DEGRADE", "FINE"], size=90, p=[0.2, 0.2, 0.6]))
+    right = [-2.0 if r == "FAIL" else -1.0 if r == "DEGRADE" else 0.0 for r in reference]
+    right = [e + 0.01 * i for i, e in enumerate(right)]
+    noise = list(rng.normal(size=90))
+    shuffled = [str(c) for c in rng.permutation(reference)]
+    # right on both counts against a predictor that is right on neither
+    c = synthetic_calibration(reference, reference, shuffled, right, noise)
+    assert c.verdict().startswith(
+        "The trained proxy beats the best zero-cost predictor, spread, on κ and on Spearman"
+    )
+    # right categories, shuffled effects; the zero-cost predictor the other way round
+    c = synthetic_calibration(reference, reference, shuffled, noise, right)
+    assert "on κ only; on Spearman it is behind it" in c.verdict()
+    # one predictor twice: nothing to tell apart
+    c = synthetic_calibration(reference, shuffled, shuffled, noise, noise)
+    assert "does not beat" in c.verdict()
+    assert (
+        "not distinguishable from it on κ and not distinguishable from it on Spearman"
+        in c.verdict()
+    )
+    # behind on both
+    c = synthetic_calibration(reference, shuffled, reference, noise, right)
+    assert "it is behind it on κ and behind it on Spearman" in c.verdict()
+    assert c.kappa_gap[2] < 0 and c.spearman_gap[2] < 0
+    # nothing measured
+    c = synthetic_calibration([], [], [], [], [])
+    assert c.verdict().startswith("Too few cells are measured (0)")
