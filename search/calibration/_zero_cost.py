@@ -4,9 +4,9 @@ A descriptor of f at its α0 (:func:`candidates.describe`: the output spread und
 inputs, the relative slope at 0) predicts a cell's effect as the descriptor's difference to its
 reference cells'. Its categories cut those effects at the quantiles that reproduce the
 reference's category shares over the scored cells: the lowest effects are FAIL, the next
-DEGRADE, as many as the reference has. (That cut knows the reference's base rates, which the
-trained proxy's fixed rules do not: the comparison favours the zero-cost side.) A trained
-proxy that does not beat this is not worth its CPU.
+DEGRADE, as many as the reference has. That cut knows the reference's base rates, which the
+trained proxy's fixed rules do not, so a calibration cuts the proxy's effects the same way
+too and compares that pair. A trained proxy that does not beat this is not worth its CPU.
 
 Example:
     >>> effects = {"a": -0.5, "b": 0.0, "c": -0.1, "d": 0.2}
