@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..reports import save_figure
 from ._calibrate import Calibration
 from ._proxy import DEGRADE_SE
 from ._reference import CATEGORIES
@@ -235,12 +236,8 @@ def plot_calibration(c: Calibration, path: Path) -> Path:
     for name, marker in MARKERS.items():
         ax.scatter([], [], c="#555", marker=marker, label=f"proxy {name}")
     ax.legend(loc="lower right", fontsize=8, ncol=2, title="colour: reference, shape: proxy")
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    fig.savefig(path.with_suffix(".svg"))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_calibration(run_dir: str | Path, figures: Calibration | None = None) -> Calibration:

@@ -37,10 +37,28 @@ def pyplot() -> Any:
     return plt
 
 
+#: The salt of the ids in an SVG: fixed, so that a plot regenerated from the same data is the
+#: same file (a committed report does not change with every regeneration).
+SVG_SALT = "derf-search"
+
+
 def save_figure(fig: Any, path: Path) -> Path:
+    """``fig`` as a PNG at ``path`` and an SVG beside it, then closed. The SVG carries no date
+    and fixed ids: the same figure gives the same bytes.
+
+    >>> import tempfile
+    >>> fig = pyplot().figure()
+    >>> _ = fig.gca().plot([0, 1], [1, 0])
+    >>> png = save_figure(fig, Path(tempfile.mkdtemp()) / "line.png")
+    >>> png.exists(), png.with_suffix(".svg").exists()
+    (True, True)
+    """
+    import matplotlib
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    fig.savefig(path.with_suffix(".svg"))
+    with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):
+        fig.savefig(path.with_suffix(".svg"), metadata={"Date": None})
     pyplot().close(fig)
     return path
 

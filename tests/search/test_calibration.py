@@ -402,6 +402,10 @@ def test_calibrate_scores_a_committed_property_study_without_training(tmp_path: 
     best = figures["zero_cost"][figures["best_zero_cost"]]
     assert gap["difference"] == pytest.approx(cut["kappa"] - best["kappa"])
     assert gap["low"] < gap["difference"] < gap["high"]
+    # regenerated from the same study, the plot is the same file (no date, fixed ids)
+    assert main(["calibrate", "--study", str(study), "--out", str(tmp_path / "again")]) == 0
+    svg = Path("plots") / "calibration.svg"
+    assert (tmp_path / svg).read_bytes() == (tmp_path / "again" / svg).read_bytes()
     # a search is not a property study
     catalog = study.parent / "paper-catalog-digits-dit"
     assert main(["calibrate", "--study", str(catalog), "--out", str(tmp_path / "c")]) == 2
