@@ -40,6 +40,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from ..reports import COVERAGE, RESAMPLES, percentile_interval
 from ._tabular import Pool
 
 #: The samplers compared, in the order they are printed.
@@ -185,7 +186,7 @@ def compare_samplers(
 
 
 def ratio_interval(
-    mine: SamplerFigures, other: SamplerFigures, *, resamples: int | None = None, seed: int = 0
+    mine: SamplerFigures, other: SamplerFigures, *, resamples: int = RESAMPLES, seed: int = 0
 ) -> tuple[float, float]:
     """A percentile bootstrap interval (:data:`search.reports.COVERAGE`) of the ratio of two
     samplers' median trials to the target: each sampler's replays are resampled on their own
@@ -200,14 +201,11 @@ def ratio_interval(
     """
     import numpy as np
 
-    from ..reports import RESAMPLES, percentile_interval
-
     rng = np.random.default_rng(seed)
-    count = RESAMPLES if resamples is None else resamples
 
     def medians(f: SamplerFigures) -> np.ndarray:
         values = np.array([f.missed if t is None else t for t in f.trials_to_top], dtype=float)
-        draws = rng.integers(0, len(values), size=(count, len(values)))
+        draws = rng.integers(0, len(values), size=(resamples, len(values)))
         return np.median(values[draws], axis=1)
 
     return percentile_interval(medians(mine) / medians(other))
@@ -339,7 +337,6 @@ def benchmark_sampler(
     import json
     import sys
 
-    from ..reports import COVERAGE
     from ._tabular import load_pool
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -38,7 +38,7 @@ from candidates import (
 )
 
 from ..driver import sweep_summary
-from ..reports import seed_taus
+from ..reports import COVERAGE, seed_taus
 from ._proxy import ProxyCell, ProxyRule, Values
 from ._reference import (
     DEGRADE_POINTS,
@@ -284,11 +284,18 @@ def _side(low: float, high: float) -> str:
 
 
 def _interval(low: float, high: float) -> str:
-    from ..reports import COVERAGE
-
     if math.isnan(low):
         return ", no interval (too few cells)"
     return f", {COVERAGE:.0%} interval {number_text(low)} to {number_text(high)}"
+
+
+def ranked(cell: ProxyCell) -> bool:
+    """Whether a cell takes part in a cut at the reference's shares, the proxy's and the
+    zero-cost predictors' alike: it is measured and has an effect, or every seed diverged
+    (it then ranks lowest)."""
+    return cell.category is not None and (
+        math.isfinite(cell.effect) or cell.diverged == cell.seeds > 0
+    )
 
 
 def with_proxy_shares(cells: list[CellResult]) -> list[CellResult]:
@@ -308,8 +315,7 @@ def with_proxy_shares(cells: list[CellResult]) -> list[CellResult]:
     effects = {
         c.key: c.proxy.effect if math.isfinite(c.proxy.effect) else -math.inf
         for c in cells
-        if c.proxy.category is not None
-        and (math.isfinite(c.proxy.effect) or c.proxy.diverged == c.proxy.seeds > 0)
+        if ranked(c.proxy)
     }
     cut = cut_at_shares(effects, {c.key: c.reference_category for c in cells})
     return [replace(c, proxy_by_shares=cut.get(c.key)) for c in cells]
@@ -398,8 +404,8 @@ def calibration_figures(
     judged = {
         key: rule.judge(run_of[key], [run_of[r] for r in references[key]], values) for key in keys
     }
-    # the zero-cost categories are cut over the cells the proxy measured, as its own are
-    measured = [k for k in keys if judged[k].category is not None]
+    # the zero-cost categories are cut over the cells the proxy's own cut ranks
+    measured = [k for k in keys if ranked(judged[k])]
     zero_cost = {d: descriptor_effects(d, keys, references, functions) for d in DESCRIPTORS}
     zero_categories = {
         d: cut_at_shares({k: zero_cost[d][k] for k in measured}, ref_categories)
