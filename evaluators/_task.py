@@ -31,6 +31,9 @@ from candidates import UserError, suggest
 
 NormFactory = Callable[[int], nn.Module]
 
+#: Training precisions: full float32, or autocast to bfloat16 or float16 (with loss scaling).
+PRECISIONS = ("fp32", "bf16", "fp16")
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -43,24 +46,34 @@ class Budget:
     warmup_fraction: float = 0.1
     clip_grad: float | None = 1.0
     max_steps: int | None = None  # stop after this many steps (a quick smoke-test budget)
+    # fp16 has the range that large trainings overflow in; bf16 the speed of accelerators
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise UserError(f"epochs must be at least 1, but got {self.epochs=}.")
         if self.batch_size < 1:
             raise UserError(f"batch_size must be at least 1, but got {self.batch_size=}.")
+        if self.precision not in PRECISIONS:
+            hint = suggest(self.precision, list(PRECISIONS))
+            raise UserError(
+                f"unknown precision {self.precision!r}{hint} (known: {', '.join(PRECISIONS)})"
+            )
 
     def describe(self) -> str:
         """The budget in one short line.
 
         >>> Budget(epochs=1, batch_size=32, lr=2e-3, max_steps=20).describe()
         '1 epoch (at most 20 steps), batch 32, lr 0.002, clip 1'
+        >>> Budget(epochs=2, precision="fp16").describe()
+        '2 epochs, batch 64, lr 0.001, clip 1, fp16'
         """
         epochs = f"{self.epochs} epoch" + ("" if self.epochs == 1 else "s")
         if self.max_steps is not None:
             epochs += f" (at most {self.max_steps} steps)"
         clip = "none" if self.clip_grad is None else f"{self.clip_grad:g}"
-        return f"{epochs}, batch {self.batch_size}, lr {self.lr:g}, clip {clip}"
+        text = f"{epochs}, batch {self.batch_size}, lr {self.lr:g}, clip {clip}"
+        return text if self.precision == "fp32" else f"{text}, {self.precision}"
 
 
 @dataclass
@@ -179,15 +192,19 @@ RECIPE_RANGES: dict[str, tuple[float, float, bool]] = {
     "depth": (1, math.inf, True),
 }
 
+#: The recipe settings that take one of a few names rather than a number.
+RECIPE_CHOICES: dict[str, tuple[str, ...]] = {"precision": PRECISIONS}
+
 
 def parse_recipe(items: Sequence[str]) -> dict[str, Any]:
     """``KEY=VALUE`` texts (or several joined by commas) as recipe changes, typed as the
     :class:`Budget` field (or ``depth``) they name; ``none`` clears ``clip_grad`` or
-    ``max_steps``. Unknown keys, repeated keys and values out of range are refused.
+    ``max_steps``; ``precision`` is one of :data:`PRECISIONS`. Unknown keys, repeated keys
+    and values out of range are refused.
 
     Example:
-        >>> parse_recipe(["lr=1e-2,clip_grad=none", "depth=8"])
-        {'lr': 0.01, 'clip_grad': None, 'depth': 8}
+        >>> parse_recipe(["lr=1e-2,clip_grad=none", "depth=8,precision=fp16"])
+        {'lr': 0.01, 'clip_grad': None, 'depth': 8, 'precision': 'fp16'}
     """
     types = {f.name: str(f.type) for f in fields(Budget)} | dict.fromkeys(MODEL_SETTINGS, "int")
     out: dict[str, Any] = {}
@@ -206,6 +223,15 @@ def parse_recipe(items: Sequence[str]) -> dict[str, Any]:
         kind = types[key]
         if text.lower() == "none" and "None" in kind:
             out[key] = None
+            continue
+        if key in RECIPE_CHOICES:
+            choices = RECIPE_CHOICES[key]
+            if text.lower() not in choices:
+                raise UserError(
+                    f"recipe {key} must be one of {', '.join(choices)}, not {text!r}"
+                    f"{suggest(text.lower(), list(choices))}"
+                )
+            out[key] = text.lower()
             continue
         integer = kind.startswith("int")
         try:

@@ -1,6 +1,7 @@
 """The training loop: one readable function, the same recipe for every candidate.
 
-AdamW with linear warmup and cosine decay, optional gradient clipping, seeded. Two gates turn
+AdamW with linear warmup and cosine decay, optional gradient clipping, float32 or mixed
+precision (bf16, or fp16 with loss scaling), seeded. Two gates turn
 bad runs into results rather than exceptions: the stability probe (a non-finite loss or an
 exploding gradient norm ends the run as ``diverged`` at that step) and an optional quality gate
 (a metric on the wrong side of a threshold after some epochs ends it as ``rejected``).
@@ -134,6 +135,25 @@ def _optimizer(model: torch.nn.Module, plan: Budget) -> torch.optim.Optimizer:
     )
 
 
+#: The autocast type of each training precision (None: no autocast).
+AUTOCAST_TYPES: dict[str, torch.dtype | None] = {
+    "fp32": None,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """The autocast context of ``precision`` on ``device`` (disabled for fp32).
+
+    >>> with autocast(torch.device("cpu"), "bf16"):
+    ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
+    torch.bfloat16
+    """
+    dtype = AUTOCAST_TYPES[precision]
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
 def train(
     task: Task,
     candidate: str | Candidate = "erf",
@@ -167,6 +187,9 @@ def train(
         total = min(total, plan.max_steps)
     warmup = max(1, int(plan.warmup_fraction * total))
     generator = torch.Generator().manual_seed(seed)
+    # float16 gradients underflow unscaled; the scaler skips a step whose scaled gradients
+    # overflowed and lowers the scale, as mixed-precision training at scale does.
+    scaler = torch.amp.GradScaler(dev.type, enabled=plan.precision == "fp16")
     result = RunResult(
         task=task.name,
         candidate=name,
@@ -191,24 +214,29 @@ def train(
             idx = order[i * plan.batch_size : (i + 1) * plan.batch_size]
             for group in optimizer.param_groups:
                 group["lr"] = plan.lr * _lr_factor(step, total, warmup)
-            loss = task.loss(model, train_split.inputs[idx], train_split.targets[idx])
+            with autocast(dev, plan.precision):
+                loss = task.loss(model, train_split.inputs[idx], train_split.targets[idx])
             if not torch.isfinite(loss):  # stability probe: the loss
                 result.diverged, result.diverged_step = True, step
                 break
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
             limit = plan.clip_grad if plan.clip_grad is not None else math.inf
             grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), limit))
-            if not math.isfinite(grad_norm) or grad_norm > EXPLODING_GRAD_NORM:
+            overflowed = scaler.is_enabled() and not math.isfinite(grad_norm)  # step skipped
+            if not overflowed and (not math.isfinite(grad_norm) or grad_norm > EXPLODING_GRAD_NORM):
                 result.diverged, result.diverged_step = True, step  # ... and the gradients
                 break
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             step += 1
             if progress:
                 progress(step, total)
         if result.diverged:
             break
-        scores = task.score(model, val_split)
+        with autocast(dev, plan.precision):
+            scores = task.score(model, val_split)
         result.epochs, result.steps = epoch, step
         result.value, result.val_loss = scores["metric"], scores["loss"]
         result.best = (
@@ -235,7 +263,8 @@ def train(
         if step >= total:
             break
     if not result.diverged:
-        result.train_loss_eval = task.score(model, train_split)["loss"]
+        with autocast(dev, plan.precision):
+            result.train_loss_eval = task.score(model, train_split)["loss"]
     result.alpha, result.shift = _learned(model)
     result.steps = step
     result.seconds = time.perf_counter() - start

@@ -85,6 +85,26 @@ def test_a_diverging_run_is_a_result() -> None:
     assert result.diverged_step < 2 * 23
 
 
+def test_mixed_precision_trains_and_leaves_float32_as_it_was() -> None:
+    task = get_task("digits-vit")
+    runs = {
+        precision: train(
+            task, "erf", budget=Budget(epochs=1, max_steps=8, precision=precision), device="cpu"
+        )
+        for precision in ("fp32", "bf16", "fp16")
+    }
+    default = train(task, "erf", budget=Budget(epochs=1, max_steps=8), device="cpu")
+    assert default.curve == runs["fp32"].curve  # float32 is the default, step for step
+    for precision in ("bf16", "fp16"):
+        run = runs[precision]
+        assert not run.diverged and run.steps == 8 and math.isfinite(run.value)
+        # autocast was on: the losses differ from float32's in their low digits
+        loss, full = run.curve[0]["train_loss"], runs["fp32"].curve[0]["train_loss"]
+        assert loss != full and loss == pytest.approx(full, rel=0.05)
+    with pytest.raises(ValueError, match="did you mean 'fp16'"):
+        Budget(epochs=1, precision="fp61")
+
+
 def test_quality_gate_rejects() -> None:
     task = get_task("digits-vit")
     gate = QualityGate(after_epochs=1, threshold=1.01)  # no run reaches 101 % accuracy
@@ -114,7 +134,10 @@ def test_unknown_names_get_a_did_you_mean() -> None:
 
 
 def test_apply_recipe_changes_a_copy_and_refuses_unknown_settings() -> None:
-    known = "batch_size, clip_grad, depth, epochs, lr, max_steps, warmup_fraction, weight_decay"
+    known = (
+        "batch_size, clip_grad, depth, epochs, lr, max_steps, precision, warmup_fraction, "
+        "weight_decay"
+    )
     message = rf"not a recipe setting: learning_rate \(known: {known}\)"
     with pytest.raises(ValueError, match=message):
         apply_recipe(get_task("mnist1d"), "default", {"learning_rate": 1.0})

@@ -103,6 +103,10 @@ def test_objectives_other_than_final_need_the_lr_sweep() -> None:
         (["run", "--protocol", "lr-sweep", "--pruner", "median"], "a pruner would leave"),
         (["run", "--objective", "pareto"], "use it with --protocol lr-sweep"),
         (["evaluate", "erf", "--task", "mnist1d", "--recipe", "lr=1,lr=2"], "given twice"),
+        (
+            ["evaluate", "erf", "--task", "mnist1d", "--recipe", "precision=fp61"],
+            "recipe precision must be one of fp32, bf16, fp16, not 'fp61'; did you mean 'fp16'?",
+        ),
     ],
 )
 def test_protocols_refuse_what_they_cannot_do(
