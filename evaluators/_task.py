@@ -46,7 +46,8 @@ class Budget:
     warmup_fraction: float = 0.1
     clip_grad: float | None = 1.0
     max_steps: int | None = None  # stop after this many steps (a quick smoke-test budget)
-    # fp16 has the range that large trainings overflow in; bf16 the speed of accelerators
+    # autocast: fp16 has the narrow range mixed-precision trainings overflow in, bf16
+    # float32's range at half the bits
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
@@ -55,9 +56,9 @@ class Budget:
         if self.batch_size < 1:
             raise UserError(f"batch_size must be at least 1, but got {self.batch_size=}.")
         if self.precision not in PRECISIONS:
-            hint = suggest(self.precision, list(PRECISIONS))
             raise UserError(
-                f"unknown precision {self.precision!r}{hint} (known: {', '.join(PRECISIONS)})"
+                f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}"
+                f"{suggest(str(self.precision).lower(), PRECISIONS)}"
             )
 
     def describe(self) -> str:

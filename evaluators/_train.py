@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -75,6 +75,7 @@ class RunResult:
     rejected_epoch: int | None = None
     stopped_early: bool = False  # the report callback (a pruner) asked to stop
     steps: int = 0
+    skipped_steps: int = 0  # fp16 steps the loss scaler skipped for overflowing gradients
     epochs: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -154,6 +155,32 @@ def autocast(device: torch.device, precision: str) -> torch.autocast:
     return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
+def _step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    clip: float | None,
+) -> Literal["stepped", "skipped", "diverged"]:
+    """Clip and apply the gradients of one backward pass: ``stepped``, ``skipped`` (float16
+    overflow: the scaler skips the step and lowers its scale) or ``diverged`` (non-finite or
+    exploding gradients, or float16 gradients that overflow even at a loss scale below 1)."""
+    scaler.unscale_(optimizer)
+    limit = clip if clip is not None else math.inf
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), limit))
+    if math.isfinite(grad_norm) and grad_norm <= EXPLODING_GRAD_NORM:
+        scaler.step(optimizer)
+        scaler.update()
+        return "stepped"
+    if not scaler.is_enabled() or math.isfinite(grad_norm):
+        return "diverged"
+    scale = scaler.get_scale()
+    scaler.step(optimizer)  # skips the step if the scaler found non-finite gradients
+    scaler.update()
+    if scaler.get_scale() >= scale:  # not skipped: the norm alone overflowed
+        return "diverged"
+    return "skipped" if scaler.get_scale() >= 1 else "diverged"
+
+
 def train(
     task: Task,
     candidate: str | Candidate = "erf",
@@ -190,6 +217,8 @@ def train(
     # float16 gradients underflow unscaled; the scaler skips a step whose scaled gradients
     # overflowed and lowers the scale, as mixed-precision training at scale does.
     scaler = torch.amp.GradScaler(dev.type, enabled=plan.precision == "fp16")
+    if plan.precision == "bf16" and dev.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise UserError("precision bf16 asked for, but this CUDA device has no bfloat16")
     result = RunResult(
         task=task.name,
         candidate=name,
@@ -221,15 +250,12 @@ def train(
                 break
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            limit = plan.clip_grad if plan.clip_grad is not None else math.inf
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), limit))
-            overflowed = scaler.is_enabled() and not math.isfinite(grad_norm)  # step skipped
-            if not overflowed and (not math.isfinite(grad_norm) or grad_norm > EXPLODING_GRAD_NORM):
-                result.diverged, result.diverged_step = True, step  # ... and the gradients
+            outcome = _step(model, optimizer, scaler, plan.clip_grad)
+            if outcome == "diverged":  # stability probe: the gradients
+                result.diverged, result.diverged_step = True, step
                 break
-            scaler.step(optimizer)
-            scaler.update()
+            if outcome == "skipped":
+                result.skipped_steps += 1
             step += 1
             if progress:
                 progress(step, total)

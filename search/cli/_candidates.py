@@ -182,6 +182,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                     "train_loss_eval": _finite_or_none(result.train_loss_eval),
                     "diverged": result.diverged,
                     "diverged_step": result.diverged_step,
+                    "skipped_steps": result.skipped_steps,
                     "seconds": round(result.seconds, 3),
                 },
                 allow_nan=False,
@@ -196,6 +197,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         f"{result.task} / {result.candidate} / seed {result.seed}: {outcome}; val loss "
         f"{result.val_loss:.4f}, train loss (eval mode) {result.train_loss_eval:.4f}; "
         f"{result.steps} steps in {result.seconds:.1f} s on {result.device}"
+        + (f" ({result.skipped_steps} skipped for fp16 overflow)" if result.skipped_steps else "")
     )
     if result.alpha is not None:
         shift_text = "-" if result.shift is None else f"{result.shift:.3f}"

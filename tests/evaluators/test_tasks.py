@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -85,24 +86,44 @@ def test_a_diverging_run_is_a_result() -> None:
     assert result.diverged_step < 2 * 23
 
 
-def test_mixed_precision_trains_and_leaves_float32_as_it_was() -> None:
+def test_mixed_precision_trains_under_autocast() -> None:
     task = get_task("digits-vit")
+    assert Budget(epochs=1).precision == "fp32"
     runs = {
         precision: train(
-            task, "erf", budget=Budget(epochs=1, max_steps=8, precision=precision), device="cpu"
+            task, "erf", budget=Budget(epochs=1, max_steps=4, precision=precision), device="cpu"
         )
         for precision in ("fp32", "bf16", "fp16")
     }
-    default = train(task, "erf", budget=Budget(epochs=1, max_steps=8), device="cpu")
-    assert default.curve == runs["fp32"].curve  # float32 is the default, step for step
     for precision in ("bf16", "fp16"):
         run = runs[precision]
-        assert not run.diverged and run.steps == 8 and math.isfinite(run.value)
+        assert not run.diverged and run.steps == 4 and math.isfinite(run.value)
         # autocast was on: the losses differ from float32's in their low digits
         loss, full = run.curve[0]["train_loss"], runs["fp32"].curve[0]["train_loss"]
         assert loss != full and loss == pytest.approx(full, rel=0.05)
-    with pytest.raises(ValueError, match="did you mean 'fp16'"):
+    with pytest.raises(ValueError, match="not 'fp61'; did you mean 'fp16'"):
         Budget(epochs=1, precision="fp61")
+
+
+def test_float16_overflow_skips_steps_and_overflow_at_every_scale_diverges() -> None:
+    budget = Budget(epochs=1, max_steps=20, precision="fp16")
+    loud = get_task("digits-vit")
+    base = loud.loss
+    # gradients 1000 times larger overflow float16 at the scaler's first scales, not unscaled
+    loud.loss = lambda model, x, y: 1000 * base(model, x, y)  # type: ignore[method-assign]
+    result = train(loud, "erf", budget=budget, device="cpu")
+    assert not result.diverged and result.steps == 20
+    assert 0 < result.skipped_steps < 20
+    # sqrt(|c|) at c = 0 (the class token starts at zero) has a NaN gradient at any scale
+    broken = get_task("digits-vit")
+    broken.loss = lambda model, x, y: (  # type: ignore[method-assign]
+        base(model, x, y) + 0.0 * model.cls.abs().sqrt().sum()
+    )
+    result = train(broken, "erf", budget=budget, device="cpu")
+    # halving from 2**16, the scale falls below 1 at the 17th skipped step
+    assert result.diverged and result.diverged_step == 16 and result.skipped_steps == 16
+    full = train(broken, "erf", budget=replace(budget, precision="fp32"), device="cpu")
+    assert full.diverged and full.diverged_step == 0
 
 
 def test_quality_gate_rejects() -> None:
