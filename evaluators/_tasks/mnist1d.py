@@ -80,10 +80,11 @@ class MNIST1D(Task):
 @register_task
 class MNIST1DDeep(MNIST1D):
     """MNIST-1D under the recipe calibration found closest to the paper's Section 3: twice the
-    depth, a ten times higher rate, no gradient clipping, 8 epochs. It is the first proxy whose
-    categories beat the zero-cost predictor's (decisive cells: agreement 68%, κ 0.53 against
-    0.33; docs/calibration.md): a large rate with nothing to clip it is where the functions'
-    stability shows in a few hundred steps.
+    depth, a ten times higher rate, no gradient clipping, 8 epochs. By the fixed rules its
+    categories agree best with the paper's (all 123 cells: 74%, κ 0.49; docs/calibration.md),
+    but like for like it does not beat the zero-cost output spread, and its ranking of the
+    catalog does not repeat from seed to seed (τ 0.41): a large rate with nothing to clip it
+    shows the paper's large effects in a few hundred steps, not small differences.
 
     >>> task = MNIST1DDeep()
     >>> task.depth, task.budget("default").lr, task.budget("default").clip_grad
@@ -92,7 +93,7 @@ class MNIST1DDeep(MNIST1D):
 
     name: ClassVar[str] = "mnist1d-deep"
     description: ClassVar[str] = "MNIST-1D, 8-layer sequence ViT at lr 2e-2 unclipped (calibrated)"
-    typical_seconds: ClassVar[float | None] = None
+    typical_seconds: ClassVar[float | None] = 25  # calibrate --cells decisive, one thread
     depth: int = 8
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(epochs=1, batch_size=128, lr=2e-2, clip_grad=None),
