@@ -19,6 +19,7 @@ from ._layer import (
     norm_factory,
     resolve_candidate,
 )
+from ._probe import attention_logit_peak
 from ._standalone import ExportError, check_standalone, class_name, standalone_source
 from ._task import (
     Budget,
@@ -44,6 +45,7 @@ __all__ = [
     "Split",
     "Task",
     "apply_recipe",
+    "attention_logit_peak",
     "check_standalone",
     "class_name",
     "convert_norms",

@@ -29,7 +29,8 @@ import torch
 from candidates import TEMPLATE, Candidate, Shift, UserError
 
 from ._layer import PointwiseNorm, norm_factory
-from ._task import Budget, Task
+from ._probe import attention_logit_peak
+from ._task import Budget, Split, Task
 
 #: A gradient norm above this (before clipping) counts as an explosion.
 EXPLODING_GRAD_NORM = 1e4
@@ -76,6 +77,8 @@ class RunResult:
     stopped_early: bool = False  # the report callback (a pruner) asked to stop
     steps: int = 0
     skipped_steps: int = 0  # fp16 steps the loss scaler skipped for overflowing gradients
+    # the largest |q·k|/√d on a validation batch after training (None: no attention layers)
+    attention_logit_peak: float | None = None
     epochs: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -289,8 +292,12 @@ def train(
         if step >= total:
             break
     if not result.diverged:
+        batch = Split(val_split.inputs[: plan.batch_size], val_split.targets[: plan.batch_size])
         with autocast(dev, plan.precision):
             result.train_loss_eval = task.score(model, train_split)["loss"]
+            result.attention_logit_peak = attention_logit_peak(
+                model, lambda: task.score(model, batch)
+            )
     result.alpha, result.shift = _learned(model)
     result.steps = step
     result.seconds = time.perf_counter() - start

@@ -131,8 +131,8 @@ def _tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+def _finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -183,6 +183,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                     "diverged": result.diverged,
                     "diverged_step": result.diverged_step,
                     "skipped_steps": result.skipped_steps,
+                    "attention_logit_peak": _finite_or_none(result.attention_logit_peak),
                     "seconds": round(result.seconds, 3),
                 },
                 allow_nan=False,
@@ -202,6 +203,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if result.alpha is not None:
         shift_text = "-" if result.shift is None else f"{result.shift:.3f}"
         print(f"learned alpha {result.alpha:.3f}, shift {shift_text}")
+    if result.attention_logit_peak is not None:
+        print(f"largest attention logit |q·k|/√d {result.attention_logit_peak:.1f}")
     return 0
 
 

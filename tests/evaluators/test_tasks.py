@@ -66,6 +66,7 @@ def test_quick_run_is_deterministic(name: str) -> None:
     assert a.value == b.value and a.train_loss_eval == b.train_loss_eval
     assert len(a.curve) == a.epochs and a.alpha is not None and a.shift is not None
     assert a.seconds > 0 and a.parameters > 0
+    assert a.attention_logit_peak is not None and 0 < a.attention_logit_peak < math.inf
 
 
 @pytest.mark.slow  # every baseline on every task: about 25 s

@@ -246,9 +246,12 @@ def test_tasks_and_evaluate_json(capsys: pytest.CaptureFixture[str]) -> None:
         "train_loss_eval",
         "diverged",
         "diverged_step",
+        "skipped_steps",
+        "attention_logit_peak",
         "seconds",
     }
     assert data["task"] == "digits-vit" and data["diverged"] is False
+    assert data["skipped_steps"] == 0 and data["attention_logit_peak"] > 0
 
 
 def test_evaluate_refuses_bad_names() -> None:
@@ -271,7 +274,7 @@ def test_evaluate_of_a_diverging_candidate_is_valid_json() -> None:
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)  # strict JSON: no NaN
     assert data["diverged"] is True and data["value"] is None
-    assert isinstance(data["diverged_step"], int)
+    assert isinstance(data["diverged_step"], int) and data["attention_logit_peak"] is None
 
 
 def test_a_run_refuses_a_bad_expression_before_ray_starts(tmp_path: Path) -> None:
