@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -108,9 +108,15 @@ def benchmark_generate(
 
 
 def _time_fwd_bwd(
-    modules: Mapping[str, Any], x: Any, *, repeats: int, warmup: int = 5
+    modules: Mapping[str, Any],
+    x: Any,
+    *,
+    repeats: int,
+    warmup: int = 5,
+    sync: Callable[[], None] = lambda: None,
 ) -> dict[str, float]:
-    """Median seconds of one forward + backward pass of each module.
+    """Median seconds of one forward + backward pass of each module; ``sync`` waits for the
+    device (CUDA runs asynchronously: without it a pass would time its launch only).
 
     The modules take turns, one pass each per round, so a change in the machine's load (another
     process, frequency scaling) falls on all of them alike and their ratio stays fair.
@@ -121,30 +127,47 @@ def _time_fwd_bwd(
     for i in range(warmup + repeats):
         for name, module in modules.items():
             x.grad = None
+            sync()
             start = time.perf_counter()
             module(x).sum().backward()
+            sync()
             if i >= warmup:
                 times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
 def benchmark_layer(
-    *, shape: tuple[int, int, int] = (32, 128, 256), repeats: int = 30, compile_too: bool = True
+    *,
+    shape: tuple[int, int, int] = (32, 128, 256),
+    repeats: int = 30,
+    compile_too: bool = True,
+    device: str = "cpu",
 ) -> dict[str, float]:
-    """PointwiseNorm(erf) against nn.LayerNorm on the same (B, T, C) tensor, in one process."""
+    """PointwiseNorm(erf) against nn.LayerNorm on the same (B, T, C) tensor, in one process,
+    on ``device`` (cpu, cuda or auto)."""
     import torch
 
-    from evaluators import PointwiseNorm
+    from evaluators import PointwiseNorm, resolve_device
 
+    dev = resolve_device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.manual_seed(0)
-    x = torch.randn(*shape, requires_grad=True)
-    layers = {"layernorm": torch.nn.LayerNorm(shape[-1]), "erf": PointwiseNorm(shape[-1], "erf")}
+    x = torch.randn(*shape, device=dev, requires_grad=True)
+    layers = {
+        "layernorm": torch.nn.LayerNorm(shape[-1]).to(dev),
+        "erf": PointwiseNorm(shape[-1], "erf").to(dev),
+    }
     figures: dict[str, float] = {}
-    for name, seconds in _time_fwd_bwd(layers, x, repeats=repeats).items():
+    for name, seconds in _time_fwd_bwd(layers, x, repeats=repeats, sync=sync).items():
         figures[f"eager_{name}"] = seconds
     figures["eager_ratio"] = figures["eager_erf"] / figures["eager_layernorm"]
+    where = (
+        torch.cuda.get_device_name(dev)
+        if dev.type == "cuda"
+        else f"{torch.get_num_threads()} threads"
+    )
     print(
-        f"forward+backward on {tuple(shape)} float32, {torch.get_num_threads()} threads, "
+        f"forward+backward on {tuple(shape)} float32, {where}, "
         f"median of {repeats}, the two layers taking turns"
     )
     print(
@@ -155,7 +178,7 @@ def benchmark_layer(
     if compile_too:
         try:
             compiled = {name: torch.compile(layer) for name, layer in layers.items()}
-            for name, seconds in _time_fwd_bwd(compiled, x, repeats=repeats).items():
+            for name, seconds in _time_fwd_bwd(compiled, x, repeats=repeats, sync=sync).items():
                 figures[f"compiled_{name}"] = seconds
             figures["compiled_ratio"] = figures["compiled_erf"] / figures["compiled_layernorm"]
             print(

@@ -102,7 +102,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         )
     if args.target in ("layer", "all"):
         for shape in args.shape:
-            benchmark_layer(shape=shape, compile_too=not args.no_compile)
+            benchmark_layer(shape=shape, compile_too=not args.no_compile, device=args.device)
     if args.target in ("tasks", "all"):
         benchmark_tasks(budget=args.budget)
     if args.target in ("search", "all"):
@@ -185,6 +185,9 @@ def add_experiment_commands(sub: Any) -> None:
         help="task budget for `tasks` and `search` (default: default)",
     )
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile in `layer`")
+    p.add_argument(
+        "--device", default="cpu", help="where `layer` runs: cpu (default), cuda or auto"
+    )
     p.add_argument(
         "--shape",
         nargs="+",

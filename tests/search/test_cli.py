@@ -199,6 +199,8 @@ def test_benchmark_layer_at_given_shapes() -> None:
     assert proc.stdout.count("ratio") == 2
     bad = run("benchmark", "layer", "--shape", "2,8")
     assert bad.returncode == 2 and "three positive integers" in bad.stderr
+    where = run("benchmark", "layer", "--no-compile", "--shape", "2,8,16", "--device", "tpu")
+    assert where.returncode == 2 and "device must be cpu, cuda or auto" in where.stderr
 
 
 def test_check_with_grammar_primitives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
