@@ -22,6 +22,7 @@ from ._layer import (
 from ._probe import attention_logit_peak
 from ._standalone import ExportError, check_standalone, class_name, standalone_source
 from ._task import (
+    PRECISIONS,
     Budget,
     Split,
     Task,
@@ -36,6 +37,7 @@ from ._train import QualityGate, RunResult, resolve_device, train
 __all__ = [
     "MAX_SLOPE",
     "NORM_LAYERS",
+    "PRECISIONS",
     "Budget",
     "ExportError",
     "PointwiseNorm",

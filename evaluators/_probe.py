@@ -26,38 +26,89 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def _logit_peak(attn: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor) -> float:
-    """max |q·k|/√d over the heads of one call, from the module's own projections."""
+def _masked(
+    attn_mask: torch.Tensor | None,
+    key_padding_mask: torch.Tensor | None,
+    shape: tuple[int, int, int, int],
+) -> torch.Tensor | None:
+    """The (B, H, T, S) pairs a call does not attend to (True), from its masks: a boolean mask's
+    True, a float mask's −inf; None when nothing is masked."""
+    b, heads, t, s = shape
+    masked = None
+    if attn_mask is not None:
+        m = attn_mask if attn_mask.dtype == torch.bool else torch.isneginf(attn_mask)
+        masked = m.reshape(b, heads, t, s) if m.dim() == 3 else m.expand(b, heads, t, s)
+    if key_padding_mask is not None:
+        m = (
+            key_padding_mask
+            if key_padding_mask.dtype == torch.bool
+            else torch.isneginf(key_padding_mask)
+        )
+        m = m.reshape(b, 1, 1, s).expand(b, heads, t, s)
+        masked = m if masked is None else masked | m
+    return masked
+
+
+def _logit_peak(
+    attn: nn.MultiheadAttention,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    attn_mask: torch.Tensor | None,
+    key_padding_mask: torch.Tensor | None,
+) -> float:
+    """max |q·k|/√d over the heads and the attended pairs of one call, from the module's own
+    projections, in float32 whatever autocast is on (a float16 product would overflow on its
+    own, before the model's scaled attention does)."""
     d, heads = attn.embed_dim, attn.num_heads
-    if not attn.batch_first:  # (T, B, C) -> (B, T, C)
+    if query.dim() == 2:  # unbatched (T, C)
+        query, key = query.unsqueeze(0), key.unsqueeze(0)
+    elif not attn.batch_first:  # (T, B, C) -> (B, T, C)
         query, key = query.transpose(0, 1), key.transpose(0, 1)
     if attn.in_proj_weight is not None:
         w_q, w_k = attn.in_proj_weight[:d], attn.in_proj_weight[d : 2 * d]
     else:
         w_q, w_k = attn.q_proj_weight, attn.k_proj_weight
     bias = attn.in_proj_bias
-    q = F.linear(query, w_q, None if bias is None else bias[:d])
-    k = F.linear(key, w_k, None if bias is None else bias[d : 2 * d])
-    b, t, s = q.shape[0], q.shape[1], k.shape[1]
-    q = q.reshape(b, t, heads, d // heads).transpose(1, 2)  # (B, H, T, d/H)
-    k = k.reshape(b, s, heads, d // heads).transpose(1, 2)
-    logits = q @ k.transpose(-1, -2) / math.sqrt(d // heads)
-    return float(logits.abs().amax())
+    b_q, b_k = (None, None) if bias is None else (bias[:d].float(), bias[d : 2 * d].float())
+    with torch.autocast(query.device.type, enabled=False):
+        q = F.linear(query.float(), w_q.float(), b_q)
+        k = F.linear(key.float(), w_k.float(), b_k)
+        b, t, s = q.shape[0], q.shape[1], k.shape[1]
+        q = q.reshape(b, t, heads, d // heads).transpose(1, 2)  # (B, H, T, d/H)
+        k = k.reshape(b, s, heads, d // heads).transpose(1, 2)
+        logits = (q @ k.transpose(-1, -2) / math.sqrt(d // heads)).abs()
+    masked = _masked(attn_mask, key_padding_mask, (b, heads, t, s))
+    if masked is not None:
+        logits = logits.masked_fill(masked, 0.0)
+    return float(logits.amax())
+
+
+#: Where nn.MultiheadAttention.forward takes these arguments when they come by position.
+_POSITIONS = {"query": 0, "key": 1, "key_padding_mask": 3, "attn_mask": 5}
 
 
 @torch.no_grad()
 def attention_logit_peak(model: nn.Module, forward: Callable[[], Any]) -> float | None:
-    """The largest |q·k|/√d that any :class:`torch.nn.MultiheadAttention` of ``model`` computes
-    while ``forward()`` runs (``inf`` if one overflows), or ``None`` when the model has none."""
+    """The largest |q·k|/√d, over the pairs a call attends to, that any
+    :class:`torch.nn.MultiheadAttention` of ``model`` computes while ``forward()`` runs
+    (float32; ``inf`` past float32's range, ``nan`` if an input was not a number), or ``None``
+    when the model has none."""
     layers = [m for m in model.modules() if isinstance(m, nn.MultiheadAttention)]
     if not layers:
         return None
     peaks: list[float] = []
 
     def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        query = args[0] if args else kwargs["query"]
-        key = args[1] if len(args) > 1 else kwargs["key"]
-        peaks.append(_logit_peak(cast(nn.MultiheadAttention, module), query, key))
+        def given(name: str) -> Any:
+            i = _POSITIONS[name]
+            return args[i] if len(args) > i else kwargs.get(name)
+
+        attn = cast(nn.MultiheadAttention, module)
+        peaks.append(
+            _logit_peak(
+                attn, given("query"), given("key"), given("attn_mask"), given("key_padding_mask")
+            )
+        )
 
     handles = [m.register_forward_pre_hook(hook, with_kwargs=True) for m in layers]
     try:

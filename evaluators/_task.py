@@ -31,8 +31,13 @@ from candidates import UserError, suggest
 
 NormFactory = Callable[[int], nn.Module]
 
-#: Training precisions: full float32, or autocast to bfloat16 or float16 (with loss scaling).
-PRECISIONS = ("fp32", "bf16", "fp16")
+#: Training precisions and their autocast types: float32 (no autocast), or autocast to
+#: bfloat16 or float16 (the latter with loss scaling).
+PRECISIONS: dict[str, torch.dtype | None] = {
+    "fp32": None,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class Budget:
         if self.precision not in PRECISIONS:
             raise UserError(
                 f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}"
-                f"{suggest(str(self.precision).lower(), PRECISIONS)}"
+                f"{suggest(str(self.precision).lower(), list(PRECISIONS))}"
             )
 
     def describe(self) -> str:
@@ -194,7 +199,7 @@ RECIPE_RANGES: dict[str, tuple[float, float, bool]] = {
 }
 
 #: The recipe settings that take one of a few names rather than a number.
-RECIPE_CHOICES: dict[str, tuple[str, ...]] = {"precision": PRECISIONS}
+RECIPE_CHOICES: dict[str, tuple[str, ...]] = {"precision": tuple(PRECISIONS)}
 
 
 def parse_recipe(items: Sequence[str]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from candidates import TEMPLATE, Candidate, Shift, UserError
 
 from ._layer import PointwiseNorm, norm_factory
 from ._probe import attention_logit_peak
-from ._task import Budget, Split, Task
+from ._task import PRECISIONS, Budget, Split, Task
 
 #: A gradient norm above this (before clipping) counts as an explosion.
 EXPLODING_GRAD_NORM = 1e4
@@ -139,14 +139,6 @@ def _optimizer(model: torch.nn.Module, plan: Budget) -> torch.optim.Optimizer:
     )
 
 
-#: The autocast type of each training precision (None: no autocast).
-AUTOCAST_TYPES: dict[str, torch.dtype | None] = {
-    "fp32": None,
-    "bf16": torch.bfloat16,
-    "fp16": torch.float16,
-}
-
-
 def autocast(device: torch.device, precision: str) -> torch.autocast:
     """The autocast context of ``precision`` on ``device`` (disabled for fp32).
 
@@ -154,7 +146,7 @@ def autocast(device: torch.device, precision: str) -> torch.autocast:
     ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
     torch.bfloat16
     """
-    dtype = AUTOCAST_TYPES[precision]
+    dtype = PRECISIONS[precision]
     return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
@@ -166,7 +158,8 @@ def _step(
 ) -> Literal["stepped", "skipped", "diverged"]:
     """Clip and apply the gradients of one backward pass: ``stepped``, ``skipped`` (float16
     overflow: the scaler skips the step and lowers its scale) or ``diverged`` (non-finite or
-    exploding gradients, or float16 gradients that overflow even at a loss scale below 1)."""
+    exploding gradients, or float16 gradients that overflow even unscaled, at a loss scale
+    of 1)."""
     scaler.unscale_(optimizer)
     limit = clip if clip is not None else math.inf
     grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), limit))

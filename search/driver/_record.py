@@ -97,7 +97,15 @@ def load_trials(studies: Iterable[optuna.Study]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    for name in ("value", "best", "val_loss", "train_loss_eval", "seconds", "cpu_seconds"):
+    for name in (
+        "value",
+        "best",
+        "val_loss",
+        "train_loss_eval",
+        "seconds",
+        "cpu_seconds",
+        "attention_logit_peak",
+    ):
         table[name] = table[name].map(as_number)
     for name in ("diverged", "rejected", "stopped_early", "retried", "duplicate"):
         table[name] = table[name].fillna(False).astype(bool)

@@ -67,6 +67,7 @@ def test_quick_run_is_deterministic(name: str) -> None:
     assert len(a.curve) == a.epochs and a.alpha is not None and a.shift is not None
     assert a.seconds > 0 and a.parameters > 0
     assert a.attention_logit_peak is not None and 0 < a.attention_logit_peak < math.inf
+    assert a.attention_logit_peak == b.attention_logit_peak
 
 
 @pytest.mark.slow  # every baseline on every task: about 25 s

@@ -138,3 +138,11 @@ def test_recipe_flag_is_repeatable_and_takes_commas() -> None:
     from search.cli import recipe_items
 
     assert recipe_items(args) == ("lr=1e-2", "depth=8", "epochs=2")
+
+
+def test_recipe_help_names_every_precision(capsys: pytest.CaptureFixture[str]) -> None:
+    from evaluators import PRECISIONS
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    assert f"precision={'|'.join(PRECISIONS)}" in "".join(capsys.readouterr().out.split())
