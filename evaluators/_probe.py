@@ -26,25 +26,25 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _blocked(mask: torch.Tensor) -> torch.Tensor:
+    """Where a mask forbids attending: a boolean mask's True, a float mask's −inf."""
+    return mask if mask.dtype == torch.bool else torch.isneginf(mask)
+
+
 def _masked(
     attn_mask: torch.Tensor | None,
     key_padding_mask: torch.Tensor | None,
     shape: tuple[int, int, int, int],
 ) -> torch.Tensor | None:
-    """The (B, H, T, S) pairs a call does not attend to (True), from its masks: a boolean mask's
-    True, a float mask's −inf; None when nothing is masked."""
+    """The (B, H, T, S) pairs a call does not attend to (True), from its masks; None when
+    nothing is masked."""
     b, heads, t, s = shape
     masked = None
     if attn_mask is not None:
-        m = attn_mask if attn_mask.dtype == torch.bool else torch.isneginf(attn_mask)
+        m = _blocked(attn_mask)
         masked = m.reshape(b, heads, t, s) if m.dim() == 3 else m.expand(b, heads, t, s)
     if key_padding_mask is not None:
-        m = (
-            key_padding_mask
-            if key_padding_mask.dtype == torch.bool
-            else torch.isneginf(key_padding_mask)
-        )
-        m = m.reshape(b, 1, 1, s).expand(b, heads, t, s)
+        m = _blocked(key_padding_mask).reshape(b, 1, 1, s).expand(b, heads, t, s)
         masked = m if masked is None else masked | m
     return masked
 

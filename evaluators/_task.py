@@ -40,6 +40,16 @@ PRECISIONS: dict[str, torch.dtype | None] = {
 }
 
 
+def not_one_of(what: str, value: object, choices: tuple[str, ...]) -> UserError:
+    """The error for a setting that takes one of a few names, with a did-you-mean.
+
+    >>> str(not_one_of("precision", "fp61", ("fp32", "fp16")))
+    "precision must be one of fp32, fp16, not 'fp61'; did you mean 'fp16'?"
+    """
+    hint = suggest(str(value).lower(), list(choices))
+    return UserError(f"{what} must be one of {', '.join(choices)}, not {value!r}{hint}")
+
+
 @dataclass(frozen=True)
 class Budget:
     """How much training a run gets; the recipe is the same for every candidate function."""
@@ -61,10 +71,7 @@ class Budget:
         if self.batch_size < 1:
             raise UserError(f"batch_size must be at least 1, but got {self.batch_size=}.")
         if self.precision not in PRECISIONS:
-            raise UserError(
-                f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}"
-                f"{suggest(str(self.precision).lower(), list(PRECISIONS))}"
-            )
+            raise not_one_of("precision", self.precision, tuple(PRECISIONS))
 
     def describe(self) -> str:
         """The budget in one short line.
@@ -233,10 +240,7 @@ def parse_recipe(items: Sequence[str]) -> dict[str, Any]:
         if key in RECIPE_CHOICES:
             choices = RECIPE_CHOICES[key]
             if text.lower() not in choices:
-                raise UserError(
-                    f"recipe {key} must be one of {', '.join(choices)}, not {text!r}"
-                    f"{suggest(text.lower(), list(choices))}"
-                )
+                raise not_one_of(f"recipe {key}", text, choices)
             out[key] = text.lower()
             continue
         integer = kind.startswith("int")
