@@ -189,8 +189,9 @@ def get_task(name: str) -> Task:
     return _REGISTRY[name]()
 
 
-#: Recipe settings beside the fields of :class:`Budget`.
-MODEL_SETTINGS = ("depth",)
+#: Recipe settings beside the fields of :class:`Budget`: the model's shape, where a task has it
+#: (every built-in task has both; a width is a multiple of the task's ``heads``).
+MODEL_SETTINGS = ("depth", "width")
 
 
 #: The values a recipe setting may take: (lowest, highest, whether the lowest is allowed).
@@ -203,6 +204,7 @@ RECIPE_RANGES: dict[str, tuple[float, float, bool]] = {
     "clip_grad": (0, math.inf, False),
     "max_steps": (1, math.inf, True),
     "depth": (1, math.inf, True),
+    "width": (1, math.inf, True),
 }
 
 #: The recipe settings that take one of a few names rather than a number.
@@ -211,7 +213,7 @@ RECIPE_CHOICES: dict[str, tuple[str, ...]] = {"precision": tuple(PRECISIONS)}
 
 def parse_recipe(items: Sequence[str]) -> dict[str, Any]:
     """``KEY=VALUE`` texts (or several joined by commas) as recipe changes, typed as the
-    :class:`Budget` field (or ``depth``) they name; ``none`` clears ``clip_grad`` or
+    :class:`Budget` field (or ``depth``, ``width``) they name; ``none`` clears ``clip_grad`` or
     ``max_steps``; ``precision`` is one of :data:`PRECISIONS`. Unknown keys, repeated keys
     and values out of range are refused.
 
@@ -263,14 +265,15 @@ def parse_recipe(items: Sequence[str]) -> dict[str, Any]:
 
 def apply_recipe(task: Task, budget: str | int, recipe: Mapping[str, Any]) -> tuple[Task, Budget]:
     """A copy of ``task`` and its ``budget`` with the recipe changes applied: any field of
-    :class:`Budget` (``lr``, ``clip_grad``, ``warmup_fraction``, …) and ``depth`` for the tasks
-    that have one (all the built-in tasks). Unknown settings are refused, naming the known ones.
+    :class:`Budget` (``lr``, ``clip_grad``, ``warmup_fraction``, …) and ``depth`` and ``width``
+    for the tasks that have them (all the built-in tasks). Unknown settings are refused, naming
+    the known ones.
 
     Example:
         >>> base = get_task("mnist1d")
-        >>> task, plan = apply_recipe(base, "default", {"lr": 1e-2, "depth": 8})
-        >>> plan.lr, task.depth, base.depth
-        (0.01, 8, 4)
+        >>> task, plan = apply_recipe(base, "default", {"lr": 1e-2, "depth": 8, "width": 32})
+        >>> plan.lr, task.depth, task.width, base.depth, base.width
+        (0.01, 8, 32, 4, 64)
     """
     plan = task.budget(budget)
     known = {f.name for f in fields(Budget)}
@@ -280,9 +283,18 @@ def apply_recipe(task: Task, budget: str | int, recipe: Mapping[str, Any]) -> tu
             f"not a recipe setting: {', '.join(unknown)} "
             f"(known: {', '.join(sorted(known | set(MODEL_SETTINGS)))})"
         )
-    if "depth" in recipe:
-        if not isinstance(getattr(task, "depth", None), int):
-            raise UserError(f"task {task.name} has no depth setting to change")
-        task = copy.copy(task)  # the caller's task (a worker keeps its tasks) keeps its depth
-        task.depth = int(recipe["depth"])  # type: ignore[attr-defined]
-    return task, replace(plan, **{k: v for k, v in recipe.items() if k != "depth"})
+    shape = {k: int(v) for k, v in recipe.items() if k in MODEL_SETTINGS}
+    for key in shape:
+        if not isinstance(getattr(task, key, None), int):
+            raise UserError(f"task {task.name} has no {key} setting to change")
+    heads = getattr(task, "heads", 1)
+    if "width" in shape and shape["width"] % heads:
+        raise UserError(
+            f"recipe width must be a multiple of task {task.name}'s {heads} attention heads, "
+            f"not {shape['width']}"
+        )
+    if shape:
+        task = copy.copy(task)  # the caller's task (a worker keeps its tasks) keeps its shape
+        for key, value in shape.items():
+            setattr(task, key, value)
+    return task, replace(plan, **{k: v for k, v in recipe.items() if k not in MODEL_SETTINGS})

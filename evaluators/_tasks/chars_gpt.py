@@ -77,6 +77,8 @@ class CharsGPT(Task):
     description: ClassVar[str] = "Python reference text (pydoc_data), 4-layer char GPT"
     typical_seconds: ClassVar[float | None] = 14  # sanity panel, one thread
     depth: int = 4  # Transformer blocks; part of the recipe, the same for every function
+    width: int = 64  # channels; part of the recipe like depth (the scale ladder varies it)
+    heads: int = 4  # attention heads: a width is a multiple of this
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(epochs=1, batch_size=32, lr=2e-3, max_steps=20),
         "default": Budget(epochs=2, batch_size=32, lr=2e-3),
@@ -90,7 +92,7 @@ class CharsGPT(Task):
         return _windows(ids[:200_000]), _windows(ids[cut:])
 
     def build_model(self, norm: NormFactory) -> nn.Module:
-        return _GPT(norm, depth=self.depth)
+        return _GPT(norm, width=self.width, depth=self.depth, heads=self.heads)
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = model(inputs)

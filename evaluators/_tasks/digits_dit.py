@@ -108,6 +108,8 @@ class DigitsDiT(Task):
     description: ClassVar[str] = "class-conditional denoising of the digits, 4-block DiT"
     typical_seconds: ClassVar[float | None] = 12  # sanity panel, one thread
     depth: int = 4  # DiT blocks; part of the recipe, the same for every function
+    width: int = 64  # channels; part of the recipe like depth (the scale ladder varies it)
+    heads: int = 4  # attention heads: a width is a multiple of this
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(epochs=2, batch_size=64, lr=2e-3),
         "default": Budget(epochs=20, batch_size=64, lr=2e-3),
@@ -121,7 +123,7 @@ class DigitsDiT(Task):
         )
 
     def build_model(self, norm: NormFactory) -> nn.Module:
-        return _DiT(norm, depth=self.depth)
+        return _DiT(norm, width=self.width, depth=self.depth, heads=self.heads)
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         t = torch.randint(0, STEPS, (inputs.shape[0],), device=inputs.device)

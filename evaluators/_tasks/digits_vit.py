@@ -35,6 +35,8 @@ class DigitsViT(Task):
     description: ClassVar[str] = "8x8 handwritten digits (scikit-learn), 8-layer ViT"
     typical_seconds: ClassVar[float | None] = 32  # sanity panel, one thread
     depth: int = 8  # Transformer blocks; part of the recipe, the same for every function
+    width: int = 64  # channels; part of the recipe like depth (the scale ladder varies it)
+    heads: int = 4  # attention heads: a width is a multiple of this
     # No gradient clipping and a large learning rate: with clipping at 1.0 and lr 2e-3 an
     # 8x8-digit ViT trains with the identity as well as with erf, so the proxy could not see
     # boundedness; this recipe makes unbounded functions degrade (docs/sanity-panel.md).
@@ -58,7 +60,13 @@ class DigitsViT(Task):
     def build_model(self, norm: NormFactory) -> nn.Module:
         # 2×2 patches of the 8×8 image: 16 tokens of 4 pixels, 8 blocks
         return TokenClassifier(
-            norm, to_tokens=Patches2d(2), n_tokens=16, token_dim=4, depth=self.depth
+            norm,
+            to_tokens=Patches2d(2),
+            n_tokens=16,
+            token_dim=4,
+            width=self.width,
+            depth=self.depth,
+            heads=self.heads,
         )
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -49,6 +49,8 @@ class MNIST1D(Task):
     description: ClassVar[str] = "MNIST-1D signals (local generator), 4-layer sequence ViT"
     typical_seconds: ClassVar[float | None] = 30  # sanity panel, one thread
     depth: int = 4  # Transformer blocks; part of the recipe, the same for every function
+    width: int = 64  # channels; part of the recipe like depth (the scale ladder varies it)
+    heads: int = 4  # attention heads: a width is a multiple of this
     # 30 epochs, not 8: at 8 every point-wise function stops near 55% accuracy and only a
     # flattened erf is told apart; at 30 they reach 85-87%, and erf + 1 and 0.5·erf + 0.5·x
     # fall behind erf beyond seed noise (docs/sanity-panel.md).
@@ -64,7 +66,13 @@ class MNIST1D(Task):
     def build_model(self, norm: NormFactory) -> nn.Module:
         # 10 tokens of 4 consecutive samples
         return TokenClassifier(
-            norm, to_tokens=Patches1d(4), n_tokens=10, token_dim=4, depth=self.depth
+            norm,
+            to_tokens=Patches1d(4),
+            n_tokens=10,
+            token_dim=4,
+            width=self.width,
+            depth=self.depth,
+            heads=self.heads,
         )
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ from evaluators import (
     apply_recipe,
     get_task,
     make_norm,
+    parse_recipe,
     task_names,
     train,
 )
@@ -159,7 +160,7 @@ def test_unknown_names_get_a_did_you_mean() -> None:
 def test_apply_recipe_changes_a_copy_and_refuses_unknown_settings() -> None:
     known = (
         "batch_size, clip_grad, depth, epochs, lr, max_steps, precision, warmup_fraction, "
-        "weight_decay"
+        "weight_decay, width"
     )
     message = rf"not a recipe setting: learning_rate \(known: {known}\)"
     with pytest.raises(ValueError, match=message):
@@ -168,6 +169,19 @@ def test_apply_recipe_changes_a_copy_and_refuses_unknown_settings() -> None:
     task, plan = apply_recipe(base, "default", {"clip_grad": None, "depth": 2})
     assert plan.clip_grad is None and plan.lr == base.budget("default").lr
     assert (task.depth, base.depth) == (2, 4)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", ["chars-gpt", "digits-dit", "digits-vit", "mnist1d"])
+def test_width_is_a_recipe_setting_of_every_task(name: str) -> None:
+    base = get_task(name)
+    task, _ = apply_recipe(base, "default", parse_recipe(["width=32"]))
+    narrow = task.build_model(lambda w: make_norm("layernorm", w))
+    wide = base.build_model(lambda w: make_norm("layernorm", w))
+    norms = [m.normalized_shape[0] for m in narrow.modules() if isinstance(m, nn.LayerNorm)]
+    assert norms and set(norms) == {32}
+    assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in wide.parameters())
+    with pytest.raises(ValueError, match="width must be a multiple of .* 4 attention heads"):
+        apply_recipe(base, "default", {"width": 30})
 
 
 @pytest.mark.parametrize(
