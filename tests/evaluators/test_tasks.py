@@ -180,7 +180,7 @@ def test_width_is_a_recipe_setting_of_every_task(name: str) -> None:
     norms = [m.normalized_shape[0] for m in narrow.modules() if isinstance(m, nn.LayerNorm)]
     assert norms and set(norms) == {32}
     assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in wide.parameters())
-    with pytest.raises(ValueError, match="width must be a multiple of .* 4 attention heads"):
+    with pytest.raises(ValueError, match=r"width must be a multiple of .* 4 attention heads"):
         apply_recipe(base, "default", {"width": 30})
 
 
