@@ -10,6 +10,12 @@ Example:
 from __future__ import annotations
 
 from ._convert import Replacement, convert_norms
+from ._growth import (
+    GROWTH_POINTS,
+    SIGNALS,
+    GrowthRecorder,
+    recording_steps,
+)
 from ._layer import (
     MAX_SLOPE,
     NORM_LAYERS,
@@ -35,11 +41,14 @@ from ._task import (
 from ._train import QualityGate, RunResult, resolve_device, train
 
 __all__ = [
+    "GROWTH_POINTS",
     "MAX_SLOPE",
     "NORM_LAYERS",
     "PRECISIONS",
+    "SIGNALS",
     "Budget",
     "ExportError",
+    "GrowthRecorder",
     "PointwiseNorm",
     "QualityGate",
     "Replacement",
@@ -56,6 +65,7 @@ __all__ = [
     "needs_safe_gradient",
     "norm_factory",
     "parse_recipe",
+    "recording_steps",
     "register_task",
     "resolve_candidate",
     "resolve_device",

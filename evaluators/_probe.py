@@ -49,16 +49,32 @@ def _masked(
     return masked
 
 
-def _logit_peak(
+def attention_logits(
+    attn: nn.MultiheadAttention, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The (B, H, T, S) logits q·k/√d of one call of ``attn`` with these arguments (as a
+    forward pre-hook receives them), in float32, and the pairs it does not attend to (True;
+    None when nothing is masked)."""
+
+    def given(name: str) -> Any:
+        i = _POSITIONS[name]
+        return args[i] if len(args) > i else kwargs.get(name)
+
+    return _logits(
+        attn, given("query"), given("key"), given("attn_mask"), given("key_padding_mask")
+    )
+
+
+def _logits(
     attn: nn.MultiheadAttention,
     query: torch.Tensor,
     key: torch.Tensor,
     attn_mask: torch.Tensor | None,
     key_padding_mask: torch.Tensor | None,
-) -> float:
-    """max |q·k|/√d over the heads and the attended pairs of one call, from the module's own
-    projections, in float32 whatever autocast is on (a float16 product would overflow on its
-    own, before the model's scaled attention does)."""
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """q·k/√d over the heads of one call, from the module's own projections, in float32
+    whatever autocast is on (a float16 product would overflow on its own, before the model's
+    scaled attention does), with the mask of the pairs not attended to."""
     d, heads = attn.embed_dim, attn.num_heads
     if query.dim() == 2:  # unbatched (T, C)
         query, key = query.unsqueeze(0), key.unsqueeze(0)
@@ -76,11 +92,14 @@ def _logit_peak(
         b, t, s = q.shape[0], q.shape[1], k.shape[1]
         q = q.reshape(b, t, heads, d // heads).transpose(1, 2)  # (B, H, T, d/H)
         k = k.reshape(b, s, heads, d // heads).transpose(1, 2)
-        logits = (q @ k.transpose(-1, -2) / math.sqrt(d // heads)).abs()
-    masked = _masked(attn_mask, key_padding_mask, (b, heads, t, s))
-    if masked is not None:
-        logits = logits.masked_fill(masked, 0.0)
-    return float(logits.amax())
+        logits = q @ k.transpose(-1, -2) / math.sqrt(d // heads)
+    return logits, _masked(attn_mask, key_padding_mask, (b, heads, t, s))
+
+
+def logit_peak(logits: torch.Tensor, masked: torch.Tensor | None) -> torch.Tensor:
+    """The largest |logit| over the attended pairs (a 0-d tensor, on the logits' device)."""
+    size = logits.abs()
+    return (size if masked is None else size.masked_fill(masked, 0.0)).amax()
 
 
 #: Where nn.MultiheadAttention.forward takes these arguments when they come by position.
@@ -99,16 +118,8 @@ def attention_logit_peak(model: nn.Module, forward: Callable[[], Any]) -> float 
     peaks: list[float] = []
 
     def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        def given(name: str) -> Any:
-            i = _POSITIONS[name]
-            return args[i] if len(args) > i else kwargs.get(name)
-
-        attn = cast(nn.MultiheadAttention, module)
-        peaks.append(
-            _logit_peak(
-                attn, given("query"), given("key"), given("attn_mask"), given("key_padding_mask")
-            )
-        )
+        logits, masked = attention_logits(cast(nn.MultiheadAttention, module), args, kwargs)
+        peaks.append(float(logit_peak(logits, masked)))
 
     handles = [m.register_forward_pre_hook(hook, with_kwargs=True) for m in layers]
     try:

@@ -28,6 +28,7 @@ import torch
 
 from candidates import TEMPLATE, Candidate, Shift, UserError
 
+from ._growth import GrowthRecorder, recording_steps
 from ._layer import PointwiseNorm, norm_factory
 from ._probe import attention_logit_peak
 from ._task import PRECISIONS, Budget, Split, Task
@@ -87,6 +88,8 @@ class RunResult:
     parameters: int = 0
     device: str = "cpu"
     curve: list[dict[str, float]] = field(default_factory=list)
+    # growth signals at log-spaced steps: [step, signal, layer, value] (evaluators.SIGNALS)
+    growth: list[list[Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -155,12 +158,15 @@ def _step(
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
     clip: float | None,
+    unscaled: Callable[[], None] | None = None,
 ) -> Literal["stepped", "skipped", "diverged"]:
     """Clip and apply the gradients of one backward pass: ``stepped``, ``skipped`` (float16
     overflow: the scaler skips the step and lowers its scale) or ``diverged`` (non-finite or
     exploding gradients, or float16 gradients that overflow even unscaled, at a loss scale
-    of 1)."""
+    of 1). ``unscaled()`` sees the gradients unscaled, before clipping."""
     scaler.unscale_(optimizer)
+    if unscaled is not None:
+        unscaled()
     limit = clip if clip is not None else math.inf
     grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), limit))
     if math.isfinite(grad_norm) and grad_norm <= EXPLODING_GRAD_NORM:
@@ -229,6 +235,7 @@ def train(
         parameters=sum(p.numel() for p in model.parameters()),
     )
     better = max if task.direction == "maximize" else min
+    recorder = GrowthRecorder(model, steps=recording_steps(total), optimizer=optimizer)
     step = 0
     for epoch in range(1, plan.epochs + 1):
         model.train()
@@ -239,19 +246,26 @@ def train(
             idx = order[i * plan.batch_size : (i + 1) * plan.batch_size]
             for group in optimizer.param_groups:
                 group["lr"] = plan.lr * _lr_factor(step, total, warmup)
-            with autocast(dev, plan.precision):
+            with autocast(dev, plan.precision), recorder.observing(step + 1):
                 loss = task.loss(model, train_split.inputs[idx], train_split.targets[idx])
             if not torch.isfinite(loss):  # stability probe: the loss
                 result.diverged, result.diverged_step = True, step
                 break
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
-            outcome = _step(model, optimizer, scaler, plan.clip_grad)
+            outcome = _step(
+                model,
+                optimizer,
+                scaler,
+                plan.clip_grad,
+                unscaled=lambda: recorder.gradients(step + 1),  # noqa: B023 (called at once)
+            )
             if outcome == "diverged":  # stability probe: the gradients
                 result.diverged, result.diverged_step = True, step
                 break
             if outcome == "skipped":
                 result.skipped_steps += 1
+            recorder.stepped(step + 1)
             step += 1
             if progress:
                 progress(step, total)
@@ -284,6 +298,8 @@ def train(
             break
         if step >= total:
             break
+    recorder.close()
+    result.growth = [[r["step"], r["signal"], r["layer"], r["value"]] for r in recorder.rows()]
     if not result.diverged:
         batch = Split(val_split.inputs[: plan.batch_size], val_split.targets[: plan.batch_size])
         with autocast(dev, plan.precision):

@@ -157,6 +157,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         function = entry.expression if entry is not None else args.candidate
         if function is not None:  # a norm layer has no α
             alpha0 = protocol_alpha0(function, args.protocol)
+    curves = _picture_path(args.curves, "--curves") if args.curves else None
     spec = settings_from(
         TrialSpec,
         args,
@@ -169,6 +170,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         result = run_trial(
             spec, task, progress=lambda step, total: bar.update("train", step, total)
         )
+    if curves is not None:
+        from ..reports import plot_growth
+
+        plot_growth(result.growth, curves, title=f"{result.task} / {result.candidate}")
     if args.json:
         print(
             json.dumps(
@@ -205,7 +210,28 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"learned alpha {result.alpha:.3f}, shift {shift_text}")
     if result.attention_logit_peak is not None:
         print(f"largest attention logit |q·k|/√d {result.attention_logit_peak:.1f}")
+    if curves is not None:
+        print(f"growth curves: {curves} (and {curves.with_suffix('.svg').name})")
     return 0
+
+
+#: The picture formats a plot option writes (a PNG, with an SVG beside it).
+PICTURE_SUFFIXES = (".png",)
+
+
+def _picture_path(text: str, option: str) -> Path:
+    """A picture's path, checked before any work: a .png file (an SVG is written beside it)
+    whose folder exists and that is not a folder itself."""
+    from candidates import UserError
+
+    path = Path(text)
+    if path.suffix.lower() not in PICTURE_SUFFIXES:
+        raise UserError(f"{option} takes a .png file, not {text!r}")
+    if path.is_dir():
+        raise UserError(f"{option} {text} is a folder: give a file name ending in .png")
+    if not path.parent.is_dir():
+        raise UserError(f"{option} {text}: the folder {path.parent} does not exist")
+    return path
 
 
 def add_candidate_commands(sub: Any) -> None:
@@ -276,5 +302,11 @@ def add_candidate_commands(sub: Any) -> None:
     add_protocol_options(p)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument(
+        "--curves",
+        metavar="PNG",
+        help="plot the run's growth curves (attention logits, residual RMS, norm inputs, "
+        "gradient and update sizes against step) to this .png, an .svg beside it",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_evaluate)

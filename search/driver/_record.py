@@ -22,6 +22,7 @@ import pandas as pd
 
 from candidates import UserError, as_candidate_table
 
+from ._curves import GROWTH_PREFIX, curve_rows, growth_summary, save_curves
 from ._parameter import SEED, candidate_of
 from ._settings import RunSettings
 from ._study import open_storage, storage_errors
@@ -91,6 +92,8 @@ def load_trials(studies: Iterable[optuna.Study]) -> pd.DataFrame:
                 {str(k): v for k, v in sorted(t.intermediate_values.items())}
             )
             row["curve"] = json.dumps(result.get("curve", []))
+            for name, value in growth_summary(result.get("growth", [])).items():
+                row[GROWTH_PREFIX + name] = value
             row["datetime_start"] = t.datetime_start
             row["datetime_complete"] = t.datetime_complete
             rows.append(row)
@@ -110,6 +113,24 @@ def load_trials(studies: Iterable[optuna.Study]) -> pd.DataFrame:
     for name in ("diverged", "rejected", "stopped_early", "retried", "duplicate"):
         table[name] = table[name].fillna(False).astype(bool)
     return table
+
+
+def load_curves(studies: Iterable[optuna.Study]) -> list[dict[str, Any]]:
+    """The growth curves of the given task studies' trials (``curves.parquet``'s rows)."""
+    rows: list[dict[str, Any]] = []
+    for study in studies:
+        task = study.user_attrs.get("task", study.study_name)
+        for t in study.get_trials(deepcopy=False):
+            growth = t.user_attrs.get("result", {}).get("growth")
+            if growth:
+                key = {
+                    "task": task,
+                    "number": t.number,
+                    "candidate_id": candidate_of(t),
+                    "seed": t.params.get(SEED, t.user_attrs.get(SEED)),
+                }
+                rows.extend(curve_rows(key, growth))
+    return rows
 
 
 def damaged_hint(settings: RunSettings) -> str:
@@ -141,9 +162,10 @@ def open_studies(run_dir: str | Path) -> list[optuna.Study]:
 
 
 def save_trials(run_dir: str | Path, studies: Iterable[optuna.Study]) -> pd.DataFrame:
-    """Copy the trials of a run's studies to ``trials.parquet`` (its record without storage).
-    A copy that would lose a finished trial the file holds (the storage was replaced or
-    damaged) is refused and the file kept."""
+    """Copy the trials of a run's studies to ``trials.parquet`` (its record without storage),
+    and their growth curves to ``curves.parquet``. A copy that would lose a finished trial the
+    file holds (the storage was replaced or damaged) is refused and the file kept."""
+    studies = list(studies)
     path = Path(run_dir) / "trials.parquet"
     trials = load_trials(studies)
     lost = _finished_missing(path, trials)
@@ -155,6 +177,9 @@ def save_trials(run_dir: str | Path, studies: Iterable[optuna.Study]) -> pd.Data
     partial = path.with_name(path.name + ".partial")
     trials.to_parquet(partial, index=False)
     partial.replace(path)  # atomic: a crash leaves the old copy or the new one, whole
+    curves = load_curves(studies)
+    if curves:
+        save_curves(run_dir, curves)
     return trials
 
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     )
     from ._map import map_run, plot_map, project
     from ._paired import TIE_ALPHA, Paired, benjamini_hochberg, paired_difference, tie_groups
-    from ._run_plots import plot_leaderboard, plot_run, pyplot, save_figure, text_image
+    from ._run_plots import plot_growth, plot_leaderboard, plot_run, pyplot, save_figure, text_image
     from ._study_report import (
         GROUP_PROPERTY,
         lambda_figure,
@@ -63,6 +63,7 @@ _WHERE = {
     "leaderboard_markdown": "._leaderboard",
     "load_leaderboard": "._leaderboard",
     "write_outputs": "._leaderboard",
+    "plot_growth": "._run_plots",
     "plot_leaderboard": "._run_plots",
     "plot_run": "._run_plots",
     "pyplot": "._run_plots",
@@ -103,6 +104,7 @@ __all__ = [
     "paired_difference",
     "percentile_interval",
     "plot_lambda",
+    "plot_growth",
     "plot_leaderboard",
     "plot_map",
     "plot_run",

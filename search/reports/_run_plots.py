@@ -231,3 +231,39 @@ def plot_run(
         plot_top_shapes(board, plots),
         plot_properties(board, plots),
     ]
+
+
+def plot_growth(rows: list[list[Any]], path: Path, *, title: str) -> Path:
+    """A run's growth curves (``[step, signal, layer, value]`` rows): a panel per signal,
+    value against step on log axes, a line per layer (a whole-model signal has one).
+
+    >>> import tempfile
+    >>> rows = [[s, "grad_norm", "", 1.0 / s] for s in (1, 2, 4)]
+    >>> plot_growth(rows, Path(tempfile.mkdtemp()) / "g.png", title="t").name
+    'g.png'
+    """
+    plt = pyplot()
+    series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for step, signal, layer, value in rows:
+        series.setdefault(str(signal), {}).setdefault(str(layer), []).append((step, value))
+    signals = list(series)
+    cols = min(4, max(1, len(signals)))
+    nrows = max(1, math.ceil(len(signals) / cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 2.8 * nrows), squeeze=False)
+    for ax, signal in zip(axes.flat, signals, strict=False):
+        layers = series[signal]
+        colours = plt.cm.viridis(np.linspace(0, 0.9, max(1, len(layers))))
+        for colour, (layer, points) in zip(colours, layers.items(), strict=True):
+            steps, values = zip(*sorted(points), strict=True)
+            ax.plot(steps, np.abs(values), color=colour, lw=1, label=layer or "model")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())  # no crowded labels in one decade
+        ax.set_title(signal.replace("_", " "), fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(signals) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"{title} (a line per layer, dark first)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
