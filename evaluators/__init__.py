@@ -29,6 +29,7 @@ from ._probe import attention_logit_peak
 from ._standalone import ExportError, check_standalone, class_name, standalone_source
 from ._task import (
     PRECISIONS,
+    SCHEDULES,
     Budget,
     Split,
     Task,
@@ -38,14 +39,16 @@ from ._task import (
     register_task,
     task_names,
 )
-from ._train import QualityGate, RunResult, resolve_device, train
+from ._train import WSD_DECAY, QualityGate, RunResult, lr_factor, resolve_device, train
 
 __all__ = [
     "GROWTH_POINTS",
     "MAX_SLOPE",
     "NORM_LAYERS",
     "PRECISIONS",
+    "SCHEDULES",
     "SIGNALS",
+    "WSD_DECAY",
     "Budget",
     "ExportError",
     "GrowthRecorder",
@@ -61,6 +64,7 @@ __all__ = [
     "class_name",
     "convert_norms",
     "get_task",
+    "lr_factor",
     "make_norm",
     "needs_safe_gradient",
     "norm_factory",

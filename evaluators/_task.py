@@ -39,6 +39,9 @@ PRECISIONS: dict[str, torch.dtype | None] = {
     "fp16": torch.float16,
 }
 
+#: Learning-rate schedules after warmup (see :func:`evaluators.lr_factor`).
+SCHEDULES = ("cosine", "wsd")
+
 
 def not_one_of(what: str, value: object, choices: tuple[str, ...]) -> UserError:
     """The error for a setting that takes one of a few names, with a did-you-mean.
@@ -64,6 +67,9 @@ class Budget:
     # autocast: fp16 has the narrow range mixed-precision trainings overflow in, bf16
     # float32's range at half the bits
     precision: str = "fp32"
+    # the learning rate after warmup: cosine decay, or warmup–stable–decay (see
+    # evaluators.lr_factor), whose steps before the decay are points of shorter runs
+    schedule: str = "cosine"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -72,6 +78,8 @@ class Budget:
             raise UserError(f"batch_size must be at least 1, but got {self.batch_size=}.")
         if self.precision not in PRECISIONS:
             raise not_one_of("precision", self.precision, tuple(PRECISIONS))
+        if self.schedule not in SCHEDULES:
+            raise not_one_of("schedule", self.schedule, SCHEDULES)
 
     def describe(self) -> str:
         """The budget in one short line.
@@ -86,7 +94,8 @@ class Budget:
             epochs += f" (at most {self.max_steps} steps)"
         clip = "none" if self.clip_grad is None else f"{self.clip_grad:g}"
         text = f"{epochs}, batch {self.batch_size}, lr {self.lr:g}, clip {clip}"
-        return text if self.precision == "fp32" else f"{text}, {self.precision}"
+        text = text if self.precision == "fp32" else f"{text}, {self.precision}"
+        return text if self.schedule == "cosine" else f"{text}, {self.schedule} schedule"
 
 
 @dataclass
@@ -208,7 +217,7 @@ RECIPE_RANGES: dict[str, tuple[float, float, bool]] = {
 }
 
 #: The recipe settings that take one of a few names rather than a number.
-RECIPE_CHOICES: dict[str, tuple[str, ...]] = {"precision": tuple(PRECISIONS)}
+RECIPE_CHOICES: dict[str, tuple[str, ...]] = {"precision": tuple(PRECISIONS), "schedule": SCHEDULES}
 
 
 def parse_recipe(items: Sequence[str]) -> dict[str, Any]:

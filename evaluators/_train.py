@@ -1,7 +1,7 @@
 """The training loop: one readable function, the same recipe for every candidate.
 
-AdamW with linear warmup and cosine decay, optional gradient clipping, float32 or mixed
-precision (bf16, or fp16 with loss scaling), seeded. Two gates turn
+AdamW with linear warmup and cosine (or warmup–stable–decay) decay, optional gradient
+clipping, float32 or mixed precision (bf16, or fp16 with loss scaling), seeded. Two gates turn
 bad runs into results rather than exceptions: the stability probe (a non-finite loss or an
 exploding gradient norm ends the run as ``diverged`` at that step) and an optional quality gate
 (a metric on the wrong side of a threshold after some epochs ends it as ``rejected``).
@@ -35,6 +35,8 @@ from ._task import PRECISIONS, Budget, Split, Task
 
 #: A gradient norm above this (before clipping) counts as an explosion.
 EXPLODING_GRAD_NORM = 1e4
+#: The share of the steps the ``wsd`` schedule spends decaying (the rest after warmup stable).
+WSD_DECAY = 0.2
 
 Report = Callable[[int, float, float, int], bool]  # (epoch, metric, val_loss, step) -> stop?
 
@@ -112,9 +114,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _lr_factor(step: int, total: int, warmup: int) -> float:
+def lr_factor(step: int, total: int, warmup: int, schedule: str = "cosine") -> float:
+    """The learning rate at ``step`` (from 0) as a multiple of the recipe's: linear warmup,
+    then ``cosine`` decay to 0, or ``wsd`` (warmup–stable–decay): constant, then a linear
+    decay to 0 over the last :data:`WSD_DECAY` of the steps, so that every step before the
+    decay is a point of a shorter run's stable phase.
+
+    >>> [round(lr_factor(s, 10, 2, "wsd"), 2) for s in (0, 1, 5, 7, 8, 9)]
+    [0.5, 1.0, 1.0, 1.0, 0.5, 0.0]
+    """
     if step < warmup:
         return (step + 1) / warmup
+    if schedule == "wsd":
+        decay = max(1, round(WSD_DECAY * total))
+        return min(1.0, (total - 1 - step) / decay) if step >= total - decay else 1.0
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
@@ -245,7 +258,7 @@ def train(
                 break
             idx = order[i * plan.batch_size : (i + 1) * plan.batch_size]
             for group in optimizer.param_groups:
-                group["lr"] = plan.lr * _lr_factor(step, total, warmup)
+                group["lr"] = plan.lr * lr_factor(step, total, warmup, plan.schedule)
             with autocast(dev, plan.precision), recorder.observing(step + 1):
                 loss = task.loss(model, train_split.inputs[idx], train_split.targets[idx])
             if not torch.isfinite(loss):  # stability probe: the loss
