@@ -54,7 +54,9 @@ def add_protocol_options(parser: argparse.ArgumentParser) -> None:
         default="single",
         help="single: each function at its template's α0; gain-matched: α0 per function such "
         "that f(α0·z) has erf(0.5·z)'s spread; lr-sweep: every run at 0.25, 0.5, 1, 2 and 4 "
-        "times the recipe's learning rate (default single)",
+        "times the recipe's learning rate; ladder: every run at widths 16, 32 and 64 for twice "
+        "the recipe's steps (warmup-stable-decay), its growth curves fitted over width and "
+        "steps by `derf-search predict` (default single)",
     )
     parser.add_argument(
         "--recipe",

@@ -150,6 +150,11 @@ def _evaluate(args: argparse.Namespace) -> int:
             "evaluate trains one run; a ladder of rates is `derf-search run --protocol lr-sweep` "
             "(or evaluate with --recipe lr=…)"
         )
+    if args.protocol == "ladder":
+        raise UserError(
+            "evaluate trains one run; a scale ladder is `derf-search run --protocol ladder` "
+            "(or evaluate with --recipe width=…)"
+        )
     if args.protocol == "gain-matched":
         if alpha0 is not None:
             raise UserError(f"--alpha0 and --protocol {args.protocol} both set α0: give one")

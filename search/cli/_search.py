@@ -106,6 +106,11 @@ def _study(args: argparse.Namespace) -> int:
             "a study reports one run per cell: calibrate a ladder of rates with "
             "`derf-search calibrate --protocol lr-sweep` instead"
         )
+    if settings.protocol == "ladder":
+        raise UserError(
+            "a study reports one run per cell: fit a scale ladder with "
+            "`derf-search predict --protocol ladder` instead"
+        )
     table = None if args.resume else study_table(settings.study)
     summary = run_search(
         settings, resume=bool(args.resume), progress=not args.no_progress, candidates=table

@@ -34,11 +34,15 @@ if TYPE_CHECKING:
     from ._parameter import CandidateParameter, candidate_of
     from ._progress import StageProgress
     from ._protocol import (
+        LADDER_HORIZON,
+        LADDER_RECIPE,
+        LADDER_WIDTHS,
         LR_LADDER,
         OBJECTIVES,
         PROTOCOLS,
         apply_protocol,
         protocol_alpha0,
+        rung_of,
         sweep_summary,
     )
     from ._ray_auth import token_mode_for
@@ -94,6 +98,10 @@ _WHERE = {
     "protocol_alpha0": "._protocol",
     "sweep_summary": "._protocol",
     "LR_LADDER": "._protocol",
+    "LADDER_HORIZON": "._protocol",
+    "LADDER_RECIPE": "._protocol",
+    "LADDER_WIDTHS": "._protocol",
+    "rung_of": "._protocol",
     "OBJECTIVES": "._protocol",
     "PRUNERS": "._settings",
     "SAMPLERS": "._settings",
@@ -162,6 +170,9 @@ __all__ = [
     "FIRST_ENUMERATION",
     "GROWTH_PREFIX",
     "GUIDED_STARTUP",
+    "LADDER_HORIZON",
+    "LADDER_RECIPE",
+    "LADDER_WIDTHS",
     "LOCK_FILE",
     "LR_LADDER",
     "MAX_ATTEMPTS",
@@ -213,6 +224,7 @@ __all__ = [
     "read_trials",
     "run_search",
     "run_trial",
+    "rung_of",
     "save_trials",
     "standardise",
     "start_relay",

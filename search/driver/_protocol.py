@@ -14,6 +14,14 @@
   mean gap to the best, a diverged run counted at the untrained level) and a largest stable
   rate (:func:`sweep_summary`).
 
+- ``ladder``: every run at each width of :data:`LADDER_WIDTHS`, for :data:`LADDER_HORIZON`
+  times the recipe's steps under the warmup–stable–decay schedule, so that one run's
+  recorded growth curve holds the shorter horizons too (its steps before the decay are
+  points of shorter runs' stable phase); each (candidate, seed, width) is its own trial, keyed
+  ``<candidate>@w<width>`` with the candidate's own key in ``ladder_of``. The fitted growth
+  of each signal over width and steps extrapolates to a target scale
+  (:mod:`search.prediction`).
+
 Norm layers (LayerNorm, RMSNorm) have no α: gain matching leaves them as they are.
 
 Example:
@@ -33,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-PROTOCOLS = ("single", "gain-matched", "lr-sweep")
+PROTOCOLS = ("single", "gain-matched", "lr-sweep", "ladder")
 #: What a leaderboard ranks by. ``final``: the metric (of an lr-sweep, at the recipe's own
 #: rate); the others need the lr-sweep protocol: ``best-lr`` the best metric over the ladder,
 #: ``lr-sensitivity`` the learning-rate sensitivity (lower first), ``pareto`` the Pareto front
@@ -41,6 +49,14 @@ PROTOCOLS = ("single", "gain-matched", "lr-sweep")
 OBJECTIVES = ("final", "best-lr", "lr-sensitivity", "pareto")
 #: The lr-sweep protocol's rates, as multiples of the recipe's learning rate (factor 2 apart).
 LR_LADDER = (0.25, 0.5, 1.0, 2.0, 4.0)
+#: The ladder protocol's widths (a multiple of every built-in task's attention heads): at
+#: least three, for a fit over width.
+LADDER_WIDTHS = (16, 32, 64)
+#: The ladder protocol's run length as a multiple of the recipe's steps: its curve spans the
+#: horizons 0.5, 1 and 2 of the recipe.
+LADDER_HORIZON = 2.0
+#: The recipe changes the ladder protocol makes to every run (the user's recipe may not).
+LADDER_RECIPE = (("schedule", "wsd"),)
 #: The gain-matched protocol's target: this function's spread at the default α0.
 MATCHED_TO = "erf(x)"
 
@@ -77,7 +93,39 @@ def apply_protocol(table: pd.DataFrame, protocol: str) -> pd.DataFrame:
             rung["candidate_id"] = [f"{c}@lr×{scale:g}" for c in table["candidate_id"]]
             copies.append(rung)
         table = pd.concat(copies, ignore_index=True)
+    elif protocol == "ladder":
+        import pandas as pd
+
+        copies = []
+        for width in LADDER_WIDTHS:
+            rung = table.copy()
+            rung["ladder_of"] = table["candidate_id"]
+            rung["width"] = width
+            rung["candidate_id"] = [f"{c}@w{width}" for c in table["candidate_id"]]
+            copies.append(rung)
+        table = pd.concat(copies, ignore_index=True)
     return table
+
+
+def rung_of(table: pd.DataFrame) -> dict[str, str]:
+    """Each protocol row's own candidate: the key it is a rung of (an lr-sweep's or a
+    ladder's), for the rows that are rungs.
+
+    >>> import pandas as pd
+    >>> rung_of(apply_protocol(pd.DataFrame({"candidate_id": ["erf"]}), "ladder"))
+    {'erf@w16': 'erf', 'erf@w32': 'erf', 'erf@w64': 'erf'}
+    """
+    out: dict[str, str] = {}
+    for column in ("sweep_of", "ladder_of"):
+        if column in table:
+            out.update(
+                {
+                    str(k): str(v)
+                    for k, v in zip(table["candidate_id"], table[column], strict=True)
+                    if isinstance(v, str)
+                }
+            )
+    return out
 
 
 def sweep_summary(

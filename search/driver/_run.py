@@ -38,6 +38,7 @@ from ._lease import StudyLease
 from ._lock import hold_run_dir
 from ._owner import reap
 from ._parameter import SEED, CandidateParameter, candidate_of, check_sampler_fits
+from ._protocol import LADDER_HORIZON, LADDER_RECIPE, rung_of
 from ._record import damaged_hint, read_candidates, save_trials
 from ._run_dir import check_new_run_dir, check_resumable, keep_descriptors, prepare_run_dir
 from ._settings import RunSettings
@@ -153,8 +154,14 @@ class _Driver:
         # the lr-sweep protocol's rung of each run (see search.driver.apply_protocol)
         scales: dict[Any, Any] = dict(self.table.get("lr_scale", pd.Series(dtype=float)))
         self.lr_scales = {str(k): float(v) for k, v in scales.items() if pd.notna(v)}
-        sweep: dict[Any, Any] = dict(self.table.get("sweep_of", pd.Series(dtype=object)))
-        self.sweep_of = {str(k): str(v) for k, v in sweep.items() if isinstance(v, str)}
+        # the candidate each protocol rung is a rung of (a norm layer trains by that name)
+        self.rung_of = rung_of(self.table.reset_index())
+        # the ladder protocol's width of each run, and the changes it makes to every run
+        widths: dict[Any, Any] = dict(self.table.get("width", pd.Series(dtype=float)))
+        self.widths = {str(k): int(v) for k, v in widths.items() if pd.notna(v)}
+        ladder = settings.protocol == "ladder"
+        self.horizon = LADDER_HORIZON if ladder else 1.0
+        self.protocol_recipe = LADDER_RECIPE if ladder else ()
         self.max_steps = max_steps
         self.recipe = tuple(parse_recipe(settings.recipe).items())
         self.on_start = on_start
@@ -280,15 +287,18 @@ class _Driver:
                 trial=self._new_key(),
                 task=task,
                 # a function goes by its expression in its row's template; a norm layer by name
-                candidate=function if function is not None else self.sweep_of.get(key, key),
+                candidate=function if function is not None else self.rung_of.get(key, key),
                 shift=str(row["shift"]),
                 seed=seed,
                 budget=self.settings.budget,
                 alpha0=alpha0,
                 device=self.settings.device,
                 max_steps=self.max_steps,
-                recipe=self.recipe,
+                recipe=self.recipe
+                + self.protocol_recipe
+                + ((("width", self.widths[key]),) if key in self.widths else ()),
                 lr_scale=self.lr_scales.get(key, 1.0),
+                horizon=self.horizon,
             )
             return trial, spec
         return None

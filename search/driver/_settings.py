@@ -136,11 +136,22 @@ class RunSettings:
             if self.grammar is None:
                 raise UserError("--sample draws from a grammar: give --grammar too")
             check_sample(self.sample, self.max_expressions)
-        if self.protocol == "lr-sweep" and self.pruner != "none":
+        if self.protocol in ("lr-sweep", "ladder") and self.pruner != "none":
             raise UserError(
-                "--protocol lr-sweep scores each candidate over its whole ladder of rates: "
+                f"--protocol {self.protocol} scores each candidate over its whole ladder: "
                 "a pruner would leave ladders incomplete (use --pruner none)"
             )
+        if self.protocol == "ladder":
+            from evaluators import parse_recipe
+
+            from ._protocol import LADDER_RECIPE
+
+            owned = ({"width"} | {k for k, _ in LADDER_RECIPE}) & set(parse_recipe(self.recipe))
+            if owned:
+                raise UserError(
+                    f"--protocol ladder sets {', '.join(sorted(owned))} itself: leave "
+                    f"{'it' if len(owned) == 1 else 'them'} out of --recipe"
+                )
         if self.protocol == "gain-matched" and (self.alpha0 is not None or self.tune_alpha):
             raise UserError(
                 f"--protocol {self.protocol} sets each function's α0: "

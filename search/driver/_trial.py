@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,8 @@ class TrialSpec:
     recipe: tuple[tuple[str, Any], ...] = ()
     # The learning rate as a multiple of the recipe's (the lr-sweep protocol's ladder).
     lr_scale: float = 1.0
+    # The run's steps as a multiple of the recipe's (the ladder protocol's longest horizon).
+    horizon: float = 1.0
 
 
 def run_trial(
@@ -58,6 +61,14 @@ def run_trial(
         budget = replace(budget, max_steps=spec.max_steps)
     if spec.lr_scale != 1.0:
         budget = replace(budget, lr=budget.lr * spec.lr_scale)
+    if spec.horizon != 1.0:
+        budget = replace(
+            budget,
+            epochs=math.ceil(budget.epochs * spec.horizon),
+            max_steps=None
+            if budget.max_steps is None
+            else max(1, round(budget.max_steps * spec.horizon)),
+        )
     return train(
         task,
         spec.candidate,

@@ -14,6 +14,7 @@ from evaluators._tasks._blocks import Block
 from search.driver import (
     CURVE_COLUMNS,
     GROWTH_PREFIX,
+    LADDER_WIDTHS,
     growth_summary,
     load_curves,
     open_studies,
@@ -29,7 +30,7 @@ def curved_run(tmp_path_factory):
     gen = embedded_ray()
     next(gen)
     try:
-        run_search(short_run(out, workers=1), progress=False, max_steps=6)
+        run_search(short_run(out, workers=1, protocol="ladder"), progress=False, max_steps=6)
     finally:
         next(gen, None)
     return out
@@ -103,7 +104,7 @@ def test_the_update_ratio_and_adams_ratio_come_from_the_step() -> None:
 def test_curves_are_written_and_read_back(curved_run) -> None:
     curves = read_curves(curved_run)
     assert tuple(curves.columns) == CURVE_COLUMNS
-    assert curves["number"].nunique() == 5 and set(curves["signal"]) == set(SIGNALS)
+    assert curves["number"].nunique() == 15 and set(curves["signal"]) == set(SIGNALS)
     assert curves.equals(pd.DataFrame(load_curves(open_studies(curved_run))))
     trials = pd.read_parquet(curved_run / "trials.parquet")
     for trial in trials.to_dict("records"):
@@ -153,3 +154,12 @@ def test_evaluate_plots_the_curves_and_refuses_a_bad_path(tmp_path) -> None:
         done = cli("evaluate", "erf", "--task", "mnist1d", "--curves", bad)
         assert done.returncode == 2 and message in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_ladder_run_trains_each_width_for_twice_the_steps(curved_run) -> None:
+    trials = pd.read_parquet(curved_run / "trials.parquet")
+    trials["width"] = trials["candidate_id"].str.extract(r"@w(\d+)$")[0].astype(int)
+    assert sorted(trials["width"].unique()) == list(LADDER_WIDTHS)
+    assert set(trials["steps"]) == {12}  # the cap of 6 steps, at the ladder's horizon of 2
+    sizes = trials[trials["candidate_id"].str.startswith("erf@")].sort_values("width")
+    assert sizes["parameters"].is_monotonic_increasing and sizes["parameters"].nunique() == 3

@@ -101,6 +101,14 @@ def test_objectives_other_than_final_need_the_lr_sweep() -> None:
         (["evaluate", "erf", "--task", "mnist1d", "--protocol", "lr-sweep"], "evaluate trains one"),
         (["study", "properties", "--protocol", "lr-sweep"], "a study reports one run per cell"),
         (["run", "--protocol", "lr-sweep", "--pruner", "median"], "a pruner would leave"),
+        (["run", "--protocol", "ladder", "--pruner", "median"], "a pruner would leave"),
+        (["run", "--protocol", "ladder", "--recipe", "width=32"], "ladder sets width itself"),
+        (
+            ["run", "--protocol", "ladder", "--recipe", "schedule=cosine,width=8"],
+            "ladder sets schedule, width itself: leave them out",
+        ),
+        (["evaluate", "erf", "--task", "mnist1d", "--protocol", "ladder"], "evaluate trains one"),
+        (["study", "properties", "--protocol", "ladder"], "fit a scale ladder"),
         (["run", "--objective", "pareto"], "use it with --protocol lr-sweep"),
         (["evaluate", "erf", "--task", "mnist1d", "--recipe", "lr=1,lr=2"], "given twice"),
         (
@@ -146,3 +154,14 @@ def test_recipe_help_names_every_precision(capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])
     assert f"precision={'|'.join(PRECISIONS)}" in "".join(capsys.readouterr().out.split())
+
+
+def test_the_ladder_protocol_trains_every_function_at_each_width() -> None:
+    from search.driver import LADDER_WIDTHS, rung_of
+
+    table = pd.DataFrame({"candidate_id": ["erf", "layernorm"], "expression": ["erf(x)", None]})
+    ladder = apply_protocol(table, "ladder")
+    assert len(ladder) == 2 * len(LADDER_WIDTHS) and len(LADDER_WIDTHS) >= 3
+    assert sorted(set(ladder["width"])) == sorted(LADDER_WIDTHS)
+    assert rung_of(ladder)["layernorm@w32"] == "layernorm"
+    assert set(ladder.groupby("ladder_of")["width"].nunique()) == {len(LADDER_WIDTHS)}
