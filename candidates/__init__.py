@@ -25,7 +25,7 @@ from ._catalog import (
 )
 from ._compile import compile_numpy, compile_torch, to_latex, to_source
 from ._count import SpaceCount, count_space
-from ._descriptors import Descriptors, describe, matched_alpha0, spread_of
+from ._descriptors import GAUSSIAN, Descriptors, describe, matched_alpha0, spread_of
 from ._enumerate import EnumerationResult, Survivor, enumerate_space
 from ._errors import ExpressionError, GrammarError, UserError
 from ._generate import GenerateResult, generate_candidates
@@ -76,6 +76,7 @@ __all__ = [
     "DEFAULT_SHIFT",
     "DELTA_REFERENCES",
     "DESCRIPTOR_COLUMNS",
+    "GAUSSIAN",
     "OPERATORS",
     "PAPER",
     "PROPERTIES",

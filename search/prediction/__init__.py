@@ -1,0 +1,93 @@
+"""Prediction: from what short runs and descriptors of f measure to what a full-scale training
+would say, cross-validated on reference cells the predictor never saw.
+
+A scale ladder's growth curves are fitted and extrapolated to a target scale
+(:func:`fit_growth`, :func:`ladder_growth`); zero-cost descriptors, trained metrics and those
+extrapolations are features (:func:`zero_cost_table`, :func:`run_features`); small regularised
+models map them to a reference's category and effect, validated leave-one-table-out
+(:func:`cross_validate`); `derf-search predict` writes the report and the predictions.
+
+Names are imported on first use (see :mod:`search._lazy`).
+
+Example:
+    >>> from search.prediction import parse_target
+    >>> parse_target("steps=1e5").steps
+    100000.0
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from ._cv import (
+        CLASSIFIERS,
+        FEATURE_SETS,
+        REGRESSORS,
+        ROW_FOLDS,
+        VALUE_COVERAGE,
+        Dataset,
+        Predictions,
+        cross_validate,
+        fit_final,
+        leaning,
+        shuffled,
+    )
+    from ._features import (
+        Unit,
+        candidate_units,
+        cell_units,
+        run_features,
+        zero_cost_features,
+        zero_cost_table,
+    )
+    from ._growth_fit import (
+        FIT_COVERAGE,
+        MIN_LEVELS,
+        GrowthFit,
+        fit_growth,
+        ladder_growth,
+        stable_steps,
+    )
+    from ._target import AXES, Target, parse_target
+
+_WHERE = {
+    **dict.fromkeys(
+        (
+            "CLASSIFIERS",
+            "FEATURE_SETS",
+            "REGRESSORS",
+            "ROW_FOLDS",
+            "VALUE_COVERAGE",
+            "Dataset",
+            "Predictions",
+            "cross_validate",
+            "fit_final",
+            "leaning",
+            "shuffled",
+        ),
+        "._cv",
+    ),
+    **dict.fromkeys(
+        (
+            "Unit",
+            "candidate_units",
+            "cell_units",
+            "run_features",
+            "zero_cost_features",
+            "zero_cost_table",
+        ),
+        "._features",
+    ),
+    **dict.fromkeys(
+        ("FIT_COVERAGE", "MIN_LEVELS", "GrowthFit", "fit_growth", "ladder_growth", "stable_steps"),
+        "._growth_fit",
+    ),
+    **dict.fromkeys(("AXES", "Target", "parse_target"), "._target"),
+}
+
+__all__ = sorted(_WHERE)
+
+__getattr__ = lazy_attributes(__name__, _WHERE)

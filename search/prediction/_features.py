@@ -1,0 +1,290 @@
+"""Features of a function for predicting its full-scale outcome: zero-cost descriptors of f,
+and what trained runs of it measured.
+
+A **unit** is what a prediction is made for: a reference cell (its function and the cells it
+is compared with) or a candidate (compared with the anchor bases' identity cells, as a
+reference row without an identity cell is). Every feature comes raw and, where a difference
+means something, relative: the unit's value less the mean of its reference cells' — a table
+holds one kind of change, and a predictor that transfers across tables learns from changes.
+
+- zero-cost (:func:`zero_cost_features`, no training): the output's spread and slope at the
+  template's α0, f(0) and the balance f(L) + f(−L) over the scale R, how far f grows at 10,
+  100 and 10⁴ (and its tail exponent), the widest flat interval around 0, the largest step
+  against f's overall direction, the gradient's gain at initialisation. Never the symbolic
+  property verdicts: a predictor must learn what matters, not be told.
+- trained (:func:`run_features`, from a run directory of any protocol): the effect in
+  LayerNorm gains and the share of diverged seeds (as a calibration measures them), the
+  metric's level, the train loss in eval mode, each growth signal's last value and late slope,
+  and from a ladder run each signal's extrapolation to the target scale and its exponents.
+
+Example:
+    >>> zc = zero_cost_features("x")
+    >>> round(zc["growth_100"], 2), round(zc["tail_exponent"], 2)
+    (1.41, 1.0)
+    >>> round(zero_cost_features("max(erf(x - 3), 0) + min(erf(x + 3), 0)")["flat_width"], 1)
+    3.0
+    >>> round(zero_cost_features("erf(x)")["tail_exponent"], 3)
+    0.0
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from candidates import DEFAULT_ALPHA0, GAUSSIAN, Candidate, compile_numpy, describe
+
+from ..calibration import ANCHOR_BASES, ReferenceCell, reference_cells
+from ..driver import GROWTH_PREFIX, LADDER_WIDTHS
+
+#: Where a function's growth is read, as multiples of the template's input.
+GROWTH_AT = (10.0, 100.0, 1e4)
+#: Level (a share of R) under which f counts as flat around 0.
+FLAT_LEVEL = 1e-2
+#: The growth signals a trained feature set reads (their last value and late slope).
+TRAINED_SIGNALS = (
+    "attention_logit",
+    "attention_entropy",
+    "residual_rms",
+    "norm_input",
+    "output_logit",
+    "grad_norm",
+    "update_ratio",
+    "adam_ratio",
+)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What a prediction is made for: a reference cell, or a candidate function."""
+
+    key: str
+    expression: str | None  # None: a norm layer (LayerNorm)
+    references: tuple[str, ...]  # the expressions it is compared with (one per base)
+    cell: ReferenceCell | None = None
+
+
+def cell_units(cells: Sequence[ReferenceCell]) -> list[Unit]:
+    """One unit per reference cell, compared with its reference cells (one per base)."""
+    units = []
+    for cell in cells:
+        refs = reference_cells(cell, cells)
+        bases = {r.base_id: r.expression for r in refs}
+        units.append(Unit(cell.key, cell.expression, tuple(bases.values()), cell))
+    return units
+
+
+def candidate_units(expressions: Mapping[str, str], cells: Sequence[ReferenceCell]) -> list[Unit]:
+    """One unit per candidate (name -> expression), compared with the anchor bases' identity
+    cells of ``cells`` (:data:`search.calibration.ANCHOR_BASES`)."""
+    anchors = {Candidate.from_text(name).id for name in ANCHOR_BASES}
+    refs = {c.base_id: c.expression for c in cells if c.base_id in anchors and c.is_identity}
+    return [
+        Unit(name, expression, tuple(refs.values())) for name, expression in expressions.items()
+    ]
+
+
+@lru_cache(maxsize=4096)
+def zero_cost_features(expression: str, alpha0: float = DEFAULT_ALPHA0) -> dict[str, float]:
+    """The zero-cost descriptors of f at the template's ``alpha0`` (see the module docstring),
+    each finite: an overflow counts as the largest float's log."""
+    fn = compile_numpy(Candidate.from_text(expression).sympy)
+    described = describe(expression, alpha0=alpha0)
+    scale = described.scale
+
+    def at(x: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            values = np.asarray(fn(np.asarray(x, dtype=np.float64)), dtype=np.float64)
+        return np.nan_to_num(values, nan=0.0, posinf=1e300, neginf=-1e300)
+
+    def grown(x: float) -> float:
+        far = at(np.array([x, -x]))
+        return float(np.max(np.abs(far - at(np.zeros(1))[0]))) / scale
+
+    out: dict[str, float] = {
+        "spread": min(described.spread, 1e6),
+        "slope": described.slope,
+        "centre": abs(float(at(np.zeros(1))[0])) / scale,
+        "balance": math.log10(
+            1.0 + float(abs(at(np.array([100.0])) + at(np.array([-100.0])))[0]) / scale
+        ),
+    }
+    for x in GROWTH_AT:
+        out[f"growth_{x:g}"] = math.log10(1.0 + grown(x))
+    out["tail_exponent"] = math.log10(max(grown(1e4), 1e-300) / max(grown(100.0), 1e-300)) / 2.0
+    grid = np.linspace(-10.0, 10.0, 20001)
+    values = at(grid)
+    centre = np.abs(values - at(np.zeros(1))[0]) <= FLAT_LEVEL * scale
+    out["flat_width"] = _flat_width(grid, centre)
+    direction = 1.0 if values[-1] >= values[0] else -1.0
+    running = np.maximum.accumulate(direction * values)
+    out["against_direction"] = float(np.max(running - direction * values)) / scale
+    z = alpha0 * GAUSSIAN  # the descriptors' own Gaussian inputs
+    step = 1e-5
+    gain = (at(z + step) - at(z - step)) / (2 * step) * alpha0
+    out["gain"] = math.sqrt(float(np.mean(gain**2))) / scale
+    out["mean_offset"] = abs(float(np.mean(at(z)))) / scale
+    return {k: (v if math.isfinite(v) else 300.0) for k, v in out.items()}
+
+
+def _flat_width(grid: np.ndarray, flat: np.ndarray) -> float:
+    """The widest w such that f is flat on [−w, w] (0: f moves at once)."""
+    zero = int(np.argmin(np.abs(grid)))
+    if not flat[zero]:
+        return 0.0
+    right = zero
+    while right + 1 < len(grid) and flat[right + 1]:
+        right += 1
+    left = zero
+    while left > 0 and flat[left - 1]:
+        left -= 1
+    return float(min(grid[right], -grid[left]))
+
+
+def relative(
+    units: Iterable[Unit], values: Mapping[str | None, Mapping[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Per unit, each feature of its function and that feature less the mean over its
+    reference functions (``<name>`` and ``<name>_rel``); a unit whose function or a reference
+    has no value is left out. ``values`` maps an expression to its features."""
+    out: dict[str, dict[str, float]] = {}
+    for unit in units:
+        own = values.get(unit.expression)
+        refs = [values.get(r) for r in unit.references]
+        if own is None or not refs or any(r is None for r in refs):
+            continue
+        row = dict(own)
+        for name, value in own.items():
+            others = [float(r[name]) for r in refs if r is not None and name in r]
+            if others and math.isfinite(value) and all(map(math.isfinite, others)):
+                row[f"{name}_rel"] = value - statistics.fmean(others)
+        out[unit.key] = row
+    return out
+
+
+def zero_cost_table(units: Sequence[Unit]) -> dict[str, dict[str, float]]:
+    """The zero-cost features of every unit, raw and relative (``zc:`` names)."""
+    expressions = {u.expression for u in units} | {r for u in units for r in u.references}
+    values: dict[str | None, Mapping[str, float]] = {
+        e: zero_cost_features(e) for e in expressions if e is not None
+    }
+    return {
+        key: {f"zc:{name}": v for name, v in row.items()}
+        for key, row in relative(units, values).items()
+    }
+
+
+def run_features(
+    run_dir: str | Path, units: Sequence[Unit], *, target: Mapping[str, float]
+) -> tuple[str, dict[str, dict[str, float]]]:
+    """The trained features of ``units`` from the runs of a run directory (any study or
+    protocol; a function is found by its sympy form among the run's candidates, trained
+    without s at the default α0, as reference tables are): ``(label, unit -> features)``,
+    features named ``<label>:<name>``, label ``<task>/<protocol>``. Units whose function or
+    reference functions the run lacks are left out."""
+    import pandas as pd
+
+    from evaluators import WSD_DECAY, apply_recipe, get_task, parse_recipe
+
+    from ..driver import RunSettings, read_candidates, read_trials, rung_of
+    from ._growth_fit import ladder_growth
+
+    settings = RunSettings.read(run_dir)
+    task_name = settings.tasks[0]
+    label = f"{task_name}/{settings.protocol}"
+    table = read_candidates(run_dir)
+    trials = read_trials(run_dir)
+    trials = trials[(trials["task"] == task_name) & (trials["state"] == "COMPLETE")]
+    trials = trials.sort_values("number").drop_duplicates(["candidate_id", "seed"])
+    rungs = rung_of(table)
+    ladder = settings.protocol == "ladder"
+    native = max(LADDER_WIDTHS)  # the tasks' own width: the rung whose metric is read
+    widths = dict(
+        zip(table["candidate_id"], table.get("width", pd.Series(dtype=float)), strict=False)
+    )
+    # the key each function ran under (a ladder's candidate, its widest rung for the metric)
+    by_sympy: dict[Any, str] = {}
+    for row in table.to_dict("records"):
+        if row["kind"] != "candidate" or not isinstance(row["expression"], str):
+            continue
+        if row["shift"] != "none" or float(row["alpha0"]) != DEFAULT_ALPHA0:
+            continue
+        own = rungs.get(str(row["candidate_id"]), str(row["candidate_id"]))
+        by_sympy.setdefault(Candidate.from_text(row["expression"]).sympy, own)
+
+    task, plan = apply_recipe(get_task(task_name), settings.budget, parse_recipe(settings.recipe))
+    untrained = task.untrained_level()
+    sign = 1.0 if task.direction == "maximize" else -1.0
+    per_key: dict[str, dict[str, list[float]]] = {}
+    for row in trials.to_dict("records"):
+        key = str(row["candidate_id"])
+        if ladder and key in rungs and int(widths.get(key, native)) != native:
+            continue
+        own = rungs.get(key, key) if ladder else key
+        bag = per_key.setdefault(own, {})
+        value = float(row["value"]) if row["value"] is not None else math.nan
+        bad = bool(row["diverged"]) or not math.isfinite(value)
+        bag.setdefault("diverged", []).append(float(bad))
+        level = untrained if bad and untrained is not None else value
+        bag.setdefault("metric", []).append(sign * level if level is not None else math.nan)
+        loss = float(row["train_loss_eval"]) if row["train_loss_eval"] is not None else math.nan
+        bag.setdefault("train_loss", []).append(loss)
+        for signal in TRAINED_SIGNALS:
+            for kind in ("last", "slope"):
+                column = f"{GROWTH_PREFIX}{signal}_{kind}"
+                if column in row and row[column] is not None:
+                    value = float(row[column])
+                    if kind == "last" and signal != "attention_entropy":
+                        value = math.log10(value) if value > 0 else math.nan
+                    bag.setdefault(f"{signal}_{kind}", []).append(value)
+    ln = per_key.get("layernorm", {}).get("metric", [])
+    gain = statistics.fmean(ln) - sign * untrained if ln and untrained is not None else math.nan
+    unit_scale = gain if math.isfinite(gain) and gain > 0 else 1.0
+    features: dict[str, dict[str, float]] = {}
+    for key, bag in per_key.items():
+        row_features = {}
+        for name, values in bag.items():
+            finite = [v for v in values if math.isfinite(v)]
+            if finite:
+                row_features[name] = statistics.fmean(finite)
+        if "metric" in row_features:
+            level = sign * untrained if untrained is not None else 0.0
+            row_features["metric"] = (row_features["metric"] - level) / unit_scale
+        features[key] = row_features
+    if ladder:
+        curves_path = Path(run_dir) / "curves.parquet"
+        if curves_path.is_file():
+            curves = pd.read_parquet(curves_path)
+            totals = dict(zip(trials["number"], trials["steps"], strict=True))
+            curves = curves[curves["number"].isin(list(totals))]
+            growth = ladder_growth(
+                curves,
+                {k: (v, int(widths[k])) for k, v in rungs.items()},
+                {int(k): int(v) for k, v in totals.items()},
+                target=target,
+                warmup_fraction=plan.warmup_fraction,
+                decay_fraction=WSD_DECAY,
+            )
+            for (key, signal), group in growth.groupby(["candidate_id", "signal"]):
+                bag = features.setdefault(str(key), {})
+                bag[f"{signal}_at_target"] = float(group["at_target"].mean())
+                bag[f"{signal}_width_exponent"] = float(group["width_exponent"].mean())
+                bag[f"{signal}_steps_exponent"] = float(group["steps_exponent"].mean())
+    # by expression: the relative features need each reference function's values
+    values: dict[str | None, Mapping[str, float]] = {}
+    expressions = {u.expression for u in units} | {r for u in units for r in u.references}
+    for expression in expressions:
+        if expression is None:
+            continue
+        key = by_sympy.get(Candidate.from_text(expression).sympy)
+        if key is not None and key in features:
+            values[expression] = features[key]
+    out = relative(units, values)
+    return label, {k: {f"{label}:{n}": v for n, v in row.items()} for k, row in out.items()}
