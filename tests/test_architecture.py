@@ -18,8 +18,9 @@ ROOMS_BELOW = {
     "reports": {"driver"},
     "studies": {"driver", "reports"},
     "calibration": {"driver", "reports"},
+    "prediction": {"driver", "reports", "calibration"},
     "bench": {"driver", "reports", "studies"},
-    "cli": {"driver", "reports", "studies", "calibration", "bench"},
+    "cli": {"driver", "reports", "studies", "calibration", "prediction", "bench"},
 }
 
 

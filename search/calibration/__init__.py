@@ -46,9 +46,19 @@ if TYPE_CHECKING:
         reference_categories,
         reference_cells,
         reference_effects,
+        reference_mean,
     )
     from ._report import calibration_json, calibration_markdown, plot_calibration, write_calibration
-    from ._scores import Scores, agreement_scores, cohen_kappa, kappa_difference
+    from ._scores import (
+        Scores,
+        agreement_scores,
+        cohen_kappa,
+        kappa_difference,
+        number_text,
+        paired_bootstrap,
+        spearman,
+        spearman_difference,
+    )
     from ._zero_cost import DESCRIPTORS, cut_at_shares, descriptor_effects
 
 _WHERE = {
@@ -63,6 +73,8 @@ _WHERE = {
             "read_calibration",
             "rescore_study",
             "run_values",
+            "spearman",
+            "spearman_difference",
             "with_proxy_shares",
         ),
         "._calibrate",
@@ -82,6 +94,8 @@ _WHERE = {
             "reference_categories",
             "reference_cells",
             "reference_effects",
+            "reference_mean",
+            "reference_mean",
         ),
         "._reference",
     ),
@@ -89,7 +103,20 @@ _WHERE = {
         ("calibration_json", "calibration_markdown", "plot_calibration", "write_calibration"),
         "._report",
     ),
-    **dict.fromkeys(("Scores", "agreement_scores", "cohen_kappa", "kappa_difference"), "._scores"),
+    **dict.fromkeys(
+        (
+            "Scores",
+            "agreement_scores",
+            "cohen_kappa",
+            "kappa_difference",
+            "number_text",
+            "paired_bootstrap",
+            "paired_bootstrap",
+            "spearman",
+            "spearman_difference",
+        ),
+        "._scores",
+    ),
     **dict.fromkeys(("DESCRIPTORS", "cut_at_shares", "descriptor_effects"), "._zero_cost"),
 }
 
@@ -121,14 +148,19 @@ __all__ = [
     "decisive_cells",
     "descriptor_effects",
     "kappa_difference",
+    "number_text",
+    "paired_bootstrap",
     "plot_calibration",
     "read_calibration",
     "read_reference",
     "reference_categories",
     "reference_cells",
     "reference_effects",
+    "reference_mean",
     "rescore_study",
     "run_values",
+    "spearman",
+    "spearman_difference",
     "with_proxy_shares",
     "write_calibration",
 ]

@@ -23,6 +23,7 @@ from ._calibrate import add_calibrate_command
 from ._candidates import add_candidate_commands
 from ._codes import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE
 from ._experiments import add_experiment_commands
+from ._predict import add_predict_command
 from ._search import add_search_commands, settings_from_args
 
 __all__ = ["build_parser", "environment_error", "main", "recipe_items", "settings_from_args"]
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_experiment_commands(sub)
     add_search_commands(sub)
     add_calibrate_command(sub)
+    add_predict_command(sub)
     return parser
 
 

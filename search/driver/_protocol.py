@@ -103,7 +103,8 @@ def apply_protocol(table: pd.DataFrame, protocol: str) -> pd.DataFrame:
             rung["width"] = width
             rung["candidate_id"] = [f"{c}@w{width}" for c in table["candidate_id"]]
             copies.append(rung)
-        table = pd.concat(copies, ignore_index=True)
+        # candidate by candidate, its widths together: a run stopped early has whole ladders
+        table = pd.concat(copies).sort_index(kind="stable").reset_index(drop=True)
     return table
 
 

@@ -51,6 +51,15 @@ if TYPE_CHECKING:
         ladder_growth,
         stable_steps,
     )
+    from ._predict import FOLDS, Figure, FoldScores, Prediction, dataset, growth_cells, predict
+    from ._report import (
+        PREDICTION_COLUMNS,
+        prediction_json,
+        prediction_markdown,
+        predictions_frame,
+        write_prediction,
+    )
+    from ._run import STUDY, prediction_table
     from ._target import AXES, Target, parse_target
 
 _WHERE = {
@@ -85,9 +94,65 @@ _WHERE = {
         ("FIT_COVERAGE", "MIN_LEVELS", "GrowthFit", "fit_growth", "ladder_growth", "stable_steps"),
         "._growth_fit",
     ),
+    **dict.fromkeys(
+        ("FOLDS", "Figure", "FoldScores", "Prediction", "dataset", "growth_cells", "predict"),
+        "._predict",
+    ),
+    **dict.fromkeys(
+        (
+            "PREDICTION_COLUMNS",
+            "prediction_json",
+            "prediction_markdown",
+            "predictions_frame",
+            "write_prediction",
+        ),
+        "._report",
+    ),
+    **dict.fromkeys(("STUDY", "prediction_table"), "._run"),
     **dict.fromkeys(("AXES", "Target", "parse_target"), "._target"),
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "AXES",
+    "CLASSIFIERS",
+    "FEATURE_SETS",
+    "FIT_COVERAGE",
+    "FOLDS",
+    "MIN_LEVELS",
+    "PREDICTION_COLUMNS",
+    "REGRESSORS",
+    "ROW_FOLDS",
+    "STUDY",
+    "VALUE_COVERAGE",
+    "Dataset",
+    "Figure",
+    "FoldScores",
+    "GrowthFit",
+    "Prediction",
+    "Predictions",
+    "Target",
+    "Unit",
+    "candidate_units",
+    "cell_units",
+    "cross_validate",
+    "dataset",
+    "fit_final",
+    "fit_growth",
+    "growth_cells",
+    "ladder_growth",
+    "leaning",
+    "parse_target",
+    "predict",
+    "prediction_json",
+    "prediction_markdown",
+    "prediction_table",
+    "predictions_frame",
+    "run_features",
+    "shuffled",
+    "stable_steps",
+    "write_prediction",
+    "zero_cost_features",
+    "zero_cost_table",
+]
 
 __getattr__ = lazy_attributes(__name__, _WHERE)

@@ -177,7 +177,9 @@ def _folds(data: Dataset, index: pd.Index, folds: str) -> list[tuple[pd.Index, p
     return out
 
 
-def _choose(data: Dataset, columns: list[str], train: pd.Index, folds: str) -> tuple[str, str]:
+def choose_models(
+    data: Dataset, columns: list[str], train: pd.Index, folds: str
+) -> tuple[str, str]:
     """The classifier with the best inner κ and the regressor with the least inner error,
     by the same kind of folds inside ``train`` only."""
     inner = _folds(data, train, folds)
@@ -228,7 +230,7 @@ def cross_validate(data: Dataset, *, folds: str, feature_set: str = "all") -> Pr
     for train, test in _folds(data, index, folds):
         if not len(train):
             continue
-        classifier, regressor = _choose(data, columns, train, folds)
+        classifier, regressor = choose_models(data, columns, train, folds)
         fold = str(data.tables[test[0]]) if folds == "table" else f"rows {len(out.chosen) + 1}"
         out.chosen.append((fold, classifier, regressor))
         model = _fit_classifier(

@@ -249,9 +249,9 @@ def run_features(
     unit_scale = gain if math.isfinite(gain) and gain > 0 else 1.0
     features: dict[str, dict[str, float]] = {}
     for key, bag in per_key.items():
-        row_features = {}
-        for name, values in bag.items():
-            finite = [v for v in values if math.isfinite(v)]
+        row_features: dict[str, float] = {}
+        for name, measured in bag.items():
+            finite = [v for v in measured if math.isfinite(v)]
             if finite:
                 row_features[name] = statistics.fmean(finite)
         if "metric" in row_features:
@@ -272,19 +272,18 @@ def run_features(
                 warmup_fraction=plan.warmup_fraction,
                 decay_fraction=WSD_DECAY,
             )
-            for (key, signal), group in growth.groupby(["candidate_id", "signal"]):
-                bag = features.setdefault(str(key), {})
-                bag[f"{signal}_at_target"] = float(group["at_target"].mean())
-                bag[f"{signal}_width_exponent"] = float(group["width_exponent"].mean())
-                bag[f"{signal}_steps_exponent"] = float(group["steps_exponent"].mean())
+            for (ladder_key, fitted_signal), group in growth.groupby(["candidate_id", "signal"]):
+                fitted = features.setdefault(str(ladder_key), {})
+                for column in ("at_target", "width_exponent", "steps_exponent"):
+                    fitted[f"{fitted_signal}_{column}"] = float(group[column].mean())
     # by expression: the relative features need each reference function's values
-    values: dict[str | None, Mapping[str, float]] = {}
+    by_expression: dict[str | None, Mapping[str, float]] = {}
     expressions = {u.expression for u in units} | {r for u in units for r in u.references}
     for expression in expressions:
         if expression is None:
             continue
-        key = by_sympy.get(Candidate.from_text(expression).sympy)
-        if key is not None and key in features:
-            values[expression] = features[key]
-    out = relative(units, values)
+        run = by_sympy.get(Candidate.from_text(expression).sympy)
+        if run is not None and run in features:
+            by_expression[expression] = features[run]
+    out = relative(units, by_expression)
     return label, {k: {f"{label}:{n}": v for n, v in row.items()} for k, row in out.items()}

@@ -158,20 +158,23 @@ def ladder_growth(
     rows: list[dict[str, object]] = []
     points: dict[tuple[str, int, str], list[tuple[dict[str, float], float]]] = {}
     widths: dict[tuple[str, int], set[int]] = {}
-    for (number, key, seed), trial in curves.groupby(["number", "candidate_id", "seed"]):
+    for (number, key, seed_key), trial in curves.groupby(["number", "candidate_id", "seed"]):
         if str(key) not in rungs:
             continue
         candidate, width = rungs[str(key)]
+        seed = int(str(seed_key))
         first, last = stable_steps(
-            totals[int(number)], warmup_fraction=warmup_fraction, decay_fraction=decay_fraction
+            totals[int(str(number))],
+            warmup_fraction=warmup_fraction,
+            decay_fraction=decay_fraction,
         )
         growth = trial[["step", "signal", "layer", "value"]].itertuples(index=False)
         for signal, series in combined_series(growth).items():
             for step, value in series:
                 if first <= step <= last:
-                    at = (candidate, int(seed), signal)
+                    at = (candidate, seed, signal)
                     points.setdefault(at, []).append(({"width": width, "steps": step}, value))
-        widths.setdefault((candidate, int(seed)), set()).add(width)
+        widths.setdefault((candidate, seed), set()).add(width)
     for (candidate, seed, signal), pts in sorted(points.items()):
         if len(widths[(candidate, seed)]) < MIN_LEVELS:
             continue

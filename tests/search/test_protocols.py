@@ -165,3 +165,5 @@ def test_the_ladder_protocol_trains_every_function_at_each_width() -> None:
     assert sorted(set(ladder["width"])) == sorted(LADDER_WIDTHS)
     assert rung_of(ladder)["layernorm@w32"] == "layernorm"
     assert set(ladder.groupby("ladder_of")["width"].nunique()) == {len(LADDER_WIDTHS)}
+    # candidate by candidate: a run stopped early has whole ladders
+    assert list(ladder["ladder_of"][: len(LADDER_WIDTHS)]) == ["erf"] * len(LADDER_WIDTHS)

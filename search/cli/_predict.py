@@ -1,0 +1,201 @@
+"""`derf-search predict`: full-scale outcomes predicted from proxies, cross-validated on a
+reference's cells.
+
+Example:
+    $ derf-search predict --task mnist1d-deep --protocol ladder --budget 4 --seeds 2
+    $ derf-search predict --resume results/prediction-mnist1d-deep-all-ladder
+    $ derf-search predict --from results/paper-properties-digits-dit --out results/p --catalog
+    $ derf-search predict --zero-cost --expr "x/(1 + abs(x))" --out results/p0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._args import add_budget_option, add_protocol_options, recipe_items, settings_from
+from ._codes import EXIT_INTERRUPTED
+
+#: The files a prediction writes into its folder.
+OUTPUTS = ("prediction.md", "prediction.json", "predictions.csv")
+
+
+def _check_out(out: Path) -> None:
+    """A folder a prediction without training may write into: new, empty, or one that holds
+    an earlier prediction or a run directory (never a file, never someone's other folder)."""
+    from candidates import UserError
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file: give a folder")
+    if out.is_dir():
+        mine = set(OUTPUTS) | {"config.toml"}
+        if any(p.name not in mine for p in out.iterdir()) and not (out / "config.toml").is_file():
+            raise UserError(f"--out {out} holds other files: give a new folder, or a run directory")
+
+
+def _candidates(args: argparse.Namespace) -> dict[str, str]:
+    """name -> expression of the candidates to predict (``--catalog``, ``--expr``, ``--run``)."""
+    from candidates import Candidate, get_catalog
+
+    out: dict[str, str] = {}
+    if args.catalog:
+        out.update({e.name: str(e.expression) for e in get_catalog("paper") if e.expression})
+    for text in args.expr or ():
+        out[text] = Candidate.from_text(text).expression  # refused in one line if bad
+    if args.candidates_of:
+        from ..driver import read_candidates
+
+        table = read_candidates(args.candidates_of)
+        for row in table.to_dict("records"):
+            if row["kind"] == "candidate" and isinstance(row["expression"], str):
+                out.setdefault(str(row.get("name") or row["candidate_id"]), row["expression"])
+    return out
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from candidates import UserError
+
+    from ..calibration import PAPER_REFERENCE, read_reference
+    from ..prediction import parse_target, predict, write_prediction
+
+    target = parse_target(args.target)  # refused before anything runs
+    sources = [Path(p) for p in args.sources or ()]
+    for source in sources:
+        if not (source / "config.toml").is_file():
+            raise UserError(f"--from {source} is not a run directory (it has no config.toml)")
+    candidates = _candidates(args)
+    summary = None
+    if args.resume or not (args.zero_cost or sources):
+        settings, table = _training(args)
+        from ..driver import run_search
+        from ..reports import write_outputs
+
+        reference = read_reference(settings.reference or PAPER_REFERENCE)
+        summary = run_search(
+            settings, resume=bool(args.resume), progress=not args.no_progress, candidates=table
+        )
+        write_outputs(settings.run_dir, plots=False)
+        out = settings.run_dir
+        sources = [out, *sources]
+    else:
+        if args.task or args.protocol != "single" or args.recipe:
+            raise UserError(
+                "--task, --protocol and --recipe train a prediction run: leave them out with "
+                "--from or --zero-cost"
+            )
+        reference = read_reference(Path(args.reference) if args.reference else PAPER_REFERENCE)
+        out = Path(args.out or "results/prediction")
+        _check_out(out)
+    result = predict(reference, sources=sources, candidates=candidates, target=target)
+    write_prediction(out, result)
+    print((out / "prediction.md").read_text(encoding="utf-8"))
+    print(f"report: {out}/prediction.md|json, predictions: {out}/predictions.csv")
+    if summary is not None and summary.interrupted:
+        print(f"interrupted: continue with `derf-search predict --resume {out}`", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _training(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The settings and candidate table of the prediction run to train or resume."""
+    from candidates import UserError
+
+    from ..calibration import PAPER_REFERENCE, read_reference
+    from ..driver import RunSettings
+    from ..prediction import STUDY, prediction_table
+
+    if args.resume:
+        settings = RunSettings.read(args.resume).with_out(args.resume)
+        if settings.study != STUDY:
+            raise UserError(f"{args.resume} is not a prediction run: use `run --resume`")
+        return settings, None
+    if args.task is None:
+        raise UserError(
+            "give a task to train (--task T), --resume RUN_DIR, runs to read (--from DIR) "
+            "or --zero-cost"
+        )
+    reference = Path(args.reference) if args.reference else PAPER_REFERENCE
+    cells = read_reference(reference)
+    suffix = "" if args.protocol == "single" else f"-{args.protocol}"
+    name = f"prediction-{args.task}-{args.cells}{suffix}"
+    settings = settings_from(
+        RunSettings,
+        args,
+        study=STUDY,
+        reference=str(reference),
+        tasks=(args.task,),
+        shift="none",
+        recipe=recipe_items(args),
+        study_name=Path(args.out).name if args.out else name,
+        out=args.out or f"results/{name}",
+    )
+    from evaluators import apply_recipe, get_task, parse_recipe
+
+    apply_recipe(get_task(args.task), settings.budget, parse_recipe(settings.recipe))
+    return settings, prediction_table(cells, cells=settings.cells)
+
+
+def add_predict_command(sub: Any) -> None:
+    """The sub-parser of `predict`."""
+    from ..driver import CELLS
+
+    p = sub.add_parser(
+        "predict",
+        help="predict full-scale outcomes from proxies, cross-validated on a reference",
+    )
+    p.add_argument("--task", help="the proxy task to train the reference's functions on")
+    p.add_argument(
+        "--reference",
+        metavar="CSV",
+        help="full-scale results: table,property,base,variant,lam,value "
+        "(default: the paper's Section 3)",
+    )
+    p.add_argument(
+        "--cells",
+        choices=CELLS,
+        default="all",
+        help="which reference cells' functions to train: all (default), or the decisive ones",
+    )
+    p.add_argument("--seeds", type=int, default=2, help="seeds per function, paired (default 2)")
+    add_budget_option(p)
+    add_protocol_options(p)
+    p.add_argument(
+        "--target",
+        default="width=768,depth=12,steps=94000",
+        help="the scale a ladder's growth is extrapolated to (default "
+        "width=768,depth=12,steps=94000: ViT-B/16 on ImageNet)",
+    )
+    p.add_argument(
+        "--from",
+        dest="sources",
+        action="append",
+        metavar="RUN_DIR",
+        help="trained features from an existing run directory (a property study, a "
+        "calibration or prediction run; repeatable); without --task nothing is trained",
+    )
+    p.add_argument(
+        "--zero-cost", action="store_true", help="train nothing: zero-cost descriptors only"
+    )
+    p.add_argument("--catalog", action="store_true", help="also predict the paper's 16 functions")
+    p.add_argument("--expr", action="append", metavar="EXPR", help="also predict this function")
+    p.add_argument(
+        "--run",
+        dest="candidates_of",
+        metavar="RUN_DIR",
+        help="also predict a run directory's candidates",
+    )
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--workers", type=int, default=2, help="Ray workers (default 2)")
+    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions allowed")
+    p.add_argument("--ray-address", help="an existing Ray cluster (default: embedded Ray)")
+    p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
+    p.add_argument(
+        "--out",
+        help="run directory (default results/prediction-<task>-<cells>[-<protocol>]), or "
+        "the report's folder without training (default results/prediction)",
+    )
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a prediction run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_predict)

@@ -1,0 +1,380 @@
+"""A prediction: features of every reference cell and candidate, predictors cross-validated on
+the reference, their scores with intervals, and the predicted category and value of each.
+
+Example:
+    >>> from search.calibration import PAPER_REFERENCE, read_reference
+    >>> cells = read_reference(PAPER_REFERENCE)
+    >>> result = predict(cells, sources=(), candidates={"erf": "erf(x)"}, resamples=20)
+    >>> sorted(result.scores), result.scores["zero-cost"]["table"].cells
+    (['zero-cost'], 123)
+    >>> result.candidates[0]["name"], result.candidates[0]["features"]
+    ('erf', 'zero-cost')
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..calibration import (
+    CATEGORIES,
+    ReferenceCell,
+    Scores,
+    agreement_scores,
+    cohen_kappa,
+    kappa_difference,
+    paired_bootstrap,
+    reference_categories,
+    reference_cells,
+    reference_effects,
+    reference_mean,
+    spearman,
+    spearman_difference,
+)
+from ..reports import RESAMPLES
+from ._cv import (
+    FEATURE_SETS,
+    VALUE_COVERAGE,
+    Dataset,
+    Predictions,
+    choose_models,
+    cross_validate,
+    fit_final,
+    leaning,
+    shuffled,
+)
+from ._features import Unit, candidate_units, cell_units, run_features, zero_cost_table
+from ._target import Target
+
+#: The folds every feature set is scored under: the headline first.
+FOLDS = ("table", "row")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One score with its bootstrap interval over cells."""
+
+    value: float
+    low: float
+    high: float
+
+
+@dataclass
+class FoldScores:
+    """A predictor's scores under one kind of folds."""
+
+    cells: int
+    agreement: Figure
+    kappa: Figure
+    spearman: Figure  # predicted against reference effects, over the cells that did not fail
+    confusion: dict[str, dict[str, int]]
+    per_property: dict[str, Scores]
+    chosen: list[tuple[str, str, str]]
+
+
+@dataclass
+class Prediction:
+    """Everything `derf-search predict` reports (see :func:`predict`)."""
+
+    target: Target
+    sources: list[str]
+    scores: dict[str, dict[str, FoldScores]]  # feature set -> folds -> scores
+    gaps: dict[str, dict[str, Figure]]  # "all − zero-cost" etc. -> κ / Spearman difference
+    growth_check: dict[str, Any]
+    shuffled_kappa: float
+    leaning: dict[str, list[tuple[str, float]]]
+    cells: list[dict[str, Any]]  # the reference's rows with their predictions
+    candidates: list[dict[str, Any]]
+    best: str
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def _figure(cells: int, score: Any, resamples: int) -> Figure:
+    value, low, high = paired_bootstrap(cells, score, resamples=resamples)
+    return Figure(value, low, high)
+
+
+def _fold_scores(
+    data: Dataset, got: Predictions, cells: Sequence[ReferenceCell], resamples: int
+) -> FoldScores:
+    keys = [k for k in data.features.index if isinstance(got.categories.get(k), str)]
+    ref = [str(data.categories[k]) for k in keys]
+    pred = [str(got.categories[k]) for k in keys]
+    fine = [k for k in keys if math.isfinite(data.effects[k]) and math.isfinite(got.effects[k])]
+    ref_e = np.array([data.effects[k] for k in fine])
+    pred_e = np.array([got.effects[k] for k in fine])
+    props = {c.key: c.prop for c in cells}
+    per: dict[str, Scores] = {}
+    for prop in dict.fromkeys(props[k] for k in keys):
+        mine = [k for k in keys if props[k] == prop]
+        per[prop] = agreement_scores(
+            {k: data.categories[k] for k in mine},
+            {k: got.categories[k] for k in mine},
+            {k: float(data.effects[k]) for k in mine},
+            {k: float(got.effects[k]) for k in mine},
+        )
+    confusion: dict[str, dict[str, int]] = {a: dict.fromkeys(CATEGORIES, 0) for a in CATEGORIES}
+    for a, b in zip(ref, pred, strict=True):
+        confusion[a][b] += 1
+    return FoldScores(
+        cells=len(keys),
+        agreement=_figure(
+            len(keys), lambda i: float(np.mean([ref[j] == pred[j] for j in i])), resamples
+        ),
+        kappa=_figure(len(keys), lambda i: cohen_kappa([(ref[j], pred[j]) for j in i]), resamples),
+        spearman=_figure(len(fine), lambda i: spearman(list(ref_e[i]), list(pred_e[i])), resamples),
+        confusion=confusion,
+        per_property=per,
+        chosen=got.chosen,
+    )
+
+
+def dataset(cells: Sequence[ReferenceCell], features: Mapping[str, Mapping[str, float]]) -> Dataset:
+    """The reference cells as a cross-validation data set over ``features`` (unit -> name ->
+    value; a cell without features has them missing, imputed inside each fold)."""
+    keys = [c.key for c in cells]
+    frame = pd.DataFrame([dict(features.get(k, {})) for k in keys], index=keys)
+    categories = reference_categories(cells)
+    effects = reference_effects(cells)
+    return Dataset(
+        features=frame.sort_index(axis=1),
+        categories=pd.Series([categories[k] for k in keys], index=keys),
+        effects=pd.Series([effects[k] for k in keys], index=keys, dtype=float),
+        tables=pd.Series([c.table for c in cells], index=keys),
+        rows=pd.Series([":".join(c.row) for c in cells], index=keys),
+        references={c.key: [r.key for r in reference_cells(c, cells)] for c in cells},
+    )
+
+
+def growth_cells(cells: Sequence[ReferenceCell]) -> list[ReferenceCell]:
+    """The cells that ask whether growth is a matter of degree: the bounded property's plain
+    functions and its mixtures (1 − λ)·f + λ·x at λ 0.1 and 0.5 — in the paper's tables,
+    power-growing functions and 0.5-mixtures fail, log-growing ones and 0.1-mixtures train."""
+    return [
+        c
+        for c in cells
+        if c.prop == "bounded"
+        and (c.variant == "plain" or (c.variant == "mix" and c.lam in (0.1, 0.5)))
+    ]
+
+
+def predict(
+    cells: Sequence[ReferenceCell],
+    *,
+    sources: Sequence[str | Path],
+    candidates: Mapping[str, str] | None = None,
+    target: Target | None = None,
+    resamples: int = RESAMPLES,
+) -> Prediction:
+    """Features of the reference cells and ``candidates`` (name -> expression) from zero-cost
+    descriptors and the run directories ``sources``; every feature set cross-validated by
+    table and by row; predictions for every cell (held out by table) and candidate."""
+    start = time.perf_counter()
+    target = target or Target()
+    scale = {"width": target.width, "depth": target.depth, "steps": target.steps}
+    units = cell_units(cells)
+    extra = candidate_units(candidates or {}, cells)
+    features: dict[str, dict[str, float]] = {
+        k: dict(v) for k, v in zero_cost_table([*units, *extra]).items()
+    }
+    labels = []
+    for source in sources:
+        label, trained = run_features(source, [*units, *extra], target=scale)
+        labels.append(label)
+        for key, row in trained.items():
+            features.setdefault(key, {}).update(row)
+    data = dataset(cells, features)
+    # without trained features "all" is the zero-cost set again: it is left out
+    sets = [
+        s for s in FEATURE_SETS if data.columns(s) and (s == "zero-cost" or data.columns("trained"))
+    ]
+    held: dict[str, dict[str, Predictions]] = {
+        s: {f: cross_validate(data, folds=f, feature_set=s) for f in FOLDS} for s in sets
+    }
+    scores = {s: {f: _fold_scores(data, held[s][f], cells, resamples) for f in FOLDS} for s in sets}
+    best = max(sets, key=lambda s: _or(scores[s]["table"].kappa.value))
+    gaps = _gaps(data, held, sets)
+    notes = []
+    if not sources:
+        notes.append("no trained runs given: the zero-cost predictor alone")
+    result = Prediction(
+        target=target,
+        sources=labels,
+        scores=scores,
+        gaps=gaps,
+        growth_check=_growth_check(data, held, cells),
+        shuffled_kappa=_shuffled_kappa(data, best),
+        leaning={},
+        cells=[],
+        candidates=[],
+        best=best,
+        seconds=0.0,
+        notes=notes,
+    )
+    _final(result, data, held, cells, extra, features, sets)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _or(value: float) -> float:
+    return value if math.isfinite(value) else -math.inf
+
+
+def _gaps(
+    data: Dataset, held: Mapping[str, Mapping[str, Predictions]], sets: Sequence[str]
+) -> dict[str, dict[str, Figure]]:
+    """Leave-one-table-out κ and Spearman of each trained feature set less the zero-cost
+    one's, paired over cells, with bootstrap intervals."""
+    out: dict[str, dict[str, Figure]] = {}
+    base = held.get("zero-cost", {}).get("table")
+    if base is None:
+        return out
+    for name in (s for s in sets if s != "zero-cost"):
+        mine = held[name]["table"]
+        keys = [
+            k
+            for k in data.features.index
+            if isinstance(mine.categories.get(k), str) and isinstance(base.categories.get(k), str)
+        ]
+        k_gap = kappa_difference(
+            [str(data.categories[k]) for k in keys],
+            [str(mine.categories[k]) for k in keys],
+            [str(base.categories[k]) for k in keys],
+        )
+        fine = [
+            k
+            for k in keys
+            if math.isfinite(data.effects[k])
+            and math.isfinite(mine.effects[k])
+            and math.isfinite(base.effects[k])
+        ]
+        r_gap = spearman_difference(
+            [float(data.effects[k]) for k in fine],
+            [float(mine.effects[k]) for k in fine],
+            [float(base.effects[k]) for k in fine],
+        )
+        out[f"{name} − zero-cost"] = {"kappa": Figure(*k_gap), "spearman": Figure(*r_gap)}
+    return out
+
+
+def _growth_check(
+    data: Dataset, held: Mapping[str, Mapping[str, Predictions]], cells: Sequence[ReferenceCell]
+) -> dict[str, Any]:
+    """How the trained-only predictor, leave-one-table-out, places the growth cells: FAIL
+    where the reference failed, elsewhere where it trained."""
+    chosen = growth_cells(cells)
+    if "trained" not in held or not chosen:
+        return {}
+    got = held["trained"]["table"].categories
+    rows = []
+    for cell in chosen:
+        predicted = got.get(cell.key)
+        rows.append(
+            {
+                "cell": cell.label,
+                "reference": str(data.categories[cell.key]),
+                "predicted": predicted if isinstance(predicted, str) else None,
+                "right": isinstance(predicted, str)
+                and (predicted == "FAIL") == (data.categories[cell.key] == "FAIL"),
+            }
+        )
+    return {"right": sum(r["right"] for r in rows), "cells": len(rows), "rows": rows}
+
+
+def _shuffled_kappa(data: Dataset, feature_set: str) -> float:
+    """Leave-one-table-out κ of a predictor fitted to permuted labels (near 0: no leak)."""
+    noise = shuffled(data)
+    got = cross_validate(noise, folds="table", feature_set=feature_set)
+    keys = [k for k in noise.features.index if isinstance(got.categories.get(k), str)]
+    return cohen_kappa([(str(noise.categories[k]), str(got.categories[k])) for k in keys])
+
+
+def _final(
+    result: Prediction,
+    data: Dataset,
+    held: Mapping[str, Mapping[str, Predictions]],
+    cells: Sequence[ReferenceCell],
+    extra: Sequence[Unit],
+    features: Mapping[str, Mapping[str, float]],
+    sets: Sequence[str],
+) -> None:
+    """Fill the cells' and candidates' predictions and what each predictor leans on."""
+    best = held[result.best]["table"]
+    residuals = [
+        abs(best.effects[k] - data.effects[k])
+        for k in data.features.index
+        if math.isfinite(data.effects[k]) and math.isfinite(best.effects[k])
+    ]
+    half = float(np.quantile(residuals, VALUE_COVERAGE)) if residuals else math.nan
+    means = {c.key: _reference_mean(c, cells) for c in cells}
+    for cell in cells:
+        effect = best.effects.get(cell.key, math.nan)
+        value = means[cell.key] + effect
+        result.cells.append(
+            {
+                "table": cell.table,
+                "property": cell.prop,
+                "base": cell.base,
+                "variant": cell.variant,
+                "lam": cell.lam,
+                "value": cell.value,
+                "name": cell.label,
+                "expression": cell.expression,
+                "reference_category": str(data.categories[cell.key]),
+                "predicted_category": best.categories.get(cell.key),
+                "predicted_value": value,
+                "low": value - half,
+                "high": value + half,
+            }
+        )
+    anchor = statistics.fmean(means[c.key] for c in cells if c.is_identity) if cells else math.nan
+    models = {}
+    for name in sets:
+        columns = data.columns(name)
+        classifier, regressor = choose_models(data, columns, data.features.index, "table")
+        models[name] = (columns, *fit_final(data, columns, classifier, regressor))
+        result.leaning[name] = leaning(models[name][1], columns)
+    for unit in extra:
+        own = features.get(unit.key, {})
+        usable = [s for s in sets if all(c in own for c in data.columns(s))]
+        if not usable:
+            continue
+        name = max(usable, key=lambda s: _or(result.scores[s]["table"].kappa.value))
+        columns, classifier, regressor = models[name]
+        row = pd.DataFrame([{c: own.get(c, math.nan) for c in columns}])
+        value = _candidate_value(unit, cells, anchor) + float(regressor.predict(row)[0])
+        result.candidates.append(
+            {
+                "name": unit.key,
+                "expression": unit.expression,
+                "predicted_category": str(classifier.predict(row)[0]),
+                "predicted_value": value,
+                "low": value - half,
+                "high": value + half,
+                "features": name,
+            }
+        )
+
+
+def _reference_mean(cell: ReferenceCell, cells: Sequence[ReferenceCell]) -> float:
+    refs = reference_cells(cell, cells)
+    return reference_mean(refs) if refs else math.nan
+
+
+def _candidate_value(unit: Unit, cells: Sequence[ReferenceCell], anchor: float) -> float:
+    """The mean value of the cells a candidate is compared with: the anchors' identity cells."""
+    values = [
+        c.value
+        for c in cells
+        if c.is_identity and c.expression in unit.references and c.value is not None
+    ]
+    return statistics.fmean(values) if values else anchor

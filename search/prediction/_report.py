@@ -1,0 +1,187 @@
+"""A prediction's report: ``prediction.md`` for a person, ``prediction.json`` for a program,
+``predictions.csv`` with one row per reference cell and candidate.
+
+Example:
+    >>> from search.calibration import PAPER_REFERENCE, read_reference
+    >>> from search.prediction import predict
+    >>> result = predict(read_reference(PAPER_REFERENCE), sources=(), resamples=20)
+    >>> "leave-one-table-out" in prediction_markdown(result)
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..calibration import CATEGORIES, COLUMNS, number_text
+from ..reports import COVERAGE
+from ._cv import FEATURE_SETS, VALUE_COVERAGE
+from ._predict import Figure, FoldScores, Prediction
+
+#: The columns of ``predictions.csv``: the reference's, then the prediction's.
+PREDICTION_COLUMNS = (
+    *COLUMNS,
+    "name",
+    "expression",
+    "reference_category",
+    "predicted_category",
+    "predicted_value",
+    "low",
+    "high",
+    "features",
+)
+#: What each fold kind is called in the report.
+FOLD_NAMES = {"table": "leave-one-table-out", "row": "grouped by row"}
+
+
+def _md(text: object) -> str:
+    """User text in a Markdown table cell: no column breaks, no raw HTML."""
+    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _figure(f: Figure, digits: int = 2) -> str:
+    interval = (
+        ""
+        if not math.isfinite(f.low)
+        else f" ({number_text(f.low, digits)} to {number_text(f.high, digits)})"
+    )
+    return number_text(f.value, digits) + interval
+
+
+def _side(f: Figure) -> str:
+    if math.isfinite(f.low) and f.low > 0:
+        return "ahead, beyond the interval"
+    if math.isfinite(f.high) and f.high < 0:
+        return "behind, beyond the interval"
+    return "not distinguishable"
+
+
+def prediction_markdown(result: Prediction) -> str:
+    """The report a person reads (see the module docstring)."""
+    lines = [
+        "# Prediction of full-scale outcomes",
+        "",
+        f"Features: zero-cost descriptors of f; trained runs: "
+        f"{', '.join(map(_md, result.sources)) or 'none'}. Target scale: "
+        f"{result.target.text()}. Intervals: {COVERAGE:.0%} bootstrap over cells.",
+        "",
+        "| features | folds | cells | agreement | κ | Spearman (cells that trained) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, folds in result.scores.items():
+        for fold, s in folds.items():
+            lines.append(
+                f"| {name} | {FOLD_NAMES[fold]} | {s.cells} | {_figure(s.agreement)} | "
+                f"{_figure(s.kappa)} | {_figure(s.spearman)} |"
+            )
+    lines += ["", f"Best by leave-one-table-out κ: **{result.best}**.", ""]
+    for gap, figures in result.gaps.items():
+        lines.append(
+            f"- {gap}, leave-one-table-out: κ {_figure(figures['kappa'])} "
+            f"({_side(figures['kappa'])}); Spearman {_figure(figures['spearman'])} "
+            f"({_side(figures['spearman'])})."
+        )
+    lines.append(
+        f"- Labels shuffled among the cells, the {result.best} predictor scores κ "
+        f"{number_text(result.shuffled_kappa)} leave-one-table-out (near 0: nothing leaks)."
+    )
+    if result.growth_check:
+        check = result.growth_check
+        lines += [
+            f"- Growth cells, trained features only, each table held out: {check['right']} of "
+            f"{check['cells']} placed right (FAIL where the reference failed, else not FAIL).",
+            "",
+            "| cell | reference | predicted |",
+            "|---|---|---|",
+            *(
+                f"| {_md(r['cell'])} | {r['reference']} | {r['predicted'] or '–'} |"
+                for r in check["rows"]
+            ),
+        ]
+    lines += ["", "## Per property, leave-one-table-out", ""]
+    lines += ["| features | property | cells | agreement | κ |", "|---|---|---|---|---|"]
+    for name, folds in result.scores.items():
+        for prop, by_prop in folds["table"].per_property.items():
+            lines.append(
+                f"| {name} | {_md(prop)} | {by_prop.cells} | {number_text(by_prop.agreement)} | "
+                f"{number_text(by_prop.kappa)} |"
+            )
+    lines += ["", "## Confusion, leave-one-table-out (reference rows, predicted columns)", ""]
+    for name, folds in result.scores.items():
+        lines += _confusion(name, folds["table"])
+    lines += ["", "## What each predictor leans on (fitted on every cell)", ""]
+    for name, ranked in result.leaning.items():
+        shown = ", ".join(f"{_md(f)} {w:.2f}" for f, w in ranked) or "–"
+        lines.append(f"- {name}: {shown}")
+    lines += ["", "## Models chosen inside each fold", ""]
+    for name, folds in result.scores.items():
+        chosen = "; ".join(f"{f}: {c} / {r}" for f, c, r in folds["table"].chosen)
+        lines.append(f"- {name}: {chosen}")
+    if result.candidates:
+        lines += ["", "## Candidates", "", "| name | predicted | value | interval | features |"]
+        lines.append("|---|---|---|---|---|")
+        for c in result.candidates:
+            lines.append(
+                f"| {_md(c['name'])} | {c['predicted_category']} | "
+                f"{number_text(c['predicted_value'])} | {number_text(c['low'])} to "
+                f"{number_text(c['high'])} | {c['features']} |"
+            )
+    lines += ["", f"{result.seconds:.0f} s to fit and score.", *result.notes, ""]
+    return "\n".join(lines)
+
+
+def _confusion(name: str, s: FoldScores) -> list[str]:
+    head = f"| {name} | " + " | ".join(CATEGORIES) + " |"
+    out = [head, "|---" * (len(CATEGORIES) + 1) + "|"]
+    for a in CATEGORIES:
+        out.append(f"| {a} | " + " | ".join(str(s.confusion[a][b]) for b in CATEGORIES) + " |")
+    return [*out, ""]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def prediction_json(result: Prediction) -> dict[str, Any]:
+    """The report as plain data (no NaN: null)."""
+    data = asdict(result)
+    data["target"] = result.target.text()
+    data["feature_sets"] = [s for s in FEATURE_SETS if s in result.scores]
+    data["value_coverage"] = VALUE_COVERAGE
+    return dict(_plain(data))
+
+
+def predictions_frame(result: Prediction) -> pd.DataFrame:
+    """One row per reference cell (held out by table) and per candidate."""
+    rows = [{**c, "features": result.best} for c in result.cells]
+    for c in result.candidates:
+        rows.append({"table": "", "property": "", "base": "", "variant": "", **c})
+    frame = pd.DataFrame(rows)
+    for column in PREDICTION_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    return frame[list(PREDICTION_COLUMNS)]
+
+
+def write_prediction(out: str | Path, result: Prediction) -> Path:
+    """``prediction.md``, ``prediction.json`` and ``predictions.csv`` in ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "prediction.md").write_text(prediction_markdown(result), encoding="utf-8")
+    (out / "prediction.json").write_text(
+        json.dumps(prediction_json(result), indent=1, allow_nan=False), encoding="utf-8"
+    )
+    predictions_frame(result).to_csv(out / "predictions.csv", index=False, float_format="%.4g")
+    return out / "prediction.md"
