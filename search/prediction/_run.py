@@ -3,14 +3,14 @@ one protocol on the search machinery (resumable, Optuna + Ray), as features for
 :func:`search.prediction.predict`.
 
 Every function is trained as reference tables train them: without s, at the template's α0.
-The decisive cells' functions come first, so that a run stopped early has trained the cells
-that decide most; the catalog's functions last.
+The decisive cells' functions come first, then the growth cells' (:func:`growth_cells`), so
+that a run stopped early has trained the cells that decide most; the catalog's functions last.
 
 Example:
     >>> from search.calibration import PAPER_REFERENCE, read_reference
     >>> table = prediction_table(read_reference(PAPER_REFERENCE), cells="decisive")
     >>> table["candidate_id"].iloc[0], int(table["catalog"].sum())
-    ('layernorm', 9)
+    ('layernorm', 13)
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from ..calibration import (
     decisive_cells,
     reference_categories,
 )
+from ._predict import growth_cells
 
 #: The ``study`` of a prediction run's settings.
 STUDY = "prediction"
@@ -48,8 +49,12 @@ def prediction_table(reference: Sequence[ReferenceCell], *, cells: str = "all") 
     table = calibration_table(list(reference), cells=cells, shift="none")
     categories = reference_categories(list(reference), degrade_points=DEGRADE_POINTS)
     decisive = {c.key for c in decisive_cells(list(reference), categories)}
-    first = table["row"].isin(decisive) | (table["kind"] == "baseline")
-    table = pd.concat([table[first], table[~first]], ignore_index=True)
+    growth = {c.key for c in growth_cells(reference)}
+    order = [
+        0 if kind == "baseline" or row in decisive else 1 if row in growth else 2
+        for kind, row in zip(table["kind"], table["row"], strict=True)
+    ]
+    table = table.iloc[sorted(range(len(table)), key=lambda i: order[i])].reset_index(drop=True)
     table["catalog"] = False
     have = {Candidate.from_text(e).sympy for e in table["expression"] if isinstance(e, str)}
     extra = {
