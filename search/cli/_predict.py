@@ -58,9 +58,10 @@ def _predict(args: argparse.Namespace) -> int:
     from candidates import UserError
 
     from ..calibration import PAPER_REFERENCE, read_reference
-    from ..prediction import parse_target, predict, write_prediction
+    from ..prediction import parse_feature_sets, parse_target, predict, write_prediction
 
     target = parse_target(args.target)  # refused before anything runs
+    feature_sets = parse_feature_sets(args.features)
     sources = [Path(p) for p in args.sources or ()]
     for source in sources:
         if not (source / "config.toml").is_file():
@@ -68,7 +69,7 @@ def _predict(args: argparse.Namespace) -> int:
     candidates = _candidates(args)
     summary = None
     if args.resume or not (args.zero_cost or sources):
-        settings, table = _training(args)
+        settings, table = _training(args, candidates)
         from ..driver import run_search
         from ..reports import write_outputs
 
@@ -88,7 +89,13 @@ def _predict(args: argparse.Namespace) -> int:
         reference = read_reference(Path(args.reference) if args.reference else PAPER_REFERENCE)
         out = Path(args.out or "results/prediction")
         _check_out(out)
-    result = predict(reference, sources=sources, candidates=candidates, target=target)
+    result = predict(
+        reference,
+        sources=sources,
+        candidates=candidates,
+        target=target,
+        feature_sets=feature_sets,
+    )
     write_prediction(out, result)
     print((out / "prediction.md").read_text(encoding="utf-8"))
     print(f"report: {out}/prediction.md|json, predictions: {out}/predictions.csv")
@@ -98,8 +105,9 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _training(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The settings and candidate table of the prediction run to train or resume."""
+def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any, Any]:
+    """The settings and candidate table of the prediction run to train or resume (a new run
+    trains the candidates to predict too)."""
     from candidates import UserError
 
     from ..calibration import PAPER_REFERENCE, read_reference
@@ -134,7 +142,7 @@ def _training(args: argparse.Namespace) -> tuple[Any, Any]:
     from evaluators import apply_recipe, get_task, parse_recipe
 
     apply_recipe(get_task(args.task), settings.budget, parse_recipe(settings.recipe))
-    return settings, prediction_table(cells, cells=settings.cells)
+    return settings, prediction_table(cells, cells=settings.cells, candidates=candidates)
 
 
 def add_predict_command(sub: Any) -> None:
@@ -166,6 +174,12 @@ def add_predict_command(sub: Any) -> None:
         default="width=768,depth=12,steps=94000",
         help="the scale a ladder's growth is extrapolated to (default "
         "width=768,depth=12,steps=94000: ViT-B/16 on ImageNet)",
+    )
+    p.add_argument(
+        "--features",
+        default="zero-cost,trained,all",
+        help="the feature sets to fit and compare: zero-cost (descriptors of f), trained "
+        "(runs only), all (default: the three)",
     )
     p.add_argument(
         "--from",

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         cross_validate,
         fit_final,
         leaning,
+        parse_feature_sets,
         shuffled,
     )
     from ._features import (
@@ -75,6 +76,8 @@ _WHERE = {
             "cross_validate",
             "fit_final",
             "leaning",
+            "parse_feature_sets",
+            "parse_feature_sets",
             "shuffled",
         ),
         "._cv",
@@ -141,6 +144,7 @@ __all__ = [
     "growth_cells",
     "ladder_growth",
     "leaning",
+    "parse_feature_sets",
     "parse_target",
     "predict",
     "prediction_json",

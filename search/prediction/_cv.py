@@ -41,6 +41,31 @@ from ..calibration import cohen_kappa
 
 #: The feature sets every prediction compares: descriptors of f alone, trained runs alone, both.
 FEATURE_SETS = ("zero-cost", "trained", "all")
+
+
+def parse_feature_sets(text: str) -> tuple[str, ...]:
+    """``zero-cost,trained`` as feature sets, each known (with a did-you-mean) and once.
+
+    >>> parse_feature_sets("all, zero-cost")
+    ('all', 'zero-cost')
+    """
+    from candidates import UserError, suggest
+
+    out: list[str] = []
+    for name in (part.strip() for part in text.split(",") if part.strip()):
+        if name not in FEATURE_SETS:
+            raise UserError(
+                f"not a feature set: {name!r}{suggest(name, list(FEATURE_SETS))} "
+                f"(known: {', '.join(FEATURE_SETS)})"
+            )
+        if name in out:
+            raise UserError(f"feature set {name} given twice")
+        out.append(name)
+    if not out:
+        raise UserError(f"give at least one feature set of {', '.join(FEATURE_SETS)}")
+    return tuple(out)
+
+
 #: Folds of the grouped-by-row cross-validation (and of the inner model choice).
 ROW_FOLDS = 6
 #: The coverage of a predicted value's interval (from cross-validated residuals).

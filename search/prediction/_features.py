@@ -212,7 +212,7 @@ def run_features(
     # the key each function ran under (a ladder's candidate, its widest rung for the metric)
     by_sympy: dict[Any, str] = {}
     for row in table.to_dict("records"):
-        if row["kind"] != "candidate" or not isinstance(row["expression"], str):
+        if not isinstance(row["expression"], str):  # a norm layer
             continue
         if row["shift"] != "none" or float(row["alpha0"]) != DEFAULT_ALPHA0:
             continue

@@ -96,9 +96,10 @@ def fit_growth(
         if np.allclose(new, weights, atol=1e-6):
             break
         weights = new
-    residuals = y - x @ beta
     dof = max(1, len(y) - x.shape[1])
-    sigma = math.sqrt(float(np.sum(weights * residuals**2)) / dof)
+    # the residuals' robust spread (their median absolute deviation), not inflated by the
+    # outliers the weights set aside; corrected for the fitted parameters
+    sigma = scale * math.sqrt(len(y) / dof)
     covariance = np.linalg.pinv((x * weights[:, None]).T @ x)
     return GrowthFit(
         axes=tuple(axes),

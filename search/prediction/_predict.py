@@ -3,10 +3,10 @@ the reference, their scores with intervals, and the predicted category and value
 
 Example:
     >>> from search.calibration import PAPER_REFERENCE, read_reference
-    >>> cells = read_reference(PAPER_REFERENCE)
+    >>> cells = [c for c in read_reference(PAPER_REFERENCE) if c.table in ("T4", "T5", "T6")]
     >>> result = predict(cells, sources=(), candidates={"erf": "erf(x)"}, resamples=20)
     >>> sorted(result.scores), result.scores["zero-cost"]["table"].cells
-    (['zero-cost'], 123)
+    (['zero-cost'], 32)
     >>> result.candidates[0]["name"], result.candidates[0]["features"]
     ('erf', 'zero-cost')
 """
@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from candidates import UserError
 
 from ..calibration import (
     CATEGORIES,
@@ -173,11 +175,13 @@ def predict(
     sources: Sequence[str | Path],
     candidates: Mapping[str, str] | None = None,
     target: Target | None = None,
+    feature_sets: Sequence[str] = FEATURE_SETS,
     resamples: int = RESAMPLES,
 ) -> Prediction:
     """Features of the reference cells and ``candidates`` (name -> expression) from zero-cost
-    descriptors and the run directories ``sources``; every feature set cross-validated by
-    table and by row; predictions for every cell (held out by table) and candidate."""
+    descriptors and the run directories ``sources``; every feature set of ``feature_sets``
+    that has features cross-validated by table and by row; predictions for every cell (held out
+    by table) and candidate."""
     start = time.perf_counter()
     target = target or Target()
     scale = {"width": target.width, "depth": target.depth, "steps": target.steps}
@@ -195,8 +199,15 @@ def predict(
     data = dataset(cells, features)
     # without trained features "all" is the zero-cost set again: it is left out
     sets = [
-        s for s in FEATURE_SETS if data.columns(s) and (s == "zero-cost" or data.columns("trained"))
+        s
+        for s in FEATURE_SETS
+        if s in feature_sets and data.columns(s) and (s == "zero-cost" or data.columns("trained"))
     ]
+    if not sets:
+        raise UserError(
+            f"no features to predict from: --features {', '.join(feature_sets)} needs trained "
+            "runs (--task, --from or --resume)"
+        )
     held: dict[str, dict[str, Predictions]] = {
         s: {f: cross_validate(data, folds=f, feature_set=s) for f in FOLDS} for s in sets
     }
@@ -345,7 +356,13 @@ def _final(
         result.leaning[name] = leaning(models[name][1], columns)
     for unit in extra:
         own = features.get(unit.key, {})
-        usable = [s for s in sets if all(c in own for c in data.columns(s))]
+        # a set is usable with each of its kinds of feature measured (missing ones imputed)
+        usable = [
+            s
+            for s in sets
+            if (s == "trained" or any(c in own for c in data.columns("zero-cost")))
+            and (s == "zero-cost" or any(c in own for c in data.columns("trained")))
+        ]
         if not usable:
             continue
         name = max(usable, key=lambda s: _or(result.scores[s]["table"].kappa.value))

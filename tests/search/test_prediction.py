@@ -1,0 +1,230 @@
+"""Prediction: growth fits, leak-free cross-validation, and `derf-search predict` end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from candidates import UserError
+from search.calibration import PAPER_REFERENCE, read_reference
+from search.cli import main
+from search.prediction import (
+    MIN_LEVELS,
+    PREDICTION_COLUMNS,
+    Dataset,
+    cross_validate,
+    dataset,
+    fit_growth,
+    parse_target,
+    shuffled,
+    zero_cost_table,
+)
+from search.prediction._cv import _folds
+from tests.runs import cli
+
+#: A small reference in the paper's schema: three tables, so that leave-one-table-out fits.
+SMALL_REFERENCE = """table,property,base,variant,lam,value
+T4,bounded,sign(x)*log(abs(x) + 1),plain,,82.2
+T4,bounded,sign(x)*abs(x)**(2/3),plain,,
+T4,bounded,x,plain,,
+T5,center_sensitive,erf,flat,0,82.6
+T5,center_sensitive,erf,flat,1,82.1
+T5,center_sensitive,erf,flat,3,
+T6,monotonic,erf,plain,,82.6
+T6,monotonic,tanh,plain,,82.5
+T6,monotonic,arctan,plain,,82.3
+T6,monotonic,sin(x),plain,,81.6
+"""
+
+
+def test_a_planted_power_law_is_recovered_with_an_interval_that_holds_it() -> None:
+    rng = np.random.default_rng(0)
+    truth = {"width": 0.7, "steps": 0.35}
+    points = [
+        ({"width": w, "steps": s}, 2.0 * w**0.7 * s**0.35 * math.exp(rng.normal(0, 0.05)))
+        for w in (16, 32, 64, 128)
+        for s in (50, 100, 200, 400, 800)
+    ]
+    points.append(({"width": 64, "steps": 300}, 1e6))  # one wild point: the fit is robust
+    fit = fit_growth(points, axes=("width", "steps"))
+    for axis, exponent in truth.items():
+        assert fit.exponents[axis] == pytest.approx(exponent, abs=0.03)
+    target = {"width": 768, "steps": 94_000}
+    low, high = fit.interval(target)
+    planted = math.log(2.0 * 768**0.7 * 94_000**0.35)
+    assert low < planted < high and high - low < 1.0
+
+
+def test_a_grid_with_too_few_levels_is_refused_in_one_line() -> None:
+    points = [({"width": w, "steps": s}, 1.0 + w + s) for w in (16, 32) for s in (1, 2, 4)]
+    with pytest.raises(
+        UserError,
+        match=rf"at least {MIN_LEVELS} distinct values of width, but "
+        r"the grid has 2 \(16, 32\)",
+    ) as raised:
+        fit_growth(points, axes=("width", "steps"))
+    assert "\n" not in str(raised.value)
+
+
+def _synthetic(n: int = 90) -> Dataset:
+    rng = np.random.default_rng(1)
+    signal = rng.normal(size=n)
+    categories = np.where(signal < -0.6, "FAIL", np.where(signal < 0, "DEGRADE", "FINE"))
+    keys = [f"c{i}" for i in range(n)]
+    features = pd.DataFrame({"zc:signal": signal, "zc:noise": rng.normal(size=n)}, index=keys)
+    return Dataset(
+        features,
+        pd.Series(categories, index=keys),
+        pd.Series(np.where(categories == "FAIL", -np.inf, signal), index=keys),
+        pd.Series([f"T{i % 3}" for i in range(n)], index=keys),
+        pd.Series([f"r{i // 3}" for i in range(n)], index=keys),
+        {k: [keys[(i + 3) % n]] for i, k in enumerate(keys)},  # compared with another table's
+    )
+
+
+def test_a_held_out_table_never_reaches_the_fit() -> None:
+    data = _synthetic()
+    first = cross_validate(data, folds="table", feature_set="zero-cost")
+    # the held-out table's labels rewritten: its predictions cannot change
+    changed = _synthetic()
+    held = changed.tables == "T0"
+    changed.categories[held] = "FAIL"
+    changed.effects[held] = -5.0
+    second = cross_validate(changed, folds="table", feature_set="zero-cost")
+    assert first.categories[held].equals(second.categories[held])
+    assert np.allclose(first.effects[held], second.effects[held])
+    for train, test in _folds(data, data.features.index, "table"):
+        linked = {r for u in test for r in data.references[u]}
+        assert not (set(train) & (set(test) | linked))
+        assert not any(set(data.references[u]) & set(test) for u in train)
+
+
+def test_features_that_say_something_score_and_shuffled_labels_do_not() -> None:
+    data = _synthetic()
+    kappas = []  # agreement, in fact: of shuffled labels, near chance
+    for seed in range(3):
+        noise = shuffled(data, seed=seed)
+        got = cross_validate(noise, folds="table", feature_set="zero-cost")
+        agree = (got.categories == noise.categories).mean()
+        kappas.append(agree)
+    real = cross_validate(data, folds="table", feature_set="zero-cost")
+    assert (real.categories == data.categories).mean() > 0.8
+    assert max(kappas) < 0.6  # chance agreement with these shares is about 0.4
+
+
+def test_the_paper_reference_as_a_data_set() -> None:
+    cells = read_reference(PAPER_REFERENCE)
+    from search.prediction import cell_units
+
+    data = dataset(cells, zero_cost_table(cell_units(cells)))
+    assert len(data.features) == 123 and data.features.columns.str.startswith("zc:").all()
+    assert set(data.categories) == {"FAIL", "DEGRADE", "FINE"}
+    assert data.tables.nunique() == 6
+    # x grows linearly, erf not at all; a shift moves f(0)
+    row = data.features.loc["T4:x:plain:"]
+    assert row["zc:tail_exponent"] == pytest.approx(1.0, abs=0.01)
+    assert data.features.loc["T1:erf:hshift:2", "zc:centre"] > 0.9
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--target", "widht=3"], "not a target axis: 'widht'; did you mean 'width'?"),
+        (["--target", "width=nan"], "target width must be a finite number ≥ 1"),
+        (["--target", "width=７６８"], "target width must be a finite number ≥ 1"),
+        (["--features", "zero"], "not a feature set: 'zero'; did you mean 'zero-cost'?"),
+        (["--from", "."], "is not a run directory"),
+        (["--task", "mnist1d", "--protocol", "ladder", "--recipe", "width=8"], "ladder sets"),
+        (["--zero-cost", "--features", "trained"], "no features to predict from"),
+    ],
+)
+def test_bad_input_is_refused_in_one_line(tmp_path, capsys, args, fragment) -> None:
+    out = tmp_path / "p"
+    assert main(["predict", *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_predict_without_training_writes_its_reports(tmp_path) -> None:
+    reference = tmp_path / "small.csv"
+    reference.write_text(SMALL_REFERENCE)
+    out = tmp_path / "zero"
+    done = cli(
+        "predict",
+        "--zero-cost",
+        "--reference",
+        str(reference),
+        "--expr",
+        "erf(x)",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "leave-one-table-out" in done.stdout
+    table = pd.read_csv(out / "predictions.csv")
+    assert tuple(table.columns) == PREDICTION_COLUMNS and len(table) == 11
+    assert table["name"].iloc[-1] == "erf(x)"
+    data = json.loads((out / "prediction.json").read_text())
+    assert set(data["scores"]) == {"zero-cost"} and data["target"] == parse_target("").text()
+    # another folder of the user's is not written into
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    done = cli(
+        "predict", "--zero-cost", "--reference", str(reference), "--out", str(tmp_path / "mine")
+    )
+    assert done.returncode == 2 and "holds other files" in done.stderr
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
+
+
+def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
+    reference = tmp_path / "small.csv"
+    reference.write_text(SMALL_REFERENCE)
+    out = tmp_path / "run"
+    done = cli(
+        "predict",
+        "--task",
+        "mnist1d",
+        "--protocol",
+        "ladder",
+        "--budget",
+        "quick",
+        "--recipe",
+        "max_steps=4",
+        "--seeds",
+        "1",
+        "--reference",
+        str(reference),
+        "--expr",
+        "x/(1 + abs(x))",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--device",
+        "cpu",
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads((out / "prediction.json").read_text())
+    assert set(data["scores"]) == {"zero-cost", "trained", "all"}
+    assert data["sources"] == ["mnist1d/ladder"]
+    table = pd.read_csv(out / "predictions.csv")
+    assert set(table["name"].dropna()) >= {"x/(1 + abs(x))", "T4 x", "T6 sin(x)"}
+    assert table.iloc[-1]["features"] == data["best"]  # the feature set of the best κ
+    trained = pd.read_parquet(out / "trials.parquet")
+    assert trained["candidate_id"].str.startswith("cefaa8630b2d@w").sum() == 3  # the candidate
+    assert table["predicted_category"].isin(["FAIL", "DEGRADE", "FINE"]).all()
+    from search.calibration import read_reference as read
+    from search.prediction import candidate_units, run_features
+
+    units = candidate_units({"x": "x"}, read(reference))
+    _, features = run_features(out, units, target={"width": 768, "steps": 94_000})
+    row = features["x"]
+    assert "mnist1d/ladder:attention_logit_at_target" in row
+    assert "mnist1d/ladder:residual_rms_width_exponent_rel" in row
+    # the run resumes as a prediction run
+    again = cli("predict", "--resume", str(out), "--no-progress")
+    assert again.returncode == 0, again.stderr
