@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ._args import add_budget_option, add_protocol_options, recipe_items, settings_from
 from ._codes import EXIT_INTERRUPTED
 
+#: Ray workers of a new prediction run.
+DEFAULT_WORKERS = 2
 #: The files a prediction writes into its folder.
 OUTPUTS = ("prediction.md", "prediction.json", "predictions.csv")
 
@@ -118,7 +121,9 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
         settings = RunSettings.read(args.resume).with_out(args.resume)
         if settings.study != STUDY:
             raise UserError(f"{args.resume} is not a prediction run: use `run --resume`")
-        return settings, None
+        # how it runs may change on resuming (not what it trains): the workers and the device
+        execution = {k: getattr(args, k) for k in ("workers", "device") if getattr(args, k)}
+        return replace(settings, **execution), None
     if args.task is None:
         raise UserError(
             "give a task to train (--task T), --resume RUN_DIR, runs to read (--from DIR) "
@@ -131,6 +136,8 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
     settings = settings_from(
         RunSettings,
         args,
+        workers=args.workers or DEFAULT_WORKERS,
+        device=args.device or "auto",
         study=STUDY,
         reference=str(reference),
         tasks=(args.task,),
@@ -200,8 +207,14 @@ def add_predict_command(sub: Any) -> None:
         metavar="RUN_DIR",
         help="also predict a run directory's candidates",
     )
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    p.add_argument("--workers", type=int, default=2, help="Ray workers (default 2)")
+    p.add_argument(
+        "--device", help="cpu, cuda or auto (default auto; on --resume, the run's own)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help=f"Ray workers (default {DEFAULT_WORKERS}; on --resume, the run's own)",
+    )
     p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions allowed")
     p.add_argument("--ray-address", help="an existing Ray cluster (default: embedded Ray)")
     p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")

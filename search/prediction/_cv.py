@@ -150,33 +150,45 @@ class Predictions:
     chosen: list[tuple[str, str, str]] = field(default_factory=list)  # fold, classifier, regressor
 
 
-def _fit_classifier(name: str, x: pd.DataFrame, y: pd.Series) -> Any:
+class Fitted:
+    """A fitted model and the feature columns it was fitted on (those measured for at least
+    one training unit); a training set with one category, or no measured feature, gets the
+    constant answer: that category, the mean effect."""
+
+    def __init__(self, model: Any, columns: list[str], constant: Any = None) -> None:
+        self.model, self.columns, self.constant = model, columns, constant
+
+    def predict(self, x: pd.DataFrame) -> np.ndarray:
+        if self.model is None:
+            return np.array([self.constant] * len(x))
+        return np.asarray(self.model.predict(x[self.columns]))
+
+
+def _measured(x: pd.DataFrame) -> list[str]:
+    return [str(c) for c in x.columns if x[c].notna().any()]
+
+
+def _fit_classifier(name: str, x: pd.DataFrame, y: pd.Series) -> Fitted:
     classes = sorted(set(y))
-    if len(classes) == 1:
-        return _Constant(classes[0])
+    columns = _measured(x)
+    if len(classes) == 1 or not columns:
+        return Fitted(None, [], y.mode().iloc[0])
     model = _pipeline(_classifiers()[name]())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(x, y)
-    return model
+        model.fit(x[columns], y)
+    return Fitted(model, columns)
 
 
-class _Constant:
-    """The classifier of a training set with one category: it answers that one."""
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def predict(self, x: pd.DataFrame) -> np.ndarray:
-        return np.array([self.value] * len(x))
-
-
-def _fit_regressor(name: str, x: pd.DataFrame, y: pd.Series) -> Any:
+def _fit_regressor(name: str, x: pd.DataFrame, y: pd.Series) -> Fitted:
+    columns = _measured(x)
+    if not columns:
+        return Fitted(None, [], float(y.mean()))
     model = _pipeline(_regressors()[name]())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(x, y)
-    return model
+        model.fit(x[columns], y)
+    return Fitted(model, columns)
 
 
 def _folds(data: Dataset, index: pd.Index, folds: str) -> list[tuple[pd.Index, pd.Index]]:
@@ -271,7 +283,7 @@ def cross_validate(data: Dataset, *, folds: str, feature_set: str = "all") -> Pr
 
 def fit_final(
     data: Dataset, columns: list[str], classifier: str, regressor: str
-) -> tuple[Any, Any]:
+) -> tuple[Fitted, Fitted]:
     """The chosen models fitted on every unit (for new candidates and importances)."""
     index = data.features.index
     model = _fit_classifier(classifier, data.features.loc[index, columns], data.categories[index])
@@ -280,19 +292,18 @@ def fit_final(
     return model, fitted
 
 
-def leaning(model: Any, columns: list[str], *, top: int = 8) -> list[tuple[str, float]]:
+def leaning(fitted: Fitted, *, top: int = 8) -> list[tuple[str, float]]:
     """What a fitted model leans on: standardised coefficients (mean |·| over classes) of a
     linear model, impurity importances of trees; the ``top`` largest."""
-    if isinstance(model, _Constant):
+    if fitted.model is None:
         return []
-    final = model.steps[-1][1]
-    kept = model.steps[0][1].get_feature_names_out(columns)  # the imputer drops empty columns
+    final = fitted.model.steps[-1][1]
     if hasattr(final, "coef_"):
         weights = np.abs(np.atleast_2d(final.coef_)).mean(axis=0)
     else:
         weights = np.asarray(final.feature_importances_)
-    ranked = sorted(zip(map(str, kept), map(float, weights), strict=True), key=lambda p: -p[1])
-    return ranked[:top]
+    pairs = zip(fitted.columns, map(float, weights), strict=True)
+    return sorted(pairs, key=lambda p: -p[1])[:top]
 
 
 def shuffled(data: Dataset, seed: int = 0) -> Dataset:

@@ -46,6 +46,7 @@ from ._cv import (
     FEATURE_SETS,
     VALUE_COVERAGE,
     Dataset,
+    Fitted,
     Predictions,
     choose_models,
     cross_validate,
@@ -348,12 +349,12 @@ def _final(
             }
         )
     anchor = statistics.fmean(means[c.key] for c in cells if c.is_identity) if cells else math.nan
-    models = {}
+    models: dict[str, tuple[list[str], Fitted, Fitted]] = {}
     for name in sets:
         columns = data.columns(name)
-        classifier, regressor = choose_models(data, columns, data.features.index, "table")
-        models[name] = (columns, *fit_final(data, columns, classifier, regressor))
-        result.leaning[name] = leaning(models[name][1], columns)
+        chosen = choose_models(data, columns, data.features.index, "table")
+        models[name] = (columns, *fit_final(data, columns, *chosen))
+        result.leaning[name] = leaning(models[name][1])
     for unit in extra:
         own = features.get(unit.key, {})
         # a set is usable with each of its kinds of feature measured (missing ones imputed)
@@ -366,14 +367,14 @@ def _final(
         if not usable:
             continue
         name = max(usable, key=lambda s: _or(result.scores[s]["table"].kappa.value))
-        columns, classifier, regressor = models[name]
+        columns, category_model, effect_model = models[name]
         row = pd.DataFrame([{c: own.get(c, math.nan) for c in columns}])
-        value = _candidate_value(unit, cells, anchor) + float(regressor.predict(row)[0])
+        value = _candidate_value(unit, cells, anchor) + float(effect_model.predict(row)[0])
         result.candidates.append(
             {
                 "name": unit.key,
                 "expression": unit.expression,
-                "predicted_category": str(classifier.predict(row)[0]),
+                "predicted_category": str(category_model.predict(row)[0]),
                 "predicted_value": value,
                 "low": value - half,
                 "high": value + half,
