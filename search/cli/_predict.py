@@ -100,8 +100,14 @@ def _predict(args: argparse.Namespace) -> int:
         feature_sets=feature_sets,
     )
     write_prediction(out, result)
+    from ..prediction import plot_ladders
+
+    scale = {"width": target.width, "steps": target.steps}
+    plots = [p for s in sources for p in plot_ladders(s, candidates, out / "plots", target=scale)]
     print((out / "prediction.md").read_text(encoding="utf-8"))
     print(f"report: {out}/prediction.md|json, predictions: {out}/predictions.csv")
+    if plots:
+        print(f"ladder plots: {out}/plots/ladder-*.png ({len(plots)})")
     if summary is not None and summary.interrupted:
         print(f"interrupted: continue with `derf-search predict --resume {out}`", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -207,9 +213,7 @@ def add_predict_command(sub: Any) -> None:
         metavar="RUN_DIR",
         help="also predict a run directory's candidates",
     )
-    p.add_argument(
-        "--device", help="cpu, cuda or auto (default auto; on --resume, the run's own)"
-    )
+    p.add_argument("--device", help="cpu, cuda or auto (default auto; on --resume, the run's own)")
     p.add_argument(
         "--workers",
         type=int,

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         Unit,
         candidate_units,
         cell_units,
+        function_keys,
         run_features,
         zero_cost_features,
         zero_cost_table,
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
         ladder_growth,
         stable_steps,
     )
+    from ._plots import PLOTTED, plot_ladder, plot_ladders
     from ._predict import FOLDS, Figure, FoldScores, Prediction, dataset, growth_cells, predict
     from ._report import (
         PREDICTION_COLUMNS,
@@ -87,6 +89,7 @@ _WHERE = {
             "Unit",
             "candidate_units",
             "cell_units",
+            "function_keys",
             "run_features",
             "zero_cost_features",
             "zero_cost_table",
@@ -103,6 +106,7 @@ _WHERE = {
     ),
     **dict.fromkeys(
         (
+            "PLOTTED",
             "PREDICTION_COLUMNS",
             "prediction_json",
             "prediction_markdown",
@@ -112,6 +116,7 @@ _WHERE = {
         "._report",
     ),
     **dict.fromkeys(("STUDY", "prediction_table"), "._run"),
+    **dict.fromkeys(("PLOTTED", "plot_ladder", "plot_ladders"), "._plots"),
     **dict.fromkeys(("AXES", "Target", "parse_target"), "._target"),
 }
 
@@ -122,6 +127,7 @@ __all__ = [
     "FIT_COVERAGE",
     "FOLDS",
     "MIN_LEVELS",
+    "PLOTTED",
     "PREDICTION_COLUMNS",
     "REGRESSORS",
     "ROW_FOLDS",
@@ -141,11 +147,14 @@ __all__ = [
     "dataset",
     "fit_final",
     "fit_growth",
+    "function_keys",
     "growth_cells",
     "ladder_growth",
     "leaning",
     "parse_feature_sets",
     "parse_target",
+    "plot_ladder",
+    "plot_ladders",
     "predict",
     "prediction_json",
     "prediction_markdown",

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,6 +43,9 @@ from candidates import DEFAULT_ALPHA0, GAUSSIAN, Candidate, compile_numpy, descr
 
 from ..calibration import ANCHOR_BASES, ReferenceCell, reference_cells
 from ..driver import GROWTH_PREFIX, LADDER_WIDTHS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Where a function's growth is read, as multiples of the template's input.
 GROWTH_AT = (10.0, 100.0, 1e4)
@@ -181,6 +184,31 @@ def zero_cost_table(units: Sequence[Unit]) -> dict[str, dict[str, float]]:
     }
 
 
+def function_keys(table: pd.DataFrame) -> dict[Any, str]:
+    """The key each function of a run's candidate table ran under, by its sympy form: rows
+    trained as reference tables train (without s, at the default α0); a ladder's rungs under
+    their candidate's key.
+
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"candidate_id": ["a", "b"], "expression": ["erf(x)", "x"],
+    ...                       "shift": ["none", "scalar"], "alpha0": [0.5, 0.5]})
+    >>> list(function_keys(table).values())
+    ['a']
+    """
+    from ..driver import rung_of
+
+    rungs = rung_of(table)
+    out: dict[Any, str] = {}
+    for row in table.to_dict("records"):
+        if not isinstance(row["expression"], str):  # a norm layer
+            continue
+        if row["shift"] != "none" or float(row["alpha0"]) != DEFAULT_ALPHA0:
+            continue
+        own = rungs.get(str(row["candidate_id"]), str(row["candidate_id"]))
+        out.setdefault(Candidate.from_text(row["expression"]).sympy, own)
+    return out
+
+
 def run_features(
     run_dir: str | Path, units: Sequence[Unit], *, target: Mapping[str, float]
 ) -> tuple[str, dict[str, dict[str, float]]]:
@@ -209,15 +237,7 @@ def run_features(
     widths = dict(
         zip(table["candidate_id"], table.get("width", pd.Series(dtype=float)), strict=False)
     )
-    # the key each function ran under (a ladder's candidate, its widest rung for the metric)
-    by_sympy: dict[Any, str] = {}
-    for row in table.to_dict("records"):
-        if not isinstance(row["expression"], str):  # a norm layer
-            continue
-        if row["shift"] != "none" or float(row["alpha0"]) != DEFAULT_ALPHA0:
-            continue
-        own = rungs.get(str(row["candidate_id"]), str(row["candidate_id"]))
-        by_sympy.setdefault(Candidate.from_text(row["expression"]).sympy, own)
+    by_sympy = function_keys(table)
 
     task, plan = apply_recipe(get_task(task_name), settings.budget, parse_recipe(settings.recipe))
     untrained = task.untrained_level()

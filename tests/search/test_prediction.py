@@ -225,6 +225,7 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
     row = features["x"]
     assert "mnist1d/ladder:attention_logit_at_target" in row
     assert "mnist1d/ladder:residual_rms_width_exponent_rel" in row
+    assert (out / "plots" / "ladder-x_1_abs_x.png").stat().st_size > 1000  # the candidate's
     # the run resumes as a prediction run
     again = cli("predict", "--resume", str(out), "--no-progress")
     assert again.returncode == 0, again.stderr

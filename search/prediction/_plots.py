@@ -1,0 +1,145 @@
+"""The ladder plot of a function: each growth signal against steps, a line per width, and the
+fitted law extrapolated, dashed, to the target scale with its interval.
+
+Example:
+    >>> import tempfile
+    >>> curves = pd.DataFrame([
+    ...     {"number": i, "candidate_id": f"erf@w{w}", "seed": 0, "step": s,
+    ...      "signal": "residual_rms", "layer": "blocks.0", "value": 0.1 * w**0.5 * s**0.2}
+    ...     for i, w in enumerate((16, 32, 64)) for s in (2, 4, 8, 16, 32, 64, 100)])
+    >>> rungs = {f"erf@w{w}": ("erf", w) for w in (16, 32, 64)}
+    >>> out = Path(tempfile.mkdtemp()) / "erf.png"
+    >>> plot_ladder(curves, rungs, {0: 100, 1: 100, 2: 100}, "erf", out,
+    ...             target={"width": 768, "steps": 94000}, stable=(0.0, 0.2)).name
+    'erf.png'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..driver import combined_series
+from ..reports import pyplot, save_figure
+from ._growth_fit import MIN_LEVELS, fit_growth, stable_steps
+
+#: The signals a ladder plot shows (the ones an unbounded function passes on).
+PLOTTED = ("attention_logit", "residual_rms", "norm_input", "output_logit")
+
+
+def plot_ladder(
+    curves: pd.DataFrame,
+    rungs: Mapping[str, tuple[str, int]],
+    totals: Mapping[int, int],
+    candidate: str,
+    path: Path,
+    *,
+    target: Mapping[str, float],
+    stable: tuple[float, float],
+    title: str | None = None,
+) -> Path:
+    """``candidate``'s ladder (seed 0, or its first seed): a panel per signal of
+    :data:`PLOTTED`, the stable phase of each width's run (the points the fit uses), and the
+    fitted law at the target width from the ladder's last step to the target's, dashed, with
+    the prediction interval at the target. ``stable`` is (warmup, decay) as shares of a run."""
+    plt = pyplot()
+    mine = curves[curves["candidate_id"].map(lambda k: rungs.get(str(k), ("",))[0] == candidate)]
+    seed = int(mine["seed"].min()) if len(mine) else 0
+    mine = mine[mine["seed"] == seed]
+    fig, axes = plt.subplots(1, len(PLOTTED), figsize=(3.6 * len(PLOTTED), 3.0), squeeze=False)
+    colours = plt.cm.viridis(np.linspace(0, 0.85, 4))
+    for ax, signal in zip(axes.flat, PLOTTED, strict=True):
+        points: list[tuple[dict[str, float], float]] = []
+        widths = sorted({rungs[str(k)][1] for k in mine["candidate_id"].unique()})
+        for colour, width in zip(colours, widths, strict=False):
+            rows = mine[mine["candidate_id"].map(lambda k, w=width: rungs[str(k)][1] == w)]
+            for number, trial in rows.groupby("number"):
+                first, last = stable_steps(
+                    totals[int(str(number))], warmup_fraction=stable[0], decay_fraction=stable[1]
+                )
+                growth = trial[["step", "signal", "layer", "value"]].itertuples(index=False)
+                series = [
+                    (s, v)
+                    for s, v in combined_series(growth).get(signal, [])
+                    if first <= s <= last and v > 0
+                ]
+                if series:
+                    steps, values = zip(*series, strict=True)
+                    ax.plot(steps, values, color=colour, lw=1.2, label=f"width {width}")
+                    points += [({"width": width, "steps": s}, v) for s, v in series]
+        if len({p[0]["width"] for p in points}) >= MIN_LEVELS:
+            fit = fit_growth(points, axes=("width", "steps"))
+            last_step = max(p[0]["steps"] for p in points)
+            ahead = np.geomspace(last_step, target["steps"], 20)
+            line = [fit.at({"width": target["width"], "steps": s}) for s in ahead]
+            ax.plot(ahead, line, "k--", lw=1, label=f"width {target['width']:g}, fitted")
+            low, high = fit.interval(target)
+            ax.errorbar(
+                [target["steps"]],
+                [fit.at(target)],
+                yerr=[[fit.at(target) - math.exp(low)], [math.exp(high) - fit.at(target)]],
+                fmt="ko",
+                ms=3,
+                capsize=3,
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(signal.replace("_", " "), fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes.flat[0].legend(fontsize=6)
+    fig.suptitle(title or f"{candidate}: growth over the ladder (seed {seed})", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_ladders(
+    run_dir: str | Path, functions: Mapping[str, str], out: Path, *, target: Mapping[str, float]
+) -> list[Path]:
+    """The ladder plot of each function (name -> expression) a ladder run trained, into
+    ``out`` as ``ladder-<name>.png`` (names made safe for a file); none for another protocol."""
+    import re
+
+    from candidates import Candidate
+    from evaluators import WSD_DECAY, apply_recipe, get_task, parse_recipe
+
+    from ..driver import RunSettings, read_candidates, read_curves, read_trials, rung_of
+    from ._features import function_keys
+
+    settings = RunSettings.read(run_dir)
+    if settings.protocol != "ladder" or not (Path(run_dir) / "curves.parquet").is_file():
+        return []
+    table = read_candidates(run_dir)
+    keys = function_keys(table)
+    widths = dict(zip(table["candidate_id"], table["width"], strict=True))
+    rungs = {k: (v, int(widths[k])) for k, v in rung_of(table).items()}
+    trials = read_trials(run_dir)
+    totals = {int(n): int(s) for n, s in zip(trials["number"], trials["steps"], strict=True)}
+    curves = read_curves(run_dir)
+    curves = curves[curves["number"].isin(list(totals))]
+    _, plan = apply_recipe(
+        get_task(settings.tasks[0]), settings.budget, parse_recipe(settings.recipe)
+    )
+    paths = []
+    for name, expression in functions.items():
+        key = keys.get(Candidate.from_text(expression).sympy)
+        if key is None:
+            continue
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:60] or "function"
+        paths.append(
+            plot_ladder(
+                curves,
+                rungs,
+                totals,
+                key,
+                out / f"ladder-{safe}.png",
+                target=target,
+                stable=(plan.warmup_fraction, WSD_DECAY),
+                title=f"{name}: growth over the ladder, extrapolated to width {target['width']:g}",
+            )
+        )
+    return paths
