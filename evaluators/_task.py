@@ -70,6 +70,9 @@ class Budget:
     # the learning rate after warmup: cosine decay, or warmup–stable–decay (see
     # evaluators.lr_factor), whose steps before the decay are points of shorter runs
     schedule: str = "cosine"
+    # train on the first N examples of a fixed order of the training split, the same for
+    # every function and seed (None: all of it): the generalisation regime's small set
+    train_subset: int | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -95,6 +98,8 @@ class Budget:
         clip = "none" if self.clip_grad is None else f"{self.clip_grad:g}"
         text = f"{epochs}, batch {self.batch_size}, lr {self.lr:g}, clip {clip}"
         text = text if self.precision == "fp32" else f"{text}, {self.precision}"
+        if self.train_subset is not None:
+            text += f", on {self.train_subset} training examples"
         return text if self.schedule == "cosine" else f"{text}, {self.schedule} schedule"
 
 
@@ -214,6 +219,7 @@ RECIPE_RANGES: dict[str, tuple[float, float, bool]] = {
     "max_steps": (1, math.inf, True),
     "depth": (1, math.inf, True),
     "width": (1, math.inf, True),
+    "train_subset": (1, math.inf, True),
 }
 
 #: The recipe settings that take one of a few names rather than a number.

@@ -220,7 +220,12 @@ def train(
 
     norm = norm_factory(candidate, alpha0=alpha0, shift=shift)  # resolved and compiled once
 
-    train_split, val_split = (s.to(dev) for s in task.splits(seed))
+    train_split, val_split = task.splits(seed)
+    if plan.train_subset is not None:  # the same examples whatever the seed: seed 0's order
+        chosen = torch.randperm(len(train_split), generator=torch.Generator().manual_seed(0))
+        chosen = chosen[: plan.train_subset]
+        train_split = Split(train_split.inputs[chosen], train_split.targets[chosen])
+    train_split, val_split = train_split.to(dev), val_split.to(dev)
     model = task.build_model(norm).to(dev)
     optimizer = _optimizer(model, plan)
     steps_per_epoch = math.ceil(len(train_split) / plan.batch_size)

@@ -56,7 +56,8 @@ def add_protocol_options(parser: argparse.ArgumentParser) -> None:
         "that f(α0·z) has erf(0.5·z)'s spread; lr-sweep: every run at 0.25, 0.5, 1, 2 and 4 "
         "times the recipe's learning rate; ladder: every run at widths 16, 32 and 64 for twice "
         "the recipe's steps (warmup-stable-decay), its growth curves fitted over width and "
-        "steps by `derf-search predict` (default single)",
+        "steps by `derf-search predict`; overfit: every run on the same 512 training examples for "
+        "100 epochs, its train loss in eval mode beside the held-out metric (default single)",
     )
     parser.add_argument(
         "--recipe",

@@ -139,7 +139,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     from candidates import TEMPLATE, UserError, find_entry
     from evaluators import apply_recipe, get_task, parse_recipe
 
-    from ..driver import StageProgress, TrialSpec, protocol_alpha0, run_trial
+    from ..driver import (
+        PROTOCOL_RECIPES,
+        StageProgress,
+        TrialSpec,
+        check_protocol_recipe,
+        protocol_alpha0,
+        run_trial,
+    )
 
     task = get_task(args.task)
     recipe = parse_recipe(recipe_items(args))
@@ -155,6 +162,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             "evaluate trains one run; a scale ladder is `derf-search run --protocol ladder` "
             "(or evaluate with --recipe width=…)"
         )
+    if args.protocol in PROTOCOL_RECIPES:  # the protocol's own changes to the recipe
+        check_protocol_recipe(args.protocol, recipe_items(args))
+        recipe.update(PROTOCOL_RECIPES[args.protocol])
     if args.protocol == "gain-matched":
         if alpha0 is not None:
             raise UserError(f"--alpha0 and --protocol {args.protocol} both set α0: give one")

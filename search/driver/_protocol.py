@@ -22,6 +22,12 @@
   of each signal over width and steps extrapolates to a target scale
   (:mod:`search.prediction`).
 
+- ``overfit``: the generalisation regime: every run on the same :data:`OVERFIT_SUBSET`
+  examples of the task's training split for :data:`OVERFIT_EPOCHS` epochs, well past fitting
+  them; a run's train loss in eval mode is then the loss on what it fitted (the paper's
+  Table 13 measure) beside the held-out metric. Regularisation is the recipe's AdamW weight
+  decay; none is added per task.
+
 Norm layers (LayerNorm, RMSNorm) have no α: gain matching leaves them as they are.
 
 Example:
@@ -36,12 +42,13 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-PROTOCOLS = ("single", "gain-matched", "lr-sweep", "ladder")
+PROTOCOLS = ("single", "gain-matched", "lr-sweep", "ladder", "overfit")
 #: What a leaderboard ranks by. ``final``: the metric (of an lr-sweep, at the recipe's own
 #: rate); the others need the lr-sweep protocol: ``best-lr`` the best metric over the ladder,
 #: ``lr-sensitivity`` the learning-rate sensitivity (lower first), ``pareto`` the Pareto front
@@ -56,9 +63,42 @@ LADDER_WIDTHS = (16, 32, 64)
 #: horizons 0.5, 1 and 2 of the recipe.
 LADDER_HORIZON = 2.0
 #: The recipe changes the ladder protocol makes to every run (the user's recipe may not).
-LADDER_RECIPE = (("schedule", "wsd"),)
+LADDER_RECIPE: tuple[tuple[str, Any], ...] = (("schedule", "wsd"),)
+#: The overfit protocol's training subset (examples of the task's training split, the same
+#: for every function and seed) and its epochs over it: far past the point where a norm
+#: layer fits it.
+OVERFIT_SUBSET = 512
+OVERFIT_EPOCHS = 100
+#: The recipe changes each protocol makes to every run, and the settings it owns besides
+#: (the user's recipe may set none of them).
+PROTOCOL_RECIPES: dict[str, tuple[tuple[str, Any], ...]] = {
+    "ladder": LADDER_RECIPE,
+    "overfit": (("train_subset", OVERFIT_SUBSET), ("epochs", OVERFIT_EPOCHS)),
+}
+PROTOCOL_OWNS: dict[str, tuple[str, ...]] = {"ladder": ("width",)}
 #: The gain-matched protocol's target: this function's spread at the default α0.
 MATCHED_TO = "erf(x)"
+
+
+def check_protocol_recipe(protocol: str, recipe: Sequence[str]) -> None:
+    """Refuse recipe changes to what ``protocol`` sets itself (:data:`PROTOCOL_RECIPES`).
+
+    >>> check_protocol_recipe("overfit", ["epochs=3"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    candidates._errors.UserError: --protocol overfit sets epochs itself: leave it out of --recipe
+    """
+    from candidates import UserError
+    from evaluators import parse_recipe
+
+    owned = {k for k, _ in PROTOCOL_RECIPES.get(protocol, ())} | set(
+        PROTOCOL_OWNS.get(protocol, ())
+    )
+    clash = owned & set(parse_recipe(recipe))
+    if clash:
+        raise UserError(
+            f"--protocol {protocol} sets {', '.join(sorted(clash))} itself: leave "
+            f"{'it' if len(clash) == 1 else 'them'} out of --recipe"
+        )
 
 
 def protocol_alpha0(expression: str, protocol: str) -> float | None:

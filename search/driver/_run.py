@@ -38,7 +38,7 @@ from ._lease import StudyLease
 from ._lock import hold_run_dir
 from ._owner import reap
 from ._parameter import SEED, CandidateParameter, candidate_of, check_sampler_fits
-from ._protocol import LADDER_HORIZON, LADDER_RECIPE, rung_of
+from ._protocol import LADDER_HORIZON, PROTOCOL_RECIPES, rung_of
 from ._record import damaged_hint, read_candidates, save_trials
 from ._run_dir import check_new_run_dir, check_resumable, keep_descriptors, prepare_run_dir
 from ._settings import RunSettings
@@ -159,9 +159,8 @@ class _Driver:
         # the ladder protocol's width of each run, and the changes it makes to every run
         widths: dict[Any, Any] = dict(self.table.get("width", pd.Series(dtype=float)))
         self.widths = {str(k): int(v) for k, v in widths.items() if pd.notna(v)}
-        ladder = settings.protocol == "ladder"
-        self.horizon = LADDER_HORIZON if ladder else 1.0
-        self.protocol_recipe = LADDER_RECIPE if ladder else ()
+        self.horizon = LADDER_HORIZON if settings.protocol == "ladder" else 1.0
+        self.protocol_recipe = PROTOCOL_RECIPES.get(settings.protocol, ())
         self.max_steps = max_steps
         self.recipe = tuple(parse_recipe(settings.recipe).items())
         self.on_start = on_start

@@ -23,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10
     import tomli as tomllib
 
-from ._protocol import OBJECTIVES, PROTOCOLS
+from ._protocol import OBJECTIVES, PROTOCOLS, check_protocol_recipe
 
 SAMPLERS = ("grid", "random", "tpe", "guided")
 #: Up to this many candidates a trial's ``candidate`` is a categorical over their keys (a
@@ -141,17 +141,7 @@ class RunSettings:
                 f"--protocol {self.protocol} scores each candidate over its whole ladder: "
                 "a pruner would leave ladders incomplete (use --pruner none)"
             )
-        if self.protocol == "ladder":
-            from evaluators import parse_recipe
-
-            from ._protocol import LADDER_RECIPE
-
-            owned = ({"width"} | {k for k, _ in LADDER_RECIPE}) & set(parse_recipe(self.recipe))
-            if owned:
-                raise UserError(
-                    f"--protocol ladder sets {', '.join(sorted(owned))} itself: leave "
-                    f"{'it' if len(owned) == 1 else 'them'} out of --recipe"
-                )
+        check_protocol_recipe(self.protocol, self.recipe)
         if self.protocol == "gain-matched" and (self.alpha0 is not None or self.tune_alpha):
             raise UserError(
                 f"--protocol {self.protocol} sets each function's α0: "

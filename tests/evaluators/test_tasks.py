@@ -160,7 +160,7 @@ def test_unknown_names_get_a_did_you_mean() -> None:
 def test_apply_recipe_changes_a_copy_and_refuses_unknown_settings() -> None:
     known = (
         "batch_size, clip_grad, depth, epochs, lr, max_steps, precision, schedule, "
-        "warmup_fraction, weight_decay, width"
+        "train_subset, warmup_fraction, weight_decay, width"
     )
     message = rf"not a recipe setting: learning_rate \(known: {known}\)"
     with pytest.raises(ValueError, match=message):

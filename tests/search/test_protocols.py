@@ -109,6 +109,20 @@ def test_objectives_other_than_final_need_the_lr_sweep() -> None:
         ),
         (["evaluate", "erf", "--task", "mnist1d", "--protocol", "ladder"], "evaluate trains one"),
         (["study", "properties", "--protocol", "ladder"], "fit a scale ladder"),
+        (
+            [
+                "evaluate",
+                "erf",
+                "--task",
+                "mnist1d",
+                "--protocol",
+                "overfit",
+                "--recipe",
+                "epochs=2",
+            ],
+            "--protocol overfit sets epochs itself",
+        ),
+        (["run", "--protocol", "overfit", "--recipe", "train_subset=9"], "sets train_subset"),
         (["run", "--objective", "pareto"], "use it with --protocol lr-sweep"),
         (["evaluate", "erf", "--task", "mnist1d", "--recipe", "lr=1,lr=2"], "given twice"),
         (
@@ -167,3 +181,20 @@ def test_the_ladder_protocol_trains_every_function_at_each_width() -> None:
     assert set(ladder.groupby("ladder_of")["width"].nunique()) == {len(LADDER_WIDTHS)}
     # candidate by candidate: a run stopped early has whole ladders
     assert list(ladder["ladder_of"][: len(LADDER_WIDTHS)]) == ["erf"] * len(LADDER_WIDTHS)
+
+
+def test_the_overfit_protocol_trains_every_function_on_the_same_small_set() -> None:
+    from evaluators import Budget, get_task, train
+    from search.driver import OVERFIT_EPOCHS, OVERFIT_SUBSET, PROTOCOL_RECIPES
+
+    assert dict(PROTOCOL_RECIPES["overfit"]) == {
+        "train_subset": OVERFIT_SUBSET,
+        "epochs": OVERFIT_EPOCHS,
+    }
+    task = get_task("digits-vit")
+    small = Budget(epochs=3, batch_size=16, train_subset=32)
+    runs = [train(task, f, seed=s, budget=small, device="cpu") for f, s in (("erf", 0), ("x", 1))]
+    assert [r.steps for r in runs] == [6, 6]  # 32 examples, batches of 16, 3 epochs
+    # the train loss in eval mode is over the subset: a model scored on 32 examples
+    whole = train(task, "erf", seed=0, budget=Budget(epochs=1, batch_size=16, max_steps=6))
+    assert whole.train_loss_eval != runs[0].train_loss_eval
