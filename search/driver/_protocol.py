@@ -123,29 +123,37 @@ def apply_protocol(table: pd.DataFrame, protocol: str) -> pd.DataFrame:
             for e, a in zip(table["expression"], table["alpha0"], strict=True)
         ]
     elif protocol == "lr-sweep":
-        import pandas as pd
-
-        copies = []
-        for scale in LR_LADDER:
-            rung = table.copy()
-            rung["sweep_of"] = table["candidate_id"]
-            rung["lr_scale"] = scale
-            rung["candidate_id"] = [f"{c}@lr×{scale:g}" for c in table["candidate_id"]]
-            copies.append(rung)
-        table = pd.concat(copies, ignore_index=True)
+        table = _rungs(table, "sweep_of", "lr_scale", LR_LADDER, "lr×")
     elif protocol == "ladder":
-        import pandas as pd
-
-        copies = []
-        for width in LADDER_WIDTHS:
-            rung = table.copy()
-            rung["ladder_of"] = table["candidate_id"]
-            rung["width"] = width
-            rung["candidate_id"] = [f"{c}@w{width}" for c in table["candidate_id"]]
-            copies.append(rung)
         # candidate by candidate, its widths together: a run stopped early has whole ladders
-        table = pd.concat(copies).sort_index(kind="stable").reset_index(drop=True)
+        table = _rungs(table, "ladder_of", "width", LADDER_WIDTHS, "w", together=True)
     return table
+
+
+def _rungs(
+    table: pd.DataFrame,
+    own: str,
+    column: str,
+    values: Sequence[float],
+    tag: str,
+    *,
+    together: bool = False,
+) -> pd.DataFrame:
+    """A copy of every row per value of a protocol's ladder, keyed ``<candidate>@<tag><value>``
+    with the candidate's key in ``own`` and the value in ``column``: rung by rung, or with
+    ``together`` each candidate's rungs side by side."""
+    import pandas as pd
+
+    copies = []
+    for value in values:
+        rung = table.copy()
+        rung[own] = table["candidate_id"]
+        rung[column] = value
+        rung["candidate_id"] = [f"{c}@{tag}{value:g}" for c in table["candidate_id"]]
+        copies.append(rung)
+    if together:
+        return pd.concat(copies).sort_index(kind="stable").reset_index(drop=True)
+    return pd.concat(copies, ignore_index=True)
 
 
 def rung_of(table: pd.DataFrame) -> dict[str, str]:

@@ -51,17 +51,6 @@ if TYPE_CHECKING:
 GROWTH_AT = (10.0, 100.0, 1e4)
 #: Level (a share of R) under which f counts as flat around 0.
 FLAT_LEVEL = 1e-2
-#: The growth signals a trained feature set reads (their last value and late slope).
-TRAINED_SIGNALS = (
-    "attention_logit",
-    "attention_entropy",
-    "residual_rms",
-    "norm_input",
-    "output_logit",
-    "grad_norm",
-    "update_ratio",
-    "adam_ratio",
-)
 
 
 @dataclass(frozen=True)
@@ -219,7 +208,7 @@ def run_features(
     reference functions the run lacks are left out."""
     import pandas as pd
 
-    from evaluators import WSD_DECAY, apply_recipe, get_task, parse_recipe
+    from evaluators import SIGNALS, WSD_DECAY, apply_recipe, get_task, parse_recipe
 
     from ..driver import RunSettings, read_candidates, read_trials, rung_of
     from ._growth_fit import ladder_growth
@@ -256,7 +245,7 @@ def run_features(
         bag.setdefault("metric", []).append(sign * level if level is not None else math.nan)
         loss = float(row["train_loss_eval"]) if row["train_loss_eval"] is not None else math.nan
         bag.setdefault("train_loss", []).append(loss)
-        for signal in TRAINED_SIGNALS:
+        for signal in SIGNALS:
             for kind in ("last", "slope"):
                 column = f"{GROWTH_PREFIX}{signal}_{kind}"
                 if column in row and row[column] is not None:
