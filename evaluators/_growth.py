@@ -144,17 +144,15 @@ class GrowthRecorder:
             if self._step is None:
                 return
             with torch.no_grad():
-                logits, masked = attention_logits(
-                    cast(nn.MultiheadAttention, module), args, kwargs
-                )
+                logits, masked = attention_logits(cast(nn.MultiheadAttention, module), args, kwargs)
                 self._keep("attention_logit", name, logit_peak(logits, masked))
                 if masked is not None:
                     logits = logits.masked_fill(masked, -math.inf)
                 p = torch.softmax(logits, dim=-1)  # (B, H, T, S)
                 entropy = -(p * torch.log(p.clamp_min(1e-30))).sum(-1)
                 # a query with one key to attend to (a causal model's first) has no choice
-                choices = torch.isfinite(logits).sum(-1)
-                entropy = entropy.masked_fill(choices < 2, math.inf)
+                if masked is not None:
+                    entropy = entropy.masked_fill((~masked).sum(-1) < 2, math.inf)
                 self._keep("attention_entropy", name, entropy.amin())
 
         return hook
@@ -255,4 +253,3 @@ class GrowthRecorder:
             {"step": step, "signal": signal, "layer": layer, "value": float(value)}
             for (step, signal, layer, _), value in zip(self._values, values, strict=True)
         ]
-

@@ -79,6 +79,7 @@ class RunResult:
     rejected_epoch: int | None = None
     stopped_early: bool = False  # the report callback (a pruner) asked to stop
     steps: int = 0
+    total_steps: int = 0  # the steps the recipe planned (more than ``steps`` if it stopped early)
     skipped_steps: int = 0  # fp16 steps the loss scaler skipped for overflowing gradients
     # the largest |q·k|/√d on a validation batch after training (None: no attention layers)
     attention_logit_peak: float | None = None
@@ -253,6 +254,7 @@ def train(
         parameters=sum(p.numel() for p in model.parameters()),
     )
     better = max if task.direction == "maximize" else min
+    result.total_steps = total
     recorder = GrowthRecorder(model, steps=recording_steps(total), optimizer=optimizer)
     step = 0
     for epoch in range(1, plan.epochs + 1):
@@ -317,7 +319,12 @@ def train(
         if step >= total:
             break
     recorder.close()
-    result.growth = [[r["step"], r["signal"], r["layer"], r["value"]] for r in recorder.rows()]
+    # a non-finite value (a diverging step) is no point of a curve: the divergence is recorded
+    result.growth = [
+        [r["step"], r["signal"], r["layer"], r["value"]]
+        for r in recorder.rows()
+        if math.isfinite(r["value"])
+    ]
     if not result.diverged:
         batch = Split(val_split.inputs[: plan.batch_size], val_split.targets[: plan.batch_size])
         with autocast(dev, plan.precision):

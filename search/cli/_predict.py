@@ -33,7 +33,7 @@ def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file: give a folder")
     if out.is_dir():
-        mine = set(OUTPUTS) | {"config.toml"}
+        mine = set(OUTPUTS) | {"config.toml", "plots"}
         if any(p.name not in mine for p in out.iterdir()) and not (out / "config.toml").is_file():
             raise UserError(f"--out {out} holds other files: give a new folder, or a run directory")
 
@@ -134,6 +134,11 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
         raise UserError(
             "give a task to train (--task T), --resume RUN_DIR, runs to read (--from DIR) "
             "or --zero-cost"
+        )
+    if args.protocol == "lr-sweep":
+        raise UserError(
+            "predict reads no lr-sweep runs as features: use --protocol single, gain-matched, "
+            "ladder or overfit"
         )
     reference = Path(args.reference) if args.reference else PAPER_REFERENCE
     cells = read_reference(reference)

@@ -43,7 +43,9 @@ def combined_series(rows: Iterable[Sequence[Any]]) -> dict[str, list[tuple[int, 
     """
     by_signal: dict[str, dict[int, list[float]]] = {}
     for step, signal, _layer, value in rows:
-        by_signal.setdefault(str(signal), {}).setdefault(int(step), []).append(float(value))
+        number = _number(value)
+        if math.isfinite(number):  # a stored nan or inf is no point of a curve
+            by_signal.setdefault(str(signal), {}).setdefault(int(step), []).append(number)
     out = {}
     for signal, steps in by_signal.items():
         pick = min if signal in FALLING_SIGNALS else max
@@ -89,9 +91,17 @@ def curve_rows(key: dict[str, Any], growth: Iterable[Sequence[Any]]) -> list[dic
     """One trial's growth rows in :data:`CURVE_COLUMNS`, ``key`` giving its task, number,
     candidate_id and seed."""
     return [
-        {**key, "step": int(s), "signal": str(g), "layer": str(layer), "value": float(v)}
+        {**key, "step": int(s), "signal": str(g), "layer": str(layer), "value": _number(v)}
         for s, g, layer, v in growth
     ]
+
+
+def _number(value: object) -> float:
+    """A stored value as a float: a study stores nan as null and inf as text."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def save_curves(run_dir: str | Path, rows: list[dict[str, Any]]) -> Path:

@@ -37,6 +37,7 @@ RESULT_FIELDS = (
     "rejected",
     "stopped_early",
     "steps",
+    "total_steps",
     "skipped_steps",
     "epochs",
     "seconds",

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from candidates import DEFAULT_ALPHA0, GAUSSIAN, Candidate, compile_numpy, describe
+from candidates import DEFAULT_ALPHA0, GAUSSIAN, Candidate, UserError, compile_numpy, describe
 
 from ..calibration import ANCHOR_BASES, ReferenceCell, reference_cells
 from ..driver import GROWTH_PREFIX, LADDER_WIDTHS
@@ -173,6 +173,25 @@ def zero_cost_table(units: Sequence[Unit]) -> dict[str, dict[str, float]]:
     }
 
 
+def finished_trials(run_dir: str | Path, task: str) -> pd.DataFrame:
+    """The finished trials of ``task`` in a run directory, each (candidate, seed) once."""
+    from ..driver import read_trials
+
+    trials = read_trials(run_dir)
+    if trials.empty:
+        return trials
+    trials = trials[(trials["task"] == task) & (trials["state"] == "COMPLETE")]
+    return trials.sort_values("number").drop_duplicates(["candidate_id", "seed"])
+
+
+def planned_steps(trials: pd.DataFrame) -> dict[int, int]:
+    """Each trial's planned steps (a run that stopped early keeps its schedule's length;
+    records older than ``total_steps`` give the steps run)."""
+    planned = trials["total_steps"] if "total_steps" in trials else trials["steps"]
+    planned = planned.where(planned.notna() & (planned > 0), trials["steps"])
+    return {int(n): int(s) for n, s in zip(trials["number"], planned, strict=True)}
+
+
 def function_keys(table: pd.DataFrame) -> dict[Any, str]:
     """The key each function of a run's candidate table ran under, by its sympy form: rows
     trained as reference tables train (without s, at the default α0); a ladder's rungs under
@@ -210,15 +229,21 @@ def run_features(
 
     from evaluators import SIGNALS, WSD_DECAY, apply_recipe, get_task, parse_recipe
 
-    from ..driver import RunSettings, read_candidates, read_trials, rung_of
+    from ..driver import RunSettings, read_candidates, rung_of
     from ._growth_fit import ladder_growth
 
     settings = RunSettings.read(run_dir)
     task_name = settings.tasks[0]
     label = f"{task_name}/{settings.protocol}"
+    if settings.protocol == "lr-sweep":
+        raise UserError(
+            f"{run_dir} ran protocol lr-sweep, whose runs are not read as features: give a "
+            "run of the single, gain-matched, ladder or overfit protocol"
+        )
     table = read_candidates(run_dir)
-    trials = read_trials(run_dir)
-    trials = trials[(trials["task"] == task_name) & (trials["state"] == "COMPLETE")]
+    trials = finished_trials(run_dir, task_name)
+    if trials.empty:
+        return label, {}
     trials = trials.sort_values("number").drop_duplicates(["candidate_id", "seed"])
     rungs = rung_of(table)
     ladder = settings.protocol == "ladder"
@@ -271,12 +296,12 @@ def run_features(
         curves_path = Path(run_dir) / "curves.parquet"
         if curves_path.is_file():
             curves = pd.read_parquet(curves_path)
-            totals = dict(zip(trials["number"], trials["steps"], strict=True))
-            curves = curves[curves["number"].isin(list(totals))]
+            totals = planned_steps(trials)
+            curves = curves[(curves["task"] == task_name) & curves["number"].isin(list(totals))]
             growth = ladder_growth(
                 curves,
                 {k: (v, int(widths[k])) for k, v in rungs.items()},
-                {int(k): int(v) for k, v in totals.items()},
+                totals,
                 target=target,
                 warmup_fraction=plan.warmup_fraction,
                 decay_fraction=WSD_DECAY,

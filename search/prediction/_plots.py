@@ -23,9 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from candidates import UserError
+
 from ..driver import combined_series
 from ..reports import pyplot, save_figure
-from ._growth_fit import MIN_LEVELS, fit_growth, stable_steps
+from ._growth_fit import fit_growth, stable_steps
 
 #: The signals a ladder plot shows (the ones an unbounded function passes on).
 PLOTTED = ("attention_logit", "residual_rms", "norm_input", "output_logit")
@@ -71,8 +73,11 @@ def plot_ladder(
                     steps, values = zip(*series, strict=True)
                     ax.plot(steps, values, color=colour, lw=1.2, label=f"width {width}")
                     points += [({"width": width, "steps": s}, v) for s, v in series]
-        if len({p[0]["width"] for p in points}) >= MIN_LEVELS:
+        try:
             fit = fit_growth(points, axes=("width", "steps"))
+        except UserError:  # too few widths or steps to fit: the curves alone
+            fit = None
+        if fit is not None:
             last_step = max(p[0]["steps"] for p in points)
             ahead = np.geomspace(last_step, target["steps"], 20)
             line = [fit.at({"width": target["width"], "steps": s}) for s in ahead]
@@ -107,8 +112,8 @@ def plot_ladders(
     from candidates import Candidate
     from evaluators import WSD_DECAY, apply_recipe, get_task, parse_recipe
 
-    from ..driver import RunSettings, read_candidates, read_curves, read_trials, rung_of
-    from ._features import function_keys
+    from ..driver import RunSettings, read_candidates, read_curves, rung_of
+    from ._features import finished_trials, function_keys, planned_steps
 
     settings = RunSettings.read(run_dir)
     if settings.protocol != "ladder" or not (Path(run_dir) / "curves.parquet").is_file():
@@ -117,10 +122,13 @@ def plot_ladders(
     keys = function_keys(table)
     widths = dict(zip(table["candidate_id"], table["width"], strict=True))
     rungs = {k: (v, int(widths[k])) for k, v in rung_of(table).items()}
-    trials = read_trials(run_dir)
-    totals = {int(n): int(s) for n, s in zip(trials["number"], trials["steps"], strict=True)}
+    task = settings.tasks[0]
+    trials = finished_trials(run_dir, task)
+    if trials.empty:
+        return []
+    totals = planned_steps(trials)
     curves = read_curves(run_dir)
-    curves = curves[curves["number"].isin(list(totals))]
+    curves = curves[(curves["task"] == task) & curves["number"].isin(list(totals))]
     _, plan = apply_recipe(
         get_task(settings.tasks[0]), settings.budget, parse_recipe(settings.recipe)
     )

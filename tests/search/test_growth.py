@@ -127,6 +127,9 @@ def test_growth_summary_combines_layers_and_fits_the_later_half() -> None:
     assert summary["attention_entropy_last"] == pytest.approx(2.0 - 1 / 8)  # the least layer
     assert summary["attention_entropy_peak"] == pytest.approx(1.0)  # the least over steps
     assert math.isnan(growth_summary([[1, "grad_norm", "", 1.0]])["grad_norm_slope"])
+    # a study stores nan as null and inf as text: neither is a point of a curve
+    stored = [[1, "grad_norm", "", 2.0], [2, "grad_norm", "", None], [4, "grad_norm", "", "inf"]]
+    assert growth_summary(stored)["grad_norm_last"] == 2.0
 
 
 def test_evaluate_plots_the_curves_and_refuses_a_bad_path(tmp_path) -> None:
@@ -161,5 +164,6 @@ def test_a_ladder_run_trains_each_width_for_twice_the_steps(curved_run) -> None:
     trials["width"] = trials["candidate_id"].str.extract(r"@w(\d+)$")[0].astype(int)
     assert sorted(trials["width"].unique()) == list(LADDER_WIDTHS)
     assert set(trials["steps"]) == {12}  # the cap of 6 steps, at the ladder's horizon of 2
+    assert set(trials["total_steps"]) == {12}
     sizes = trials[trials["candidate_id"].str.startswith("erf@")].sort_values("width")
     assert sizes["parameters"].is_monotonic_increasing and sizes["parameters"].nunique() == 3

@@ -140,6 +140,7 @@ def test_the_paper_reference_as_a_data_set() -> None:
         (["--from", "."], "is not a run directory"),
         (["--task", "mnist1d", "--protocol", "ladder", "--recipe", "width=8"], "ladder sets"),
         (["--zero-cost", "--features", "trained"], "no features to predict from"),
+        (["--task", "mnist1d", "--protocol", "lr-sweep"], "predict reads no lr-sweep runs"),
     ],
 )
 def test_bad_input_is_refused_in_one_line(tmp_path, capsys, args, fragment) -> None:
