@@ -96,7 +96,8 @@ def plot_ladder(
         ax.set_title(signal.replace("_", " "), fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
-    axes.flat[0].legend(fontsize=6)
+    if axes.flat[0].get_legend_handles_labels()[0]:  # a function with curves to name
+        axes.flat[0].legend(fontsize=6)
     fig.suptitle(title or f"{candidate}: growth over the ladder (seed {seed})", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
