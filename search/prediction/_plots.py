@@ -96,8 +96,9 @@ def plot_ladder(
         ax.set_title(signal.replace("_", " "), fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
-    if axes.flat[0].get_legend_handles_labels()[0]:  # a function with curves to name
-        axes.flat[0].legend(fontsize=6)
+    named = [ax for ax in axes.flat if ax.get_legend_handles_labels()[0]]
+    if named:  # the widths, once: on the first panel with curves
+        named[0].legend(fontsize=6)
     fig.suptitle(title or f"{candidate}: growth over the ladder (seed {seed})", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
