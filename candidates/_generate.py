@@ -127,8 +127,11 @@ def _pool_map(
         _init_worker(grammar, budget)
         yield from map(fn, items)
         return
-    # fork shares the imported modules with the workers; the grammar travels once per worker.
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    # Not fork: a process with threads (Ray's driver, the pool's own handlers) can fork a
+    # worker while one of them holds a queue's lock, and the worker then waits on it for
+    # ever. A fork server starts workers from a clean single-threaded process; the grammar
+    # travels once per worker.
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
     with mp.get_context(method).Pool(workers, _init_worker, (grammar, budget / workers)) as pool:
         yield from pool.imap(fn, items, chunksize=32)
 
