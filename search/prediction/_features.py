@@ -225,12 +225,11 @@ def run_features(
     without s at the default α0, as reference tables are): ``(label, unit -> features)``,
     features named ``<label>:<name>``, label ``<task>/<protocol>``. Units whose function or
     reference functions the run lacks are left out."""
-    import pandas as pd
+    from evaluators import SIGNALS, apply_recipe, get_task, parse_recipe
 
-    from evaluators import SIGNALS, WSD_DECAY, apply_recipe, get_task, parse_recipe
-
+    from ..calibration import ProxyRule
     from ..driver import RunSettings, read_candidates, rung_of
-    from ._growth_fit import ladder_growth
+    from ._growth_fit import ladder_growth, ladder_record
 
     settings = RunSettings.read(run_dir)
     task_name = settings.tasks[0]
@@ -244,16 +243,15 @@ def run_features(
     trials = finished_trials(run_dir, task_name)
     if trials.empty:
         return label, {}
-    trials = trials.sort_values("number").drop_duplicates(["candidate_id", "seed"])
     rungs = rung_of(table)
     ladder = settings.protocol == "ladder"
     native = max(LADDER_WIDTHS)  # the tasks' own width: the rung whose metric is read
     widths = dict(
-        zip(table["candidate_id"], table.get("width", pd.Series(dtype=float)), strict=False)
+        zip(table["candidate_id"], table.get("width", [native] * len(table)), strict=True)
     )
     by_sympy = function_keys(table)
 
-    task, plan = apply_recipe(get_task(task_name), settings.budget, parse_recipe(settings.recipe))
+    task = apply_recipe(get_task(task_name), settings.budget, parse_recipe(settings.recipe))[0]
     untrained = task.untrained_level()
     sign = 1.0 if task.direction == "maximize" else -1.0
     per_key: dict[str, dict[str, list[float]]] = {}
@@ -278,9 +276,11 @@ def run_features(
                     if kind == "last" and signal != "attention_entropy":
                         value = math.log10(value) if value > 0 else math.nan
                     bag.setdefault(f"{signal}_{kind}", []).append(value)
+    # LayerNorm's gain over the untrained level, as a calibration measures it: the unit
     ln = per_key.get("layernorm", {}).get("metric", [])
-    gain = statistics.fmean(ln) - sign * untrained if ln and untrained is not None else math.nan
-    unit_scale = gain if math.isfinite(gain) and gain > 0 else 1.0
+    rule = ProxyRule(untrained, "layernorm", task.direction)
+    gain = rule.gain({"layernorm": {i: sign * v for i, v in enumerate(ln)}})
+    unit_scale = gain if math.isfinite(gain) else 1.0
     features: dict[str, dict[str, float]] = {}
     for key, bag in per_key.items():
         row_features: dict[str, float] = {}
@@ -292,24 +292,20 @@ def run_features(
             level = sign * untrained if untrained is not None else 0.0
             row_features["metric"] = (row_features["metric"] - level) / unit_scale
         features[key] = row_features
-    if ladder:
-        curves_path = Path(run_dir) / "curves.parquet"
-        if curves_path.is_file():
-            curves = pd.read_parquet(curves_path)
-            totals = planned_steps(trials)
-            curves = curves[(curves["task"] == task_name) & curves["number"].isin(list(totals))]
-            growth = ladder_growth(
-                curves,
-                {k: (v, int(widths[k])) for k, v in rungs.items()},
-                totals,
-                target=target,
-                warmup_fraction=plan.warmup_fraction,
-                decay_fraction=WSD_DECAY,
-            )
-            for (ladder_key, fitted_signal), group in growth.groupby(["candidate_id", "signal"]):
-                fitted = features.setdefault(str(ladder_key), {})
-                for column in ("at_target", "width_exponent", "steps_exponent"):
-                    fitted[f"{fitted_signal}_{column}"] = float(group[column].mean())
+    record = ladder_record(run_dir, table, trials)
+    if record is not None:
+        growth = ladder_growth(
+            record.curves,
+            record.rungs,
+            record.totals,
+            target=target,
+            warmup_fraction=record.stable[0],
+            decay_fraction=record.stable[1],
+        )
+        for (ladder_key, fitted_signal), group in growth.groupby(["candidate_id", "signal"]):
+            fitted = features.setdefault(str(ladder_key), {})
+            for column in ("at_target", "width_exponent", "steps_exponent"):
+                fitted[f"{fitted_signal}_{column}"] = float(group[column].mean())
     # by expression: the relative features need each reference function's values
     by_expression: dict[str | None, Mapping[str, float]] = {}
     expressions = {u.expression for u in units} | {r for u in units for r in u.references}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -200,3 +201,40 @@ def ladder_growth(
             }
         )
     return pd.DataFrame(rows, columns=list(LADDER_COLUMNS))
+
+
+@dataclass(frozen=True)
+class LadderRecord:
+    """What a ladder run recorded for its growth fits: the curves of its finished trials
+    (one task), each rung's (candidate, width), each trial's planned steps, and the warmup and
+    decay shares that bound the stable phase."""
+
+    curves: pd.DataFrame
+    rungs: dict[str, tuple[str, int]]
+    totals: dict[int, int]
+    stable: tuple[float, float]
+
+
+def ladder_record(
+    run_dir: str | Path, table: pd.DataFrame, trials: pd.DataFrame
+) -> LadderRecord | None:
+    """The growth record of a ladder run (``table`` its candidates, ``trials`` its finished
+    trials of its task); None for another protocol, a run without curves or no trials."""
+    from evaluators import WSD_DECAY, apply_recipe, get_task, parse_recipe
+
+    from ..driver import RunSettings, read_curves, rung_of
+    from ._features import planned_steps
+
+    settings = RunSettings.read(run_dir)
+    if settings.protocol != "ladder" or trials.empty:
+        return None
+    if not (Path(run_dir) / "curves.parquet").is_file():
+        return None
+    task = settings.tasks[0]
+    totals = planned_steps(trials)
+    curves = read_curves(run_dir)
+    curves = curves[(curves["task"] == task) & curves["number"].isin(list(totals))]
+    widths = dict(zip(table["candidate_id"], table["width"], strict=True))
+    rungs = {k: (v, int(widths[k])) for k, v in rung_of(table).items()}
+    _, plan = apply_recipe(get_task(task), settings.budget, parse_recipe(settings.recipe))
+    return LadderRecord(curves, rungs, totals, (plan.warmup_fraction, WSD_DECAY))

@@ -112,28 +112,19 @@ def plot_ladders(
     import re
 
     from candidates import Candidate
-    from evaluators import WSD_DECAY, apply_recipe, get_task, parse_recipe
 
-    from ..driver import RunSettings, read_candidates, read_curves, rung_of
-    from ._features import finished_trials, function_keys, planned_steps
+    from ..driver import RunSettings, read_candidates
+    from ._features import finished_trials, function_keys
+    from ._growth_fit import ladder_record
 
     settings = RunSettings.read(run_dir)
-    if settings.protocol != "ladder" or not (Path(run_dir) / "curves.parquet").is_file():
+    if settings.protocol != "ladder":  # nothing to read
         return []
     table = read_candidates(run_dir)
-    keys = function_keys(table)
-    widths = dict(zip(table["candidate_id"], table["width"], strict=True))
-    rungs = {k: (v, int(widths[k])) for k, v in rung_of(table).items()}
-    task = settings.tasks[0]
-    trials = finished_trials(run_dir, task)
-    if trials.empty:
+    record = ladder_record(run_dir, table, finished_trials(run_dir, settings.tasks[0]))
+    if record is None:
         return []
-    totals = planned_steps(trials)
-    curves = read_curves(run_dir)
-    curves = curves[(curves["task"] == task) & curves["number"].isin(list(totals))]
-    _, plan = apply_recipe(
-        get_task(settings.tasks[0]), settings.budget, parse_recipe(settings.recipe)
-    )
+    keys = function_keys(table)
     paths = []
     for name, expression in functions.items():
         key = keys.get(Candidate.from_text(expression).sympy)
@@ -142,13 +133,13 @@ def plot_ladders(
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:60] or "function"
         paths.append(
             plot_ladder(
-                curves,
-                rungs,
-                totals,
+                record.curves,
+                record.rungs,
+                record.totals,
                 key,
                 out / f"ladder-{safe}.png",
                 target=target,
-                stable=(plan.warmup_fraction, WSD_DECAY),
+                stable=record.stable,
                 title=f"{name}: growth over the ladder, extrapolated to width {target['width']:g}",
             )
         )
