@@ -51,11 +51,17 @@ def _run(args: argparse.Namespace) -> int:
         settings = settings_from_args(args)
         for task in settings.tasks:
             get_task(task).budget(settings.budget)
+    if settings.objective == "predicted":
+        from ..prediction import check_predictor
+
+        check_predictor(settings)  # before anything trains
     token_mode_for(settings.ray_address)  # before Ray is imported (next line)
     from ..driver import merged_note, run_search
     from ..reports import leaderboard_table, separability, write_outputs
 
     summary = run_search(settings, resume=bool(args.resume), progress=not args.no_progress)
+    if settings.objective == "predicted":
+        _predicted(settings.run_dir)
     board = write_outputs(settings.run_dir)
     print(leaderboard_table(board, top=args.top))
     print(
@@ -131,6 +137,17 @@ def _study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predicted(run_dir: Path) -> None:
+    """The predictions the predicted objective ranks by, fitted on the run's record now."""
+    from ..prediction import write_predicted
+
+    result = write_predicted(run_dir)
+    print(
+        f"predictor: {result.best} features, leave-one-table-out κ "
+        f"{result.scores[result.best]['table'].kappa.value:.2f}; report: {run_dir}/prediction.md"
+    )
+
+
 def _leaderboard(args: argparse.Namespace) -> int:
     from candidates import UserError
 
@@ -147,6 +164,10 @@ def _leaderboard(args: argparse.Namespace) -> int:
         raise UserError(f"--png saves the table format, not --format {args.format}")
     run_dir = _run_dir(args.run_dir)
     if args.write:  # the run directory's leaderboard files, rewritten from its record
+        from ..driver import RunSettings
+
+        if RunSettings.read(run_dir).objective == "predicted":
+            _predicted(run_dir)
         write_outputs(run_dir, plots=False)
     board = load_leaderboard(run_dir, task=args.task)
     shown = board[board["rank"] <= args.top] if args.top else board
@@ -242,7 +263,13 @@ def _add_run(sub: Any) -> None:
         "--catalog", help="a built-in catalog: paper (the default when no other source is given)"
     )
     src.add_argument("--candidates", metavar="RUN_DIR", help="a `derf-search generate` output")
-    src.add_argument("--expr", nargs="+", metavar="E", help="expressions or catalog names")
+    src.add_argument(
+        "--expr",
+        nargs="+",
+        action="extend",
+        metavar="E",
+        help="expressions or catalog names (repeatable: --expr a b --expr c)",
+    )
     src.add_argument("--max-expressions", type=int, help="with --grammar: enumerate at most N")
     src.add_argument(
         "--sample",
@@ -285,7 +312,14 @@ def _add_run(sub: Any) -> None:
         choices=OBJECTIVES,
         default="final",
         help="what the leaderboard ranks by; best-lr, lr-sensitivity and pareto (the front of "
-        "best metric and sensitivity) need --protocol lr-sweep (default final)",
+        "best metric and sensitivity) need --protocol lr-sweep; predicted: the full-scale value "
+        "a predictor fitted on a reference predicts, needs --predictor (default final)",
+    )
+    ev.add_argument(
+        "--predictor",
+        metavar="RUN_DIR",
+        help="with --objective predicted: a prediction run (derf-search predict) of the same "
+        "task, protocol, budget and recipe, whose reference functions fit the predictor",
     )
     ev.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     sc = p.add_argument_group("scheduling")

@@ -52,8 +52,12 @@ PROTOCOLS = ("single", "gain-matched", "lr-sweep", "ladder", "overfit")
 #: What a leaderboard ranks by. ``final``: the metric (of an lr-sweep, at the recipe's own
 #: rate); the others need the lr-sweep protocol: ``best-lr`` the best metric over the ladder,
 #: ``lr-sensitivity`` the learning-rate sensitivity (lower first), ``pareto`` the Pareto front
-#: of (best over the ladder, sensitivity) first, from an Optuna multi-objective study.
-OBJECTIVES = ("final", "best-lr", "lr-sensitivity", "pareto")
+#: of (best over the ladder, sensitivity) first, from an Optuna multi-objective study;
+#: ``predicted`` the full-scale value a predictor fitted on a reference predicts (any other
+#: protocol; see search.prediction.write_predicted).
+OBJECTIVES = ("final", "best-lr", "lr-sensitivity", "pareto", "predicted")
+#: The objectives that rank over an lr-sweep's ladder.
+SWEEP_OBJECTIVES = ("best-lr", "lr-sensitivity", "pareto")
 #: The lr-sweep protocol's rates, as multiples of the recipe's learning rate (factor 2 apart).
 LR_LADDER = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: The ladder protocol's widths (a multiple of every built-in task's attention heads): at

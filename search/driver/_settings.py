@@ -23,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10
     import tomli as tomllib
 
-from ._protocol import OBJECTIVES, PROTOCOLS, check_protocol_recipe
+from ._protocol import OBJECTIVES, PROTOCOLS, SWEEP_OBJECTIVES, check_protocol_recipe
 
 SAMPLERS = ("grid", "random", "tpe", "guided")
 #: Up to this many candidates a trial's ``candidate`` is a categorical over their keys (a
@@ -94,6 +94,8 @@ class RunSettings:
     protocol: str = "single"
     recipe: tuple[str, ...] = ()
     objective: str = "final"  # what the leaderboard ranks by (see search.driver.OBJECTIVES)
+    # the objective predicted: the run directory whose reference functions fit the predictor
+    predictor: str | None = None
     # a calibration (study "calibration"): the reference table, the cells run, and the
     # reference's degrade threshold in its own points (None: the calibration default)
     reference: str | None = None
@@ -109,11 +111,12 @@ class RunSettings:
         _check_choice("protocol", self.protocol, PROTOCOLS)
         _check_choice("cells", self.cells, CELLS)
         _check_choice("objective", self.objective, OBJECTIVES)
-        if self.objective != "final" and self.protocol != "lr-sweep":
+        if self.objective in SWEEP_OBJECTIVES and self.protocol != "lr-sweep":
             raise UserError(
                 f"--objective {self.objective} ranks over a learning-rate ladder: "
                 "use it with --protocol lr-sweep"
             )
+        self._check_predicted()
         if self.seeds < 1:
             raise UserError(f"seeds must be at least 1, but got {self.seeds=}.")
         if self.workers < 1:
@@ -151,6 +154,30 @@ class RunSettings:
             raise UserError(
                 "--tune-alpha samples α0 on a log scale, which a grid cannot: "
                 "use --sampler random, tpe or guided"
+            )
+
+    def _check_predicted(self) -> None:
+        """The predicted objective: a predictor's run directory, and candidates trained as the
+        reference's functions were (without s, at the default α0), so that their features
+        mean what the predictor learned."""
+        from candidates import UserError
+
+        if self.objective != "predicted":
+            if self.predictor is not None:
+                raise UserError("--predictor serves --objective predicted: give that too")
+            return
+        if self.predictor is None:
+            raise UserError(
+                "--objective predicted needs --predictor RUN_DIR: a prediction run of the same "
+                "task, protocol, budget and recipe (derf-search predict --task T ...)"
+            )
+        if self.protocol == "lr-sweep":
+            raise UserError("--objective predicted reads no lr-sweep runs: use another protocol")
+        if self.shift != "none" or self.alpha0 is not None or self.tune_alpha:
+            raise UserError(
+                "--objective predicted compares candidates with the reference's functions, "
+                "trained without s at the default α0: use --shift none, without --alpha0 or "
+                "--tune-alpha"
             )
 
     @property

@@ -5,7 +5,8 @@ A scale ladder's growth curves are fitted and extrapolated to a target scale
 (:func:`fit_growth`, :func:`ladder_growth`); zero-cost descriptors, trained metrics and those
 extrapolations are features (:func:`zero_cost_table`, :func:`run_features`); small regularised
 models map them to a reference's category and effect, validated leave-one-table-out
-(:func:`cross_validate`); `derf-search predict` writes the report and the predictions.
+(:func:`cross_validate`); `derf-search predict` writes the report and the predictions, and
+`run --objective predicted` ranks a search by them (:func:`write_predicted`).
 
 Names are imported on first use (see :mod:`search._lazy`).
 
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
         ladder_growth,
         stable_steps,
     )
+    from ._objective import SHARED, check_predictor, write_predicted
     from ._plots import PLOTTED, plot_ladder, plot_ladders
     from ._predict import FOLDS, Figure, FoldScores, Prediction, dataset, growth_cells, predict
     from ._report import (
@@ -78,7 +80,6 @@ _WHERE = {
             "cross_validate",
             "fit_final",
             "leaning",
-            "parse_feature_sets",
             "parse_feature_sets",
             "shuffled",
         ),
@@ -106,7 +107,6 @@ _WHERE = {
     ),
     **dict.fromkeys(
         (
-            "PLOTTED",
             "PREDICTION_COLUMNS",
             "prediction_json",
             "prediction_markdown",
@@ -116,6 +116,7 @@ _WHERE = {
         "._report",
     ),
     **dict.fromkeys(("STUDY", "prediction_table"), "._run"),
+    **dict.fromkeys(("SHARED", "check_predictor", "write_predicted"), "._objective"),
     **dict.fromkeys(("PLOTTED", "plot_ladder", "plot_ladders"), "._plots"),
     **dict.fromkeys(("AXES", "Target", "parse_target"), "._target"),
 }
@@ -131,6 +132,7 @@ __all__ = [
     "PREDICTION_COLUMNS",
     "REGRESSORS",
     "ROW_FOLDS",
+    "SHARED",
     "STUDY",
     "VALUE_COVERAGE",
     "Dataset",
@@ -143,6 +145,7 @@ __all__ = [
     "Unit",
     "candidate_units",
     "cell_units",
+    "check_predictor",
     "cross_validate",
     "dataset",
     "fit_final",
@@ -163,6 +166,7 @@ __all__ = [
     "run_features",
     "shuffled",
     "stable_steps",
+    "write_predicted",
     "write_prediction",
     "zero_cost_features",
     "zero_cost_table",

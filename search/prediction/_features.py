@@ -144,12 +144,15 @@ def relative(
     units: Iterable[Unit], values: Mapping[str | None, Mapping[str, float]]
 ) -> dict[str, dict[str, float]]:
     """Per unit, each feature of its function and that feature less the mean over its
-    reference functions (``<name>`` and ``<name>_rel``); a unit whose function or a reference
-    has no value is left out. ``values`` maps an expression to its features."""
+    reference functions (``<name>`` and ``<name>_rel``); a cell whose function or a reference
+    has no value is left out, a candidate is compared with the anchors that have one (a search
+    need not train every anchor). ``values`` maps an expression to its features."""
     out: dict[str, dict[str, float]] = {}
     for unit in units:
         own = values.get(unit.expression)
         refs = [values.get(r) for r in unit.references]
+        if unit.cell is None:
+            refs = [r for r in refs if r is not None]
         if own is None or not refs or any(r is None for r in refs):
             continue
         row = dict(own)

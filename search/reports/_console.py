@@ -131,6 +131,9 @@ def leaderboard_table(board: pd.DataFrame, *, top: int | None = None) -> str:
     if len(tasks) == 1:
         header = ["#", "candidate", "s α0", "mean±std", "Δ #1±se"]
         header += ["Δ LN±se", "Δ erf±se", "ZBCM"]
+        predicted = "predicted_value" in board and board["predicted_value"].notna().any()
+        if predicted:  # the predicted objective ranks by it: shown first after the name
+            header.insert(3, "predicted (interval)")
         leader = board.loc[board["task_rank"] == 1, "candidate_id"]
         own = {"leader": leader.iloc[0] if len(leader) else None}
         for _, row in board[board["rank"].isin(ranks)].iterrows():
@@ -142,16 +145,17 @@ def leaderboard_table(board: pd.DataFrame, *, top: int | None = None) -> str:
                 else _difference(row[f"delta_{ref}"], row[f"se_{ref}"], places)
                 for ref in ("leader", "layernorm", "erf")
             ]
-            rows.append(
-                [
-                    f"{row['rank']}{row['group'] if isinstance(row['group'], str) else ''}",
-                    _short(display_name(row), _NAME_WIDTH),
-                    variant(row),
-                    _value(row["mean"], row["std"], row["n"], row["diverged"], places),
-                    *deltas,
-                    _marks(row),
-                ]
-            )
+            cells = [
+                f"{row['rank']}{row['group'] if isinstance(row['group'], str) else ''}",
+                _short(display_name(row), _NAME_WIDTH),
+                variant(row),
+                _value(row["mean"], row["std"], row["n"], row["diverged"], places),
+                *deltas,
+                _marks(row),
+            ]
+            if predicted:
+                cells.insert(3, predicted_text(row))
+            rows.append(cells)
     else:
         header = ["#", "candidate", *tasks]
         for rank in ranks:
@@ -173,6 +177,22 @@ def leaderboard_table(board: pd.DataFrame, *, top: int | None = None) -> str:
     for r in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     return "\n".join(_short(line, TABLE_WIDTH) for line in lines) + "\n"
+
+
+def predicted_text(row: Any) -> str:
+    """A leaderboard row's predicted full-scale value with its interval, or ``–``.
+
+    >>> predicted_text({"predicted_value": 82.44, "predicted_low": 81.9, "predicted_high": 83.0,
+    ...                 "predicted_category": "FINE"})
+    '82.44 (81.90–83.00) FINE'
+    """
+    value = as_number(row.get("predicted_value"))
+    if not math.isfinite(value):
+        return "–"
+    low, high = as_number(row.get("predicted_low")), as_number(row.get("predicted_high"))
+    category = row.get("predicted_category")
+    text = f"{value:.2f} ({low:.2f}–{high:.2f})"
+    return text + (f" {category}" if isinstance(category, str) else "")
 
 
 def _plural(count: int, word: str) -> str:

@@ -98,7 +98,18 @@ LEADERBOARD_COLUMNS: tuple[str, ...] = (
     "lr_sensitivity",
     "largest_stable_lr",
     "pareto_front",
+    # with the predicted objective (empty otherwise): the full-scale category and value a
+    # predictor fitted on the reference predicts, with its interval (see PREDICTED_FILE)
+    "predicted_category",
+    "predicted_value",
+    "predicted_low",
+    "predicted_high",
 )
+#: A run's predictions under the predicted objective, written by
+#: search.prediction.write_predicted into its run directory: one row per candidate.
+PREDICTED_FILE = "predicted.csv"
+#: Its columns: the run's key, then the leaderboard's predicted columns.
+PREDICTED_COLUMNS = ("candidate_id", *LEADERBOARD_COLUMNS[-4:])
 _INFO = ("name", "kind", "expression", "latex", "shift", "alpha0", "passed", *PROPERTIES)
 
 
@@ -213,11 +224,15 @@ def leaderboard(
     *,
     task: str | None = None,
     objective: str = "final",
+    predicted: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The leaderboard in long form: one row per (candidate, task), :data:`LEADERBOARD_COLUMNS`,
     sorted by overall rank and then by the order of the tasks. ``task`` ranks by that task
     alone (and keeps only its rows). An lr-sweep run is ranked by ``objective`` (see
-    :mod:`search.reports._sweep`), a row per candidate, not per rate."""
+    :mod:`search.reports._sweep`), a row per candidate, not per rate. With the predicted
+    objective and ``predicted`` (:data:`PREDICTED_COLUMNS`), candidates rank by their
+    predicted value, higher first, and those without a prediction (norm layers) after them,
+    by their proxy rank."""
     if trials.empty:
         return pd.DataFrame(columns=list(LEADERBOARD_COLUMNS))
     if candidates is not None and is_sweep(candidates):
@@ -241,7 +256,13 @@ def leaderboard(
     ranks = pd.concat({t: b["task_rank"] for t, b in blocks.items()}, axis=1)
     # A candidate missing from a task ranks after every candidate of that task.
     ranks = ranks.fillna(ranks.max() + 1)
-    order = ranks.assign(mean_rank=ranks.mean(axis=1)).sort_values(["mean_rank", *tasks])
+    order = ranks.assign(mean_rank=ranks.mean(axis=1))
+    if objective == "predicted" and predicted is not None and not predicted.empty:
+        value = predicted.set_index("candidate_id")["predicted_value"].astype(float).to_dict()
+        order["predicted"] = [-value.get(k, math.nan) for k in order.index]  # nan sorts last
+        order = order.sort_values(["predicted", "mean_rank", *tasks], na_position="last")
+    else:
+        order = order.sort_values(["mean_rank", *tasks])
     overall = pd.Series(range(1, len(order) + 1), index=order.index)
     long = pd.concat([b.assign(candidate_id=b.index) for b in blocks.values()], ignore_index=True)
     long["rank"] = long["candidate_id"].map(overall).astype(int)
@@ -257,7 +278,25 @@ def leaderboard(
         long[column] = mapped if mapped is not None else None
     if candidates is None:
         long["name"] = long["candidate_id"]
+    shown = predicted.set_index("candidate_id") if predicted is not None else pd.DataFrame()
+    for column in PREDICTED_COLUMNS[1:]:
+        long[column] = long["candidate_id"].map(shown[column]) if column in shown else None
     return long[list(LEADERBOARD_COLUMNS)]
+
+
+def read_predicted(run_dir: str | Path) -> pd.DataFrame | None:
+    """A run directory's predictions (:data:`PREDICTED_FILE`), or None where it has none."""
+    path = Path(run_dir) / PREDICTED_FILE
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        raise UserError(f"{path} cannot be read ({error}): run `leaderboard --write`") from None
+    missing = [c for c in PREDICTED_COLUMNS if c not in table]
+    if missing:
+        raise UserError(f"{path} lacks the columns {missing}: run `leaderboard --write` again")
+    return table
 
 
 def leaderboard_wide(board: pd.DataFrame) -> pd.DataFrame:
@@ -310,12 +349,15 @@ def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
     task its mean ± std over seeds, its tie group (``a``: not separable from the leader) and its
     paired differences ± standard error to the leader and the reference baselines (★: on the
     Pareto front of an lr-sweep run ranked by the pareto objective)."""
-    from ._console import display_name, variant
+    from ._console import display_name, predicted_text, variant
 
     tasks = list(dict.fromkeys(board["task"]))
     labels = {"leader": "#1", "layernorm": "LN", "dyt": "DyT"}
     compared = ["leader", *DELTA_REFERENCES]
     header = ["rank", "candidate", "expression", "variant"]
+    predicted = "predicted_value" in board and board["predicted_value"].notna().any()
+    if predicted:  # the predicted objective ranks by it
+        header.append("predicted full-scale (interval)")
     swept = board["lr_sensitivity"].notna().any() if "lr_sensitivity" in board else False
     for t in tasks:
         header += [t, f"group ({t})"]
@@ -334,6 +376,8 @@ def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
         expr = first["expression"] if isinstance(first["expression"], str) else "(norm layer)"
         front = " ★" if (rows["pareto_front"] == True).any() else ""  # noqa: E712 (objects)
         cells = [str(rank), f"`{display_name(first)}`{front}", f"`{expr}`", variant(first)]
+        if predicted:
+            cells.append(predicted_text(first))
         by_task = rows.set_index("task")
         for t in tasks:
             if t not in by_task.index:
@@ -375,7 +419,11 @@ def load_leaderboard(run_dir: str | Path, *, task: str | None = None) -> pd.Data
     from its ``trials.parquet`` where the storage is gone."""
     objective = RunSettings.read(run_dir).objective
     return leaderboard(
-        read_trials(run_dir), read_candidates(run_dir), task=task, objective=objective
+        read_trials(run_dir),
+        read_candidates(run_dir),
+        task=task,
+        objective=objective,
+        predicted=read_predicted(run_dir),
     )
 
 
@@ -386,7 +434,8 @@ def write_outputs(run_dir: str | Path, *, plots: bool = True) -> pd.DataFrame:
 
     out = Path(run_dir)
     trials, candidates = read_trials(out), read_candidates(out)
-    board = leaderboard(trials, candidates, objective=RunSettings.read(out).objective)
+    objective = RunSettings.read(out).objective
+    board = leaderboard(trials, candidates, objective=objective, predicted=read_predicted(out))
     board.to_csv(out / "leaderboard.csv", index=False)
     board.to_parquet(out / "leaderboard.parquet", index=False)
     (out / "leaderboard.md").write_text(leaderboard_markdown(board))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from candidates import UserError
+from candidates import Candidate, UserError
 from search.calibration import PAPER_REFERENCE, read_reference
 from search.cli import main
 from search.prediction import (
@@ -230,3 +230,56 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
     # the run resumes as a prediction run
     again = cli("predict", "--resume", str(out), "--no-progress")
     assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.slow  # two trainings and two predictor fits through the CLI: about 90 s
+def test_a_search_ranked_by_its_predicted_full_scale_value(tmp_path) -> None:
+    reference = tmp_path / "small.csv"
+    reference.write_text(SMALL_REFERENCE)
+    recipe = ["--task", "mnist1d", "--budget", "quick", "--recipe", "max_steps=4", "--seeds", "1"]
+    quiet = ["--no-progress", "--device", "cpu"]
+    predictor = tmp_path / "predictor"
+    done = cli("predict", *recipe, "--reference", str(reference), "--out", str(predictor), *quiet)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "search"
+    search = [*recipe, "--shift", "none", "--objective", "predicted", *quiet]
+    functions = ["--expr", "x/(1 + abs(x))", "--expr", "sin(x)"]
+    # refused before anything trains: no predictor, a predictor of another budget, a shift
+    for extra, fragment in [
+        ([], "needs --predictor RUN_DIR"),
+        (["--predictor", str(tmp_path)], "is not a run directory"),
+    ]:
+        bad = cli("run", *functions, *search, *extra, "--out", str(out))
+        assert bad.returncode == 2 and fragment in bad.stderr, bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1 and not out.exists()
+    other = [a if a != "max_steps=4" else "max_steps=5" for a in search]
+    bad = cli("run", *functions, *other, "--predictor", str(predictor), "--out", str(out))
+    assert bad.returncode == 2 and "was trained with recipe max_steps=4" in bad.stderr
+    shifted = [a if a != "none" else "scalar" for a in search]
+    bad = cli("run", *functions, *shifted, "--predictor", str(predictor), "--out", str(out))
+    assert bad.returncode == 2 and "use --shift none" in bad.stderr and not out.exists()
+
+    done = cli("run", *functions, *search, "--predictor", str(predictor), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "predictor:" in done.stdout and "predicted (interval)" in done.stdout
+    predicted = pd.read_csv(out / "predicted.csv")
+    expressions = pd.read_parquet(out / "candidates.parquet").set_index("candidate_id")
+    forms = {
+        Candidate.from_text(e).sympy
+        for e in expressions.loc[predicted["candidate_id"], "expression"]
+    }
+    assert {Candidate.from_text(e).sympy for e in ("x/(1 + abs(x))", "sin(x)")} <= forms
+    board = pd.read_csv(out / "leaderboard.csv")
+    ranked = board.dropna(subset=["predicted_value"])
+    # ranked by the prediction, higher first; LayerNorm (no prediction) after every prediction
+    assert list(ranked["rank"]) == list(range(1, len(ranked) + 1))
+    assert ranked["predicted_value"].is_monotonic_decreasing
+    assert (ranked["predicted_low"] <= ranked["predicted_value"]).all()
+    # LayerNorm, and erf with s (the reference trains none): no prediction, ranked after
+    for key in ("layernorm", "erf"):
+        row = board.set_index("candidate_id").loc[key]
+        assert math.isnan(row["predicted_value"]) and row["rank"] > len(ranked)
+    assert (out / "prediction.md").is_file()
+    # the leaderboard command shows the same ranking
+    shown = cli("leaderboard", str(out), "--format", "csv")
+    assert shown.returncode == 0 and "predicted_value" in shown.stdout.splitlines()[0]
