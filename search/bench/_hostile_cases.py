@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-Kind = Literal["expression", "grammar"]
+Kind = Literal["expression", "grammar", "command"]
 
 
 @dataclass(frozen=True)
