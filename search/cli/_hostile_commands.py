@@ -28,7 +28,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from ._hostile_cases import HostileCase
+from ..bench import HostileCase
 
 CommandStatus = Literal["result", "error", "traceback", "touched"]
 
@@ -215,7 +215,7 @@ _TEMPLATE: list[Path] = []  # the sandbox a worker process built, copied for eac
 def run_command(argv: list[str], root: Path) -> tuple[int, str, list[str]]:
     """Run ``derf-search ARGV`` in ``root/a/b/c``: its exit status, its stderr and what it
     changed under ``root``."""
-    from ..cli import main
+    from . import main
 
     before = snapshot(root)
     err = io.StringIO()
