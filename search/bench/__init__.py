@@ -61,6 +61,7 @@ _WHERE = {
     "load_pool": "._tabular",
     "benchmark_hostile": "._hostile",
     "HostileFigures": "._hostile",
+    "KEEP_CHARS": "._hostile",
     "Outcome": "._hostile",
     "run_case": "._hostile",
     "run_cases": "._hostile",
@@ -77,6 +78,7 @@ _WHERE = {
 __all__ = [
     "DEFAULT_TABULAR",
     "HOSTILE_EXPRESSIONS",
+    "KEEP_CHARS",
     "MALFORMED_GRAMMARS",
     "NON_UTF8_GRAMMARS",
     "SAMPLERS",

@@ -24,11 +24,12 @@ import shutil
 import tempfile
 import traceback
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from ..bench import HostileCase
+from ..bench import KEEP_CHARS, HostileCase
 
 CommandStatus = Literal["result", "error", "traceback", "touched"]
 
@@ -209,7 +210,12 @@ def changes(
     return made + gone + changed
 
 
-_TEMPLATE: list[Path] = []  # the sandbox a worker process built, copied for each case
+@cache
+def _template() -> Path:
+    """The sandbox this worker process built once; each case runs in a copy of it."""
+    root = Path(tempfile.mkdtemp(prefix="derf-hostile-")) / "template"
+    make_sandbox(root)
+    return root
 
 
 def run_command(argv: list[str], root: Path) -> tuple[int, str, list[str]]:
@@ -238,15 +244,12 @@ def run_command_case(case: HostileCase) -> tuple[CommandStatus, str]:
     ``traceback`` (anything else)."""
     assert isinstance(case.text, str)
     try:
-        if not _TEMPLATE:
-            _TEMPLATE.append(Path(tempfile.mkdtemp(prefix="derf-hostile-")) / "template")
-            make_sandbox(_TEMPLATE[0])
         with tempfile.TemporaryDirectory(prefix="derf-case-") as tmp:
             root = Path(tmp) / "case"
-            shutil.copytree(_TEMPLATE[0], root, symlinks=True)
+            shutil.copytree(_template(), root, symlinks=True)
             code, err, changed = run_command(shlex.split(case.text), root)
     except Exception:
-        return "traceback", traceback.format_exc()[-2000:]
+        return "traceback", traceback.format_exc()[-KEEP_CHARS:]
     lines = [line for line in err.splitlines() if line.strip()]
     if code == 2 and changed:
         return "touched", f"{'; '.join(lines)} | changed: {', '.join(changed[:5])}"
@@ -254,4 +257,4 @@ def run_command_case(case: HostileCase) -> tuple[CommandStatus, str]:
         return "error", lines[0]
     if code == 0:
         return "result", "; ".join(lines[-1:]) if not changed else f"changed: {changed[:5]}"
-    return "traceback", f"exit {code}: {err[-2000:]}"
+    return "traceback", f"exit {code}: {err[-KEEP_CHARS:]}"
