@@ -30,6 +30,7 @@ from ._enumerate import EnumerationResult, Survivor, enumerate_space
 from ._errors import ExpressionError, GrammarError, UserError
 from ._generate import GenerateResult, generate_candidates
 from ._grammar import Grammar, builtin_grammars, load_grammar, parse_grammar
+from ._numbers import COUNT, FRACTION, MAX_SEED, NON_NEGATIVE, POSITIVE, SEED, NumberRange
 from ._operators import OPERATORS, Operator, X, suggest
 from ._parser import Limits, numpy_from_text, parse
 from ._plot import plot_shapes
@@ -72,17 +73,23 @@ __all__ = [
     "BASELINES",
     "CANDIDATE_COLUMNS",
     "CATALOGS",
+    "COUNT",
     "DEFAULT_ALPHA0",
     "DEFAULT_SHIFT",
     "DELTA_REFERENCES",
     "DESCRIPTOR_COLUMNS",
+    "FRACTION",
     "GAUSSIAN",
+    "MAX_SEED",
+    "NON_NEGATIVE",
     "OPERATORS",
     "PAPER",
+    "POSITIVE",
     "PROPERTIES",
     "RUN_BASELINES",
     "SCALE_DESCRIPTORS",
     "SCREEN_GRID",
+    "SEED",
     "SHAPE_DESCRIPTORS",
     "SHIFTS",
     "START_DESCRIPTORS",
@@ -98,6 +105,7 @@ __all__ = [
     "Grammar",
     "GrammarError",
     "Limits",
+    "NumberRange",
     "Operator",
     "PropertyReport",
     "PropertyResult",

@@ -29,6 +29,7 @@ from ._probe import attention_logit_peak
 from ._standalone import ExportError, check_standalone, class_name, standalone_source
 from ._task import (
     PRECISIONS,
+    RECIPE_RANGES,
     SCHEDULES,
     Budget,
     Split,
@@ -46,6 +47,7 @@ __all__ = [
     "MAX_SLOPE",
     "NORM_LAYERS",
     "PRECISIONS",
+    "RECIPE_RANGES",
     "SCHEDULES",
     "SIGNALS",
     "WSD_DECAY",

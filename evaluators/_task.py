@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
@@ -27,7 +26,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
-from candidates import UserError, suggest
+from candidates import FRACTION, NumberRange, UserError, suggest
 
 NormFactory = Callable[[int], nn.Module]
 
@@ -153,8 +152,9 @@ class Task(ABC):
 
     def budget(self, name: str | int) -> Budget:
         """A named budget (``quick``, ``default``) or ``default`` scaled to N epochs."""
-        if isinstance(name, int) or str(name).isdigit():
-            return replace(self.budgets["default"], epochs=int(name))
+        if isinstance(name, int) or any(c.isdigit() for c in str(name)):
+            epochs = RECIPE_RANGES["epochs"].parse(str(name), "--budget (epochs)")
+            return replace(self.budgets["default"], epochs=int(epochs))
         if name not in self.budgets:
             hint = suggest(str(name), list(self.budgets))
             raise UserError(
@@ -208,18 +208,19 @@ def get_task(name: str) -> Task:
 MODEL_SETTINGS = ("depth", "width")
 
 
-#: The values a recipe setting may take: (lowest, highest, whether the lowest is allowed).
-RECIPE_RANGES: dict[str, tuple[float, float, bool]] = {
-    "epochs": (1, math.inf, True),
-    "batch_size": (1, math.inf, True),
-    "lr": (0, math.inf, False),
-    "weight_decay": (0, math.inf, True),
-    "warmup_fraction": (0, 1, True),
-    "clip_grad": (0, math.inf, False),
-    "max_steps": (1, math.inf, True),
-    "depth": (1, math.inf, True),
-    "width": (1, math.inf, True),
-    "train_subset": (1, math.inf, True),
+#: The values a recipe setting may take. Every bound is finite, so that no setting, nor the
+#: learning-rate ladder's 4× of it, overflows.
+RECIPE_RANGES: dict[str, NumberRange] = {
+    "epochs": NumberRange(integer=True, low=1, high=10_000),
+    "batch_size": NumberRange(integer=True, low=1, high=2**20),
+    "lr": NumberRange(low=0, low_open=True, high=10),
+    "weight_decay": NumberRange(low=0, high=10),
+    "warmup_fraction": FRACTION,
+    "clip_grad": NumberRange(low=0, low_open=True, high=1e6),
+    "max_steps": NumberRange(integer=True, low=1, high=10**9),
+    "depth": NumberRange(integer=True, low=1, high=256),
+    "width": NumberRange(integer=True, low=1, high=2**16),
+    "train_subset": NumberRange(integer=True, low=1, high=10**9),
 }
 
 #: The recipe settings that take one of a few names rather than a number.
@@ -260,21 +261,7 @@ def parse_recipe(items: Sequence[str]) -> dict[str, Any]:
                 raise not_one_of(f"recipe {key}", text, choices)
             out[key] = text.lower()
             continue
-        integer = kind.startswith("int")
-        try:
-            value: float | int = int(text) if integer else float(text)
-        except ValueError:
-            number = "an integer" if integer else "a number"
-            raise UserError(f"recipe {key} must be {number}, not {text!r}") from None
-        low, high, closed = RECIPE_RANGES[key]
-        if not (value >= low if closed else value > low) or not value <= high:
-            bound = (
-                ("≥" if closed else ">")
-                + f" {low:g}"
-                + (f" and ≤ {high:g}" if high < math.inf else "")
-            )
-            raise UserError(f"recipe {key} must be {bound}, not {text!r}")
-        out[key] = value
+        out[key] = RECIPE_RANGES[key].parse(text, f"recipe {key}")
     return out
 
 

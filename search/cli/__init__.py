@@ -18,7 +18,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from ._args import recipe_items
+from ._args import OneLineParser, recipe_items
 from ._calibrate import add_calibrate_command
 from ._candidates import add_candidate_commands
 from ._codes import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     >>> build_parser().parse_args(["tasks"]).command
     'tasks'
     """
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="derf-search",
         description="Search for point-wise functions f that replace normalization layers, "
         "used as y = γ·f(α·x + s) + β.",
@@ -76,7 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. A user's mistake (:class:`candidates.UserError`) is one line on stderr
     and exit status 2; anything else is a bug in derf-search and keeps its traceback."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a refusal already said in one line
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     from candidates import UserError
 
     try:

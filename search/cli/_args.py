@@ -14,10 +14,95 @@ Example:
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 T = TypeVar("T")
+
+#: The named ranges of :mod:`candidates` an option's number may take.
+RangeName = Literal["COUNT", "SEED", "POSITIVE", "NON_NEGATIVE", "FRACTION"]
+
+
+def number(named: RangeName | None = None, **bounds: Any) -> Callable[[str], int | float]:
+    """An argparse type: the option's text as a number of the range ``named`` in
+    :mod:`candidates` (or of ``NumberRange(**bounds)``): ASCII digits, finite, in range. The
+    range is looked up when the option is given, so that ``--help`` imports nothing heavy.
+
+    >>> parser = argparse.ArgumentParser()
+    >>> _ = parser.add_argument("--seed", type=number("SEED"))
+    >>> parser.parse_args(["--seed", "7"]).seed
+    7
+    >>> number(integer=True, low=0)("-1")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be an integer ≥ 0, not '-1'
+    """
+
+    def convert(text: str) -> int | float:
+        import candidates
+
+        kind = getattr(candidates, named) if named else candidates.NumberRange(**bounds)
+        try:
+            return kind.parse(text, "it")
+        except candidates.UserError:
+            raise argparse.ArgumentTypeError(f"must be {kind.describe()}, not {text!r}") from None
+
+    convert.__name__ = named or "number"  # argparse names a type in its messages
+    return convert
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose refusals are one line on stderr (exit status 2), with the
+    known name nearest a mistyped command or option, and the ``--opt=VALUE`` form where a
+    value begins with ``-``.
+
+    >>> parser = OneLineParser(prog="p")
+    >>> _ = parser.add_argument("--seeds")
+    >>> parser.error_line("unrecognized arguments: --seds")
+    'p: error: unrecognized arguments: --seds (did you mean --seeds?)'
+    """
+
+    def error_line(self, message: str) -> str:
+        """The one line :meth:`error` prints for ``message``."""
+        import re
+
+        hint = ""
+        wanted = re.match(r"argument (\S+): expected (?:at least )?one argument", message)
+        if wanted and wanted.group(1).startswith("--"):
+            hint = f" (a value that begins with - is written {wanted.group(1)}=VALUE)"
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if choice:
+            from difflib import get_close_matches
+
+            known = re.findall(r"'([^']*)'", choice.group(2))
+            near = get_close_matches(choice.group(1), known, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+        unknown = re.match(r"unrecognized arguments: (\S+)", message)
+        if unknown:
+            from difflib import get_close_matches
+
+            options = sorted(self.option_names())
+            near = get_close_matches(unknown.group(1).split("=")[0], options, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+        return f"{self.prog}: error: {message}{hint}".replace("\n", " ")
+
+    def option_names(self) -> set[str]:
+        """Every option string of this parser and of its commands' parsers (argparse reports
+        an unknown option of a command from the top parser)."""
+        names: set[str] = set()
+        for action in self._actions:
+            names.update(action.option_strings)
+            if isinstance(action.choices, dict):
+                for parser in action.choices.values():
+                    if isinstance(parser, OneLineParser):
+                        names |= parser.option_names()
+        return names
+
+    def error(self, message: str) -> NoReturn:
+        print(self.error_line(message), file=sys.stderr)
+        sys.exit(2)
 
 
 def settings_from(cls: type[T], args: argparse.Namespace, **fixed: Any) -> T:

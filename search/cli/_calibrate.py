@@ -10,12 +10,11 @@ Example:
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import add_budget_option, add_protocol_options, recipe_items, settings_from
+from ._args import add_budget_option, add_protocol_options, number, recipe_items, settings_from
 from ._codes import EXIT_INTERRUPTED
 
 #: Seeds below this give no standard error, and DEGRADE needs one.
@@ -35,8 +34,6 @@ def _calibrate(args: argparse.Namespace) -> int:
     )
     from ..driver import RunSettings, token_mode_for
 
-    if args.degrade_points is not None and not 0 < args.degrade_points < math.inf:
-        raise UserError(f"--degrade-points must be positive, not {args.degrade_points:g}")
     if args.study:
         return _rescore(args)
     table = None
@@ -131,7 +128,9 @@ def add_calibrate_command(sub: Any) -> None:
         help="decisive: 25 cells in 22 runs per seed with LayerNorm (five times that with "
         "lr-sweep), to judge a recipe in one sitting; all: every cell (default decisive)",
     )
-    p.add_argument("--seeds", type=int, default=2, help="seeds per cell, paired (default 2)")
+    p.add_argument(
+        "--seeds", type=number("COUNT"), default=2, help="seeds per cell, paired (default 2)"
+    )
     add_budget_option(p)
     add_protocol_options(p)
     p.add_argument(
@@ -142,13 +141,15 @@ def add_calibrate_command(sub: Any) -> None:
     )
     p.add_argument(
         "--degrade-points",
-        type=float,
+        type=number("POSITIVE"),
         help="a reference cell this many points below its reference cells is DEGRADE "
         f"(default {DEGRADE_POINTS:g})",
     )
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    p.add_argument("--workers", type=int, default=2, help="Ray workers (default 2)")
-    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions allowed")
+    p.add_argument("--workers", type=number("COUNT"), default=2, help="Ray workers (default 2)")
+    p.add_argument(
+        "--gpus-per-trial", type=number("NON_NEGATIVE"), default=0.0, help="fractions allowed"
+    )
     p.add_argument("--ray-address", help="an existing Ray cluster (default: embedded Ray)")
     p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
     p.add_argument("--out", help="run directory (default results/calibration-<task>-<cells>)")

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import add_budget_option, add_protocol_options, recipe_items, settings_from
+from ._args import add_budget_option, add_protocol_options, number, recipe_items, settings_from
 from ._codes import EXIT_USAGE
 
 
@@ -266,29 +266,36 @@ def add_candidate_commands(sub: Any) -> None:
 
     p = sub.add_parser("generate", help="enumerate a grammar, screen and dedupe candidates")
     p.add_argument("--grammar", help="grammar TOML file (default: the built-in default grammar)")
-    p.add_argument("--max-size", type=int, help="override the grammar's size limit")
-    p.add_argument("--max-expressions", type=int, help="stop after this many expressions")
+    p.add_argument("--max-size", type=number("COUNT"), help="override the grammar's size limit")
     p.add_argument(
-        "--sample", type=int, metavar="K", help="sample K random expressions instead of enumerating"
+        "--max-expressions", type=number("COUNT"), help="stop after this many expressions"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
+    p.add_argument(
+        "--sample",
+        type=number("COUNT"),
+        metavar="K",
+        help="sample K random expressions instead of enumerating",
+    )
+    p.add_argument("--seed", type=number("SEED"), default=0, help="seed for --sample (default 0)")
     p.add_argument(
         "--out", default="results/generate", help="output directory (default results/generate)"
     )
     p.add_argument(
         "--max-candidates",
-        type=int,
+        type=number("COUNT"),
         default=2000,
         help="write (and confirm with sympy) the simplest N unique candidates "
         "(default 2000; all are counted and checked numerically)",
     )
     p.add_argument(
         "--symbolic-seconds",
-        type=float,
+        type=number("NON_NEGATIVE"),
         default=30.0,
         help="total time for sympy confirmation of the survivors (default 30)",
     )
-    p.add_argument("--workers", type=int, help="processes for the checks (default: all cores)")
+    p.add_argument(
+        "--workers", type=number("COUNT"), help="processes for the checks (default: all cores)"
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_generate)
@@ -304,9 +311,13 @@ def add_candidate_commands(sub: Any) -> None:
         help="an expression, a catalog name, layernorm, rmsnorm or dyt",
     )
     p.add_argument("--task", required=True, help="task name (see `derf-search tasks`)")
-    p.add_argument("--seed", type=int, default=0, help="seed of data order and init (default 0)")
     p.add_argument(
-        "--alpha0", type=float, help="α's initial value (default: 0.5, or the catalog entry's)"
+        "--seed", type=number("SEED"), default=0, help="seed of data order and init (default 0)"
+    )
+    p.add_argument(
+        "--alpha0",
+        type=number("POSITIVE"),
+        help="α's initial value (default: 0.5, or the catalog entry's)",
     )
     p.add_argument(
         "--shift",

@@ -9,25 +9,25 @@ Example:
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
-from ._args import add_budget_option
+from ._args import add_budget_option, number
 from ._codes import EXIT_BUG
 
 
 def _clip(text: str) -> float | None:
-    """``none`` or a positive norm, for ``--clip-grad``."""
+    """``none`` or a norm in the recipe's range, for ``--clip-grad``."""
     if text.strip().lower() == "none":
         return None
+    from candidates import UserError
+    from evaluators import RECIPE_RANGES
+
+    kind = RECIPE_RANGES["clip_grad"]
     try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"a positive number or 'none', not {text!r}")
-    return value
+        return float(kind.parse(text, "--clip-grad"))
+    except UserError:
+        raise argparse.ArgumentTypeError(f"'none' or {kind.describe()}, not {text!r}") from None
 
 
 def _sanity_panel(args: argparse.Namespace) -> int:
@@ -76,21 +76,6 @@ def _shape(text: str) -> tuple[int, int, int]:
     return b, t, c
 
 
-def _at_least(low: float, kind: type[int] | type[float]) -> Any:
-    """An argparse type: a number of ``kind`` that is at least ``low`` (``--cases``, …)."""
-
-    def convert(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not value >= low or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"a finite {kind.__name__} >= {low:g}, not {text!r}")
-        return value
-
-    return convert
-
-
 def _benchmark(args: argparse.Namespace) -> int:
     from ..bench import benchmark_generate, benchmark_layer, benchmark_tasks
 
@@ -134,16 +119,23 @@ def add_experiment_commands(sub: Any) -> None:
     """The sub-parsers of `sanity-panel` and `benchmark`."""
     p = sub.add_parser("sanity-panel", help="known-bad functions against erf on the proxy tasks")
     p.add_argument("--task", nargs="+", help="tasks (default: all)")
-    p.add_argument("--seeds", type=int, default=5, help="seeds per function, paired (default 5)")
+    p.add_argument(
+        "--seeds", type=number("COUNT"), default=5, help="seeds per function, paired (default 5)"
+    )
     add_budget_option(p)
-    p.add_argument("--workers", type=int, default=2, help="Ray workers, one CPU each (default 2)")
+    p.add_argument(
+        "--workers", type=number("COUNT"), default=2, help="Ray workers, one CPU each (default 2)"
+    )
     p.add_argument("--out", help="also write the Markdown table here")
     p.add_argument(
         "--functions", nargs="+", metavar="F", help="part of the panel, or other candidates"
     )
     recipe = p.add_argument_group("recipe changes, the same for every function")
     recipe.add_argument(
-        "--lr", type=float, default=..., help="peak learning rate (default: the task's)"
+        "--lr",
+        type=number("POSITIVE"),
+        default=...,
+        help="peak learning rate (default: the task's)",
     )
     recipe.add_argument(
         "--clip-grad",
@@ -154,12 +146,15 @@ def add_experiment_commands(sub: Any) -> None:
     )
     recipe.add_argument(
         "--warmup",
-        type=float,
+        type=number("FRACTION"),
         default=...,
         help="warmup, a fraction of the steps (default: the task's)",
     )
     recipe.add_argument(
-        "--depth", type=int, default=..., help="Transformer blocks (default: the task's)"
+        "--depth",
+        type=number("COUNT"),
+        default=...,
+        help="Transformer blocks (default: the task's)",
     )
     p.set_defaults(run=_sanity_panel)
 
@@ -198,27 +193,32 @@ def add_experiment_commands(sub: Any) -> None:
     )
     p.add_argument(
         "--max-expressions",
-        type=int,
+        type=number("COUNT"),
         default=100_000,
         help="expressions `generate` enumerates (default 100000)",
     )
     p.add_argument("--grammar", help="grammar TOML file (default: the built-in default grammar)")
     p.add_argument(
-        "--repeats", type=int, default=1, help="times each measurement is taken (default 1)"
+        "--repeats",
+        type=number("COUNT"),
+        default=1,
+        help="times each measurement is taken (default 1)",
     )
     p.add_argument(
         "--cases",
-        type=_at_least(0, int),
+        type=number(integer=True, low=0),
         default=1000,
         help="seeded random inputs for `hostile`, beside its fixed corpus (default 1000)",
     )
     p.add_argument(
         "--timeout",
-        type=_at_least(0.1, float),
+        type=number(low=0.1),
         default=20.0,
         help="seconds per input for `hostile` before it counts as a hang (default 20)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs of `hostile`")
+    p.add_argument(
+        "--seed", type=number("SEED"), default=0, help="seed of the random inputs of `hostile`"
+    )
     p.add_argument(
         "--tabular",
         metavar="RUN_DIR",
@@ -226,7 +226,7 @@ def add_experiment_commands(sub: Any) -> None:
     )
     p.add_argument(
         "--replays",
-        type=_at_least(1, int),
+        type=number("COUNT"),
         default=20,
         help="seeded replays per sampler for `sampler` (default 20)",
     )
@@ -234,7 +234,7 @@ def add_experiment_commands(sub: Any) -> None:
     p.add_argument("--plot", metavar="PNG", help="`sampler`: also plot regret against trials here")
     p.add_argument(
         "--workers",
-        type=_at_least(1, int),
+        type=number("COUNT"),
         default=1,
         help="worker processes for `hostile` (default 1)",
     )

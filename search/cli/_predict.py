@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ._args import add_budget_option, add_protocol_options, recipe_items, settings_from
+from ._args import add_budget_option, add_protocol_options, number, recipe_items, settings_from
 from ._codes import EXIT_INTERRUPTED
 
 #: Ray workers of a new prediction run.
@@ -184,7 +184,9 @@ def add_predict_command(sub: Any) -> None:
         default="all",
         help="which reference cells' functions to train: all (default), or the decisive ones",
     )
-    p.add_argument("--seeds", type=int, default=2, help="seeds per function, paired (default 2)")
+    p.add_argument(
+        "--seeds", type=number("COUNT"), default=2, help="seeds per function, paired (default 2)"
+    )
     add_budget_option(p)
     add_protocol_options(p)
     p.add_argument(
@@ -221,10 +223,12 @@ def add_predict_command(sub: Any) -> None:
     p.add_argument("--device", help="cpu, cuda or auto (default auto; on --resume, the run's own)")
     p.add_argument(
         "--workers",
-        type=int,
+        type=number("COUNT"),
         help=f"Ray workers (default {DEFAULT_WORKERS}; on --resume, the run's own)",
     )
-    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions allowed")
+    p.add_argument(
+        "--gpus-per-trial", type=number("NON_NEGATIVE"), default=0.0, help="fractions allowed"
+    )
     p.add_argument("--ray-address", help="an existing Ray cluster (default: embedded Ray)")
     p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
     p.add_argument(

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import add_budget_option, add_protocol_options, recipe_items, settings_from
+from ._args import add_budget_option, add_protocol_options, number, recipe_items, settings_from
 from ._codes import EXIT_INTERRUPTED
 
 
@@ -270,18 +270,22 @@ def _add_run(sub: Any) -> None:
         metavar="E",
         help="expressions or catalog names (repeatable: --expr a b --expr c)",
     )
-    src.add_argument("--max-expressions", type=int, help="with --grammar: enumerate at most N")
+    src.add_argument(
+        "--max-expressions", type=number("COUNT"), help="with --grammar: enumerate at most N"
+    )
     src.add_argument(
         "--sample",
-        type=int,
+        type=number("COUNT"),
         metavar="K",
         help="with --grammar: screen about K random expressions in all, their sizes drawn "
         "uniformly, instead of enumerating the simplest (a seeded draw over the whole space)",
     )
-    src.add_argument("--sample-seed", type=int, help="the seed of --sample's draw (default 0)")
+    src.add_argument(
+        "--sample-seed", type=number("SEED"), help="the seed of --sample's draw (default 0)"
+    )
     src.add_argument(
         "--max-candidates",
-        type=int,
+        type=number("COUNT"),
         default=200,
         help="with --grammar/--candidates: the simplest N passing candidates (default 200)",
     )
@@ -297,13 +301,15 @@ def _add_run(sub: Any) -> None:
     )
     ev.add_argument(
         "--seeds",
-        type=int,
+        type=number("COUNT"),
         default=DEFAULT_SEEDS,
         help=f"seeds per candidate, paired across candidates (default {DEFAULT_SEEDS})",
     )
     add_budget_option(ev)
     ev.add_argument(
-        "--alpha0", type=float, help="α's initial value (default: 0.5, or the catalog entry's)"
+        "--alpha0",
+        type=number("POSITIVE"),
+        help="α's initial value (default: 0.5, or the catalog entry's)",
     )
     ev.add_argument("--tune-alpha", action="store_true", help="sample α0 log-uniformly per trial")
     add_protocol_options(ev)
@@ -331,18 +337,27 @@ def _add_run(sub: Any) -> None:
         "shape descriptors (default grid)",
     )
     sc.add_argument("--pruner", default="none", help=f"{'|'.join(PRUNERS)} (default none)")
-    sc.add_argument("--max-trials", type=int, help="per task (default: every candidate × seed)")
-    sc.add_argument("--timeout", type=float, help="seconds after which no new trial starts")
+    sc.add_argument(
+        "--max-trials", type=number("COUNT"), help="per task (default: every candidate × seed)"
+    )
+    sc.add_argument(
+        "--timeout", type=number("POSITIVE"), help="seconds after which no new trial starts"
+    )
     ex = p.add_argument_group("execution and storage")
-    ex.add_argument("--workers", type=int, default=2, help="Ray workers (default 2)")
-    ex.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions allowed")
+    ex.add_argument("--workers", type=number("COUNT"), default=2, help="Ray workers (default 2)")
+    ex.add_argument(
+        "--gpus-per-trial", type=number("NON_NEGATIVE"), default=0.0, help="fractions allowed"
+    )
     ex.add_argument("--ray-address", help="an existing Ray cluster (default: embedded Ray)")
     ex.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
     ex.add_argument("--study-name", help="default: the name of --out, or 'run'")
     ex.add_argument("--out", help="run directory (default results/<study name>)")
     ex.add_argument("--resume", metavar="RUN_DIR", help="continue a run; its settings are reused")
     p.add_argument(
-        "--top", type=int, default=10, help="leaderboard rows printed at the end (default 10)"
+        "--top",
+        type=number("COUNT"),
+        default=10,
+        help="leaderboard rows printed at the end (default 10)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run)
@@ -361,11 +376,13 @@ def _add_study(sub: Any) -> None:
     p.add_argument(
         "--task", nargs="+", default=[DEFAULT_TASK], help=f"tasks (default {DEFAULT_TASK})"
     )
-    p.add_argument("--seeds", type=int, default=3, help="seeds per function (default 3)")
+    p.add_argument(
+        "--seeds", type=number("COUNT"), default=3, help="seeds per function (default 3)"
+    )
     add_budget_option(p)
     add_protocol_options(p)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    p.add_argument("--workers", type=int, default=2, help="Ray workers (default 2)")
+    p.add_argument("--workers", type=number("COUNT"), default=2, help="Ray workers (default 2)")
     p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
     p.add_argument("--out", help="run directory (default results/paper-<study>-<tasks>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a study run")
@@ -377,7 +394,7 @@ def _add_outputs(sub: Any) -> None:
     p = sub.add_parser("leaderboard", help="print a run's leaderboard (also while it runs)")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run or study directory")
     p.add_argument("--task", help="rank by this task alone")
-    p.add_argument("--top", type=int, help="the best K candidates only")
+    p.add_argument("--top", type=number("COUNT"), help="the best K candidates only")
     p.add_argument(
         "--format",
         choices=["table", "wide", "md", "csv", "json"],
@@ -414,7 +431,7 @@ def _add_outputs(sub: Any) -> None:
         nargs="?",
         help="a catalog name, an expression, or a candidate id or name of RUN_DIR",
     )
-    p.add_argument("--rank", type=int, help="the leaderboard row to export")
+    p.add_argument("--rank", type=number("COUNT"), help="the leaderboard row to export")
     p.add_argument("--task", help="with --rank: rank by this task")
     p.add_argument("-o", "--output", required=True, help="the .py file to write")
     p.add_argument("--force", action="store_true", help="replace the file if it exists")

@@ -53,6 +53,29 @@ def _check_choice(kind: str, value: str, choices: tuple[str, ...]) -> None:
         )
 
 
+def _check_type(name: str, value: Any, annotation: str) -> None:
+    """A ``config.toml`` value of the type its setting is declared with (numbers are checked
+    with their ranges by the settings themselves)."""
+    from candidates import UserError
+
+    kinds = {"str": str, "bool": bool, "int": int, "float": (int, float)}
+    base = annotation.replace(" | None", "")
+    if base.startswith("tuple["):
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return
+        wanted = "a list of strings"
+    else:
+        kind = kinds.get(base)
+        if kind is None or (
+            isinstance(value, kind) and (base == "bool") == isinstance(value, bool)
+        ):
+            return
+        wanted = {"str": "a string", "bool": "true or false", "int": "an integer"}.get(
+            base, "a number"
+        )
+    raise UserError(f"setting {name} must be {wanted}, not {value!r}")
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """The resolved settings of one search."""
@@ -117,20 +140,11 @@ class RunSettings:
                 "use it with --protocol lr-sweep"
             )
         self._check_predicted()
-        if self.seeds < 1:
-            raise UserError(f"seeds must be at least 1, but got {self.seeds=}.")
-        if self.workers < 1:
-            raise UserError(f"workers must be at least 1, but got {self.workers=}.")
-        if self.gpus_per_trial < 0:
-            raise UserError(f"gpus_per_trial must be >= 0, but got {self.gpus_per_trial=}.")
-        if self.alpha0 is not None and not 0 < self.alpha0 < float("inf"):
-            raise UserError(f"alpha0 must be positive, but got {self.alpha0=}.")
+        self._check_numbers()
         if self.recipe:
             from evaluators import parse_recipe
 
             parse_recipe(self.recipe)  # refused here, before anything runs
-        if self.degrade_points is not None and not 0 < self.degrade_points < float("inf"):
-            raise UserError(f"degrade_points must be positive, but got {self.degrade_points=}.")
         if not self.tasks:
             raise UserError("give at least one task")
         if self.sample is not None:
@@ -155,6 +169,30 @@ class RunSettings:
                 "--tune-alpha samples α0 on a log scale, which a grid cannot: "
                 "use --sampler random, tpe or guided"
             )
+
+    def _check_numbers(self) -> None:
+        """Every number setting in its range, whether it came from the command line, the
+        Python API or a hand-edited ``config.toml``: the one validation of
+        :mod:`candidates`' ranges (a wrong type is refused as well)."""
+        from candidates import COUNT, NON_NEGATIVE, POSITIVE, SEED
+
+        ranges = {
+            "seeds": COUNT,
+            "workers": COUNT,
+            "max_candidates": COUNT,
+            "max_expressions": COUNT,
+            "sample": COUNT,
+            "max_trials": COUNT,
+            "sample_seed": SEED,
+            "gpus_per_trial": NON_NEGATIVE,
+            "alpha0": POSITIVE,
+            "timeout": POSITIVE,
+            "degrade_points": POSITIVE,
+        }
+        for name, kind in ranges.items():
+            value = getattr(self, name)
+            if value is not None:
+                kind.check(value, name.replace("_", "-"))
 
     def _check_predicted(self) -> None:
         """The predicted objective: a predictor's run directory, and candidates trained as the
@@ -209,6 +247,9 @@ class RunSettings:
         unknown = sorted(set(data) - known)
         if unknown:
             raise UserError(f"unknown settings in config.toml: {', '.join(unknown)}")
+        for field in fields(cls):
+            if field.name in data:
+                _check_type(field.name, data[field.name], str(field.type))
         values: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
         }
@@ -228,7 +269,15 @@ class RunSettings:
         path = Path(run_dir) / "config.toml"
         if not path.is_file():
             raise UserError(f"{run_dir} is not a run directory: it has no config.toml")
-        data = tomllib.loads(path.read_text())
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UserError(f"{path} is not valid TOML ({exc}): was it edited by hand?") from None
         if data.get("command") != "run":
             raise UserError(f"{path} was not written by `derf-search run`")
-        return cls.from_dict(data["settings"])
+        if not isinstance(data.get("settings"), dict):
+            raise UserError(f"{path} has no [settings] table: was it edited by hand?")
+        try:
+            return cls.from_dict(data["settings"])
+        except UserError as exc:
+            raise UserError(f"{path}: {exc}") from None
