@@ -28,6 +28,7 @@ import pandas as pd
 
 from candidates import UserError, guide_matrix
 
+from ..driver import read_record_file
 from ..reports import seed_agreement
 
 #: Where `benchmark sampler` looks for its table when not told: the tabular benchmark of
@@ -83,7 +84,7 @@ def load_pool(run_dir: str | Path, task: str | None = None) -> Pool:
             "candidates.parquet (`derf-search run` writes them); --tabular takes any, "
             "e.g. results/paper-properties-digits-dit"
         )
-    board = pd.read_parquet(board_path)
+    board = read_record_file(board_path)
     tasks = sorted(board["task"].unique())
     if task is None:
         if len(tasks) != 1:
@@ -105,7 +106,7 @@ def load_pool(run_dir: str | Path, task: str | None = None) -> Pool:
     worst = float(finite.min())
     keys = [str(k) for k in rows["candidate_id"]]
     score = {k: float(m) if math.isfinite(m) else worst for k, m in zip(keys, means, strict=True)}
-    table = pd.read_parquet(table_path)
+    table = read_record_file(table_path)
     shapes = guide_matrix(table)
     matrix = shapes.to_numpy(dtype=float)
     row = {str(k): i for i, k in enumerate(shapes.index)}
@@ -117,7 +118,7 @@ def load_pool(run_dir: str | Path, task: str | None = None) -> Pool:
     simplest = sorted(keys, key=lambda k: (len(written[k]), written[k], k))
     trials_path = run_dir / "trials.parquet"
     taus = (
-        tuple(seed_agreement(pd.read_parquet(trials_path), keys, task))
+        tuple(seed_agreement(read_record_file(trials_path), keys, task))
         if trials_path.is_file()
         else ()
     )

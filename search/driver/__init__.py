@@ -51,13 +51,17 @@ if TYPE_CHECKING:
         sweep_summary,
     )
     from ._ray_auth import token_mode_for
+    from ._rebuild import Rebuilt, rebuild_study
     from ._record import (
         RESULT_FIELDS,
+        STUDY_FILE,
+        TRIALS_FILE,
         as_number,
         load_curves,
         load_trials,
         open_studies,
         read_candidates,
+        read_record_file,
         read_trials,
         save_trials,
     )
@@ -164,7 +168,12 @@ _WHERE = {
     "open_studies": "._record",
     "read_candidates": "._record",
     "read_trials": "._record",
+    "read_record_file": "._record",
     "save_trials": "._record",
+    "STUDY_FILE": "._record",
+    "TRIALS_FILE": "._record",
+    "Rebuilt": "._rebuild",
+    "rebuild_study": "._rebuild",
 }
 
 __all__ = [
@@ -196,13 +205,16 @@ __all__ = [
     "PRUNERS",
     "RESULT_FIELDS",
     "SAMPLERS",
+    "STUDY_FILE",
     "SUMMARIES",
+    "TRIALS_FILE",
     "CandidateGrid",
     "CandidateParameter",
     "CandidateSet",
     "GenerateSettings",
     "GuidedSampler",
     "Owner",
+    "Rebuilt",
     "RunInUse",
     "RunSettings",
     "RunSummary",
@@ -236,7 +248,9 @@ __all__ = [
     "protocol_alpha0",
     "read_candidates",
     "read_curves",
+    "read_record_file",
     "read_trials",
+    "rebuild_study",
     "run_search",
     "run_trial",
     "rung_of",

@@ -2,7 +2,9 @@
 
 Optuna's storage is the record while a run lives; ``trials.parquet`` is its copy in the run
 directory (committed reference runs keep only that), so a run directory whose storage is gone
-still has its trials. Readers never write to a storage (see :func:`open_storage`).
+still has its trials (and ``--resume`` rebuilds its study from them, see
+:func:`search.driver.rebuild_study`). Readers never write to a storage (see
+:func:`open_storage`).
 
 Example:
     >>> as_number("0.25"), as_number(None)
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,11 @@ from candidates import UserError, as_candidate_table
 from ._curves import GROWTH_PREFIX, curve_rows, growth_summary, save_curves
 from ._parameter import SEED, candidate_of
 from ._settings import RunSettings
-from ._study import open_storage, storage_errors
+from ._study import is_placeholder, open_storage, storage_errors
+
+#: The default storage's file in a run directory, and the copy of its trials beside it.
+STUDY_FILE = "study.db"
+TRIALS_FILE = "trials.parquet"
 
 RESULT_FIELDS = (
     "value",
@@ -73,7 +79,7 @@ def load_trials(studies: Iterable[optuna.Study]) -> pd.DataFrame:
         task = study.user_attrs.get("task", study.study_name)
         direction = "maximize" if study.direction.name == "MAXIMIZE" else "minimize"
         for t in study.get_trials(deepcopy=False):
-            if t.state == optuna.trial.TrialState.WAITING:
+            if t.state == optuna.trial.TrialState.WAITING or is_placeholder(t):
                 continue
             attrs = t.user_attrs
             row: dict[str, Any] = {
@@ -136,13 +142,15 @@ def load_curves(studies: Iterable[optuna.Study]) -> list[dict[str, Any]]:
 
 def damaged_hint(settings: RunSettings) -> str:
     """What to do when a run's local study cannot be read: its saved trials are the way out
-    (:func:`read_trials` reads them when the study file is not there)."""
+    (:func:`read_trials` reads them when the study file is not there, and ``--resume``
+    rebuilds the study from them)."""
     if settings.storage is not None:
         return ""
     run_dir = settings.run_dir
     return (
-        f"; the finished trials are in {run_dir / 'trials.parquet'}: move study.db aside "
-        f"(e.g. to study.db.damaged) and `derf-search leaderboard {run_dir}` reads them"
+        f"; the finished trials are in {run_dir / TRIALS_FILE}: move {STUDY_FILE} aside "
+        f"(e.g. to {STUDY_FILE}.damaged) and `derf-search leaderboard {run_dir}` reads them "
+        "(`--resume` then rebuilds the study from them)"
     )
 
 
@@ -167,7 +175,7 @@ def save_trials(run_dir: str | Path, studies: Iterable[optuna.Study]) -> pd.Data
     and their growth curves to ``curves.parquet``. A copy that would lose a finished trial the
     file holds (the storage was replaced or damaged) is refused and the file kept."""
     studies = list(studies)
-    path = Path(run_dir) / "trials.parquet"
+    path = Path(run_dir) / TRIALS_FILE
     trials = load_trials(studies)
     lost = _finished_missing(path, trials)
     if lost:
@@ -211,23 +219,31 @@ def read_candidates(run_dir: str | Path) -> pd.DataFrame:
             "removed (a run cannot be resumed without it; its trials.parquet still holds the "
             "results)"
         )
+    return as_candidate_table(read_record_file(path))
+
+
+def read_record_file(path: str | Path, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A parquet file of a run's record (``columns`` of it, or all); one that cannot be read
+    (cut short, overwritten, not parquet) is one :class:`UserError` line naming it."""
     try:
-        table = pd.read_parquet(path)
+        return pd.read_parquet(path, columns=None if columns is None else list(columns))
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise UserError(f"{path} cannot be read ({type(exc).__name__}): is it damaged?") from None
-    return as_candidate_table(table)
 
 
 def read_trials(run_dir: str | Path) -> pd.DataFrame:
     """The trials of a run directory: from its study storage when there is one, else from the
     ``trials.parquet`` it wrote last (a committed reference run has no storage)."""
     run_dir = Path(run_dir)
-    settings = RunSettings.read(run_dir)
-    study = run_dir / "study.db"
-    saved = run_dir / "trials.parquet"
-    # A local study that is missing or empty (0 bytes: never written, or emptied) holds no
-    # trials; its saved copy does.
-    unused = not study.is_file() or study.stat().st_size == 0
-    if settings.storage is None and unused and saved.is_file():
-        return pd.read_parquet(saved)
+    settings = RunSettings.read(run_dir).with_out(run_dir)
+    saved = run_dir / TRIALS_FILE
+    if study_missing(settings) and saved.is_file():
+        return read_record_file(saved)
     return load_trials(open_studies(run_dir))
+
+
+def study_missing(settings: RunSettings) -> bool:
+    """Whether a run's own study file is missing or empty (0 bytes: never written, or
+    emptied), so that it holds no trials; never for a storage given by URL (the user's)."""
+    study = settings.run_dir / STUDY_FILE
+    return settings.storage is None and (not study.is_file() or study.stat().st_size == 0)

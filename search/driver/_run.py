@@ -20,6 +20,7 @@ import contextlib
 import math
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,7 +40,8 @@ from ._lock import hold_run_dir
 from ._owner import reap
 from ._parameter import SEED, CandidateParameter, candidate_of, check_sampler_fits
 from ._protocol import LADDER_HORIZON, PROTOCOL_RECIPES, rung_of
-from ._record import damaged_hint, read_candidates, save_trials
+from ._rebuild import Rebuilt, check_storage_holds_run, rebuild_study, storable, trial_names
+from ._record import damaged_hint, read_candidates, save_trials, study_missing
 from ._run_dir import check_new_run_dir, check_resumable, keep_descriptors, prepare_run_dir
 from ._settings import RunSettings
 from ._study import (
@@ -123,6 +125,8 @@ class RunSummary:
     checked: int = 0
     check_seconds: float = 0.0
     merged: tuple[tuple[str, str], ...] = ()  # asked texts run as another row (CandidateSet)
+    # A --resume whose study.db was gone: what was rebuilt from trials.parquet.
+    rebuilt: Rebuilt | None = None
 
 
 class _Driver:
@@ -145,12 +149,7 @@ class _Driver:
         shapes = guide_matrix(self.table.reset_index()) if guided else pd.DataFrame()
         self.features = {str(k): list(map(float, row)) for k, row in shapes.iterrows()}
         # a person's name for each key: the catalog's, else the expression (norm layers: the key)
-        self.names = {
-            str(k): next((t for t in (n, e) if isinstance(t, str) and t), str(k))
-            for k, n, e in zip(
-                self.table.index, self.table["name"], self.table["expression"], strict=True
-            )
-        }
+        self.names = trial_names(self.table)
         # the lr-sweep protocol's rung of each run (see search.driver.apply_protocol)
         scales: dict[Any, Any] = dict(self.table.get("lr_scale", pd.Series(dtype=float)))
         self.lr_scales = {str(k): float(v) for k, v in scales.items() if pd.notna(v)}
@@ -420,7 +419,7 @@ class _Driver:
         seen = time.perf_counter() - running.started
         self.summary.dispatch_seconds.append(seen - float(result["seconds"]))
         # One attribute, one write: the driver's time per trial is the workers' idle time.
-        trial.set_user_attr("result", _plain({**result, "driver_seconds": seen}))
+        trial.set_user_attr("result", storable({**result, "driver_seconds": seen}))
         worst = -math.inf if study.direction == optuna.study.StudyDirection.MAXIMIZE else math.inf
         if result["stopped_early"]:
             study.tell(trial, state=TrialState.PRUNED)
@@ -539,17 +538,6 @@ def _last_line(exc: BaseException) -> str:
     return lines[-1].strip() if lines else type(exc).__name__
 
 
-def _plain(value: Any) -> Any:
-    """A user-attribute value Optuna can store as JSON (nan and inf become None / strings)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else str(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[threading.Event]:
     """Ctrl-C and SIGTERM ask the driver to stop cleanly. Our own handler, set after Ray's start,
@@ -605,6 +593,8 @@ def run_search(
             check_sampler_fits(settings.sampler, settings.max_candidates, up_to=True)
     if settings.storage is not None:
         open_storage(settings.storage)
+    # the folders above --out that this run makes, removed again if it is refused
+    above = [folder for folder in out.parents if not folder.exists()]
     try:
         out.mkdir(parents=True)
         made = True
@@ -616,13 +606,21 @@ def run_search(
             locked = True
             if previous is not None:  # its driver was killed: what its Ray left is stopped
                 reap(previous)
+            rebuilt = None
+            if resume and study_missing(settings):  # checked: its trials.parquet is readable
+                rebuilt = rebuild_study(settings, read_candidates(out))
+                print(rebuilt.describe(), file=sys.stderr)
             url = settings.storage_url()
             with storage_errors(url, hint=damaged_hint(settings) if resume else ""):
                 storage = open_storage(url)
+                if resume and settings.storage is not None:
+                    check_storage_holds_run(storage, settings)
                 lease = StudyLease(storage, settings.study_name)
                 lease.acquire()
             try:
-                request = _Request(settings, resume, progress, max_steps, on_start, candidates)
+                request = _Request(
+                    settings, resume, progress, max_steps, on_start, candidates, rebuilt
+                )
                 return _with_ray(request, storage, lease)
             finally:
                 lease.release()
@@ -632,6 +630,9 @@ def run_search(
         # refused the lock touches nothing (the files are the holder's).
         if locked and not resume and not (out / "config.toml").exists():
             _empty(out, remove=made)
+            for folder in above:  # innermost first; one that is not empty stays
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         raise
 
 
@@ -658,6 +659,7 @@ class _Request:
     max_steps: int | None
     on_start: Callable[[int, TrialSpec, int], None] | None
     candidates: pd.DataFrame | None
+    rebuilt: Rebuilt | None = None
 
 
 def _with_ray(
@@ -701,6 +703,7 @@ def _drive(
         driver.summary.checked = chosen.checked
         driver.summary.check_seconds = chosen.check_seconds
         driver.summary.merged = chosen.merged
+    driver.summary.rebuilt = request.rebuilt
     try:
         driver.open_studies(storage, lease)
         if request.progress:

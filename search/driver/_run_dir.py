@@ -39,13 +39,12 @@ from ._lock import LOCK_FILE
 from ._parameter import check_sampler_fits
 from ._progress import StageProgress
 from ._protocol import apply_protocol
+from ._record import STUDY_FILE, TRIALS_FILE, read_record_file, study_missing
 from ._settings import RunSettings
 from ._space import CandidateSet, candidate_set, merged_note
 
 #: The files a run directory holds from its start (a directory with them is a run of ours).
 RUN_FILES = ("config.toml", "candidates.parquet")
-#: The default storage's file in a run directory.
-STUDY_FILE = "study.db"
 
 
 def check_new_run_dir(settings: RunSettings) -> None:
@@ -70,8 +69,9 @@ def check_new_run_dir(settings: RunSettings) -> None:
 
 def check_resumable(settings: RunSettings) -> None:
     """Refuse a ``--resume`` that would lose or repeat work: files missing, the local study
-    missing or empty (Optuna would start an empty one and the run would begin again), or a
-    directory that cannot be written."""
+    missing or empty (Optuna would start an empty one and the run would begin again) with no
+    readable ``trials.parquet`` to rebuild it from (:func:`rebuild_study` does, under the
+    run's lock), or a directory that cannot be written."""
     out = settings.run_dir
     for name in RUN_FILES:
         if not (out / name).is_file():
@@ -79,14 +79,15 @@ def check_resumable(settings: RunSettings) -> None:
                 f"{out} has no {name}: it cannot be resumed (was it removed? "
                 "its trials.parquet, if any, still holds the finished trials)"
             )
-    study = out / STUDY_FILE
-    if settings.storage is None and (not study.is_file() or study.stat().st_size == 0):
-        state = "is empty" if study.is_file() else "is missing"
-        raise UserError(
-            f"{study} {state}, so the run cannot be resumed without running everything again; "
-            f"nothing was changed. Its finished trials are in {out / 'trials.parquet'} "
-            f"(`derf-search leaderboard {out}` reads them when {STUDY_FILE} is not there)"
-        )
+    study, saved = out / STUDY_FILE, out / TRIALS_FILE
+    if study_missing(settings):
+        if not saved.is_file():
+            state = "is empty" if study.is_file() else "is missing"
+            raise UserError(
+                f"{study} {state} and there is no {TRIALS_FILE} to rebuild it from, so the run "
+                "cannot be resumed without running everything again; nothing was changed"
+            )
+        read_record_file(saved, columns=("task", "number", "state"))  # refused if damaged
     require_writable(out)
     if settings.storage is None:
         require_writable(study)
@@ -97,6 +98,8 @@ def require_writable(path: Path) -> None:
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
+    if existing != path and not existing.is_dir():
+        raise UserError(f"{path}: {existing} is a file, not a folder (choose another --out)")
     if not os.access(existing, os.W_OK):
         raise UserError(f"cannot write to {existing}: permission denied (choose another --out)")
 
@@ -115,19 +118,19 @@ FIRST_ENUMERATION = 5000
 ENUMERATION_GROWTH = 4
 
 
-def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> None:
+def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> dict[str, Any]:
     """The grammar's simplest expressions, enumerated only as far as the run needs: until
     the passing unique candidates cover ``max_candidates`` (and what the run already has), or
     up to ``max_expressions`` where the user set it. The rounds that find the size are
     numeric only after the first (the screen and the checks, microseconds an expression;
     sympy, milliseconds a candidate, is spent on the first and on the prefix chosen), so the
     result equals one enumeration of that size. With ``sample``, one seeded random draw of
-    that many expressions instead."""
+    that many expressions instead. Returns the summary of the generate run written last."""
     from ._generate import GenerateSettings, generate
 
     needed = _generate_count(settings)
     if settings.sample is not None:  # one seeded draw, the size the user chose
-        generate(
+        return generate(
             GenerateSettings(
                 grammar=settings.grammar,
                 sample=settings.sample,
@@ -137,7 +140,6 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> Non
                 progress=progress,
             )
         )
-        return
 
     def written(size: int) -> dict[str, Any]:
         return generate(
@@ -151,11 +153,10 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> Non
         )
 
     if settings.max_expressions is not None:
-        written(settings.max_expressions)
-        return
+        return written(settings.max_expressions)
     first = written(FIRST_ENUMERATION)
     if first["complete"] or first["passing"] >= needed:
-        return
+        return first
     grammar = load_grammar(settings.grammar)
     budget = FIRST_ENUMERATION
     while True:
@@ -169,7 +170,7 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> Non
             # sympy may merge or drop a few that the numbers kept apart: then grow on
             summary = written(budget)
             if summary["complete"] or summary["passing"] >= needed:
-                return
+                return summary
 
 
 def _described(table: pd.DataFrame, *, progress: bool) -> pd.DataFrame:
@@ -224,7 +225,14 @@ def prepare_run_dir(
                 f"and task {task} has none (Task.untrained_level)"
             )
     if settings.grammar is not None:
-        _generate_enough(settings, out / "generate", progress=progress)
+        summary = _generate_enough(settings, out / "generate", progress=progress)
+        if summary["passing"] == 0:  # the run would train the baselines alone
+            raise UserError(
+                f"grammar {settings.grammar} yields no candidate that passes the four properties "
+                f"({summary['enumerated']} expressions checked), so the run would train only "
+                f"the baselines: `derf-search generate --grammar {settings.grammar}` says why "
+                "each failed"
+            )
     if table is None:
         chosen = candidate_set(
             catalog=settings.catalog,

@@ -215,9 +215,7 @@ def make_sampler(
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":
         # Categorical candidates: TPE learns which of them (and which α0) pay off.
-        return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=max(4, len(candidates) // 4)
-        )
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(4, len(candidates) // 4))
     raise UserError(f"unknown sampler {name!r}")
 
 
@@ -240,6 +238,16 @@ def trial_key(trial: FrozenTrial) -> tuple[str, int]:
     """(candidate, seed) of a trial, asked or enqueued."""
     seed = trial.params.get(SEED, trial.user_attrs.get(SEED, -1))
     return str(candidate_of(trial)), int(seed)
+
+
+#: The user attribute of a trial that only holds a number of a rebuilt study (see
+#: :mod:`search.driver._rebuild`): no candidate, no result, left out of the record.
+PLACEHOLDER = "placeholder"
+
+
+def is_placeholder(trial: FrozenTrial) -> bool:
+    """A trial that stands for a number its study's saved copy lacked (:data:`PLACEHOLDER`)."""
+    return bool(trial.user_attrs.get(PLACEHOLDER))
 
 
 def is_retried(trial: FrozenTrial) -> bool:
@@ -274,12 +282,17 @@ def mark_failed(
     if frozen.state == TrialState.RUNNING:
         study.tell(trial_number, state=TrialState.FAIL)
     if retry:
-        attrs: dict[str, Any] = {SEED: trial_key(frozen)[1], "retry_of": trial_number}
-        if CANDIDATE in frozen.user_attrs:  # an indexed pool's key
-            attrs[CANDIDATE] = frozen.user_attrs[CANDIDATE]
-        attempts = int(frozen.user_attrs.get("attempts", 1))
-        attrs["attempts"] = attempts
-        study.enqueue_trial(frozen.params, user_attrs=attrs)
+        queue_retry(study, frozen)
+
+
+def queue_retry(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Queue the work of ``trial`` (failed, marked retried) to run again: its parameters, its
+    seed and candidate key, and how many tries it has had."""
+    attrs: dict[str, Any] = {SEED: trial_key(trial)[1], "retry_of": trial.number}
+    if CANDIDATE in trial.user_attrs:  # an indexed pool's key
+        attrs[CANDIDATE] = trial.user_attrs[CANDIDATE]
+    attrs["attempts"] = int(trial.user_attrs.get("attempts", 1))
+    study.enqueue_trial(trial.params, user_attrs=attrs)
 
 
 def recover(storage: optuna.storages.BaseStorage, study: optuna.Study) -> int:

@@ -220,15 +220,26 @@ def test_a_damaged_study_says_so_and_keeps_the_finished_trials(finished, tmp_pat
     assert load_leaderboard(run)["n"].tolist() == [1, 1, 1, 1]
 
 
-def test_an_empty_study_is_not_taken_for_a_new_one(finished, tmp_path):
+def test_an_empty_study_is_rebuilt_from_trials_parquet_not_taken_for_a_new_one(
+    finished, tmp_path, capfd
+):
     run = _copy(finished, tmp_path)
     (run / "study.db").write_bytes(b"")
-    saved = (run / "trials.parquet").read_bytes()
-    with pytest.raises(ValueError, match="is empty"):
-        run_search(RunSettings.read(run).with_out(run), resume=True, progress=False)
-    assert (run / "trials.parquet").read_bytes() == saved
-    assert (run / "study.db").stat().st_size == 0  # not turned into a new, empty study
+    saved = pd.read_parquet(run / "trials.parquet")
     assert len(read_trials(run)) == 4  # the leaderboard reads the saved trials
+    summary = run_search(
+        RunSettings.read(run).with_out(run), resume=True, progress=False, max_steps=1
+    )
+    assert "rebuilt the study from trials.parquet: 4 trials" in capfd.readouterr().err
+    assert summary.finished == 0  # every trial is done: nothing runs again
+    assert (run / "study.db").stat().st_size > 0
+    pd.testing.assert_frame_equal(pd.read_parquet(run / "trials.parquet"), saved)
+    # with nothing to rebuild it from, an empty study still stops the resume
+    (run / "study.db").write_bytes(b"")
+    (run / "trials.parquet").unlink()
+    with pytest.raises(ValueError, match=r"is empty and there is no trials\.parquet"):
+        run_search(RunSettings.read(run).with_out(run), resume=True, progress=False)
+    assert (run / "study.db").stat().st_size == 0  # not turned into a new, empty study
 
 
 def test_a_deleted_candidate_table_stops_a_resume_in_one_line(finished, tmp_path):
