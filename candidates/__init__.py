@@ -53,7 +53,7 @@ from ._record import (
     guide_matrix,
     shape_matrix,
 )
-from ._report import report_json, report_markdown
+from ._report import markdown_text, report_json, report_markdown
 from ._sample import sample_space
 from ._screen import GRID as SCREEN_GRID
 from ._screen import screen
@@ -139,6 +139,7 @@ __all__ = [
     "get_entry",
     "guide_matrix",
     "load_grammar",
+    "markdown_text",
     "matched_alpha0",
     "numeric_properties",
     "numpy_from_text",

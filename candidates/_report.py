@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._candidate import PropertyReport, jsonable
+from ._errors import one_line
 from ._properties import PROPERTIES
 
 _SHORT = {"zero_centered": "Z", "bounded": "B", "center_sensitive": "C", "monotonic": "M"}
@@ -30,8 +31,19 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def markdown_text(text: object) -> str:
+    """A user's text (a name, a table label, an expression) in Markdown or HTML output, as
+    text: no column break, no raw HTML, no line break.
+
+    >>> markdown_text("T1 | <b>x</b>")
+    'T1 \\\\| &lt;b&gt;x&lt;/b&gt;'
+    """
+    escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return one_line(escaped.replace("|", "\\|"))
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+    return markdown_text(text).replace("*", "\\*").replace("_", "\\_")
 
 
 def report_markdown(

@@ -187,6 +187,8 @@ class Calibration:
     seed_tau: float  # Kendall τ of the runs' order between two seeds, mean over seed pairs
     not_measured: int = 0
     notes: list[str] = field(default_factory=list)
+    failed_runs: int = 0  # trials that ended in an error (not a divergence): not measured
+    first_failure: str = ""  # the reason the first of them gave
 
     @property
     def best_zero_cost(self) -> str:
@@ -458,6 +460,8 @@ def calibration_figures(
     properties = [p for p in PROPERTIES if any(c.prop == p for c in results)]
     per = {p: [c for c in results if c.prop == p] for p in properties}
     done = trials[(trials["task"] == task) & (trials["state"] == "COMPLETE")]
+    failed = trials[(trials["task"] == task) & (trials["state"] == "FAIL")]
+    reasons = failed["fail_reason"].dropna() if "fail_reason" in failed else pd.Series([])
     ses = [c.proxy.se for c in results if math.isfinite(c.proxy.se)]
     ln = [v for v in values.get(LAYERNORM, {}).values() if math.isfinite(v)]
     return Calibration(
@@ -485,6 +489,8 @@ def calibration_figures(
         seed_noise=statistics.median(ses) if ses else math.nan,
         seed_tau=_seed_tau(values, proxy_task.direction),
         not_measured=sum(c.proxy.category is None for c in results),
+        failed_runs=len(failed),
+        first_failure=str(reasons.iloc[0]) if len(reasons) else "",
     )
 
 

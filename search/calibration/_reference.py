@@ -32,9 +32,12 @@ from pathlib import Path
 from typing import Literal
 
 from candidates import (
+    FRACTION,
+    POSITIVE,
     PROPERTIES,
     Candidate,
     ExpressionError,
+    NumberRange,
     UserError,
     catalog_names,
     find_entry,
@@ -55,6 +58,10 @@ CATEGORIES: tuple[Category, ...] = ("FAIL", "DEGRADE", "FINE")
 ANCHOR_BASES = ("erf", "tanh", "arctan")
 
 
+#: Any finite number: a λ that no variant restricts.
+ANY_NUMBER = NumberRange()
+
+
 @dataclass(frozen=True)
 class Variant:
     """What λ does to a base f: an expression over ``f`` and ``lam``, the λ it takes, where it
@@ -63,7 +70,7 @@ class Variant:
     template: str
     lam: Literal["none", "required", "optional"]  # optional: an empty λ is f (unclipped)
     identity: Literal["without lam", "at zero", "never"]  # where the variant is f itself
-    positive_lam: bool = False  # λ is a bound: it must be positive
+    lam_range: NumberRange = ANY_NUMBER  # the λ it means: a bound is positive, a mix a share
     compared_with: str | None = None  # the variant of the same base's reference cell
 
 
@@ -75,9 +82,11 @@ VARIANTS: dict[str, Variant] = {
     "hshift": Variant("f(x + lam)", lam="required", identity="at zero"),
     "vshift": Variant("f(x) + lam", lam="required", identity="at zero"),
     "clip": Variant(
-        "clip(f(x), -lam, lam)", lam="optional", identity="without lam", positive_lam=True
+        "clip(f(x), -lam, lam)", lam="optional", identity="without lam", lam_range=POSITIVE
     ),
-    "mix": Variant("(1 - lam)*f(x) + lam*x", lam="required", identity="at zero"),
+    "mix": Variant(
+        "(1 - lam)*f(x) + lam*x", lam="required", identity="at zero", lam_range=FRACTION
+    ),
     "flat": Variant("max(f(x - lam), 0) + min(f(x + lam), 0)", lam="required", identity="at zero"),
 }
 
@@ -134,13 +143,7 @@ def _anchor_ids() -> set[str]:
 
 
 def _number(text: str, where: str, column: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise UserError(f"{where}: column {column!r}: {text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise UserError(f"{where}: column {column!r}: {text!r} is not a finite number")
-    return value
+    return float(ANY_NUMBER.parse(text, f"{where}: column {column!r}"))
 
 
 def _cell(raw: dict[str, str], where: str, line: int) -> ReferenceCell:
@@ -166,8 +169,9 @@ def _cell(raw: dict[str, str], where: str, line: int) -> ReferenceCell:
         raise UserError(f"{where}: column 'lam': variant {get['variant']!r} takes no λ")
     if lam is None and variant.lam == "required":
         raise UserError(f"{where}: column 'lam': variant {get['variant']!r} needs a λ")
-    if variant.positive_lam and lam is not None and lam <= 0:
-        raise UserError(f"{where}: column 'lam': a clip bound must be positive, not {lam:g}")
+    if lam is not None:
+        where_lam = f"{where}: column 'lam' of a {get['variant']} row"
+        variant.lam_range.check(lam, where_lam, shown=get["lam"])
     value = _number(get["value"], where, "value") if get["value"] else None
     name = get["base"]
     if name.isidentifier() and name != "x" and find_entry(name) is None:

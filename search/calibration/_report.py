@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from candidates import markdown_text
+
 from ..reports import save_figure
 from ._calibrate import Calibration
 from ._proxy import DEGRADE_SE
@@ -30,7 +32,7 @@ def _share(value: float) -> str:
 
 def _scores_row(name: str, s: Scores) -> str:
     kappa, spearman = number_text(s.kappa), number_text(s.spearman)
-    return f"| {name} | {s.cells} | {_share(s.agreement)} | {kappa} | {spearman} |"
+    return f"| {markdown_text(name)} | {s.cells} | {_share(s.agreement)} | {kappa} | {spearman} |"
 
 
 def calibration_json(c: Calibration) -> dict[str, Any]:
@@ -55,6 +57,7 @@ def calibration_json(c: Calibration) -> dict[str, Any]:
             "cells": c.cells_mode,
             "scored_cells": c.proxy.cells,
             "not_measured": c.not_measured,
+            "failed_runs": c.failed_runs,
             "seeds": c.seeds,
             "agreement": c.proxy.agreement,
             "kappa": c.proxy.kappa,
@@ -124,6 +127,16 @@ def calibration_markdown(c: Calibration) -> str:
         f"{number_text(c.seconds_per_run, 1)} s per run on one CPU thread "
         f"({number_text(c.seconds / 60, 1)} minutes of training in all).",
         "",
+        *(
+            [
+                f"**{c.failed_runs} runs failed with an error** and their cells count as not "
+                f"measured; the first said: {markdown_text(c.first_failure[:200])} "
+                "(every reason is in trials.parquet, column `fail_reason`).",
+                "",
+            ]
+            if c.failed_runs
+            else []
+        ),
         c.verdict(),
         "",
         "| predictor | cells | agreement | Cohen's κ | Spearman |",
@@ -192,7 +205,7 @@ def calibration_markdown(c: Calibration) -> str:
             effect += f" ({r.proxy.diverged} diverged)"
         mark = "" if r.proxy.category in (None, r.reference_category) else " ✗"
         lines.append(
-            f"| {r.name} | {ref} | {r.reference_category} | {effect} | "
+            f"| {markdown_text(r.name)} | {ref} | {r.reference_category} | {effect} | "
             f"{r.proxy.category or '–'}{mark} | {r.proxy_by_shares or '–'} | "
             f"{r.zero_cost[c.best_zero_cost][0] or '–'} |"
         )

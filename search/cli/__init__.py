@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 import sys
@@ -29,7 +28,7 @@ from ._search import add_search_commands, settings_from_args
 __all__ = ["build_parser", "environment_error", "main", "recipe_items", "settings_from_args"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> OneLineParser:
     """The parser of every command.
 
     >>> build_parser().parse_args(["tasks"]).command
@@ -57,6 +56,9 @@ _REFUSALS = {
     errno.EROFS: "the file system is read-only",
     errno.ENOSPC: "no space left on the device",
     errno.EDQUOT: "disk quota exceeded",
+    errno.EISDIR: "it is a folder, not a file",
+    errno.ENOTDIR: "part of the path is a file, not a folder",
+    errno.ENAMETOOLONG: "the name is too long",
 }
 
 
@@ -80,6 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a refusal already said in one line
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    args.given = frozenset(parser.given_options(args))
+    conflict = parser.resume_conflict(args)
+    if conflict is not None:
+        print(f"derf-search {args.command}: error: {conflict}", file=sys.stderr)
+        return EXIT_USAGE
     from candidates import UserError
 
     try:

@@ -17,6 +17,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
 from typing import Any, Literal, NoReturn, TypeVar
 
 T = TypeVar("T")
@@ -51,6 +52,57 @@ def number(named: RangeName | None = None, **bounds: Any) -> Callable[[str], int
 
     convert.__name__ = named or "number"  # argparse names a type in its messages
     return convert
+
+
+#: The picture formats a plot option writes (a PNG, with an SVG beside it).
+PICTURE_SUFFIXES = (".png",)
+
+
+def output_file(text: str, option: str, suffixes: tuple[str, ...] = ()) -> Path:
+    """The path of a file a command will write, checked before any work: not a folder, in a
+    folder that exists (not under a file), and with one of ``suffixes`` where given.
+
+    >>> output_file("board.txt", "--png", PICTURE_SUFFIXES)
+    Traceback (most recent call last):
+    ...
+    candidates._errors.UserError: --png takes a .png file, not 'board.txt'
+    """
+    from candidates import UserError
+
+    path = Path(text)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise UserError(f"{option} takes a {' or '.join(suffixes)} file, not {text!r}")
+    if path.is_dir():
+        raise UserError(f"{option} {text} is a folder: give a file name")
+    if not path.parent.is_dir():
+        above = next((p for p in path.parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            raise UserError(f"{option} {text}: {above} is a file, not a folder")
+        raise UserError(f"{option} {text}: the folder {path.parent} does not exist")
+    return path
+
+
+def picture_path(text: str, option: str) -> Path:
+    """A picture's path (:func:`output_file` with :data:`PICTURE_SUFFIXES`): an SVG is written
+    beside it."""
+    return output_file(text, option, PICTURE_SUFFIXES)
+
+
+#: What a resumed run may change: how it runs, never what it trains (that is in its
+#: config.toml). A command adds its report options with ``set_defaults(resume_applies=…)``.
+EXECUTION = frozenset({"workers", "gpus_per_trial", "ray_address", "device"})
+
+
+def resumed_settings(args: argparse.Namespace) -> Any:
+    """The settings of the run ``--resume`` names, with the execution options given on this
+    command line (:data:`EXECUTION`) applied."""
+    from dataclasses import replace
+
+    from ..driver import RunSettings
+
+    settings = RunSettings.read(args.resume).with_out(args.resume)
+    given: frozenset[str] = getattr(args, "given", frozenset())
+    return replace(settings, **{name: getattr(args, name) for name in EXECUTION & given})
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -99,6 +151,40 @@ class OneLineParser(argparse.ArgumentParser):
                     if isinstance(parser, OneLineParser):
                         names |= parser.option_names()
         return names
+
+    def given_options(self, args: argparse.Namespace) -> dict[str, str]:
+        """The options of ``args.command`` (or of this parser, without commands) given a value
+        other than their default, by destination, each with its longest spelling."""
+        for action in self._actions:
+            command = getattr(args, "command", None)
+            if isinstance(action.choices, dict) and command in action.choices:
+                chosen = action.choices[command]
+                if isinstance(chosen, OneLineParser) and chosen is not self:
+                    return chosen.given_options(args)
+        given = {}
+        for action in self._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            if getattr(args, action.dest, action.default) != action.default:
+                given[action.dest] = max(action.option_strings, key=len)
+        return given
+
+    def resume_conflict(self, args: argparse.Namespace) -> str | None:
+        """The refusal of options a resumed run cannot apply (what it trains is in its
+        config.toml), or None."""
+        if not getattr(args, "resume", None):
+            return None
+        applies = getattr(args, "resume_applies", EXECUTION) | {"resume", "no_progress"}
+        refused = [
+            option for dest, option in self.given_options(args).items() if dest not in applies
+        ]
+        if not refused:
+            return None
+        them = "it" if len(refused) == 1 else "them"
+        return (
+            f"{', '.join(refused)} cannot change a resumed run, which goes on with the settings "
+            f"in its config.toml: leave {them} out, or start a new run with --out"
+        )
 
     def error(self, message: str) -> NoReturn:
         print(self.error_line(message), file=sys.stderr)

@@ -14,7 +14,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import add_budget_option, add_protocol_options, number, recipe_items, settings_from
+from ._args import (
+    add_budget_option,
+    add_protocol_options,
+    number,
+    recipe_items,
+    resumed_settings,
+    settings_from,
+)
 from ._codes import EXIT_INTERRUPTED
 
 #: Seeds below this give no standard error, and DEGRADE needs one.
@@ -38,7 +45,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         return _rescore(args)
     table = None
     if args.resume:
-        settings = RunSettings.read(args.resume).with_out(args.resume)
+        settings = resumed_settings(args)
         if settings.study != STUDY:
             raise UserError(f"{args.resume} is not a calibration run: use `run --resume`")
     else:
@@ -92,6 +99,22 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_rescore_out(out: Path, study: Path) -> None:
+    """A rescore writes into its study, or into a new or empty folder: never over another
+    run's or another calibration's files."""
+    from candidates import UserError
+
+    if out.resolve() == study.resolve():
+        return
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder: choose another --out")
+    if out.is_dir() and any(out.iterdir()):
+        raise UserError(
+            f"--out {out} already holds files (another run or calibration): a rescore writes "
+            "into its study (leave out --out) or into a new or empty folder"
+        )
+
+
 def _rescore(args: argparse.Namespace) -> int:
     """Score an existing property study against the reference: no training."""
     from ..calibration import PAPER_REFERENCE, read_reference, rescore_study, write_calibration
@@ -99,6 +122,7 @@ def _rescore(args: argparse.Namespace) -> int:
     reference = read_reference(Path(args.reference) if args.reference else PAPER_REFERENCE)
     figures = rescore_study(args.study, reference, degrade_points=args.degrade_points)
     out = Path(args.out) if args.out else Path(args.study)
+    _check_rescore_out(out, Path(args.study))
     out.mkdir(parents=True, exist_ok=True)
     write_calibration(out, figures)
     print((out / "calibration.md").read_text())

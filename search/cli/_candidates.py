@@ -15,7 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import add_budget_option, add_protocol_options, number, recipe_items, settings_from
+from ._args import (
+    add_budget_option,
+    add_protocol_options,
+    number,
+    picture_path,
+    recipe_items,
+    settings_from,
+)
 from ._codes import EXIT_USAGE
 
 
@@ -27,7 +34,14 @@ def _check(args: argparse.Namespace) -> int:
         path = Path(args.file)
         if not path.is_file():
             raise UserError(f"no such file: {path}")
-        for line in path.read_text().splitlines():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise UserError(
+                f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): --file takes "
+                "expressions, one per line"
+            ) from None
+        for line in text.splitlines():
             stripped = line.split("#", 1)[0].strip()
             if stripped:
                 texts.append(stripped)
@@ -172,7 +186,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         function = entry.expression if entry is not None else args.candidate
         if function is not None:  # a norm layer has no α
             alpha0 = protocol_alpha0(function, args.protocol)
-    curves = _picture_path(args.curves, "--curves") if args.curves else None
+    curves = picture_path(args.curves, "--curves") if args.curves else None
     spec = settings_from(
         TrialSpec,
         args,
@@ -228,25 +242,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     if curves is not None:
         print(f"growth curves: {curves} (and {curves.with_suffix('.svg').name})")
     return 0
-
-
-#: The picture formats a plot option writes (a PNG, with an SVG beside it).
-PICTURE_SUFFIXES = (".png",)
-
-
-def _picture_path(text: str, option: str) -> Path:
-    """A picture's path, checked before any work: a .png file (an SVG is written beside it)
-    whose folder exists and that is not a folder itself."""
-    from candidates import UserError
-
-    path = Path(text)
-    if path.suffix.lower() not in PICTURE_SUFFIXES:
-        raise UserError(f"{option} takes a .png file, not {text!r}")
-    if path.is_dir():
-        raise UserError(f"{option} {text} is a folder: give a file name ending in .png")
-    if not path.parent.is_dir():
-        raise UserError(f"{option} {text}: the folder {path.parent} does not exist")
-    return path
 
 
 def add_candidate_commands(sub: Any) -> None:

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._args import add_budget_option, number
+from ._args import add_budget_option, number, picture_path
 from ._codes import EXIT_BUG
 
 
@@ -97,6 +97,9 @@ def _benchmark(args: argparse.Namespace) -> int:
     if args.target == "sampler":  # not part of `all`: it needs a tabular benchmark
         from ..bench import DEFAULT_TABULAR, benchmark_sampler
 
+        if args.plot:
+            picture_path(args.plot, "--plot")
+
         benchmark_sampler(
             args.tabular or DEFAULT_TABULAR,
             replays=args.replays,
@@ -118,7 +121,7 @@ def _benchmark(args: argparse.Namespace) -> int:
 def add_experiment_commands(sub: Any) -> None:
     """The sub-parsers of `sanity-panel` and `benchmark`."""
     p = sub.add_parser("sanity-panel", help="known-bad functions against erf on the proxy tasks")
-    p.add_argument("--task", nargs="+", help="tasks (default: all)")
+    p.add_argument("--task", nargs="+", action="extend", help="tasks (default: all)")
     p.add_argument(
         "--seeds", type=number("COUNT"), default=5, help="seeds per function, paired (default 5)"
     )

@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ._args import add_budget_option, add_protocol_options, number, recipe_items, settings_from
+from ._args import (
+    EXECUTION,
+    add_budget_option,
+    add_protocol_options,
+    number,
+    recipe_items,
+    resumed_settings,
+    settings_from,
+)
 from ._codes import EXIT_INTERRUPTED
 
 #: Ray workers of a new prediction run.
@@ -124,12 +131,10 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
     from ..prediction import STUDY, prediction_table
 
     if args.resume:
-        settings = RunSettings.read(args.resume).with_out(args.resume)
+        settings = resumed_settings(args)
         if settings.study != STUDY:
             raise UserError(f"{args.resume} is not a prediction run: use `run --resume`")
-        # how it runs may change on resuming (not what it trains): the workers and the device
-        execution = {k: getattr(args, k) for k in ("workers", "device") if getattr(args, k)}
-        return replace(settings, **execution), None
+        return settings, None
     if args.task is None:
         raise UserError(
             "give a task to train (--task T), --resume RUN_DIR, runs to read (--from DIR) "
@@ -238,4 +243,6 @@ def add_predict_command(sub: Any) -> None:
     )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a prediction run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(run=_predict)
+    # on --resume, what the report predicts may change as well as how the run runs
+    report = {"target", "features", "sources", "catalog", "expr", "candidates_of"}
+    p.set_defaults(run=_predict, resume_applies=EXECUTION | report)

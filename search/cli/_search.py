@@ -13,14 +13,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import add_budget_option, add_protocol_options, number, recipe_items, settings_from
+from ._args import (
+    EXECUTION,
+    add_budget_option,
+    add_protocol_options,
+    number,
+    output_file,
+    picture_path,
+    recipe_items,
+    resumed_settings,
+    settings_from,
+)
 from ._codes import EXIT_INTERRUPTED
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
     from candidates import UserError
 
-    from ..driver import RunSettings
+    from ..driver import DEFAULT_TASK, RunSettings
 
     if args.sample_seed is not None and args.sample is None:
         raise UserError("--sample-seed seeds --sample's draw: give --sample too")
@@ -33,7 +43,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         catalog=catalog,
         candidates_dir=args.candidates,
         expressions=tuple(args.expr or ()),
-        tasks=tuple(args.task),
+        tasks=tuple(args.task or (DEFAULT_TASK,)),
         recipe=recipe_items(args),
         study_name=name,
         out=args.out or f"results/{name}",
@@ -43,10 +53,10 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 def _run(args: argparse.Namespace) -> int:
     from evaluators import get_task
 
-    from ..driver import RunSettings, token_mode_for
+    from ..driver import token_mode_for
 
     if args.resume:
-        settings = RunSettings.read(args.resume).with_out(args.resume)
+        settings = resumed_settings(args)
     else:
         settings = settings_from_args(args)
         for task in settings.tasks:
@@ -87,20 +97,20 @@ def _run(args: argparse.Namespace) -> int:
 def _study(args: argparse.Namespace) -> int:
     from candidates import UserError
 
-    from ..driver import RunSettings, run_search
+    from ..driver import DEFAULT_TASK, RunSettings, run_search
     from ..reports import write_outputs, write_study_report
     from ..studies import study_table
 
     if args.resume:
-        settings = RunSettings.read(args.resume).with_out(args.resume)
+        settings = resumed_settings(args)
     else:
         if args.study is None:
             raise UserError("give a study (properties or catalog) or --resume RUN_DIR")
-        name = f"paper-{args.study}-{'-'.join(args.task)}"
+        name = f"paper-{args.study}-{'-'.join(args.task or (DEFAULT_TASK,))}"
         settings = settings_from(
             RunSettings,
             args,
-            tasks=tuple(args.task),
+            tasks=tuple(args.task or (DEFAULT_TASK,)),
             recipe=recipe_items(args),
             study_name=name,
             out=args.out or f"results/{name}",
@@ -162,6 +172,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
     if args.png and args.format != "table":
         raise UserError(f"--png saves the table format, not --format {args.format}")
+    png = picture_path(args.png, "--png") if args.png else None
     run_dir = _run_dir(args.run_dir)
     if args.write:  # the run directory's leaderboard files, rewritten from its record
         from ..driver import RunSettings
@@ -183,10 +194,10 @@ def _leaderboard(args: argparse.Namespace) -> int:
     else:
         text = leaderboard_table(shown) + separability(board) + "\n"
         print(text, end="")
-        if args.png:
+        if png is not None:
             from ..reports import text_image
 
-            text_image(text, Path(args.png))
+            text_image(text, png)
     return 0
 
 
@@ -226,7 +237,7 @@ def _export(args: argparse.Namespace) -> int:
         raise UserError("give --rank K (with RUN_DIR) or a CANDIDATE expression or name")
     run_dir = _run_dir(args.run_dir) if args.run_dir else None
     path = export_module(
-        args.output,
+        output_file(args.output, "-o", (".py",)),
         run_dir=run_dir,
         rank=args.rank,
         candidate=args.candidate,
@@ -297,7 +308,10 @@ def _add_run(sub: Any) -> None:
     )
     ev = p.add_argument_group("trials")
     ev.add_argument(
-        "--task", nargs="+", default=[DEFAULT_TASK], help=f"tasks (default {DEFAULT_TASK})"
+        "--task",
+        nargs="+",
+        action="extend",
+        help=f"tasks (repeatable; default {DEFAULT_TASK})",
     )
     ev.add_argument(
         "--seeds",
@@ -360,7 +374,7 @@ def _add_run(sub: Any) -> None:
         help="leaderboard rows printed at the end (default 10)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(run=_run)
+    p.set_defaults(run=_run, resume_applies=EXECUTION | {"top"})
 
 
 def _add_study(sub: Any) -> None:
@@ -374,7 +388,10 @@ def _add_study(sub: Any) -> None:
         help="properties: the Section 3 ablations; catalog: the 16 functions of the search",
     )
     p.add_argument(
-        "--task", nargs="+", default=[DEFAULT_TASK], help=f"tasks (default {DEFAULT_TASK})"
+        "--task",
+        nargs="+",
+        action="extend",
+        help=f"tasks (repeatable; default {DEFAULT_TASK})",
     )
     p.add_argument(
         "--seeds", type=number("COUNT"), default=3, help="seeds per function (default 3)"

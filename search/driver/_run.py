@@ -32,7 +32,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from candidates import Candidate, guide_matrix, load_grammar
+from candidates import Candidate, UserError, guide_matrix, load_grammar
 from evaluators import apply_recipe, get_task, parse_recipe
 
 from ._lease import StudyLease
@@ -62,6 +62,8 @@ from ._workers import LIBRARY_LOG, init_ray, library_logs_to, start_relay, start
 MAX_ATTEMPTS = 2
 #: Consecutive duplicate asks after which a random/TPE sampler is taken to have covered all.
 MAX_DUPLICATES = 200
+#: The study's user attribute that names the run it belongs to (``RunSettings.fingerprint``).
+RUN_ATTR = "run_fingerprint"
 
 
 @dataclass
@@ -188,6 +190,21 @@ class _Driver:
         with storage_errors(self.settings.storage_url()):
             self._open_tasks(storage)
 
+    def _claim(self, study: optuna.Study) -> None:
+        """Mark ``study`` as this run's (its settings and candidates, as a fingerprint), or
+        refuse it if it is another run's: a storage and a study name given twice must not
+        show one run's trials under another's settings."""
+        mark = self.settings.fingerprint(self.keys)
+        owner = study.user_attrs.get(RUN_ATTR)
+        if owner is None:  # new, or written before studies were marked
+            study.set_user_attr(RUN_ATTR, mark)
+        elif owner != mark:
+            raise UserError(
+                f"the storage {self.settings.storage_url()} already holds a study "
+                f"{study.study_name!r} of another run (other candidates or training settings): "
+                "choose another --study-name, or resume that run with --resume"
+            )
+
     def _open_tasks(self, storage: optuna.storages.BaseStorage) -> None:
         for name in self.settings.tasks:
             task = get_task(name)
@@ -209,6 +226,7 @@ class _Driver:
                 load_if_exists=True,
             )
             fresh = not study.get_trials(deepcopy=False)
+            self._claim(study)
             if fresh:
                 study.set_user_attr("task", name)
                 study.set_user_attr("metric", task.metric)
@@ -592,7 +610,16 @@ def run_search(
         if settings.grammar is not None or settings.candidates_dir is not None:
             check_sampler_fits(settings.sampler, settings.max_candidates, up_to=True)
     if settings.storage is not None:
-        open_storage(settings.storage)
+        given = open_storage(settings.storage)
+        if not resume:  # a new run does not take over a study another run made
+            names = {settings.study_for(task) for task in settings.tasks}
+            taken = sorted(names & {s.study_name for s in given.get_all_studies()})
+            if taken:
+                raise UserError(
+                    f"the storage {settings.storage} already holds the study {taken[0]!r} "
+                    "(another run's, or this one's begun elsewhere): choose another "
+                    "--study-name, or resume the run it belongs to with --resume"
+                )
     # the folders above --out that this run makes, removed again if it is refused
     above = [folder for folder in out.parents if not folder.exists()]
     try:

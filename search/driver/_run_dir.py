@@ -65,6 +65,34 @@ def check_new_run_dir(settings: RunSettings) -> None:
             "choose a new or empty folder (nothing was written)"
         )
     require_writable(out)
+    check_grammar_yields(settings)
+
+
+def _yields_nothing(grammar: str, enumerated: int) -> UserError:
+    return UserError(
+        f"grammar {grammar} yields no candidate that passes the four properties ({enumerated} "
+        f"expressions checked), so the run would train only the baselines: `derf-search "
+        f"generate --grammar {grammar}` says why each failed"
+    )
+
+
+def check_grammar_yields(settings: RunSettings) -> None:
+    """Refuse a ``--grammar`` run whose grammar has no passing candidate, before Ray starts:
+    a numeric probe of its simplest expressions (about a second; the run's own generate step
+    checks again with sympy, and a sampled run is checked there only)."""
+    if settings.grammar is None or settings.sample is not None:
+        return
+    size = min(settings.max_expressions or FIRST_ENUMERATION, FIRST_ENUMERATION)
+    probe = generate_candidates(
+        load_grammar(settings.grammar),
+        max_expressions=size,
+        max_candidates=1,
+        symbolic_seconds=0,
+        workers=1,
+    )
+    whole = probe.enumeration.complete or size == settings.max_expressions
+    if probe.passing == 0 and whole:
+        raise _yields_nothing(settings.grammar, probe.enumeration.enumerated)
 
 
 def check_resumable(settings: RunSettings) -> None:
@@ -227,12 +255,7 @@ def prepare_run_dir(
     if settings.grammar is not None:
         summary = _generate_enough(settings, out / "generate", progress=progress)
         if summary["passing"] == 0:  # the run would train the baselines alone
-            raise UserError(
-                f"grammar {settings.grammar} yields no candidate that passes the four properties "
-                f"({summary['enumerated']} expressions checked), so the run would train only "
-                f"the baselines: `derf-search generate --grammar {settings.grammar}` says why "
-                "each failed"
-            )
+            raise _yields_nothing(settings.grammar, summary["enumerated"])
     if table is None:
         chosen = candidate_set(
             catalog=settings.catalog,

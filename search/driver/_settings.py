@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -53,12 +54,45 @@ def _check_choice(kind: str, value: str, choices: tuple[str, ...]) -> None:
         )
 
 
+#: A name (of a study, a task) used in paths: letters, digits, ``_ . + = -`` and inner spaces,
+#: starting with a letter, digit or ``_``; never a separator, ``.`` or ``..``.
+NAME_PATTERN = r"\w(?:[\w .+=-]{0,126}[\w.+=-])?"
+
+
+def check_name(text: str, what: str) -> str:
+    """``text`` if it is a name (see :data:`NAME_PATTERN`), else a one-line refusal: a name
+    becomes a folder (``results/<study name>``), so it may not climb out of it.
+
+    >>> check_name("paper-catalog-mnist1d", "--study-name")
+    'paper-catalog-mnist1d'
+    >>> check_name("../../x", "--study-name")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    candidates._errors.UserError: --study-name must be a name (...; no / or ..), not '../../x'
+    """
+    import re
+
+    if not isinstance(text, str) or not re.fullmatch(NAME_PATTERN, text):
+        from candidates import UserError
+
+        raise UserError(
+            f"{what} must be a name (letters, digits, _ . + = - and inner spaces; no / or ..), "
+            f"not {text!r}"
+        )
+    return text
+
+
 def _check_type(name: str, value: Any, annotation: str) -> None:
     """A ``config.toml`` value of the type its setting is declared with (numbers are checked
     with their ranges by the settings themselves)."""
     from candidates import UserError
 
-    kinds = {"str": str, "bool": bool, "int": int, "float": (int, float)}
+    kinds: dict[str, type | tuple[type, ...]] = {
+        "str": str,
+        "bool": bool,
+        "int": int,
+        "float": (int, float),
+    }
     base = annotation.replace(" | None", "")
     if base.startswith("tuple["):
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
@@ -147,6 +181,9 @@ class RunSettings:
             parse_recipe(self.recipe)  # refused here, before anything runs
         if not self.tasks:
             raise UserError("give at least one task")
+        for task in self.tasks:
+            check_name(task, "--task")
+        check_name(self.study_name, "--study-name")
         if self.sample is not None:
             from ._generate import check_sample
 
@@ -230,6 +267,27 @@ class RunSettings:
         """One Optuna study per task: each has its own direction, and pruners compare like
         with like."""
         return f"{self.study_name}:{task}"
+
+    #: The settings that decide what a trial of the run is (not how or how many are run).
+    TRIAL_SETTINGS = ("budget", "alpha0", "tune_alpha", "shift", "protocol", "recipe")
+
+    def fingerprint(self, candidates: Sequence[str]) -> str:
+        """What a study's trials mean, as a short hash of :data:`TRIAL_SETTINGS` and the
+        candidate keys: a study that holds another fingerprint is another run's.
+
+        >>> a = RunSettings(seeds=2).fingerprint(["erf", "tanh"])
+        >>> a == RunSettings(seeds=5, workers=8).fingerprint(["tanh", "erf"])
+        True
+        >>> a == RunSettings(budget="quick").fingerprint(["erf", "tanh"])
+        False
+        """
+        import hashlib
+        import json
+
+        what = {name: getattr(self, name) for name in self.TRIAL_SETTINGS}
+        what["candidates"] = sorted(candidates)
+        text = json.dumps(what, sort_keys=True, default=list)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         # TOML has no null: unset options are left out and come back as their defaults.

@@ -20,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from candidates import markdown_text
+
 from ..calibration import CATEGORIES, COLUMNS, number_text
 from ..reports import COVERAGE
 from ._cv import FEATURE_SETS, VALUE_COVERAGE
@@ -39,11 +41,6 @@ PREDICTION_COLUMNS = (
 )
 #: What each fold kind is called in the report.
 FOLD_NAMES = {"table": "leave-one-table-out", "row": "grouped by row"}
-
-
-def _md(text: object) -> str:
-    """User text in a Markdown table cell: no column breaks, no raw HTML."""
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _figure(f: Figure, digits: int = 2) -> str:
@@ -69,7 +66,7 @@ def prediction_markdown(result: Prediction) -> str:
         "# Prediction of full-scale outcomes",
         "",
         f"Features: zero-cost descriptors of f; trained runs: "
-        f"{', '.join(map(_md, result.sources)) or 'none'}. Target scale: "
+        f"{', '.join(map(markdown_text, result.sources)) or 'none'}. Target scale: "
         f"{result.target.text()}. Intervals: {COVERAGE:.0%} bootstrap over cells.",
         "",
         "| features | folds | cells | agreement | κ | Spearman (cells that trained) |",
@@ -101,7 +98,7 @@ def prediction_markdown(result: Prediction) -> str:
             "| cell | reference | predicted |",
             "|---|---|---|",
             *(
-                f"| {_md(r['cell'])} | {r['reference']} | {r['predicted'] or '–'} |"
+                f"| {markdown_text(r['cell'])} | {r['reference']} | {r['predicted'] or '–'} |"
                 for r in check["rows"]
             ),
         ]
@@ -110,7 +107,8 @@ def prediction_markdown(result: Prediction) -> str:
     for name, folds in result.scores.items():
         for prop, by_prop in folds["table"].per_property.items():
             lines.append(
-                f"| {name} | {_md(prop)} | {by_prop.cells} | {number_text(by_prop.agreement)} | "
+                f"| {name} | {markdown_text(prop)} | {by_prop.cells} | "
+                f"{number_text(by_prop.agreement)} | "
                 f"{number_text(by_prop.kappa)} |"
             )
     lines += ["", "## Confusion, leave-one-table-out (reference rows, predicted columns)", ""]
@@ -118,7 +116,7 @@ def prediction_markdown(result: Prediction) -> str:
         lines += _confusion(name, folds["table"])
     lines += ["", "## What each predictor leans on (fitted on every cell)", ""]
     for name, ranked in result.leaning.items():
-        shown = ", ".join(f"{_md(f)} {w:.2f}" for f, w in ranked) or "–"
+        shown = ", ".join(f"{markdown_text(f)} {w:.2f}" for f, w in ranked) or "–"
         lines.append(f"- {name}: {shown}")
     lines += ["", "## Models chosen inside each fold", ""]
     for name, folds in result.scores.items():
@@ -129,7 +127,7 @@ def prediction_markdown(result: Prediction) -> str:
         lines.append("|---|---|---|---|---|")
         for c in result.candidates:
             lines.append(
-                f"| {_md(c['name'])} | {c['predicted_category']} | "
+                f"| {markdown_text(c['name'])} | {c['predicted_category']} | "
                 f"{number_text(c['predicted_value'])} | {number_text(c['low'])} to "
                 f"{number_text(c['high'])} | {c['features']} |"
             )

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from candidates import DELTA_REFERENCES, PAPER, PROPERTIES
+from candidates import DELTA_REFERENCES, PAPER, PROPERTIES, markdown_text
 
 from ._leaderboard import format_signed, leaderboard
 
@@ -93,7 +93,7 @@ def _group_table(rows: pd.DataFrame, stats: dict[str, dict[str, Any]]) -> str:
             row = match.iloc[0]
             verdict = _mark(row.get(prop)) if prop else ""
             cells.append(_cell(stats.get(str(row["candidate_id"]))) + verdict)
-        label = str(function).replace("|", "\\|")  # |x| must not end a table cell
+        label = markdown_text(function)  # |x| must not end a table cell
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     note = f"\n✓/✗: the checker's verdict on *{prop.replace('_', ' ')}*.\n" if prop else "\n"
     return "\n".join(lines) + "\n" + note
