@@ -18,7 +18,15 @@ from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._benchmark import benchmark_generate, benchmark_layer, benchmark_tasks
-    from ._hostile import HostileFigures, Outcome, benchmark_hostile, run_case, run_cases
+    from ._hostile import (
+        KEEP_CHARS,
+        HostileFigures,
+        Outcome,
+        Status,
+        benchmark_hostile,
+        run_case,
+        run_cases,
+    )
     from ._hostile_cases import (
         HOSTILE_EXPRESSIONS,
         MALFORMED_GRAMMARS,
@@ -63,6 +71,7 @@ _WHERE = {
     "HostileFigures": "._hostile",
     "KEEP_CHARS": "._hostile",
     "Outcome": "._hostile",
+    "Status": "._hostile",
     "run_case": "._hostile",
     "run_cases": "._hostile",
     "HOSTILE_EXPRESSIONS": "._hostile_cases",
@@ -89,6 +98,7 @@ __all__ = [
     "Pool",
     "Replay",
     "SamplerFigures",
+    "Status",
     "benchmark_generate",
     "benchmark_hostile",
     "benchmark_layer",

@@ -31,12 +31,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ._hostile_cases import HostileCase, hostile_corpus
 from ._hostile_random import random_cases
 
-Status = Literal["result", "error", "traceback", "hang"]
+#: ``wrong``: a command line that ran (or wrote a file) where a refusal belongs.
+Status = Literal["result", "error", "traceback", "hang", "wrong"]
 #: Address space a worker may add to what it holds at start: a runaway allocation is then a
 #: MemoryError in that worker (a traceback), not a machine out of memory.
 MEMORY_HEADROOM_BYTES = 4 << 30
@@ -68,6 +69,7 @@ class HostileFigures:
     peak_rss_mib: float
     seconds: float
     outcomes: list[Outcome] = field(default_factory=list, repr=False)
+    wrong: int = 0  # command lines that ran or wrote where a refusal belongs
 
     @property
     def handled(self) -> int:
@@ -258,22 +260,31 @@ def _shown(text: str | bytes, width: int = 70) -> str:
 
 
 def benchmark_hostile(
-    *, cases: int = 1000, timeout: float = 20.0, seed: int = 0, workers: int = 1
+    *,
+    cases: int = 1000,
+    timeout: float = 20.0,
+    seed: int = 0,
+    workers: int = 1,
+    commands: Sequence[HostileCase] = (),
+    run: Runner = run_case,
 ) -> HostileFigures:
-    """Run the fixed corpus and ``cases`` seeded random cases; print and return the figures."""
+    """Run the fixed corpus, ``cases`` seeded random cases and the ``commands`` (command lines,
+    which ``run`` must know how to run: the command line's own runner); print and return the
+    figures."""
     if cases < 0:
         raise ValueError(f"cases must be >= 0, but got {cases}")
     corpus = hostile_corpus()
-    todo = corpus + random_cases(cases, seed=seed)
+    todo = [*commands, *corpus, *random_cases(cases, seed=seed)]
     print(
-        f"hostile inputs: {len(corpus)} from the corpus + {cases} random (seed {seed}); "
-        f"expressions through `check`, grammar files through the loader; {workers} worker "
+        f"hostile inputs: {len(corpus)} from the corpus + {cases} random (seed {seed}) + "
+        f"{len(commands)} command lines; expressions through `check`, grammar files through "
+        f"the loader, command lines through `derf-search` in a sandbox; {workers} worker "
         f"process(es), {timeout:g} s per case"
     )
     start = time.perf_counter()
     outcomes: list[Outcome] = []
     peak = 0
-    for outcome, peak_so_far in run_cases(todo, timeout=timeout, workers=workers):
+    for outcome, peak_so_far in run_cases(todo, timeout=timeout, workers=workers, run=run):
         outcomes.append(outcome)
         peak = peak_so_far
     seconds = time.perf_counter() - start
@@ -283,6 +294,7 @@ def benchmark_hostile(
         errors=sum(o.status == "error" for o in outcomes),
         tracebacks=sum(o.status == "traceback" for o in outcomes),
         hangs=sum(o.status == "hang" for o in outcomes),
+        wrong=sum(o.status == "wrong" for o in outcomes),
         warned=sum(bool(o.warning) for o in outcomes),
         peak_rss_mib=peak / 2**20,
         seconds=seconds,
@@ -290,22 +302,23 @@ def benchmark_hostile(
     )
     print(
         f"{'kind':<11} {'tried':>6} {'handled':>8} {'results':>8} {'errors':>7} "
-        f"{'tracebacks':>10} {'hangs':>6} {'slowest':>8}"
+        f"{'tracebacks':>10} {'hangs':>6} {'wrong':>6} {'slowest':>8}"
     )
-    for kind in ("expression", "grammar", "all"):
+    kinds = ["expression", "grammar", *(["command"] if commands else []), "all"]
+    for kind in kinds:
         rows = [o for o in outcomes if kind in ("all", o.case.kind)]
-        count = {s: sum(o.status == s for o in rows) for s in ("result", "error", "traceback")}
+        count = {s: sum(o.status == s for o in rows) for s in get_args(Status)}
         slowest = max((o.seconds for o in rows), default=0.0)
         print(
             f"{kind:<11} {len(rows):>6} {count['result'] + count['error']:>8} "
             f"{count['result']:>8} {count['error']:>7} {count['traceback']:>10} "
-            f"{sum(o.status == 'hang' for o in rows):>6} {slowest:>7.2f}s"
+            f"{count['hang']:>6} {count['wrong']:>6} {slowest:>7.2f}s"
         )
     print(f"peak memory  {figures.peak_rss_mib:.0f} MiB (largest resident set of a worker)")
     print(f"seconds      {seconds:.1f} ({os.cpu_count()} CPUs here)")
     print(f"warnings     {figures.warned} cases raised a Python warning (stderr noise)")
     for outcome in outcomes:
-        if outcome.status in ("traceback", "hang"):
+        if outcome.status in ("traceback", "hang", "wrong"):
             last = outcome.detail.strip().splitlines()[-1] if outcome.detail.strip() else ""
             print(f"  {outcome.status.upper()} {outcome.case.origin} {_shown(outcome.case.text)}")
             print(f"    {last[:200]}")

@@ -16,16 +16,57 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_attributes
 from ._args import OneLineParser, recipe_items
 from ._calibrate import add_calibrate_command
 from ._candidates import add_candidate_commands
 from ._codes import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE
 from ._experiments import add_experiment_commands
+
+if TYPE_CHECKING:
+    from ._hostile_commands import (
+        HOSTILE_COMMANDS,
+        command_corpus,
+        make_sandbox,
+        run_any_case,
+        run_command,
+        run_command_case,
+    )
 from ._predict import add_predict_command
 from ._search import add_search_commands, settings_from_args
 
-__all__ = ["build_parser", "environment_error", "main", "recipe_items", "settings_from_args"]
+__all__ = [
+    "HOSTILE_COMMANDS",
+    "build_parser",
+    "command_corpus",
+    "environment_error",
+    "main",
+    "make_sandbox",
+    "recipe_items",
+    "run_any_case",
+    "run_command",
+    "run_command_case",
+    "settings_from_args",
+]
+
+
+# The hostile command replay is loaded when asked for: `derf-search --help` stays light.
+__getattr__ = lazy_attributes(
+    __name__,
+    dict.fromkeys(
+        (
+            "HOSTILE_COMMANDS",
+            "command_corpus",
+            "make_sandbox",
+            "run_any_case",
+            "run_command",
+            "run_command_case",
+        ),
+        "._hostile_commands",
+    ),
+)
 
 
 def build_parser() -> OneLineParser:

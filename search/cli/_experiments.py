@@ -109,11 +109,17 @@ def _benchmark(args: argparse.Namespace) -> int:
         )
     if args.target in ("hostile", "all"):
         from ..bench import benchmark_hostile
+        from ._hostile_commands import command_corpus, run_any_case
 
         figures = benchmark_hostile(
-            cases=args.cases, timeout=args.timeout, seed=args.seed, workers=args.workers
+            cases=args.cases,
+            timeout=args.timeout,
+            seed=args.seed,
+            workers=args.workers,
+            commands=[] if args.no_commands else command_corpus(),
+            run=run_any_case,
         )
-        if figures.tracebacks or figures.hangs:
+        if figures.tracebacks or figures.hangs or figures.wrong:
             status = EXIT_BUG  # each is a bug in derf-search, listed above
     return status
 
@@ -240,5 +246,11 @@ def add_experiment_commands(sub: Any) -> None:
         type=number("COUNT"),
         default=1,
         help="worker processes for `hostile` (default 1)",
+    )
+    p.add_argument(
+        "--no-commands",
+        action="store_true",
+        help="`hostile`: leave out the hostile command lines (each run through derf-search in a "
+        "sandbox: about a minute)",
     )
     p.set_defaults(run=_benchmark)

@@ -27,11 +27,8 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
 
-from ..bench import KEEP_CHARS, HostileCase
-
-CommandStatus = Literal["result", "error", "traceback", "touched"]
+from ..bench import KEEP_CHARS, HostileCase, Status, run_case
 
 #: Command lines by what makes them hostile (issue classes of the second hardening pass). Each
 #: must be refused in one line, exit status 2, before anything is written.
@@ -238,9 +235,9 @@ def run_command(argv: list[str], root: Path) -> tuple[int, str, list[str]]:
     return code, err.getvalue(), changes(before, snapshot(root))
 
 
-def run_command_case(case: HostileCase) -> tuple[CommandStatus, str]:
+def run_command_case(case: HostileCase) -> tuple[Status, str]:
     """Run one command case in a fresh copy of the sandbox: ``error`` (exit 2, one line,
-    nothing changed), ``touched`` (refused but a file changed), ``result`` (exit 0) or
+    nothing changed), ``wrong`` (it ran, or it was refused but a file changed) or
     ``traceback`` (anything else)."""
     assert isinstance(case.text, str)
     try:
@@ -252,9 +249,15 @@ def run_command_case(case: HostileCase) -> tuple[CommandStatus, str]:
         return "traceback", traceback.format_exc()[-KEEP_CHARS:]
     lines = [line for line in err.splitlines() if line.strip()]
     if code == 2 and changed:
-        return "touched", f"{'; '.join(lines)} | changed: {', '.join(changed[:5])}"
+        return "wrong", f"refused, but changed {', '.join(changed[:5])}: {'; '.join(lines)}"
     if code == 2 and len(lines) == 1:
         return "error", lines[0]
     if code == 0:
-        return "result", "; ".join(lines[-1:]) if not changed else f"changed: {changed[:5]}"
+        return "wrong", f"ran (exit 0){'; changed ' + ', '.join(changed[:5]) if changed else ''}"
     return "traceback", f"exit {code}: {err[-KEEP_CHARS:]}"
+
+
+def run_any_case(case: HostileCase) -> tuple[Status, str]:
+    """A case of any kind: command lines here, expressions and grammars by
+    :func:`search.bench.run_case` (the runner `benchmark hostile` gives its workers)."""
+    return run_command_case(case) if case.kind == "command" else run_case(case)

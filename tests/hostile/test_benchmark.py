@@ -15,7 +15,16 @@ from search.bench import HostileCase, hostile_corpus, random_cases, run_cases
 
 def test_the_benchmark_prints_counts_that_add_up() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "search.cli", "benchmark", "hostile", "--cases", "30"],
+        [
+            sys.executable,
+            "-m",
+            "search.cli",
+            "benchmark",
+            "hostile",
+            "--cases",
+            "30",
+            "--no-commands",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
