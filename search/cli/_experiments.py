@@ -9,10 +9,9 @@ Example:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from ._args import add_budget_option, number, picture_path
+from ._args import add_budget_option, number, output_file, picture_path
 from ._codes import EXIT_BUG
 
 
@@ -31,6 +30,7 @@ def _clip(text: str) -> float | None:
 
 
 def _sanity_panel(args: argparse.Namespace) -> int:
+    from candidates import UserError
     from evaluators import apply_recipe, get_task, make_norm, task_names
 
     from ..studies import panel_functions, sanity_panel
@@ -44,6 +44,9 @@ def _sanity_panel(args: argparse.Namespace) -> int:
     ):
         if getattr(args, flag) is not ...:
             recipe[key] = getattr(args, flag)
+    out = output_file(args.out, "--out") if args.out else None  # refused before any run
+    if out is not None and out.exists():
+        raise UserError(f"--out {out} already exists: the panel writes only a new file")
     tasks = args.task or task_names()
     for name in tasks:  # unknown names and settings are refused before any run
         apply_recipe(get_task(name), args.budget, recipe)
@@ -54,7 +57,7 @@ def _sanity_panel(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         budget=args.budget,
         workers=args.workers,
-        out=Path(args.out) if args.out else None,
+        out=out,
         recipe=recipe,
         functions=args.functions,
     )

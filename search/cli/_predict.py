@@ -157,6 +157,7 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
         study=STUDY,
         reference=str(reference),
         tasks=(args.task,),
+        catalog=None,  # --catalog names what to predict, not what the run trains
         shift="none",
         recipe=recipe_items(args),
         study_name=Path(args.out).name if args.out else name,

@@ -96,6 +96,13 @@ def generate(settings: GenerateSettings) -> dict[str, Any]:
     grammar = load_grammar(settings.grammar)
     out = Path(settings.out)
     require_writable(out)  # before the work, not after it
+    config = out / "config.toml"
+    earlier = config.is_file() and config.read_bytes().startswith(b'command = "generate"')
+    if out.is_dir() and any(out.iterdir()) and not earlier:
+        raise UserError(
+            f"--out {out} holds files that are not a generate run's (a run directory, or "
+            "files of yours): choose a new or empty folder, or an earlier generate output"
+        )
     with StageProgress(enabled=settings.progress) as progress:
         result = generate_candidates(
             grammar,

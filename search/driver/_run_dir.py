@@ -118,14 +118,17 @@ def check_resumable(settings: RunSettings) -> None:
         read_record_file(saved, columns=("task", "number", "state"))  # refused if damaged
     require_writable(out)
     if settings.storage is None:
-        require_writable(study)
+        require_writable(study, folder=False)
 
 
-def require_writable(path: Path) -> None:
-    """Refuse a path this user cannot write (or the nearest folder above it that exists)."""
+def require_writable(path: Path, *, folder: bool = True) -> None:
+    """Refuse a path this user cannot write (or the nearest folder above it that exists), a
+    path under a file, and (``folder``) a file where a folder belongs."""
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
+    if existing == path and folder and not path.is_dir():
+        raise UserError(f"--out {path} is a file, not a folder: choose another --out")
     if existing != path and not existing.is_dir():
         raise UserError(f"{path}: {existing} is a file, not a folder (choose another --out)")
     if not os.access(existing, os.W_OK):

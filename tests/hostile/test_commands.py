@@ -322,3 +322,31 @@ def test_a_new_run_refuses_a_study_its_storage_already_holds(tmp_path: Path) -> 
     with pytest.raises(UserError, match="already holds the study 's:mnist1d'"):
         run_search(settings, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shared.db"]
+
+
+@hostile_settings(30)
+@given(
+    command=st.sampled_from(
+        [
+            ["run", "--expr", "erf", "--task", "mnist1d", "--budget", "quick", "--out"],
+            ["study", "properties", "--task", "mnist1d", "--budget", "quick", "--out"],
+            ["calibrate", "--task", "mnist1d", "--budget", "quick", "--out"],
+            ["predict", "--task", "mnist1d", "--budget", "quick", "--out"],
+            ["generate", "--grammar", "empty.toml", "--out"],
+            ["sanity-panel", "--task", "mnist1d", "--budget", "quick", "--out"],
+            ["calibrate", "--task", "mnist1d", "--budget", "quick", "--reference"],
+            ["calibrate", "--study", "props", "--reference"],
+            ["predict", "--zero-cost", "--reference"],
+        ]
+    ),
+    path=st.sampled_from(["afile/x", "afile/x/y", "adir/../afile/z", "bin.dat/x", "missing/"])
+    | st.sampled_from(["afile", "run", "props", "calib", "bin.dat"]),
+)
+def test_every_out_and_reference_refuses_a_file_a_folder_or_a_run(
+    template: Path, command: list, path: str
+) -> None:
+    if command[-1] == "--reference" and path in ("run", "props", "calib"):
+        path = "adir"  # a folder, not a table
+    if command[-1] == "--reference" and path == "missing/":
+        path = "missing.csv"
+    refused(template, [*command, path])

@@ -170,6 +170,9 @@ class _Fixed:
     def parse_args(self, argv):
         return self.args
 
+    def __getattr__(self, name):  # the rest is the real parser's
+        return getattr(self.parser, name)
+
 
 def test_the_exported_gradients_match_at_infinite_slopes():
     fn = Candidate.from_text("sign(x)*abs(x)**(1/2)")

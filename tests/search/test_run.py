@@ -690,7 +690,7 @@ def test_max_trials_and_timeout(tmp_path):
     )
     assert capped.finished == 3 and len(_states(tmp_path / "capped")) == 3
     timed = run_search(
-        _settings(tmp_path / "timed", expressions=(), timeout=0.0), progress=False, max_steps=2
+        _settings(tmp_path / "timed", expressions=(), timeout=1e-9), progress=False, max_steps=2
     )
     assert timed.finished == 0
     assert (tmp_path / "timed" / "trials.parquet").is_file()
