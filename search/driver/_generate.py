@@ -96,8 +96,8 @@ def generate(settings: GenerateSettings) -> dict[str, Any]:
     grammar = load_grammar(settings.grammar)
     out = Path(settings.out)
     require_writable(out)  # before the work, not after it
-    config = out / "config.toml"
-    earlier = config.is_file() and config.read_bytes().startswith(b'command = "generate"')
+    written = out / "config.toml"
+    earlier = written.is_file() and written.read_bytes().startswith(b'command = "generate"')
     if out.is_dir() and any(out.iterdir()) and not earlier:
         raise UserError(
             f"--out {out} holds files that are not a generate run's (a run directory, or "
