@@ -181,13 +181,19 @@ def _cell(raw: dict[str, str], where: str, line: int) -> ReferenceCell:
         )
     try:
         base = Candidate.from_text(name, origin=f"{where}: column 'base'")
-        text = variant.template.replace("lam", "" if lam is None else f"({lam!r})")
-        unclipped = lam is None and variant.lam == "optional"
-        if unclipped or (lam == 0 and variant.identity == "at zero"):
-            text = "f(x)"  # unclipped, or λ = 0: f itself, whatever the template's algebra
-        expression = to_source(parse(text, primitives={"f": base.sympy}))
     except ExpressionError as exc:
         raise UserError(str(exc)) from None  # it names the file, line and column
+    text = variant.template.replace("lam", "" if lam is None else f"({lam!r})")
+    unclipped = lam is None and variant.lam == "optional"
+    if unclipped or (lam == 0 and variant.identity == "at zero"):
+        text = "f(x)"  # unclipped, or λ = 0: f itself, whatever the template's algebra
+    try:
+        expression = to_source(parse(text, primitives={"f": base.sympy}))
+    except ExpressionError as exc:  # a λ the expression language cannot hold
+        raise UserError(
+            f"{where}: column 'lam': {get['lam']} cannot be used in a {get['variant']} row "
+            f"({exc.message})"
+        ) from None
     return ReferenceCell(
         table=get["table"],
         prop=get["property"],

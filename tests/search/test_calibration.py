@@ -131,6 +131,7 @@ def test_a_spreadsheet_export_reads_and_one_base_is_one_cell(tmp_path: Path) -> 
         ("T1,bounded,erf,plain,1,1\n", HEADER, r":2: column 'lam': variant 'plain' takes no λ"),
         ("T1,bounded,erf,clip,-1,1\n", HEADER, r":2: column 'lam' of a clip row must be a num"),
         ("T1,bounded,erf,mix,7,1\n", HEADER, r":2: column 'lam' of a mix row must be a number fr"),
+        ("T1,bounded,erf,flat,1e308,1\n", HEADER, r":2: column 'lam': 1e308 cannot be used"),
         ("T1,bounded,erf,plain,,8x\n", HEADER, r":2: column 'value' must be a number, not '8x'"),
         ("T1,bounded,erf,hsift,1,1\n", HEADER, r":2: column 'variant'.*did you mean 'hshift'"),
         ("T1,bouned,erf,plain,,1\n", HEADER, r":2: column 'property'.*did you mean 'bounded'"),
