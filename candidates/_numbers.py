@@ -39,6 +39,8 @@ class NumberRange:
 
     >>> NumberRange(low=0, high=1).describe()
     'a number from 0 to 1'
+    >>> NumberRange(low=0, high=1, high_open=True).describe()
+    'a number ≥ 0 and < 1'
     >>> NumberRange(integer=True, low=1).check(0, "seeds")
     Traceback (most recent call last):
     ...
@@ -49,18 +51,20 @@ class NumberRange:
     low: float = -math.inf
     high: float = math.inf
     low_open: bool = False
+    high_open: bool = False  # ``high`` itself excluded
 
     def describe(self) -> str:
         """The range in words: ``an integer ≥ 1``, ``a number > 0``."""
         kind = "an integer" if self.integer else "a number"
         low, high = _shown(self.low), _shown(self.high)
-        if self.low > -math.inf and self.high < math.inf and not self.low_open:
+        closed = not (self.low_open or self.high_open)
+        if self.low > -math.inf and self.high < math.inf and closed:
             return f"{kind} from {low} to {high}"
         parts = []
         if self.low > -math.inf:
             parts.append(f"{'>' if self.low_open else '≥'} {low}")
         if self.high < math.inf:
-            parts.append(f"≤ {high}")
+            parts.append(f"{'<' if self.high_open else '≤'} {high}")
         return " ".join([kind, " and ".join(parts)]) if parts else kind
 
     def parse(self, text: str, what: str) -> int | float:
@@ -83,7 +87,8 @@ class NumberRange:
         if not math.isfinite(value):
             raise self._refusal(what, shown)
         above = value > self.low if self.low_open else value >= self.low
-        if not above or value > self.high:
+        below = value < self.high if self.high_open else value <= self.high
+        if not above or not below:
             raise self._refusal(what, shown)
         return value
 

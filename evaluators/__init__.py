@@ -28,13 +28,16 @@ from ._layer import (
 from ._probe import attention_logit_peak
 from ._standalone import ExportError, check_standalone, class_name, standalone_source
 from ._task import (
+    LOSS_REGULARISERS,
     PRECISIONS,
     RECIPE_RANGES,
     SCHEDULES,
     Budget,
+    Mixup,
     Split,
     Task,
     apply_recipe,
+    check_regularisers,
     get_task,
     parse_recipe,
     register_task,
@@ -44,6 +47,7 @@ from ._train import WSD_DECAY, QualityGate, RunResult, lr_factor, resolve_device
 
 __all__ = [
     "GROWTH_POINTS",
+    "LOSS_REGULARISERS",
     "MAX_SLOPE",
     "NORM_LAYERS",
     "PRECISIONS",
@@ -54,6 +58,7 @@ __all__ = [
     "Budget",
     "ExportError",
     "GrowthRecorder",
+    "Mixup",
     "PointwiseNorm",
     "QualityGate",
     "Replacement",
@@ -62,6 +67,7 @@ __all__ = [
     "Task",
     "apply_recipe",
     "attention_logit_peak",
+    "check_regularisers",
     "check_standalone",
     "class_name",
     "convert_norms",

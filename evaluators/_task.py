@@ -3,8 +3,9 @@
 A task supplies its data, a model whose every norm comes from a factory, a loss, and a metric.
 The training loop (:func:`evaluators.train`) is the same for every task.
 
-A recipe change (:func:`apply_recipe`) is the same for every function: a field of the budget,
-or the model's depth.
+A recipe change (:func:`apply_recipe`) is the same for every function: a field of the budget
+(the loss regularisers ``label_smoothing`` and ``mixup`` among them), or a setting of the model
+(``depth``, ``width``, and the stochastic depth rate ``drop_path``).
 
 Example:
     >>> task_names()
@@ -72,6 +73,12 @@ class Budget:
     # train on the first N examples of a fixed order of the training split, the same for
     # every function and seed (None: all of it): the generalisation regime's small set
     train_subset: int | None = None
+    # loss regularisers (0: off), for the tasks whose loss takes them (Task.loss_regularisers):
+    # cross-entropy against targets smoothed by this share, spread over every class
+    label_smoothing: float = 0.0
+    # mixup's α: each batch's inputs and one-hot targets mixed in pairs at a weight drawn from
+    # Beta(α, α), seeded by the run's seed (the same for every function; see evaluators.train)
+    mixup: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -82,6 +89,8 @@ class Budget:
             raise not_one_of("precision", self.precision, tuple(PRECISIONS))
         if self.schedule not in SCHEDULES:
             raise not_one_of("schedule", self.schedule, SCHEDULES)
+        for key in LOSS_REGULARISERS:
+            RECIPE_RANGES[key].check(getattr(self, key), key)
 
     def describe(self) -> str:
         """The budget in one short line.
@@ -90,6 +99,8 @@ class Budget:
         '1 epoch (at most 20 steps), batch 32, lr 0.002, clip 1'
         >>> Budget(epochs=2, precision="fp16").describe()
         '2 epochs, batch 64, lr 0.001, clip 1, fp16'
+        >>> Budget(epochs=1, label_smoothing=0.1, mixup=0.2).describe()
+        '1 epoch, batch 64, lr 0.001, clip 1, label smoothing 0.1, mixup α 0.2'
         """
         epochs = f"{self.epochs} epoch" + ("" if self.epochs == 1 else "s")
         if self.max_steps is not None:
@@ -99,6 +110,10 @@ class Budget:
         text = text if self.precision == "fp32" else f"{text}, {self.precision}"
         if self.train_subset is not None:
             text += f", on {self.train_subset} training examples"
+        if self.label_smoothing:
+            text += f", label smoothing {self.label_smoothing:g}"
+        if self.mixup:
+            text += f", mixup α {self.mixup:g}"
         return text if self.schedule == "cosine" else f"{text}, {self.schedule} schedule"
 
 
@@ -116,6 +131,25 @@ class Split:
         return Split(self.inputs.to(device), self.targets.to(device))
 
 
+@dataclass(frozen=True)
+class Mixup:
+    """The mixup of one batch (Zhang et al. 2018): example i becomes
+    ``lam``·x[i] + (1 − ``lam``)·x[partner[i]], its one-hot target likewise. A cross-entropy
+    is linear in its target, so the loss against the mixed target is ``lam``·loss(y) +
+    (1 − ``lam``)·loss(y[partner]), label smoothing included.
+
+    >>> mix = Mixup(lam=0.75, partner=torch.tensor([1, 0]))
+    >>> mix.inputs(torch.tensor([[4.0], [0.0]])).tolist()
+    [[3.0], [1.0]]
+    """
+
+    lam: float  # a Python float: no host sync where it scales a tensor
+    partner: torch.Tensor  # (B,) positions within the batch, on the batch's device
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lam * x + (1 - self.lam) * x[self.partner]
+
+
 class Task(ABC):
     """A proxy training task. Subclasses set the class attributes and four methods."""
 
@@ -126,6 +160,9 @@ class Task(ABC):
     description: ClassVar[str] = ""
     #: Seconds of one default run on one CPU thread, as measured (shown by `derf-search tasks`).
     typical_seconds: ClassVar[float | None] = None
+    #: The loss regularisers of the recipe (:data:`LOSS_REGULARISERS`) this task's
+    #: :meth:`regularised_loss` takes; a recipe that sets another one is refused.
+    loss_regularisers: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def splits(self, seed: int) -> tuple[Split, Split]:
@@ -142,6 +179,19 @@ class Task(ABC):
     @abstractmethod
     def score(self, model: nn.Module, split: Split) -> dict[str, float]:
         """``{"metric": …, "loss": …}`` over a split, the model in eval mode, no gradients."""
+
+    def regularised_loss(
+        self,
+        model: nn.Module,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        *,
+        label_smoothing: float = 0.0,
+        mixup: Mixup | None = None,
+    ) -> torch.Tensor:
+        """The training loss of a batch under the regularisers in :attr:`loss_regularisers`
+        (called instead of :meth:`loss` when the recipe sets one of them)."""
+        raise NotImplementedError(f"task {self.name} takes no loss regulariser")
 
     def untrained_level(self) -> float | None:
         """The metric of a model that learned nothing from its inputs (chance accuracy, a
@@ -204,8 +254,16 @@ def get_task(name: str) -> Task:
 
 
 #: Recipe settings beside the fields of :class:`Budget`: the model's shape, where a task has it
-#: (every built-in task has both; a width is a multiple of the task's ``heads``).
-MODEL_SETTINGS = ("depth", "width")
+#: (every built-in task has both; a width is a multiple of the task's ``heads``), and the
+#: stochastic depth rate of its residual branches (every built-in task's blocks have one).
+MODEL_SETTINGS = ("depth", "width", "drop_path")
+
+#: The recipe's loss regularisers (fields of :class:`Budget`, 0 for off), and the loss a task
+#: needs for each, named when a task whose loss is not one is refused.
+LOSS_REGULARISERS: dict[str, str] = {
+    "label_smoothing": "a cross-entropy over classes",
+    "mixup": "a cross-entropy over classes of real-valued inputs (which can be mixed)",
+}
 
 
 #: The values a recipe setting may take. Every bound is finite, so that no setting, nor the
@@ -221,6 +279,9 @@ RECIPE_RANGES: dict[str, NumberRange] = {
     "depth": NumberRange(integer=True, low=1, high=256),
     "width": NumberRange(integer=True, low=1, high=2**16),
     "train_subset": NumberRange(integer=True, low=1, high=10**9),
+    "label_smoothing": NumberRange(low=0, high=1, high_open=True),
+    "mixup": NumberRange(low=0, high=10),  # Beta(α, α)'s α; mixup papers use 0.1 to 1
+    "drop_path": NumberRange(low=0, high=1, high_open=True),
 }
 
 #: The recipe settings that take one of a few names rather than a number.
@@ -236,8 +297,14 @@ def parse_recipe(items: Sequence[str]) -> dict[str, Any]:
     Example:
         >>> parse_recipe(["lr=1e-2,clip_grad=none", "depth=8,precision=fp16"])
         {'lr': 0.01, 'clip_grad': None, 'depth': 8, 'precision': 'fp16'}
+        >>> parse_recipe(["label_smoothing=0.1,drop_path=0.1,mixup=0.2"])
+        {'label_smoothing': 0.1, 'drop_path': 0.1, 'mixup': 0.2}
+        >>> parse_recipe(["drop_path=1"])
+        Traceback (most recent call last):
+        ...
+        candidates._errors.UserError: recipe drop_path must be a number ≥ 0 and < 1, not '1'
     """
-    types = {f.name: str(f.type) for f in fields(Budget)} | dict.fromkeys(MODEL_SETTINGS, "int")
+    types = {f.name: str(f.type) for f in fields(Budget)} | dict.fromkeys(MODEL_SETTINGS, "number")
     out: dict[str, Any] = {}
     for item in (part for text in items for part in text.split(",") if part.strip()):
         key, sep, text = (part.strip() for part in item.partition("="))
@@ -265,11 +332,29 @@ def parse_recipe(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def check_regularisers(task: Task, plan: Budget) -> None:
+    """Refuse, in one line naming the task, a loss regulariser its loss does not take.
+
+    >>> check_regularisers(get_task("digits-dit"), Budget(epochs=1, label_smoothing=0.1))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    candidates._errors.UserError: recipe label_smoothing needs ..., which task digits-dit's ...
+    """
+    for key, needs in LOSS_REGULARISERS.items():
+        if getattr(plan, key) and key not in task.loss_regularisers:
+            takes = ", ".join(task.loss_regularisers) or "no loss regulariser"
+            raise UserError(
+                f"recipe {key} needs {needs}, which task {task.name}'s loss is not "
+                f"(it takes {takes})"
+            )
+
+
 def apply_recipe(task: Task, budget: str | int, recipe: Mapping[str, Any]) -> tuple[Task, Budget]:
     """A copy of ``task`` and its ``budget`` with the recipe changes applied: any field of
-    :class:`Budget` (``lr``, ``clip_grad``, ``warmup_fraction``, …) and ``depth`` and ``width``
-    for the tasks that have them (all the built-in tasks). Unknown settings are refused, naming
-    the known ones.
+    :class:`Budget` (``lr``, ``clip_grad``, ``warmup_fraction``, …) and ``depth``, ``width``
+    and ``drop_path`` for the tasks that have them (all the built-in tasks). Unknown settings,
+    and loss regularisers the task's loss does not take, are refused.
 
     Example:
         >>> base = get_task("mnist1d")
@@ -285,9 +370,14 @@ def apply_recipe(task: Task, budget: str | int, recipe: Mapping[str, Any]) -> tu
             f"not a recipe setting: {', '.join(unknown)} "
             f"(known: {', '.join(sorted(known | set(MODEL_SETTINGS)))})"
         )
-    shape = {k: int(v) for k, v in recipe.items() if k in MODEL_SETTINGS}
+    shape = {
+        k: int(v) if RECIPE_RANGES[k].integer else float(v)
+        for k, v in recipe.items()
+        if k in MODEL_SETTINGS
+    }
     for key in shape:
-        if not isinstance(getattr(task, key, None), int):
+        current = getattr(task, key, None)
+        if isinstance(current, bool) or not isinstance(current, type(shape[key])):
             raise UserError(f"task {task.name} has no {key} setting to change")
     heads = getattr(task, "heads", 1)
     if "width" in shape and shape["width"] % heads:
@@ -299,4 +389,6 @@ def apply_recipe(task: Task, budget: str | int, recipe: Mapping[str, Any]) -> tu
         task = copy.copy(task)  # the caller's task (a worker keeps its tasks) keeps its shape
         for key, value in shape.items():
             setattr(task, key, value)
-    return task, replace(plan, **{k: v for k, v in recipe.items() if k not in MODEL_SETTINGS})
+    plan = replace(plan, **{k: v for k, v in recipe.items() if k not in MODEL_SETTINGS})
+    check_regularisers(task, plan)
+    return task, plan

@@ -1,7 +1,8 @@
 """The training loop: one readable function, the same recipe for every candidate.
 
 AdamW with linear warmup and cosine (or warmup–stable–decay) decay, optional gradient
-clipping, float32 or mixed precision (bf16, or fp16 with loss scaling), seeded. Two gates turn
+clipping, float32 or mixed precision (bf16, or fp16 with loss scaling), optional label
+smoothing, mixup and stochastic depth (off by default), seeded. Two gates turn
 bad runs into results rather than exceptions: the stability probe (a non-finite loss or an
 exploding gradient norm ends the run as ``diverged`` at that step) and an optional quality gate
 (a metric on the wrong side of a threshold after some epochs ends it as ``rejected``).
@@ -31,7 +32,7 @@ from candidates import TEMPLATE, Candidate, Shift, UserError
 from ._growth import GrowthRecorder, recording_steps
 from ._layer import PointwiseNorm, norm_factory
 from ._probe import attention_logit_peak
-from ._task import PRECISIONS, Budget, Split, Task
+from ._task import PRECISIONS, Budget, Mixup, Split, Task, check_regularisers
 
 #: A gradient norm above this (before clipping) counts as an explosion.
 EXPLODING_GRAD_NORM = 1e4
@@ -214,6 +215,7 @@ def train(
     for a run that goes wrong. ``alpha0`` (None) and ``shift`` (``TEMPLATE``) default to the
     candidate's catalog template (DyT: no shift), else α0 = 0.5 and a scalar shift."""
     plan = budget if isinstance(budget, Budget) else task.budget(budget)
+    check_regularisers(task, plan)
     dev = resolve_device(device)
     seed_everything(seed)
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -235,6 +237,10 @@ def train(
         total = min(total, plan.max_steps)
     warmup = max(1, int(plan.warmup_fraction * total))
     generator = torch.Generator().manual_seed(seed)
+    # mixup's weights and partners have a generator of their own, seeded by the run's seed:
+    # the same for every function at a given seed and step, whatever its model draws
+    mixing = np.random.default_rng(seed) if plan.mixup else None
+    regularised = bool(plan.label_smoothing or plan.mixup)
     # float16 gradients underflow unscaled; the scaler skips a step whose scaled gradients
     # overflowed and lowers the scale, as mixed-precision training at scale does.
     scaler = torch.amp.GradScaler(dev.type, enabled=plan.precision == "fp16")
@@ -260,14 +266,29 @@ def train(
     for epoch in range(1, plan.epochs + 1):
         model.train()
         order = torch.randperm(len(train_split), generator=generator).to(dev)
+        if mixing is not None:  # the epoch's draws, one copy to the device an epoch
+            lams = mixing.beta(plan.mixup, plan.mixup, size=steps_per_epoch).tolist()
+            keys = torch.from_numpy(mixing.random((steps_per_epoch, plan.batch_size))).to(dev)
         for i in range(steps_per_epoch):
             if step >= total:
                 break
             idx = order[i * plan.batch_size : (i + 1) * plan.batch_size]
             for group in optimizer.param_groups:
                 group["lr"] = plan.lr * lr_factor(step, total, warmup, plan.schedule)
+            inputs, targets = train_split.inputs[idx], train_split.targets[idx]
+            # mixup's partners: a random permutation of the batch (B,), the order of B keys
+            mixup = None if mixing is None else Mixup(lams[i], keys[i, : len(idx)].argsort())
             with autocast(dev, plan.precision), recorder.observing(step + 1):
-                loss = task.loss(model, train_split.inputs[idx], train_split.targets[idx])
+                if regularised:
+                    loss = task.regularised_loss(
+                        model,
+                        inputs,
+                        targets,
+                        label_smoothing=plan.label_smoothing,
+                        mixup=mixup,
+                    )
+                else:
+                    loss = task.loss(model, inputs, targets)
             if not torch.isfinite(loss):  # stability probe: the loss
                 result.diverged, result.diverged_step = True, step
                 break

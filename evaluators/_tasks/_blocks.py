@@ -1,5 +1,6 @@
 """Building blocks of the built-in tasks: a pre-norm Transformer block whose norms come from a
-factory, patch tokenizers, a ViT-style classifier and its loss and score.
+factory and whose residual branches may be dropped (stochastic depth), patch tokenizers, a
+ViT-style classifier and its loss and score.
 
 Example:
     >>> import torch
@@ -15,14 +16,55 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._task import NormFactory, Split
+from .._task import Mixup, NormFactory, Split
+
+
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al. 2016): in training mode, a residual branch's output is
+    zeroed for each sample with probability ``rate`` and scaled by 1/(1 − rate) otherwise (its
+    expectation unchanged); the identity in eval mode and at rate 0. The built-in models give
+    every block the same rate (not one growing with depth: the proxies are 4 to 8 blocks deep).
+    The masks come from torch's global generator, which the run's seed seeds.
+
+    >>> drop = DropPath(0.5).train(False)
+    >>> x = torch.ones(4, 3, 2)
+    >>> torch.equal(drop(x), x)
+    True
+    >>> sorted(set(DropPath(0.5)(x).flatten().tolist()) - {0.0, 2.0})
+    []
+    """
+
+    def __init__(self, rate: float = 0.0) -> None:
+        super().__init__()
+        if not 0 <= rate < 1:
+            raise ValueError(f"a drop_path rate is in [0, 1), but got {rate=}.")
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0:
+            return x
+        keep = 1 - self.rate
+        shape = (x.shape[0],) + (1,) * (x.dim() - 1)  # one draw per sample: (B, 1, 1)
+        mask = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(keep)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate:g}"
 
 
 class Block(nn.Module):
-    """x + attn(norm(x)), then x + mlp(norm(x)): pre-norm, as ViT and GPT-2."""
+    """x + attn(norm(x)), then x + mlp(norm(x)): pre-norm, as ViT and GPT-2; each residual
+    branch goes through :class:`DropPath` at ``drop_path`` (0: never dropped)."""
 
     def __init__(
-        self, width: int, *, heads: int, norm: NormFactory, mlp_ratio: int = 2, causal: bool = False
+        self,
+        width: int,
+        *,
+        heads: int,
+        norm: NormFactory,
+        mlp_ratio: int = 2,
+        causal: bool = False,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         self.norm1 = norm(width)
@@ -32,6 +74,7 @@ class Block(nn.Module):
             nn.Linear(width, mlp_ratio * width), nn.GELU(), nn.Linear(mlp_ratio * width, width)
         )
         self.causal = causal
+        self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.norm1(x)  # (B, T, C)
@@ -39,8 +82,8 @@ class Block(nn.Module):
         if self.causal:
             t = x.shape[1]
             mask = torch.triu(torch.ones(t, t, dtype=torch.bool, device=x.device), diagonal=1)
-        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
-        return x + self.mlp(self.norm2(x))
+        x = x + self.drop_path(self.attn(h, h, h, attn_mask=mask, need_weights=False)[0])
+        return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
 class Patches2d(nn.Module):
@@ -81,13 +124,16 @@ class TokenClassifier(nn.Module):
         depth: int = 4,
         heads: int = 4,
         classes: int = 10,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         self.to_tokens = to_tokens
         self.embed = nn.Linear(token_dim, width)
         self.cls = nn.Parameter(torch.zeros(1, 1, width))
         self.pos = nn.Parameter(torch.randn(1, n_tokens + 1, width) * 0.02)
-        self.blocks = nn.ModuleList([Block(width, heads=heads, norm=norm) for _ in range(depth)])
+        self.blocks = nn.ModuleList(
+            [Block(width, heads=heads, norm=norm, drop_path=drop_path) for _ in range(depth)]
+        )
         self.norm = norm(width)
         self.head = nn.Linear(width, classes)
 
@@ -100,8 +146,22 @@ class TokenClassifier(nn.Module):
         return self.head(self.norm(x[:, 0]))  # (B, classes)
 
 
-def cross_entropy(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(model(inputs), targets)
+def cross_entropy(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    label_smoothing: float = 0.0,
+    mixup: Mixup | None = None,
+) -> torch.Tensor:
+    """The cross-entropy of a classifier's logits (B, classes) against class targets (B,),
+    smoothed by ``label_smoothing``, against mixed inputs and targets under ``mixup``."""
+    if mixup is None:
+        return F.cross_entropy(model(inputs), targets, label_smoothing=label_smoothing)
+    logits = model(mixup.inputs(inputs))
+    own = F.cross_entropy(logits, targets, label_smoothing=label_smoothing)
+    other = F.cross_entropy(logits, targets[mixup.partner], label_smoothing=label_smoothing)
+    return mixup.lam * own + (1 - mixup.lam) * other
 
 
 def majority_accuracy(train: Split, val: Split) -> float:

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._task import Budget, NormFactory, Split, Task, register_task
+from .._task import Budget, Mixup, NormFactory, Split, Task, register_task
 from ._blocks import Block
 
 CONTEXT = 64
@@ -51,13 +51,22 @@ def _windows(ids: torch.Tensor) -> Split:
 
 class _GPT(nn.Module):
     def __init__(
-        self, norm: NormFactory, *, width: int = 64, depth: int = 4, heads: int = 4
+        self,
+        norm: NormFactory,
+        *,
+        width: int = 64,
+        depth: int = 4,
+        heads: int = 4,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         self.tokens = nn.Embedding(len(VOCAB), width)
         self.pos = nn.Parameter(torch.randn(1, CONTEXT, width) * 0.02)
         self.blocks = nn.ModuleList(
-            [Block(width, heads=heads, norm=norm, causal=True) for _ in range(depth)]
+            [
+                Block(width, heads=heads, norm=norm, causal=True, drop_path=drop_path)
+                for _ in range(depth)
+            ]
         )
         self.norm = norm(width)
         self.head = nn.Linear(width, len(VOCAB))
@@ -79,6 +88,9 @@ class CharsGPT(Task):
     depth: int = 4  # Transformer blocks; part of the recipe, the same for every function
     width: int = 64  # channels; part of the recipe like depth (the scale ladder varies it)
     heads: int = 4  # attention heads: a width is a multiple of this
+    drop_path: float = 0.0  # stochastic depth of every block; part of the recipe like depth
+    # token ids cannot be mixed: mixup is refused
+    loss_regularisers: ClassVar[tuple[str, ...]] = ("label_smoothing",)
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(epochs=1, batch_size=32, lr=2e-3, max_steps=20),
         "default": Budget(epochs=2, batch_size=32, lr=2e-3),
@@ -92,11 +104,30 @@ class CharsGPT(Task):
         return _windows(ids[:200_000]), _windows(ids[cut:])
 
     def build_model(self, norm: NormFactory) -> nn.Module:
-        return _GPT(norm, width=self.width, depth=self.depth, heads=self.heads)
+        return _GPT(
+            norm, width=self.width, depth=self.depth, heads=self.heads, drop_path=self.drop_path
+        )
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = model(inputs)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+    def regularised_loss(
+        self,
+        model: nn.Module,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        *,
+        label_smoothing: float = 0.0,
+        mixup: Mixup | None = None,
+    ) -> torch.Tensor:
+        assert mixup is None, "chars-gpt takes no mixup (refused by check_regularisers)"
+        logits = model(inputs)  # (B, T, vocab)
+        return F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            targets.reshape(-1),
+            label_smoothing=label_smoothing,
+        )
 
     @torch.no_grad()
     def score(self, model: nn.Module, split: Split) -> dict[str, float]:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._task import Budget, NormFactory, Split, Task, register_task
-from ._blocks import Patches2d
+from ._blocks import DropPath, Patches2d
 from .digits_vit import DigitsViT
 
 STEPS = 100
@@ -38,7 +38,7 @@ def _timestep_embedding(t: torch.Tensor, width: int) -> torch.Tensor:
 
 
 class _DiTBlock(nn.Module):
-    def __init__(self, width: int, heads: int, norm: NormFactory) -> None:
+    def __init__(self, width: int, heads: int, norm: NormFactory, drop_path: float = 0.0) -> None:
         super().__init__()
         self.norm1 = norm(width)
         self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
@@ -49,13 +49,14 @@ class _DiTBlock(nn.Module):
         self.ada = nn.Linear(width, 6 * width)
         nn.init.zeros_(self.ada.weight)  # adaLN-Zero: every block starts as the identity
         nn.init.zeros_(self.ada.bias)
+        self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c))[:, None].chunk(6, -1)
         h = self.norm1(x) * (1 + scale1) + shift1  # (B, T, C)
-        x = x + gate1 * self.attn(h, h, h, need_weights=False)[0]
+        x = x + self.drop_path(gate1 * self.attn(h, h, h, need_weights=False)[0])
         h = self.norm2(x) * (1 + scale2) + shift2
-        return x + gate2 * self.mlp(h)
+        return x + self.drop_path(gate2 * self.mlp(h))
 
 
 class _DiT(nn.Module):
@@ -68,6 +69,7 @@ class _DiT(nn.Module):
         heads: int = 4,
         patch: int = 2,
         classes: int = 10,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         self.patch, self.width = patch, width
@@ -76,7 +78,9 @@ class _DiT(nn.Module):
         self.pos = nn.Parameter(torch.randn(1, (8 // patch) ** 2, width) * 0.02)
         self.time = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
         self.label = nn.Embedding(classes, width)
-        self.blocks = nn.ModuleList([_DiTBlock(width, heads, norm) for _ in range(depth)])
+        self.blocks = nn.ModuleList(
+            [_DiTBlock(width, heads, norm, drop_path) for _ in range(depth)]
+        )
         self.norm = norm(width)
         self.final_ada = nn.Linear(width, 2 * width)
         nn.init.zeros_(self.final_ada.weight)
@@ -110,6 +114,8 @@ class DigitsDiT(Task):
     depth: int = 4  # DiT blocks; part of the recipe, the same for every function
     width: int = 64  # channels; part of the recipe like depth (the scale ladder varies it)
     heads: int = 4  # attention heads: a width is a multiple of this
+    drop_path: float = 0.0  # stochastic depth of every block; part of the recipe like depth
+    # a denoiser's loss is no classification: no label smoothing, no mixup
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(epochs=2, batch_size=64, lr=2e-3),
         "default": Budget(epochs=20, batch_size=64, lr=2e-3),
@@ -123,7 +129,9 @@ class DigitsDiT(Task):
         )
 
     def build_model(self, norm: NormFactory) -> nn.Module:
-        return _DiT(norm, width=self.width, depth=self.depth, heads=self.heads)
+        return _DiT(
+            norm, width=self.width, depth=self.depth, heads=self.heads, drop_path=self.drop_path
+        )
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         t = torch.randint(0, STEPS, (inputs.shape[0],), device=inputs.device)

@@ -236,7 +236,8 @@ def add_protocol_options(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE[,…]",
         help="recipe changes, the same for every function: lr=4e-3,clip_grad=none,depth=8 "
         "(or the flag repeated); any budget field, depth, width, precision=fp32|bf16|fp16, "
-        "schedule=cosine|wsd",
+        "schedule=cosine|wsd; regularisers (0: off): label_smoothing and mixup (Beta's α) for "
+        "the classification tasks, drop_path (stochastic depth) for every task",
     )
 
 

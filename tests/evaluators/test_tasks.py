@@ -159,8 +159,8 @@ def test_unknown_names_get_a_did_you_mean() -> None:
 
 def test_apply_recipe_changes_a_copy_and_refuses_unknown_settings() -> None:
     known = (
-        "batch_size, clip_grad, depth, epochs, lr, max_steps, precision, schedule, "
-        "train_subset, warmup_fraction, weight_decay, width"
+        "batch_size, clip_grad, depth, drop_path, epochs, label_smoothing, lr, max_steps, "
+        "mixup, precision, schedule, train_subset, warmup_fraction, weight_decay, width"
     )
     message = rf"not a recipe setting: learning_rate \(known: {known}\)"
     with pytest.raises(ValueError, match=message):
