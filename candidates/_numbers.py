@@ -93,8 +93,7 @@ class NumberRange:
         return value
 
     def _refusal(self, what: str, shown: object) -> UserError:
-        text = repr(shown) if isinstance(shown, str) else f"{shown!r}"
-        return UserError(f"{what} must be {self.describe()}, not {text}")
+        return UserError(f"{what} must be {self.describe()}, not {shown!r}")
 
 
 def _shown(bound: float) -> str:

@@ -33,13 +33,15 @@ def _cell(value: Any) -> str:
 
 def markdown_text(text: object) -> str:
     """A user's text (a name, a table label, an expression) in Markdown or HTML output, as
-    text: no column break, no raw HTML, no line break.
+    text: no column break, no raw HTML, no link or image, no line break.
 
     >>> markdown_text("T1 | <b>x</b>")
     'T1 \\\\| &lt;b&gt;x&lt;/b&gt;'
     """
     escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return one_line(escaped.replace("|", "\\|"))
+    for char in "|[]":
+        escaped = escaped.replace(char, "\\" + char)
+    return one_line(escaped)
 
 
 def _md_escape(text: str) -> str:

@@ -461,6 +461,14 @@ def calibration_figures(
     per = {p: [c for c in results if c.prop == p] for p in properties}
     done = trials[(trials["task"] == task) & (trials["state"] == "COMPLETE")]
     failed = trials[(trials["task"] == task) & (trials["state"] == "FAIL")]
+    # a failure retried (by a worker's death or a resume) or whose run later finished is not
+    # a failed run: its cell was measured
+    if "retried" in failed:
+        failed = failed[~failed["retried"].fillna(False).astype(bool)]
+    finished = set(zip(done["candidate_id"], done["seed"], strict=True))
+    failed = failed[
+        [key not in finished for key in zip(failed["candidate_id"], failed["seed"], strict=True)]
+    ]
     reasons = failed["fail_reason"].dropna() if "fail_reason" in failed else pd.Series([])
     ses = [c.proxy.se for c in results if math.isfinite(c.proxy.se)]
     ln = [v for v in values.get(LAYERNORM, {}).values() if math.isfinite(v)]

@@ -119,12 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. A user's mistake (:class:`candidates.UserError`) is one line on stderr
     and exit status 2; anything else is a bug in derf-search and keeps its traceback."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a refusal already said in one line
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    args.given = frozenset(parser.given_options(args))
-    conflict = parser.resume_conflict(args)
+    args.given = frozenset(parser.given_options(args, argv))
+    conflict = parser.resume_conflict(args, argv)
     if conflict is not None:
         print(f"derf-search {args.command}: error: {conflict}", file=sys.stderr)
         return EXIT_USAGE

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal, NoReturn, TypeVar
@@ -88,14 +88,17 @@ def picture_path(text: str, option: str) -> Path:
     return output_file(text, option, PICTURE_SUFFIXES)
 
 
-#: What a resumed run may change: how it runs, never what it trains (that is in its
-#: config.toml). A command adds its report options with ``set_defaults(resume_applies=…)``.
-EXECUTION = frozenset({"workers", "gpus_per_trial", "ray_address", "device"})
+#: What a resumed run may change: how it runs and how much more of it, never what it trains
+#: (that is in its config.toml, and a study's fingerprint guards it). A command adds its
+#: report options with ``set_defaults(resume_applies=…)``.
+EXECUTION = frozenset(
+    {"workers", "gpus_per_trial", "ray_address", "device", "storage", "timeout", "max_trials"}
+)
 
 
 def resumed_settings(args: argparse.Namespace) -> Any:
-    """The settings of the run ``--resume`` names, with the execution options given on this
-    command line (:data:`EXECUTION`) applied."""
+    """The settings of the run ``--resume`` names, with the execution options typed on this
+    command line (:data:`EXECUTION`; ``args.given``, set by :func:`search.cli.main`) applied."""
     from dataclasses import replace
 
     from ..driver import RunSettings
@@ -152,31 +155,54 @@ class OneLineParser(argparse.ArgumentParser):
                         names |= parser.option_names()
         return names
 
-    def given_options(self, args: argparse.Namespace) -> dict[str, str]:
-        """The options of ``args.command`` (or of this parser, without commands) given a value
-        other than their default, by destination, each with its longest spelling."""
+    def given_options(self, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, str]:
+        """The options of ``args.command`` (or of this parser, without commands) typed in
+        ``argv``, whatever their value (a default typed out is given too), by destination,
+        each with its longest spelling; abbreviations are resolved as argparse does.
+
+        >>> parser = OneLineParser(prog="p")
+        >>> _ = parser.add_argument("--seeds", default=3)
+        >>> parser.given_options(parser.parse_args(["--see", "3"]), ["--see", "3"])
+        {'seeds': '--seeds'}
+        """
         for action in self._actions:
             command = getattr(args, "command", None)
             if isinstance(action.choices, dict) and command in action.choices:
                 chosen = action.choices[command]
                 if isinstance(chosen, OneLineParser) and chosen is not self:
-                    return chosen.given_options(args)
+                    return chosen.given_options(args, argv)
         given = {}
-        for action in self._actions:
-            if not action.option_strings or action.dest == "help":
+        for token in argv:
+            if token == "--":
+                break
+            if not token.startswith("-") or token == "-":
                 continue
-            if getattr(args, action.dest, action.default) != action.default:
-                given[action.dest] = max(action.option_strings, key=len)
+            name = token.split("=", 1)[0]
+            known = self._option_string_actions
+            matches = [name] if name in known else [o for o in known if o.startswith(name)]
+            actions = {id(known[o]): known[o] for o in matches}
+            if len(actions) == 1:
+                (action,) = actions.values()
+                if action.dest != "help":
+                    given[action.dest] = max(action.option_strings, key=len)
         return given
 
-    def resume_conflict(self, args: argparse.Namespace) -> str | None:
+    def resume_conflict(self, args: argparse.Namespace, argv: Sequence[str]) -> str | None:
         """The refusal of options a resumed run cannot apply (what it trains is in its
-        config.toml), or None."""
+        config.toml), or None.
+
+        >>> parser = OneLineParser(prog="p")
+        >>> _ = parser.add_argument("--resume")
+        >>> _ = parser.add_argument("--seeds", default=3)
+        >>> argv = ["--resume", "d", "--seeds", "3"]
+        >>> parser.resume_conflict(parser.parse_args(argv), argv)  # doctest: +ELLIPSIS
+        '--seeds cannot change a resumed run, ...'
+        """
         if not getattr(args, "resume", None):
             return None
         applies = getattr(args, "resume_applies", EXECUTION) | {"resume", "no_progress"}
         refused = [
-            option for dest, option in self.given_options(args).items() if dest not in applies
+            option for dest, option in self.given_options(args, argv).items() if dest not in applies
         ]
         if not refused:
             return None

@@ -68,7 +68,7 @@ def _calibrate(args: argparse.Namespace) -> int:
             reference=str(reference),
             tasks=(args.task,),
             recipe=recipe_items(args),
-            study_name=Path(args.out).name if args.out else name,
+            study_name=Path(args.out).resolve().name if args.out else name,
             out=args.out or f"results/{name}",
         )
         from evaluators import apply_recipe, get_task, parse_recipe

@@ -45,8 +45,8 @@ def _sanity_panel(args: argparse.Namespace) -> int:
         if getattr(args, flag) is not ...:
             recipe[key] = getattr(args, flag)
     out = output_file(args.out, "--out") if args.out else None  # refused before any run
-    if out is not None and out.exists():
-        raise UserError(f"--out {out} already exists: the panel writes only a new file")
+    if out is not None and out.exists() and not args.force:
+        raise UserError(f"--out {out} already exists: give --force to replace it")
     tasks = args.task or task_names()
     for name in tasks:  # unknown names and settings are refused before any run
         apply_recipe(get_task(name), args.budget, recipe)
@@ -139,6 +139,7 @@ def add_experiment_commands(sub: Any) -> None:
         "--workers", type=number("COUNT"), default=2, help="Ray workers, one CPU each (default 2)"
     )
     p.add_argument("--out", help="also write the Markdown table here")
+    p.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     p.add_argument(
         "--functions", nargs="+", metavar="F", help="part of the panel, or other candidates"
     )

@@ -79,6 +79,7 @@ HOSTILE_COMMANDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         # Options a resumed run cannot apply.
         "ignored": (
             "run --resume run --seeds 4",
+            "run --resume run --seeds 3",  # its default, typed out: still not applied
             "run --resume run --budget 2",
             "run --resume run --expr x",
             "run --resume run --recipe lr=1e-3",

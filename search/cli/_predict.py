@@ -160,7 +160,7 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
         catalog=None,  # --catalog names what to predict, not what the run trains
         shift="none",
         recipe=recipe_items(args),
-        study_name=Path(args.out).name if args.out else name,
+        study_name=Path(args.out).resolve().name if args.out else name,
         out=args.out or f"results/{name}",
     )
     from evaluators import apply_recipe, get_task, parse_recipe

@@ -36,7 +36,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         raise UserError("--sample-seed seeds --sample's draw: give --sample too")
     sources = [args.grammar, args.catalog, args.candidates, args.expr]
     catalog = args.catalog if any(sources) else "paper"  # the small default search
-    name = args.study_name or (Path(args.out).name if args.out else "run")
+    name = args.study_name or (Path(args.out).resolve().name if args.out else "run")
     return settings_from(
         RunSettings,
         args,

@@ -24,6 +24,11 @@ from typing import Any
 
 import tomli_w
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
 from candidates import (
     UserError,
     candidates_table,
@@ -90,14 +95,22 @@ def check_sample(sample: int | None, max_expressions: int | None) -> None:
         raise UserError(f"the sample size must be at least 1, but got {sample}")
 
 
+def _written_by_generate(path: Path) -> bool:
+    """Whether ``path`` is the config of an earlier generate run (whose folder a new one may
+    replace)."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")).get("command") == "generate"
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+
+
 def generate(settings: GenerateSettings) -> dict[str, Any]:
     """Run the candidate pipeline and write the run directory; returns the summary."""
     check_sample(settings.sample, settings.max_expressions)
     grammar = load_grammar(settings.grammar)
     out = Path(settings.out)
     require_writable(out)  # before the work, not after it
-    written = out / "config.toml"
-    earlier = written.is_file() and written.read_bytes().startswith(b'command = "generate"')
+    earlier = _written_by_generate(out / "config.toml")
     if out.is_dir() and any(out.iterdir()) and not earlier:
         raise UserError(
             f"--out {out} holds files that are not a generate run's (a run directory, or "

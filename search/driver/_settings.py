@@ -54,30 +54,34 @@ def _check_choice(kind: str, value: str, choices: tuple[str, ...]) -> None:
         )
 
 
-#: A name (of a study, a task) used in paths: letters, digits, ``_ . + = -`` and inner spaces,
-#: starting with a letter, digit or ``_``; never a separator, ``.`` or ``..``.
-NAME_PATTERN = r"\w(?:[\w .+=-]{0,126}[\w.+=-])?"
+#: The longest name a study or task may have (a folder name on every common file system).
+NAME_LIMIT = 255
 
 
 def check_name(text: str, what: str) -> str:
-    """``text`` if it is a name (see :data:`NAME_PATTERN`), else a one-line refusal: a name
-    becomes a folder (``results/<study name>``), so it may not climb out of it.
+    """``text`` if it can name one folder, else a one-line refusal: a name becomes a folder
+    (``results/<study name>``), so it may not hold a separator, be ``.`` or ``..``, hold a
+    control character or be empty.
 
-    >>> check_name("paper-catalog-mnist1d", "--study-name")
-    'paper-catalog-mnist1d'
+    >>> check_name("run (2)", "--study-name")
+    'run (2)'
     >>> check_name("../../x", "--study-name")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    candidates._errors.UserError: --study-name must be a name (...; no / or ..), not '../../x'
+    candidates._errors.UserError: --study-name must name one folder (...), not '../../x'
     """
-    import re
-
-    if not isinstance(text, str) or not re.fullmatch(NAME_PATTERN, text):
+    bad = (
+        not isinstance(text, str)
+        or text.strip() in ("", ".", "..")
+        or len(text) > NAME_LIMIT
+        or any(c in "/\\" or not c.isprintable() for c in text)
+    )
+    if bad:
         from candidates import UserError
 
         raise UserError(
-            f"{what} must be a name (letters, digits, _ . + = - and inner spaces; no / or ..), "
-            f"not {text!r}"
+            f"{what} must name one folder (no / or \\, not . or .., no control character, "
+            f"at most {NAME_LIMIT} characters), not {text!r}"
         )
     return text
 
@@ -305,6 +309,8 @@ class RunSettings:
         unknown = sorted(set(data) - known)
         if unknown:
             raise UserError(f"unknown settings in config.toml: {', '.join(unknown)}")
+        if isinstance(data.get("catalog"), bool):  # runs of `predict` once recorded its flag
+            data = {k: v for k, v in data.items() if k != "catalog"}
         for field in fields(cls):
             if field.name in data:
                 _check_type(field.name, data[field.name], str(field.type))

@@ -187,7 +187,7 @@ NOT_ON_RESUME = st.lists(
             ["--task", "mnist1d"],
             ["--protocol", "gain-matched"],
             ["--sampler", "random"],
-            ["--storage", "sqlite:///other.db"],
+            ["--pruner", "median"],
             ["--alpha0", "2"],
         ]
     ),
