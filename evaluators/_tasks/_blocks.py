@@ -1,6 +1,6 @@
 """Building blocks of the built-in tasks: a pre-norm Transformer block whose norms come from a
 factory and whose residual branches may be dropped (stochastic depth), patch tokenizers, a
-ViT-style classifier and its loss and score.
+ViT-style classifier and its loss and score, and the base of the tasks that classify with it.
 
 Example:
     >>> import torch
@@ -12,11 +12,13 @@ Example:
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._task import Mixup, NormFactory, Split
+from .._task import Mixup, NormFactory, Split, Task
 
 
 class DropPath(nn.Module):
@@ -179,3 +181,31 @@ def classification_score(model: nn.Module, split: Split) -> dict[str, float]:
     accuracy = (logits.argmax(-1) == split.targets).float().mean()
     model.train()
     return {"metric": float(accuracy), "loss": float(loss)}
+
+
+class ClassificationTask(Task):
+    """A task whose model gives class logits (B, classes): cross-entropy loss (with label
+    smoothing and mixup when the recipe asks), accuracy as its metric, and the majority
+    class's accuracy as its untrained level. Subclasses give the data and the model."""
+
+    loss_regularisers: ClassVar[tuple[str, ...]] = ("label_smoothing", "mixup")
+
+    def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return cross_entropy(model, inputs, targets)
+
+    def regularised_loss(
+        self,
+        model: nn.Module,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        *,
+        label_smoothing: float = 0.0,
+        mixup: Mixup | None = None,
+    ) -> torch.Tensor:
+        return cross_entropy(model, inputs, targets, label_smoothing=label_smoothing, mixup=mixup)
+
+    def score(self, model: nn.Module, split: Split) -> dict[str, float]:
+        return classification_score(model, split)
+
+    def untrained_level(self) -> float:
+        return majority_accuracy(*self.splits(seed=0))

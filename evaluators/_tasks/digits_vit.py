@@ -17,18 +17,16 @@ from typing import ClassVar, Literal
 import torch
 from torch import nn
 
-from .._task import Budget, Mixup, NormFactory, Split, Task, register_task
+from .._task import Budget, NormFactory, Split, register_task
 from ._blocks import (
+    ClassificationTask,
     Patches2d,
     TokenClassifier,
-    classification_score,
-    cross_entropy,
-    majority_accuracy,
 )
 
 
 @register_task
-class DigitsViT(Task):
+class DigitsViT(ClassificationTask):
     name: ClassVar[str] = "digits-vit"
     metric: ClassVar[str] = "accuracy"
     direction: ClassVar[Literal["maximize", "minimize"]] = "maximize"
@@ -38,7 +36,6 @@ class DigitsViT(Task):
     width: int = 64  # channels; part of the recipe like depth (the scale ladder varies it)
     heads: int = 4  # attention heads: a width is a multiple of this
     drop_path: float = 0.0  # stochastic depth of every block; part of the recipe like depth
-    loss_regularisers: ClassVar[tuple[str, ...]] = ("label_smoothing", "mixup")
     # No gradient clipping and a large learning rate: with clipping at 1.0 and lr 2e-3 an
     # 8x8-digit ViT trains with the identity as well as with erf, so the proxy could not see
     # boundedness; this recipe makes unbounded functions degrade (docs/sanity-panel.md).
@@ -71,23 +68,3 @@ class DigitsViT(Task):
             heads=self.heads,
             drop_path=self.drop_path,
         )
-
-    def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return cross_entropy(model, inputs, targets)
-
-    def regularised_loss(
-        self,
-        model: nn.Module,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
-        *,
-        label_smoothing: float = 0.0,
-        mixup: Mixup | None = None,
-    ) -> torch.Tensor:
-        return cross_entropy(model, inputs, targets, label_smoothing=label_smoothing, mixup=mixup)
-
-    def score(self, model: nn.Module, split: Split) -> dict[str, float]:
-        return classification_score(model, split)
-
-    def untrained_level(self) -> float:
-        return majority_accuracy(*self.splits(seed=0))

@@ -18,13 +18,11 @@ from typing import ClassVar, Literal
 import torch
 from torch import nn
 
-from .._task import Budget, Mixup, NormFactory, Split, Task, register_task
+from .._task import Budget, NormFactory, Split, register_task
 from ._blocks import (
+    ClassificationTask,
     Patches1d,
     TokenClassifier,
-    classification_score,
-    cross_entropy,
-    majority_accuracy,
 )
 
 
@@ -42,7 +40,7 @@ def _dataset() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 @register_task
-class MNIST1D(Task):
+class MNIST1D(ClassificationTask):
     name: ClassVar[str] = "mnist1d"
     metric: ClassVar[str] = "accuracy"
     direction: ClassVar[Literal["maximize", "minimize"]] = "maximize"
@@ -52,7 +50,6 @@ class MNIST1D(Task):
     width: int = 64  # channels; part of the recipe like depth (the scale ladder varies it)
     heads: int = 4  # attention heads: a width is a multiple of this
     drop_path: float = 0.0  # stochastic depth of every block; part of the recipe like depth
-    loss_regularisers: ClassVar[tuple[str, ...]] = ("label_smoothing", "mixup")
     # 30 epochs, not 8: at 8 every point-wise function stops near 55% accuracy and only a
     # flattened erf is told apart; at 30 they reach 85-87%, and erf + 1 and 0.5·erf + 0.5·x
     # fall behind erf beyond seed noise (docs/sanity-panel.md).
@@ -77,26 +74,6 @@ class MNIST1D(Task):
             heads=self.heads,
             drop_path=self.drop_path,
         )
-
-    def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return cross_entropy(model, inputs, targets)
-
-    def regularised_loss(
-        self,
-        model: nn.Module,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
-        *,
-        label_smoothing: float = 0.0,
-        mixup: Mixup | None = None,
-    ) -> torch.Tensor:
-        return cross_entropy(model, inputs, targets, label_smoothing=label_smoothing, mixup=mixup)
-
-    def score(self, model: nn.Module, split: Split) -> dict[str, float]:
-        return classification_score(model, split)
-
-    def untrained_level(self) -> float:
-        return majority_accuracy(*self.splits(seed=0))
 
 
 @register_task
