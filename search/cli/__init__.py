@@ -24,6 +24,8 @@ from ._calibrate import add_calibrate_command
 from ._candidates import add_candidate_commands
 from ._codes import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE
 from ._experiments import add_experiment_commands
+from ._predict import add_predict_command
+from ._search import add_search_commands, settings_from_args
 
 if TYPE_CHECKING:
     from ._hostile_commands import (
@@ -34,8 +36,6 @@ if TYPE_CHECKING:
         run_command,
         run_command_case,
     )
-from ._predict import add_predict_command
-from ._search import add_search_commands, settings_from_args
 
 __all__ = [
     "HOSTILE_COMMANDS",
@@ -124,8 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a refusal already said in one line
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    args.given = frozenset(parser.given_options(args, argv))
-    conflict = parser.resume_conflict(args, argv)
+    given = parser.given_options(args, argv)
+    args.given = frozenset(given)
+    conflict = parser.resume_conflict(args, given)
     if conflict is not None:
         print(f"derf-search {args.command}: error: {conflict}", file=sys.stderr)
         return EXIT_USAGE

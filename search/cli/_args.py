@@ -14,9 +14,11 @@ Example:
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Literal, NoReturn, TypeVar
 
@@ -121,23 +123,17 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error_line(self, message: str) -> str:
         """The one line :meth:`error` prints for ``message``."""
-        import re
-
         hint = ""
         wanted = re.match(r"argument (\S+): expected (?:at least )?one argument", message)
         if wanted and wanted.group(1).startswith("--"):
             hint = f" (a value that begins with - is written {wanted.group(1)}=VALUE)"
         choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
         if choice:
-            from difflib import get_close_matches
-
             known = re.findall(r"'([^']*)'", choice.group(2))
             near = get_close_matches(choice.group(1), known, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
         unknown = re.match(r"unrecognized arguments: (\S+)", message)
         if unknown:
-            from difflib import get_close_matches
-
             options = sorted(self.option_names())
             near = get_close_matches(unknown.group(1).split("=")[0], options, n=1)
             hint = f" (did you mean {near[0]}?)" if near else ""
@@ -187,23 +183,23 @@ class OneLineParser(argparse.ArgumentParser):
                     given[action.dest] = max(action.option_strings, key=len)
         return given
 
-    def resume_conflict(self, args: argparse.Namespace, argv: Sequence[str]) -> str | None:
-        """The refusal of options a resumed run cannot apply (what it trains is in its
-        config.toml), or None.
+    @staticmethod
+    def resume_conflict(args: argparse.Namespace, given: Mapping[str, str]) -> str | None:
+        """The refusal of the ``given`` options (:meth:`given_options`) a resumed run cannot
+        apply (what it trains is in its config.toml), or None.
 
         >>> parser = OneLineParser(prog="p")
         >>> _ = parser.add_argument("--resume")
         >>> _ = parser.add_argument("--seeds", default=3)
         >>> argv = ["--resume", "d", "--seeds", "3"]
-        >>> parser.resume_conflict(parser.parse_args(argv), argv)  # doctest: +ELLIPSIS
+        >>> args = parser.parse_args(argv)
+        >>> parser.resume_conflict(args, parser.given_options(args, argv))  # doctest: +ELLIPSIS
         '--seeds cannot change a resumed run, ...'
         """
         if not getattr(args, "resume", None):
             return None
         applies = getattr(args, "resume_applies", EXECUTION) | {"resume", "no_progress"}
-        refused = [
-            option for dest, option in self.given_options(args, argv).items() if dest not in applies
-        ]
+        refused = [option for dest, option in given.items() if dest not in applies]
         if not refused:
             return None
         them = "it" if len(refused) == 1 else "them"

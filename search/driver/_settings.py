@@ -91,11 +91,12 @@ def _check_type(name: str, value: Any, annotation: str) -> None:
     with their ranges by the settings themselves)."""
     from candidates import UserError
 
-    kinds: dict[str, type | tuple[type, ...]] = {
-        "str": str,
-        "bool": bool,
-        "int": int,
-        "float": (int, float),
+    # each declared type: the Python types its value may have, and its name in a message
+    kinds: dict[str, tuple[type | tuple[type, ...], str]] = {
+        "str": (str, "a string"),
+        "bool": (bool, "true or false"),
+        "int": (int, "an integer"),
+        "float": ((int, float), "a number"),
     }
     base = annotation.replace(" | None", "")
     if base.startswith("tuple["):
@@ -103,14 +104,11 @@ def _check_type(name: str, value: Any, annotation: str) -> None:
             return
         wanted = "a list of strings"
     else:
-        kind = kinds.get(base)
-        if kind is None or (
-            isinstance(value, kind) and (base == "bool") == isinstance(value, bool)
-        ):
+        if base not in kinds:
             return
-        wanted = {"str": "a string", "bool": "true or false", "int": "an integer"}.get(
-            base, "a number"
-        )
+        kind, wanted = kinds[base]
+        if isinstance(value, kind) and (base == "bool") == isinstance(value, bool):
+            return
     raise UserError(f"setting {name} must be {wanted}, not {value!r}")
 
 
