@@ -26,6 +26,7 @@ from ._layer import (
     resolve_candidate,
 )
 from ._probe import attention_logit_peak
+from ._registry import get_task, register_task, task_names
 from ._standalone import ExportError, check_standalone, class_name, standalone_source
 from ._task import (
     LOSS_REGULARISERS,
@@ -38,10 +39,7 @@ from ._task import (
     Task,
     apply_recipe,
     check_regularisers,
-    get_task,
     parse_recipe,
-    register_task,
-    task_names,
 )
 from ._train import WSD_DECAY, QualityGate, RunResult, lr_factor, resolve_device, train
 

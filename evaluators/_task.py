@@ -1,4 +1,5 @@
-"""Proxy tasks: one small base class, and a registry that finds tasks by name.
+"""Proxy tasks: one small base class and the recipe changes every task takes (the registry that
+finds tasks by name is :mod:`evaluators._registry`).
 
 A task supplies its data, a model whose every norm comes from a factory, a loss, and a metric.
 The training loop (:func:`evaluators.train`) is the same for every task.
@@ -8,8 +9,7 @@ A recipe change (:func:`apply_recipe`) is the same for every function: a field o
 (``depth``, ``width``, and the stochastic depth rate ``drop_path``).
 
 Example:
-    >>> task_names()
-    ['chars-gpt', 'digits-dit', 'digits-vit', 'mnist1d', 'mnist1d-deep']
+    >>> from evaluators import get_task
     >>> get_task("digits-vit").metric
     'accuracy'
 """
@@ -17,11 +17,9 @@ Example:
 from __future__ import annotations
 
 import copy
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from importlib import metadata
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -214,45 +212,6 @@ class Task(ABC):
         return self.budgets[name]
 
 
-_REGISTRY: dict[str, type[Task]] = {}
-
-
-def register_task(cls: type[Task]) -> type[Task]:
-    """Class decorator: make a task available by its ``name``."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _load_entry_points() -> None:
-    for entry in metadata.entry_points(group="derf_search.tasks"):
-        cls = entry.load()
-        _REGISTRY.setdefault(getattr(cls, "name", entry.name), cls)
-
-
-def task_names() -> list[str]:
-    from . import _tasks  # noqa: F401  (registers the built-in tasks)
-
-    _load_entry_points()
-    return sorted(_REGISTRY)
-
-
-def get_task(name: str) -> Task:
-    """A task by registered name, or ``package.module:Class``."""
-    if ":" in name:
-        module_name, _, attr = name.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise UserError(f"cannot load task {name!r}: {exc}") from None
-        if not (isinstance(cls, type) and issubclass(cls, Task)):
-            raise UserError(f"{name!r} is not a Task subclass")
-        return cls()
-    names = task_names()
-    if name not in _REGISTRY:
-        raise UserError(f"unknown task {name!r}{suggest(name, names)} (known: {', '.join(names)})")
-    return _REGISTRY[name]()
-
-
 #: Recipe settings beside the fields of :class:`Budget`: the model's shape, where a task has it
 #: (every built-in task has both; a width is a multiple of the task's ``heads``), and the
 #: stochastic depth rate of its residual branches (every built-in task's blocks have one).
@@ -335,6 +294,7 @@ def parse_recipe(items: Sequence[str]) -> dict[str, Any]:
 def check_regularisers(task: Task, plan: Budget) -> None:
     """Refuse, in one line naming the task, a loss regulariser its loss does not take.
 
+    >>> from evaluators import get_task
     >>> check_regularisers(get_task("digits-dit"), Budget(epochs=1, label_smoothing=0.1))
     ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -357,6 +317,7 @@ def apply_recipe(task: Task, budget: str | int, recipe: Mapping[str, Any]) -> tu
     and loss regularisers the task's loss does not take, are refused.
 
     Example:
+        >>> from evaluators import get_task
         >>> base = get_task("mnist1d")
         >>> task, plan = apply_recipe(base, "default", {"lr": 1e-2, "depth": 8, "width": 32})
         >>> plan.lr, task.depth, task.width, base.depth, base.width

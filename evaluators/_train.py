@@ -20,12 +20,13 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import torch
+from torch import nn
 
 from candidates import TEMPLATE, Candidate, Shift, UserError
 
@@ -198,6 +199,167 @@ def _step(
     return "skipped" if scaler.get_scale() >= 1 else "diverged"
 
 
+def _splits(task: Task, plan: Budget, seed: int, dev: torch.device) -> tuple[Split, Split]:
+    """The run's training and validation splits on ``dev``; a ``train_subset`` holds the same
+    examples whatever the seed (seed 0's order)."""
+    train_split, val_split = task.splits(seed)
+    if plan.train_subset is not None:
+        chosen = torch.randperm(len(train_split), generator=torch.Generator().manual_seed(0))
+        chosen = chosen[: plan.train_subset]
+        train_split = Split(train_split.inputs[chosen], train_split.targets[chosen])
+    return train_split.to(dev), val_split.to(dev)
+
+
+def _loss(
+    task: Task,
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    plan: Budget,
+    mixup: Mixup | None,
+) -> torch.Tensor:
+    """The training loss of one batch: the task's own, or its regularised one where the
+    recipe smooths labels or mixes inputs."""
+    if plan.label_smoothing or plan.mixup:
+        return task.regularised_loss(
+            model, inputs, targets, label_smoothing=plan.label_smoothing, mixup=mixup
+        )
+    return task.loss(model, inputs, targets)
+
+
+def _record_epoch(
+    result: RunResult, scores: Mapping[str, float], train_loss: float, direction: str
+) -> None:
+    """An epoch's validation scores into the result: the last and best metric, and a point of
+    the curve."""
+    better = max if direction == "maximize" else min
+    result.value, result.val_loss = scores["metric"], scores["loss"]
+    result.best = (
+        scores["metric"] if math.isnan(result.best) else better(result.best, scores["metric"])
+    )
+    result.curve.append(
+        {
+            "epoch": result.epochs,
+            "step": result.steps,
+            "metric": scores["metric"],
+            "val_loss": scores["loss"],
+            "train_loss": train_loss,
+        }
+    )
+
+
+def _measure_fitted(
+    result: RunResult,
+    task: Task,
+    model: nn.Module,
+    train_split: Split,
+    val_split: Split,
+    plan: Budget,
+    dev: torch.device,
+) -> None:
+    """What a finished run is measured by beside its metric: the train loss in eval mode on
+    what it trained on, and the largest attention logit on one validation batch."""
+    batch = Split(val_split.inputs[: plan.batch_size], val_split.targets[: plan.batch_size])
+    with autocast(dev, plan.precision):
+        result.train_loss_eval = task.score(model, train_split)["loss"]
+        result.attention_logit_peak = attention_logit_peak(model, lambda: task.score(model, batch))
+
+
+def _new_result(
+    task: Task, name: str, seed: int, dev: torch.device, model: nn.Module, total: int
+) -> RunResult:
+    return RunResult(
+        task=task.name,
+        candidate=name,
+        seed=seed,
+        metric=task.metric,
+        direction=task.direction,
+        value=math.nan,
+        best=math.nan,
+        val_loss=math.nan,
+        train_loss_eval=math.nan,
+        device=str(dev),
+        parameters=sum(p.numel() for p in model.parameters()),
+        total_steps=total,
+    )
+
+
+def _stops(
+    result: RunResult,
+    scores: Mapping[str, float],
+    quality_gate: QualityGate | None,
+    report: Report | None,
+) -> bool:
+    """Whether the run ends after this epoch's scores, and why, into the result: a validation
+    loss that is not finite (diverged), the quality gate's rejection, or the scheduler's
+    pruning."""
+    epoch, step = result.epochs, result.steps
+    if not math.isfinite(scores["loss"]):
+        result.diverged, result.diverged_step = True, step
+    elif quality_gate and quality_gate.rejects(epoch, scores["metric"], result.direction):
+        result.rejected, result.rejected_epoch = True, epoch
+    elif report is not None and report(epoch, scores["metric"], scores["loss"], step):
+        result.stopped_early = True
+    else:
+        return False
+    return True
+
+
+def _schedule(plan: Budget, examples: int) -> tuple[int, int, int]:
+    """Steps per epoch, the steps planned in all (``max_steps`` caps them) and the warmup's."""
+    steps_per_epoch = math.ceil(examples / plan.batch_size)
+    total = steps_per_epoch * plan.epochs
+    if plan.max_steps is not None:
+        total = min(total, plan.max_steps)
+    return steps_per_epoch, total, max(1, int(plan.warmup_fraction * total))
+
+
+def _scaler(plan: Budget, dev: torch.device) -> torch.amp.GradScaler:
+    # float16 gradients underflow unscaled; the scaler skips a step whose scaled gradients
+    # overflowed and lowers the scale, as mixed-precision training at scale does.
+    if plan.precision == "bf16" and dev.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise UserError("precision bf16 asked for, but this CUDA device has no bfloat16")
+    return torch.amp.GradScaler(dev.type, enabled=plan.precision == "fp16")
+
+
+def _growth_rows(recorder: GrowthRecorder) -> list[list[Any]]:
+    # a non-finite value (a diverging step) is no point of a curve: the divergence is recorded
+    return [
+        [r["step"], r["signal"], r["layer"], r["value"]]
+        for r in recorder.rows()
+        if math.isfinite(r["value"])
+    ]
+
+
+def _backward_step(
+    loss: torch.Tensor,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    plan: Budget,
+    recorder: GrowthRecorder,
+    step: int,
+) -> str:
+    """Backward and the optimizer's step: ``diverged`` where the loss or the gradients are not
+    finite (the stability probes), ``skipped`` where the fp16 scaler skipped the step."""
+    if not torch.isfinite(loss):
+        return "diverged"
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    return _step(
+        model, optimizer, scaler, plan.clip_grad, unscaled=lambda: recorder.gradients(step)
+    )
+
+
+def _mixup_draws(
+    mixing: np.random.Generator, plan: Budget, steps: int, dev: torch.device
+) -> tuple[list[float], torch.Tensor]:
+    """An epoch's mixup weights (one a step) and the keys whose order pairs each batch's
+    examples (steps, batch)."""
+    lams = mixing.beta(plan.mixup, plan.mixup, size=steps).tolist()
+    return lams, torch.from_numpy(mixing.random((steps, plan.batch_size))).to(dev)
+
+
 def train(
     task: Task,
     candidate: str | Candidate = "erf",
@@ -219,56 +381,26 @@ def train(
     dev = resolve_device(device)
     seed_everything(seed)
     start, cpu_start = time.perf_counter(), time.process_time()
-    name = candidate if isinstance(candidate, str) else candidate.expression
-
     norm = norm_factory(candidate, alpha0=alpha0, shift=shift)  # resolved and compiled once
 
-    train_split, val_split = task.splits(seed)
-    if plan.train_subset is not None:  # the same examples whatever the seed: seed 0's order
-        chosen = torch.randperm(len(train_split), generator=torch.Generator().manual_seed(0))
-        chosen = chosen[: plan.train_subset]
-        train_split = Split(train_split.inputs[chosen], train_split.targets[chosen])
-    train_split, val_split = train_split.to(dev), val_split.to(dev)
+    train_split, val_split = _splits(task, plan, seed, dev)
     model = task.build_model(norm).to(dev)
     optimizer = _optimizer(model, plan)
-    steps_per_epoch = math.ceil(len(train_split) / plan.batch_size)
-    total = steps_per_epoch * plan.epochs
-    if plan.max_steps is not None:
-        total = min(total, plan.max_steps)
-    warmup = max(1, int(plan.warmup_fraction * total))
+    steps_per_epoch, total, warmup = _schedule(plan, len(train_split))
     generator = torch.Generator().manual_seed(seed)
     # mixup's weights and partners have a generator of their own, seeded by the run's seed:
     # the same for every function at a given seed and step, whatever its model draws
     mixing = np.random.default_rng(seed) if plan.mixup else None
-    regularised = bool(plan.label_smoothing or plan.mixup)
-    # float16 gradients underflow unscaled; the scaler skips a step whose scaled gradients
-    # overflowed and lowers the scale, as mixed-precision training at scale does.
-    scaler = torch.amp.GradScaler(dev.type, enabled=plan.precision == "fp16")
-    if plan.precision == "bf16" and dev.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise UserError("precision bf16 asked for, but this CUDA device has no bfloat16")
-    result = RunResult(
-        task=task.name,
-        candidate=name,
-        seed=seed,
-        metric=task.metric,
-        direction=task.direction,
-        value=math.nan,
-        best=math.nan,
-        val_loss=math.nan,
-        train_loss_eval=math.nan,
-        device=str(dev),
-        parameters=sum(p.numel() for p in model.parameters()),
-    )
-    better = max if task.direction == "maximize" else min
-    result.total_steps = total
+    scaler = _scaler(plan, dev)
+    name = candidate if isinstance(candidate, str) else candidate.expression
+    result = _new_result(task, name, seed, dev, model, total)
     recorder = GrowthRecorder(model, steps=recording_steps(total), optimizer=optimizer)
     step = 0
     for epoch in range(1, plan.epochs + 1):
         model.train()
         order = torch.randperm(len(train_split), generator=generator).to(dev)
         if mixing is not None:  # the epoch's draws, one copy to the device an epoch
-            lams = mixing.beta(plan.mixup, plan.mixup, size=steps_per_epoch).tolist()
-            keys = torch.from_numpy(mixing.random((steps_per_epoch, plan.batch_size))).to(dev)
+            lams, keys = _mixup_draws(mixing, plan, steps_per_epoch, dev)
         for i in range(steps_per_epoch):
             if step >= total:
                 break
@@ -279,29 +411,9 @@ def train(
             # mixup's partners: a random permutation of the batch (B,), the order of B keys
             mixup = None if mixing is None else Mixup(lams[i], keys[i, : len(idx)].argsort())
             with autocast(dev, plan.precision), recorder.observing(step + 1):
-                if regularised:
-                    loss = task.regularised_loss(
-                        model,
-                        inputs,
-                        targets,
-                        label_smoothing=plan.label_smoothing,
-                        mixup=mixup,
-                    )
-                else:
-                    loss = task.loss(model, inputs, targets)
-            if not torch.isfinite(loss):  # stability probe: the loss
-                result.diverged, result.diverged_step = True, step
-                break
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            outcome = _step(
-                model,
-                optimizer,
-                scaler,
-                plan.clip_grad,
-                unscaled=lambda: recorder.gradients(step + 1),  # noqa: B023 (called at once)
-            )
-            if outcome == "diverged":  # stability probe: the gradients
+                loss = _loss(task, model, inputs, targets, plan, mixup)
+            outcome = _backward_step(loss, model, optimizer, scaler, plan, recorder, step + 1)
+            if outcome == "diverged":
                 result.diverged, result.diverged_step = True, step
                 break
             if outcome == "skipped":
@@ -315,44 +427,13 @@ def train(
         with autocast(dev, plan.precision):
             scores = task.score(model, val_split)
         result.epochs, result.steps = epoch, step
-        result.value, result.val_loss = scores["metric"], scores["loss"]
-        result.best = (
-            scores["metric"] if math.isnan(result.best) else better(result.best, scores["metric"])
-        )
-        result.curve.append(
-            {
-                "epoch": epoch,
-                "step": step,
-                "metric": scores["metric"],
-                "val_loss": scores["loss"],
-                "train_loss": float(loss.detach()),
-            }
-        )
-        if not math.isfinite(scores["loss"]):
-            result.diverged, result.diverged_step = True, step
-            break
-        if quality_gate and quality_gate.rejects(epoch, scores["metric"], task.direction):
-            result.rejected, result.rejected_epoch = True, epoch
-            break
-        if report is not None and report(epoch, scores["metric"], scores["loss"], step):
-            result.stopped_early = True
-            break
-        if step >= total:
+        _record_epoch(result, scores, float(loss.detach()), task.direction)
+        if _stops(result, scores, quality_gate, report) or step >= total:
             break
     recorder.close()
-    # a non-finite value (a diverging step) is no point of a curve: the divergence is recorded
-    result.growth = [
-        [r["step"], r["signal"], r["layer"], r["value"]]
-        for r in recorder.rows()
-        if math.isfinite(r["value"])
-    ]
+    result.growth = _growth_rows(recorder)
     if not result.diverged:
-        batch = Split(val_split.inputs[: plan.batch_size], val_split.targets[: plan.batch_size])
-        with autocast(dev, plan.precision):
-            result.train_loss_eval = task.score(model, train_split)["loss"]
-            result.attention_logit_peak = attention_logit_peak(
-                model, lambda: task.score(model, batch)
-            )
+        _measure_fitted(result, task, model, train_split, val_split, plan, dev)
     result.alpha, result.shift = _learned(model)
     result.steps = step
     result.seconds = time.perf_counter() - start

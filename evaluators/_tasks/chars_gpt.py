@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._task import Budget, Mixup, NormFactory, Split, Task, register_task
+from .._task import Budget, Mixup, NormFactory, Split, Task
 from ._blocks import Block
 
 CONTEXT = 64
@@ -78,7 +78,6 @@ class _GPT(nn.Module):
         return self.head(self.norm(x))  # (B, T, vocab)
 
 
-@register_task
 class CharsGPT(Task):
     name: ClassVar[str] = "chars-gpt"
     metric: ClassVar[str] = "val_bpc"

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._task import Budget, NormFactory, Split, Task, register_task
+from .._task import Budget, NormFactory, Split, Task
 from ._blocks import DropPath, Patches2d
 from .digits_vit import DigitsViT
 
@@ -104,7 +104,6 @@ def _noised(images: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch
     return a.sqrt() * images + (1 - a).sqrt() * noise
 
 
-@register_task
 class DigitsDiT(Task):
     name: ClassVar[str] = "digits-dit"
     metric: ClassVar[str] = "val_denoise_mse"

@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 import torch
 from torch import nn
 
-from .._task import Budget, NormFactory, Split, register_task
+from .._task import Budget, NormFactory, Split
 from ._blocks import (
     ClassificationTask,
     Patches2d,
@@ -25,7 +25,6 @@ from ._blocks import (
 )
 
 
-@register_task
 class DigitsViT(ClassificationTask):
     name: ClassVar[str] = "digits-vit"
     metric: ClassVar[str] = "accuracy"

@@ -18,7 +18,7 @@ from typing import ClassVar, Literal
 import torch
 from torch import nn
 
-from .._task import Budget, NormFactory, Split, register_task
+from .._task import Budget, NormFactory, Split
 from ._blocks import (
     ClassificationTask,
     Patches1d,
@@ -39,7 +39,6 @@ def _dataset() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     )
 
 
-@register_task
 class MNIST1D(ClassificationTask):
     name: ClassVar[str] = "mnist1d"
     metric: ClassVar[str] = "accuracy"
@@ -76,7 +75,6 @@ class MNIST1D(ClassificationTask):
         )
 
 
-@register_task
 class MNIST1DDeep(MNIST1D):
     """MNIST-1D under the recipe calibration found closest to the paper's Section 3: twice the
     depth, a ten times higher rate, no gradient clipping, 8 epochs. By the fixed rules its
