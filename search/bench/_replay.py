@@ -312,7 +312,7 @@ def plot_regret(pool: Pool, figures: dict[str, SamplerFigures], path: Path) -> P
         ns = sorted(f.regret)
         ax.plot(ns, [f.median_regret(n) for n in ns], label=name)
     ax.set_xlabel("trials")
-    ax.set_ylabel(f"median regret ({pool.metric})")
+    ax.set_ylabel(f"median regret in {pool.metric} (lower is better)")
     ax.set_title(f"{len(pool.keys)} functions on {pool.task}: regret against trials")
     if all(f.median_regret(n) > 0 for f in figures.values() for n in f.regret):
         ax.set_yscale("log")

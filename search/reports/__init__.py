@@ -28,7 +28,6 @@ if TYPE_CHECKING:
         leaderboard_wide,
         load_leaderboard,
         read_predicted,
-        verdict_mark,
         write_outputs,
     )
     from ._map import map_run, plot_map, project
@@ -58,7 +57,8 @@ _WHERE = {
     "benjamini_hochberg": "._paired",
     "paired_difference": "._paired",
     "tie_groups": "._paired",
-    "verdict_mark": "._leaderboard",
+    "verdict_mark": "._console",
+    "metric_label": "._console",
     "format_signed": "._leaderboard",
     "LEADERBOARD_COLUMNS": "._leaderboard",
     "PREDICTED_COLUMNS": "._leaderboard",
@@ -109,6 +109,7 @@ __all__ = [
     "leaderboard_wide",
     "load_leaderboard",
     "map_run",
+    "metric_label",
     "paired_difference",
     "percentile_interval",
     "plot_growth",

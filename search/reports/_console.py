@@ -24,12 +24,12 @@ import math
 import textwrap
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from candidates import PROPERTIES
 
 from ..driver import as_number
-from ._leaderboard import verdict_mark
 from ._paired import TIE_ALPHA
 
 #: The widest line the default table prints.
@@ -39,6 +39,30 @@ _NAME_WIDTH = 16
 
 def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def verdict_mark(value: Any) -> str:
+    """✓, ✗, or – where there is no verdict (a norm layer): numpy's and pandas' booleans too.
+
+    >>> verdict_mark(True), verdict_mark(None)
+    ('✓', '–')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, (bool, np.bool_)):
+        return "✓" if value else "✗"
+    return "–"
+
+
+def metric_label(metric: str, direction: str) -> str:
+    """A metric as a plot's axis names it: the metric and which way is better.
+
+    >>> metric_label("accuracy", "maximize"), metric_label("mse", "minimize")
+    ('accuracy (higher is better)', 'mse (lower is better)')
+    """
+    if direction not in ("maximize", "minimize"):
+        raise ValueError(f"direction must be 'maximize' or 'minimize', but got {direction=}")
+    return f"{metric} ({'higher' if direction == 'maximize' else 'lower'} is better)"
 
 
 def display_name(row: pd.Series) -> str:

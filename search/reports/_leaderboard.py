@@ -27,12 +27,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from candidates import DELTA_REFERENCES, PROPERTIES, UserError
 
 from ..driver import RunSettings, as_number, read_candidates, read_trials
+from ._console import display_name, predicted_text, variant, verdict_mark
 from ._paired import paired_difference, tie_groups
 from ._sweep import collapse_sweep, is_sweep, pareto_front
 
@@ -331,25 +331,11 @@ def _cell(mean: float, std: float, n: int, diverged: int) -> str:
     return text + (f", diverged ×{diverged}" if diverged else "")
 
 
-def verdict_mark(value: Any) -> str:
-    """✓, ✗, or – where there is no verdict (a norm layer): numpy's and pandas' booleans too.
-
-    >>> verdict_mark(True), verdict_mark(None)
-    ('✓', '–')
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, (bool, np.bool_)):
-        return "✓" if value else "✗"
-    return "–"
-
-
 def leaderboard_markdown(board: pd.DataFrame, *, top: int | None = None) -> str:
     """The (long) leaderboard as a markdown table a person can read: a row per candidate, per
     task its mean ± std over seeds, its tie group (``a``: not separable from the leader) and its
     paired differences ± standard error to the leader and the reference baselines (★: on the
     Pareto front of an lr-sweep run ranked by the pareto objective)."""
-    from ._console import display_name, predicted_text, variant
 
     tasks = list(dict.fromkeys(board["task"]))
     labels = {"leader": "#1", "layernorm": "LN", "dyt": "DyT"}

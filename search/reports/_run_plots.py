@@ -6,7 +6,8 @@ Example:
     >>> import tempfile
     >>> board = pd.DataFrame({"rank": [1, 2], "candidate_id": ["erf", "layernorm"],
     ...     "name": ["erf", "layernorm"], "kind": ["baseline"] * 2, "task": ["t", "t"],
-    ...     "mean": [0.94, 0.91], "std": [0.01, 0.02]})
+    ...     "mean": [0.94, 0.91], "std": [0.01, 0.02], "metric": ["accuracy"] * 2,
+    ...     "direction": ["maximize"] * 2})
     >>> path = plot_leaderboard(board, Path(tempfile.mkdtemp()))
     >>> path.name, path.with_suffix(".svg").exists()
     ('leaderboard.png', True)
@@ -24,7 +25,7 @@ import pandas as pd
 
 from candidates import DELTA_REFERENCES, PROPERTIES, compile_numpy, parse
 
-from ._console import display_name
+from ._console import display_name, metric_label
 from ._paired import TIE_ALPHA
 
 
@@ -129,6 +130,8 @@ def plot_leaderboard(board: pd.DataFrame, plots: Path, *, top: int = 30) -> Path
                 ax.plot([], [], color="0.3", ls=style, lw=1,
                         label=f"{ref} {value:.4g}, {where} the chart")  # fmt: skip
         ax.set_xticks(range(len(shown)), labels, rotation=60, ha="right", fontsize=8)
+        if len(rows):
+            ax.set_ylabel(metric_label(str(rows["metric"].iloc[0]), str(rows["direction"].iloc[0])))
         ax.set_title(
             f"{task}: mean ± std over seeds (orange: baselines)\nletters: tie groups by "
             f"paired t-tests, FDR {TIE_ALPHA:.0%} (a: not separable from #1)",
@@ -190,7 +193,8 @@ def plot_curves(board: pd.DataFrame, trials: pd.DataFrame, plots: Path, *, top: 
             style = "--" if key in baselines else "-"
             ax.plot(mean.index, mean.to_numpy(), style, label=names.get(key, key), lw=1.4)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(str(rows["metric"].iloc[0]) if len(rows) else "metric")
+        if len(rows):
+            ax.set_ylabel(metric_label(str(rows["metric"].iloc[0]), str(rows["direction"].iloc[0])))
         ax.set_title(f"{task}: validation metric, mean over seeds", fontsize=10)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, frameon=False)

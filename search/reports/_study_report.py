@@ -273,6 +273,7 @@ def lambda_figure(
         >>> len(lambda_figure(rows, stats, "t", "loss", "minimize").axes)
         1
     """
+    from ._console import metric_label
     from ._run_plots import pyplot
 
     plt = pyplot()
@@ -312,7 +313,7 @@ def lambda_figure(
                 ax.axhline(stats[ref]["mean"], color="0.3", ls=style, lw=1, label=ref)
         ax.set_xticks(range(len(lams)), [f"{lam:g}" for lam in lams])
         ax.set_xlabel(f"λ (× at the {edge}: every seed diverged)")
-        ax.set_ylabel(metric)
+        ax.set_ylabel(metric_label(metric, direction))
         ax.set_title(f"{task}: {group!s}", fontsize=9)
         ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()

@@ -152,8 +152,10 @@ def test_a_reference_far_below_the_top_bars_is_named_not_drawn_off_the_chart(tmp
     board = pd.DataFrame({"rank": [1, 2, 3, 4], "candidate_id": names, "name": names,
                           "kind": ["candidate", "candidate", "baseline", "baseline"],
                           "task": ["t"] * 4, "mean": [0.26, 0.27, 0.275, 0.34],
-                          "std": [0.001] * 4})  # fmt: skip
+                          "std": [0.001] * 4, "metric": ["mse"] * 4,
+                          "direction": ["minimize"] * 4})  # fmt: skip
     plot_leaderboard(board, tmp_path, top=3)  # lower is better here: erf is far above a, b
     svg = (tmp_path / "leaderboard.svg").read_text()
+    assert "mse (lower is better)" in svg  # the axis names the metric and its direction
     assert "erf 0.34, above the chart" in svg  # matplotlib keeps each text as a comment
     assert "layernorm 0.275" not in svg and "layernorm" in svg  # inside: drawn as a line

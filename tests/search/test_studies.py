@@ -131,3 +131,4 @@ def test_a_lambda_where_every_seed_diverged_sits_on_the_worst_edge(direction, ed
     assert list(crosses[0].get_ydata()) == [edge]
     assert crosses[0].get_transform() == ax.get_xaxis_transform()
     assert ("bottom" if direction == "maximize" else "top") in ax.get_xlabel()
+    assert ax.get_ylabel() == f"loss ({'higher' if direction == 'maximize' else 'lower'} is better)"
