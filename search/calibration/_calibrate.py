@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -413,62 +413,22 @@ def calibration_figures(
         d: cut_at_shares({k: zero_cost[d][k] for k in measured}, ref_categories)
         for d in DESCRIPTORS
     }
-    results: list[CellResult] = []
-    for key in keys:
-        row = rows[key]
-        value = row["reference_value"]
-        results.append(
-            CellResult(
-                key=key,
-                prop=str(row["property"]),
-                name=str(row["name"]),
-                reference_value=None if value is None or pd.isna(value) else float(value),
-                reference_category=ref_categories[key],
-                reference_effect=float(row["reference_effect"]),
-                proxy=judged[key],
-                zero_cost={
-                    d: (zero_categories[d].get(key), zero_cost[d][key]) for d in DESCRIPTORS
-                },
+    results = with_proxy_shares(
+        [
+            _cell_result(
+                rows[key],
+                key,
+                ref_categories[key],
+                judged[key],
+                {d: (zero_categories[d].get(key), zero_cost[d][key]) for d in DESCRIPTORS},
             )
-        )
-    results = with_proxy_shares(results)
-
-    def scores(
-        cells: list[CellResult],
-        got: Callable[[CellResult], Category | None],
-        effect: Callable[[CellResult], float],
-    ) -> Scores:
-        return agreement_scores(
-            {c.key: c.reference_category for c in cells},
-            {c.key: got(c) for c in cells},
-            {c.key: c.reference_effect for c in cells},
-            {c.key: effect(c) for c in cells},
-        )
-
-    def fixed(c: CellResult) -> Category | None:
-        return c.proxy.category
-
-    def by_shares(c: CellResult) -> Category | None:
-        return c.proxy_by_shares
-
-    def proxy_effect(c: CellResult) -> float:
-        return c.proxy.effect
-
-    def zero(d: str) -> tuple[Callable[[CellResult], Category | None], Callable[..., float]]:
-        return (lambda c: c.zero_cost[d][0]), (lambda c: c.zero_cost[d][1])
-
+            for key in keys
+        ]
+    )
     properties = [p for p in PROPERTIES if any(c.prop == p for c in results)]
     per = {p: [c for c in results if c.prop == p] for p in properties}
     done = trials[(trials["task"] == task) & (trials["state"] == "COMPLETE")]
-    failed = trials[(trials["task"] == task) & (trials["state"] == "FAIL")]
-    # a failure retried (by a worker's death or a resume) or whose run later finished is not
-    # a failed run: its cell was measured
-    if "retried" in failed:
-        failed = failed[~failed["retried"].fillna(False).astype(bool)]
-    finished = set(zip(done["candidate_id"], done["seed"], strict=True))
-    failed = failed[
-        [key not in finished for key in zip(failed["candidate_id"], failed["seed"], strict=True)]
-    ]
+    failed = _failed_runs(trials, task, done)
     reasons = failed["fail_reason"].dropna() if "fail_reason" in failed else pd.Series([])
     ses = [c.proxy.se for c in results if math.isfinite(c.proxy.se)]
     ln = [v for v in values.get(LAYERNORM, {}).values() if math.isfinite(v)]
@@ -483,13 +443,13 @@ def calibration_figures(
         untrained=untrained,
         layernorm=statistics.fmean(ln) if ln else math.nan,
         cells=results,
-        proxy=scores(results, fixed, proxy_effect),
-        per_property={p: scores(cs, fixed, proxy_effect) for p, cs in per.items()},
-        proxy_by_shares=scores(results, by_shares, proxy_effect),
-        per_property_by_shares={p: scores(cs, by_shares, proxy_effect) for p, cs in per.items()},
-        zero_cost={d: scores(results, *zero(d)) for d in DESCRIPTORS},
+        proxy=_scores(results, _fixed, _proxy_effect),
+        per_property={p: _scores(cs, _fixed, _proxy_effect) for p, cs in per.items()},
+        proxy_by_shares=_scores(results, _by_shares, _proxy_effect),
+        per_property_by_shares={p: _scores(cs, _by_shares, _proxy_effect) for p, cs in per.items()},
+        zero_cost={d: _scores(results, *_zero(d)) for d in DESCRIPTORS},
         zero_cost_per_property={
-            d: {p: scores(cs, *zero(d)) for p, cs in per.items()} for d in DESCRIPTORS
+            d: {p: _scores(cs, *_zero(d)) for p, cs in per.items()} for d in DESCRIPTORS
         },
         seconds_per_run=float(done["seconds"].mean()) if len(done) else math.nan,
         runs=len(done),
@@ -500,6 +460,67 @@ def calibration_figures(
         failed_runs=len(failed),
         first_failure=str(reasons.iloc[0]) if len(reasons) else "",
     )
+
+
+def _cell_result(
+    row: Mapping[Any, Any],
+    key: str,
+    category: Category,
+    judged: Any,
+    zero_cost: dict[str, tuple[Category | None, float]],
+) -> CellResult:
+    value = row["reference_value"]
+    return CellResult(
+        key=key,
+        prop=str(row["property"]),
+        name=str(row["name"]),
+        reference_value=None if value is None or pd.isna(value) else float(value),
+        reference_category=category,
+        reference_effect=float(row["reference_effect"]),
+        proxy=judged,
+        zero_cost=zero_cost,
+    )
+
+
+def _failed_runs(trials: pd.DataFrame, task: str, done: pd.DataFrame) -> pd.DataFrame:
+    """The runs of ``task`` that failed with an error and were not measured after all: a
+    failure retried (by a worker's death or a resume), or whose run later finished, is not
+    a failed run (its cell was measured)."""
+    failed = trials[(trials["task"] == task) & (trials["state"] == "FAIL")]
+    if "retried" in failed:
+        failed = failed[~failed["retried"].fillna(False).astype(bool)]
+    finished = set(zip(done["candidate_id"], done["seed"], strict=True))
+    keep = [key not in finished for key in zip(failed["candidate_id"], failed["seed"], strict=True)]
+    return failed[keep]
+
+
+def _scores(
+    cells: list[CellResult],
+    got: Callable[[CellResult], Category | None],
+    effect: Callable[[CellResult], float],
+) -> Scores:
+    return agreement_scores(
+        {c.key: c.reference_category for c in cells},
+        {c.key: got(c) for c in cells},
+        {c.key: c.reference_effect for c in cells},
+        {c.key: effect(c) for c in cells},
+    )
+
+
+def _fixed(c: CellResult) -> Category | None:
+    return c.proxy.category
+
+
+def _by_shares(c: CellResult) -> Category | None:
+    return c.proxy_by_shares
+
+
+def _proxy_effect(c: CellResult) -> float:
+    return c.proxy.effect
+
+
+def _zero(d: str) -> tuple[Callable[[CellResult], Category | None], Callable[..., float]]:
+    return (lambda c: c.zero_cost[d][0]), (lambda c: c.zero_cost[d][1])
 
 
 def read_calibration(run_dir: str | Path) -> Calibration:

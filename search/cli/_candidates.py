@@ -150,17 +150,42 @@ def _finite_or_none(value: float | None) -> float | None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from candidates import TEMPLATE, UserError, find_entry
+    from candidates import TEMPLATE
+
+    from ..driver import StageProgress, TrialSpec, run_trial
+
+    task, recipe, alpha0 = _evaluate_plan(args)
+    curves = picture_path(args.curves, "--curves") if args.curves else None
+    spec = settings_from(
+        TrialSpec,
+        args,
+        trial=0,
+        shift=args.shift or TEMPLATE,
+        alpha0=alpha0,
+        recipe=tuple(recipe.items()),
+    )
+    with StageProgress(enabled=not args.json and not args.no_progress) as bar:
+        result = run_trial(
+            spec, task, progress=lambda step, total: bar.update("train", step, total)
+        )
+    if curves is not None:
+        from ..reports import plot_growth
+
+        plot_growth(result.growth, curves, title=f"{result.task} / {result.candidate}")
+    if args.json:
+        print(json.dumps(_evaluate_json(result), allow_nan=False))
+    else:
+        _print_evaluation(result, curves)
+    return 0
+
+
+def _evaluate_plan(args: argparse.Namespace) -> tuple[Any, dict[str, Any], float | None]:
+    """The task, the recipe (the protocol's changes included) and α0 of one `evaluate` run,
+    every setting checked before training starts."""
+    from candidates import UserError, find_entry
     from evaluators import apply_recipe, get_task, parse_recipe
 
-    from ..driver import (
-        PROTOCOL_RECIPES,
-        StageProgress,
-        TrialSpec,
-        check_protocol_recipe,
-        protocol_alpha0,
-        run_trial,
-    )
+    from ..driver import PROTOCOL_RECIPES, check_protocol_recipe, protocol_alpha0
 
     task = get_task(args.task)
     recipe = parse_recipe(recipe_items(args))
@@ -186,44 +211,27 @@ def _evaluate(args: argparse.Namespace) -> int:
         function = entry.expression if entry is not None else args.candidate
         if function is not None:  # a norm layer has no α
             alpha0 = protocol_alpha0(function, args.protocol)
-    curves = picture_path(args.curves, "--curves") if args.curves else None
-    spec = settings_from(
-        TrialSpec,
-        args,
-        trial=0,
-        shift=args.shift or TEMPLATE,
-        alpha0=alpha0,
-        recipe=tuple(recipe.items()),
-    )
-    with StageProgress(enabled=not args.json and not args.no_progress) as bar:
-        result = run_trial(
-            spec, task, progress=lambda step, total: bar.update("train", step, total)
-        )
-    if curves is not None:
-        from ..reports import plot_growth
+    return task, recipe, alpha0
 
-        plot_growth(result.growth, curves, title=f"{result.task} / {result.candidate}")
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "task": result.task,
-                    "candidate": result.candidate,
-                    "metric": result.metric,
-                    # a diverged run has no metric: null, never JSON-invalid NaN
-                    "value": _finite_or_none(result.value),
-                    "val_loss": _finite_or_none(result.val_loss),
-                    "train_loss_eval": _finite_or_none(result.train_loss_eval),
-                    "diverged": result.diverged,
-                    "diverged_step": result.diverged_step,
-                    "skipped_steps": result.skipped_steps,
-                    "attention_logit_peak": _finite_or_none(result.attention_logit_peak),
-                    "seconds": round(result.seconds, 3),
-                },
-                allow_nan=False,
-            )
-        )
-        return 0
+
+def _evaluate_json(result: Any) -> dict[str, Any]:
+    return {
+        "task": result.task,
+        "candidate": result.candidate,
+        "metric": result.metric,
+        # a diverged run has no metric: null, never JSON-invalid NaN
+        "value": _finite_or_none(result.value),
+        "val_loss": _finite_or_none(result.val_loss),
+        "train_loss_eval": _finite_or_none(result.train_loss_eval),
+        "diverged": result.diverged,
+        "diverged_step": result.diverged_step,
+        "skipped_steps": result.skipped_steps,
+        "attention_logit_peak": _finite_or_none(result.attention_logit_peak),
+        "seconds": round(result.seconds, 3),
+    }
+
+
+def _print_evaluation(result: Any, curves: Path | None) -> None:
     if result.diverged:
         outcome = f"diverged at step {result.diverged_step}"
     else:
@@ -241,11 +249,19 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"largest attention logit |q·k|/√d {result.attention_logit_peak:.1f}")
     if curves is not None:
         print(f"growth curves: {curves} (and {curves.with_suffix('.svg').name})")
-    return 0
 
 
 def add_candidate_commands(sub: Any) -> None:
     """The sub-parsers of `check`, `generate`, `tasks` and `evaluate`."""
+    _add_check(sub)
+    _add_generate(sub)
+    p = sub.add_parser("tasks", help="list the proxy tasks")
+    p.add_argument("--json", action="store_true", help="print the tasks as a JSON list")
+    p.set_defaults(run=_tasks)
+    _add_evaluate(sub)
+
+
+def _add_check(sub: Any) -> None:
     p = sub.add_parser("check", help="check expressions against the four properties")
     p.add_argument(
         "expressions",
@@ -259,6 +275,8 @@ def add_candidate_commands(sub: Any) -> None:
     p.add_argument("--numeric-only", action="store_true", help="skip the sympy confirmation")
     p.set_defaults(run=_check)
 
+
+def _add_generate(sub: Any) -> None:
     p = sub.add_parser("generate", help="enumerate a grammar, screen and dedupe candidates")
     p.add_argument("--grammar", help="grammar TOML file (default: the built-in default grammar)")
     p.add_argument("--max-size", type=number("COUNT"), help="override the grammar's size limit")
@@ -295,10 +313,8 @@ def add_candidate_commands(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_generate)
 
-    p = sub.add_parser("tasks", help="list the proxy tasks")
-    p.add_argument("--json", action="store_true", help="print the tasks as a JSON list")
-    p.set_defaults(run=_tasks)
 
+def _add_evaluate(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="one proxy training run of a candidate on a task")
     p.add_argument(
         "candidate",

@@ -129,6 +129,11 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 def add_experiment_commands(sub: Any) -> None:
     """The sub-parsers of `sanity-panel` and `benchmark`."""
+    _add_sanity_panel(sub)
+    _add_benchmark(sub)
+
+
+def _add_sanity_panel(sub: Any) -> None:
     p = sub.add_parser("sanity-panel", help="known-bad functions against erf on the proxy tasks")
     p.add_argument("--task", nargs="+", action="extend", help="tasks (default: all)")
     p.add_argument(
@@ -171,6 +176,8 @@ def add_experiment_commands(sub: Any) -> None:
     )
     p.set_defaults(run=_sanity_panel)
 
+
+def _add_benchmark(sub: Any) -> None:
     p = sub.add_parser(
         "benchmark",
         help="measure speed (generate, the layer, the tasks, the search path), robustness "

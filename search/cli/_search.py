@@ -265,9 +265,22 @@ def add_search_commands(sub: Any) -> None:
 
 
 def _add_run(sub: Any) -> None:
-    from ..driver import CATEGORICAL_LIMIT, DEFAULT_SEEDS, DEFAULT_TASK, OBJECTIVES, PRUNERS
-
     p = sub.add_parser("run", help="search: evaluate candidates with Optuna on Ray workers")
+    _add_sources(p)
+    _add_trials(p)
+    _add_scheduling(p)
+    _add_execution(p)
+    p.add_argument(
+        "--top",
+        type=number("COUNT"),
+        default=10,
+        help="leaderboard rows printed at the end (default 10)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run, resume_applies=EXECUTION | {"top"})
+
+
+def _add_sources(p: Any) -> None:
     src = p.add_argument_group("candidates (the baselines are always added)")
     src.add_argument("--grammar", help="generate from this grammar file, evaluate the survivors")
     src.add_argument(
@@ -306,6 +319,11 @@ def _add_run(sub: Any) -> None:
         default="scalar",
         help="the candidates' s: one scalar, one per channel, or none (default scalar)",
     )
+
+
+def _add_trials(p: Any) -> None:
+    from ..driver import DEFAULT_SEEDS, DEFAULT_TASK, OBJECTIVES
+
     ev = p.add_argument_group("trials")
     ev.add_argument(
         "--task",
@@ -342,6 +360,11 @@ def _add_run(sub: Any) -> None:
         "task, protocol, budget and recipe, whose reference functions fit the predictor",
     )
     ev.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+
+
+def _add_scheduling(p: Any) -> None:
+    from ..driver import CATEGORICAL_LIMIT, PRUNERS
+
     sc = p.add_argument_group("scheduling")
     sc.add_argument(
         "--sampler",
@@ -357,6 +380,9 @@ def _add_run(sub: Any) -> None:
     sc.add_argument(
         "--timeout", type=number("POSITIVE"), help="seconds after which no new trial starts"
     )
+
+
+def _add_execution(p: Any) -> None:
     ex = p.add_argument_group("execution and storage")
     ex.add_argument("--workers", type=number("COUNT"), default=2, help="Ray workers (default 2)")
     ex.add_argument(
@@ -367,14 +393,6 @@ def _add_run(sub: Any) -> None:
     ex.add_argument("--study-name", help="default: the name of --out, or 'run'")
     ex.add_argument("--out", help="run directory (default results/<study name>)")
     ex.add_argument("--resume", metavar="RUN_DIR", help="continue a run; its settings are reused")
-    p.add_argument(
-        "--top",
-        type=number("COUNT"),
-        default=10,
-        help="leaderboard rows printed at the end (default 10)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(run=_run, resume_applies=EXECUTION | {"top"})
 
 
 def _add_study(sub: Any) -> None:

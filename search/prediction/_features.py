@@ -187,14 +187,6 @@ def finished_trials(run_dir: str | Path, task: str) -> pd.DataFrame:
     return trials.sort_values("number").drop_duplicates(["candidate_id", "seed"])
 
 
-def planned_steps(trials: pd.DataFrame) -> dict[int, int]:
-    """Each trial's planned steps (a run that stopped early keeps its schedule's length;
-    records older than ``total_steps`` give the steps run)."""
-    planned = trials["total_steps"] if "total_steps" in trials else trials["steps"]
-    planned = planned.where(planned.notna() & (planned > 0), trials["steps"])
-    return {int(n): int(s) for n, s in zip(trials["number"], planned, strict=True)}
-
-
 def function_keys(table: pd.DataFrame) -> dict[Any, str]:
     """The key each function of a run's candidate table ran under, by its sympy form: rows
     trained as reference tables train (without s, at the default α0); a ladder's rungs under
@@ -228,11 +220,10 @@ def run_features(
     without s at the default α0, as reference tables are): ``(label, unit -> features)``,
     features named ``<label>:<name>``, label ``<task>/<protocol>``. Units whose function or
     reference functions the run lacks are left out."""
-    from evaluators import SIGNALS, apply_recipe, get_task, parse_recipe
+    from evaluators import apply_recipe, get_task, parse_recipe
 
     from ..calibration import ProxyRule
     from ..driver import RunSettings, read_candidates, rung_of
-    from ._growth_fit import ladder_growth, ladder_record
 
     settings = RunSettings.read(run_dir)
     task_name = settings.tasks[0]
@@ -246,24 +237,52 @@ def run_features(
     trials = finished_trials(run_dir, task_name)
     if trials.empty:
         return label, {}
-    rungs = rung_of(table)
-    ladder = settings.protocol == "ladder"
-    native = max(LADDER_WIDTHS)  # the tasks' own width: the rung whose metric is read
-    widths = dict(
-        zip(table["candidate_id"], table.get("width", [native] * len(table)), strict=True)
-    )
-    by_sympy = function_keys(table)
-
     task = apply_recipe(get_task(task_name), settings.budget, parse_recipe(settings.recipe))[0]
     untrained = task.untrained_level()
     sign = 1.0 if task.direction == "maximize" else -1.0
+    # a ladder's metric is read at the tasks' own width; its other rungs give growth fits
+    native = max(LADDER_WIDTHS)
+    widths = dict(
+        zip(table["candidate_id"], table.get("width", [native] * len(table)), strict=True)
+    )
+    rungs = rung_of(table) if settings.protocol == "ladder" else {}
+    kept = trials[[int(widths.get(k, native)) == native or k not in rungs
+                   for k in trials["candidate_id"].astype(str)]]  # fmt: skip
+    per_key = _measured(kept, rungs, untrained=untrained, sign=sign)
+    # LayerNorm's gain over the untrained level, as a calibration measures it: the unit
+    ln = per_key.get("layernorm", {}).get("metric", [])
+    rule = ProxyRule(untrained, "layernorm", task.direction)
+    gain = rule.gain({"layernorm": {i: sign * v for i, v in enumerate(ln)}})
+    level = sign * untrained if untrained is not None else 0.0
+    features = _means(per_key, level=level, unit=gain if math.isfinite(gain) else 1.0)
+    _add_ladder_fits(features, run_dir, table, trials, target=target)
+    # by expression: the relative features need each reference function's values
+    by_sympy = function_keys(table)
+    by_expression: dict[str | None, Mapping[str, float]] = {}
+    expressions = {u.expression for u in units} | {r for u in units for r in u.references}
+    for expression in expressions:
+        if expression is None:
+            continue
+        run = by_sympy.get(Candidate.from_text(expression).sympy)
+        if run is not None and run in features:
+            by_expression[expression] = features[run]
+    out = relative(units, by_expression)
+    return label, {k: {f"{label}:{n}": v for n, v in row.items()} for k, row in out.items()}
+
+
+def _measured(
+    trials: pd.DataFrame, rungs: Mapping[str, str], *, untrained: float | None, sign: float
+) -> dict[str, dict[str, list[float]]]:
+    """Per function (a ladder's rung under its candidate), each run's trained measures: the
+    metric signed so that higher is better (a diverged run at the untrained level), whether it
+    diverged, the train loss in eval mode, and each growth signal's last value (log10) and
+    slope."""
+    from evaluators import SIGNALS
+
     per_key: dict[str, dict[str, list[float]]] = {}
     for row in trials.to_dict("records"):
         key = str(row["candidate_id"])
-        if ladder and key in rungs and int(widths.get(key, native)) != native:
-            continue
-        own = rungs.get(key, key) if ladder else key
-        bag = per_key.setdefault(own, {})
+        bag = per_key.setdefault(rungs.get(key, key), {})
         value = float(row["value"]) if row["value"] is not None else math.nan
         bad = bool(row["diverged"]) or not math.isfinite(value)
         bag.setdefault("diverged", []).append(float(bad))
@@ -279,11 +298,14 @@ def run_features(
                     if kind == "last" and signal != "attention_entropy":
                         value = math.log10(value) if value > 0 else math.nan
                     bag.setdefault(f"{signal}_{kind}", []).append(value)
-    # LayerNorm's gain over the untrained level, as a calibration measures it: the unit
-    ln = per_key.get("layernorm", {}).get("metric", [])
-    rule = ProxyRule(untrained, "layernorm", task.direction)
-    gain = rule.gain({"layernorm": {i: sign * v for i, v in enumerate(ln)}})
-    unit_scale = gain if math.isfinite(gain) else 1.0
+    return per_key
+
+
+def _means(
+    per_key: Mapping[str, Mapping[str, list[float]]], *, level: float, unit: float
+) -> dict[str, dict[str, float]]:
+    """Each measure's mean over the finite runs; the metric as a share of ``unit`` (LayerNorm's
+    gain) above ``level`` (the untrained one)."""
     features: dict[str, dict[str, float]] = {}
     for key, bag in per_key.items():
         row_features: dict[str, float] = {}
@@ -292,31 +314,35 @@ def run_features(
             if finite:
                 row_features[name] = statistics.fmean(finite)
         if "metric" in row_features:
-            level = sign * untrained if untrained is not None else 0.0
-            row_features["metric"] = (row_features["metric"] - level) / unit_scale
+            row_features["metric"] = (row_features["metric"] - level) / unit
         features[key] = row_features
+    return features
+
+
+def _add_ladder_fits(
+    features: dict[str, dict[str, float]],
+    run_dir: str | Path,
+    table: pd.DataFrame,
+    trials: pd.DataFrame,
+    *,
+    target: Mapping[str, float],
+) -> None:
+    """A ladder run's growth fits, per candidate and signal: the value extrapolated to the
+    target and the width and steps exponents (nothing for a run without a ladder record)."""
+    from ._growth_fit import ladder_growth, ladder_record
+
     record = ladder_record(run_dir, table, trials)
-    if record is not None:
-        growth = ladder_growth(
-            record.curves,
-            record.rungs,
-            record.totals,
-            target=target,
-            warmup_fraction=record.stable[0],
-            decay_fraction=record.stable[1],
-        )
-        for (ladder_key, fitted_signal), group in growth.groupby(["candidate_id", "signal"]):
-            fitted = features.setdefault(str(ladder_key), {})
-            for column in ("at_target", "width_exponent", "steps_exponent"):
-                fitted[f"{fitted_signal}_{column}"] = float(group[column].mean())
-    # by expression: the relative features need each reference function's values
-    by_expression: dict[str | None, Mapping[str, float]] = {}
-    expressions = {u.expression for u in units} | {r for u in units for r in u.references}
-    for expression in expressions:
-        if expression is None:
-            continue
-        run = by_sympy.get(Candidate.from_text(expression).sympy)
-        if run is not None and run in features:
-            by_expression[expression] = features[run]
-    out = relative(units, by_expression)
-    return label, {k: {f"{label}:{n}": v for n, v in row.items()} for k, row in out.items()}
+    if record is None:
+        return
+    growth = ladder_growth(
+        record.curves,
+        record.rungs,
+        record.totals,
+        target=target,
+        warmup_fraction=record.stable[0],
+        decay_fraction=record.stable[1],
+    )
+    for (ladder_key, fitted_signal), group in growth.groupby(["candidate_id", "signal"]):
+        fitted = features.setdefault(str(ladder_key), {})
+        for column in ("at_target", "width_exponent", "steps_exponent"):
+            fitted[f"{fitted_signal}_{column}"] = float(group[column].mean())

@@ -215,6 +215,14 @@ class LadderRecord:
     stable: tuple[float, float]
 
 
+def planned_steps(trials: pd.DataFrame) -> dict[int, int]:
+    """Each trial's planned steps (a run that stopped early keeps its schedule's length;
+    records older than ``total_steps`` give the steps run)."""
+    planned = trials["total_steps"] if "total_steps" in trials else trials["steps"]
+    planned = planned.where(planned.notna() & (planned > 0), trials["steps"])
+    return {int(n): int(s) for n, s in zip(trials["number"], planned, strict=True)}
+
+
 def ladder_record(
     run_dir: str | Path, table: pd.DataFrame, trials: pd.DataFrame
 ) -> LadderRecord | None:
@@ -223,7 +231,6 @@ def ladder_record(
     from evaluators import WSD_DECAY, apply_recipe, get_task, parse_recipe
 
     from ..driver import RunSettings, read_curves, rung_of
-    from ._features import planned_steps
 
     settings = RunSettings.read(run_dir)
     if settings.protocol != "ladder" or trials.empty:
