@@ -16,7 +16,15 @@ from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._bootstrap import COVERAGE, RESAMPLES, percentile_interval
-    from ._console import TABLE_WIDTH, display_name, leaderboard_table, separability, variant
+    from ._console import (
+        TABLE_WIDTH,
+        display_name,
+        leaderboard_table,
+        metric_label,
+        separability,
+        variant,
+        verdict_mark,
+    )
     from ._export import export_module
     from ._leaderboard import (
         LEADERBOARD_COLUMNS,
