@@ -406,24 +406,9 @@ def calibration_figures(
     judged = {
         key: rule.judge(run_of[key], [run_of[r] for r in references[key]], values) for key in keys
     }
-    # the zero-cost categories are cut over the cells the proxy's own cut ranks
-    measured = [k for k in keys if ranked(judged[k])]
-    zero_cost = {d: descriptor_effects(d, keys, references, functions) for d in DESCRIPTORS}
-    zero_categories = {
-        d: cut_at_shares({k: zero_cost[d][k] for k in measured}, ref_categories)
-        for d in DESCRIPTORS
-    }
+    zero = _zero_cost(keys, references, functions, judged, ref_categories)
     results = with_proxy_shares(
-        [
-            _cell_result(
-                rows[key],
-                key,
-                ref_categories[key],
-                judged[key],
-                {d: (zero_categories[d].get(key), zero_cost[d][key]) for d in DESCRIPTORS},
-            )
-            for key in keys
-        ]
+        [_cell_result(rows[key], key, ref_categories[key], judged[key], zero[key]) for key in keys]
     )
     properties = [p for p in PROPERTIES if any(c.prop == p for c in results)]
     per = {p: [c for c in results if c.prop == p] for p in properties}
@@ -460,6 +445,23 @@ def calibration_figures(
         failed_runs=len(failed),
         first_failure=str(reasons.iloc[0]) if len(reasons) else "",
     )
+
+
+def _zero_cost(
+    keys: list[str],
+    references: dict[str, list[str]],
+    functions: dict[str, tuple[str, float]],
+    judged: dict[str, ProxyCell],
+    ref_categories: dict[str, Category],
+) -> dict[str, dict[str, tuple[Category | None, float]]]:
+    """Per cell, each descriptor's category and effect; the categories are cut at the
+    reference's shares over the cells the proxy's own cut ranks."""
+    measured = [k for k in keys if ranked(judged[k])]
+    effects = {d: descriptor_effects(d, keys, references, functions) for d in DESCRIPTORS}
+    categories = {
+        d: cut_at_shares({k: effects[d][k] for k in measured}, ref_categories) for d in DESCRIPTORS
+    }
+    return {k: {d: (categories[d].get(k), effects[d][k]) for d in DESCRIPTORS} for k in keys}
 
 
 def _cell_result(

@@ -157,6 +157,12 @@ def calibration_markdown(c: Calibration) -> str:
         "| property | cells | agreement | κ | Spearman |",
         "|---|---|---|---|---|",
     ]
+    return "\n".join([*lines, *_detail_lines(c)]) + "\n"
+
+
+def _detail_lines(c: Calibration) -> list[str]:
+    """The report's per-property table, confusion, seed noise and cells."""
+    lines: list[str] = []
     best = c.zero_cost_per_property[c.best_zero_cost]
     for prop, s in c.per_property.items():
         z, cut = best[prop], c.per_property_by_shares[prop]
@@ -209,7 +215,7 @@ def calibration_markdown(c: Calibration) -> str:
             f"{r.proxy.category or '–'}{mark} | {r.proxy_by_shares or '–'} | "
             f"{r.zero_cost[c.best_zero_cost][0] or '–'} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def plot_calibration(c: Calibration, path: Path) -> Path:

@@ -224,6 +224,11 @@ def _add_benchmark(sub: Any) -> None:
         default=1,
         help="times each measurement is taken (default 1)",
     )
+    _add_hostile_and_sampler_options(p)
+    p.set_defaults(run=_benchmark)
+
+
+def _add_hostile_and_sampler_options(p: Any) -> None:
     p.add_argument(
         "--cases",
         type=number(integer=True, low=0),
@@ -264,4 +269,3 @@ def _add_benchmark(sub: Any) -> None:
         help="`hostile`: leave out the hostile command lines (each run through derf-search in a "
         "sandbox: about a minute)",
     )
-    p.set_defaults(run=_benchmark)
