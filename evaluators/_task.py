@@ -148,6 +148,18 @@ class Mixup:
         return self.lam * x + (1 - self.lam) * x[self.partner]
 
 
+@dataclass(frozen=True)
+class Regularisers:
+    """The loss regularisers a recipe applies to one batch: label smoothing and mixup.
+
+    >>> Regularisers(label_smoothing=0.1).mixup is None
+    True
+    """
+
+    label_smoothing: float = 0.0
+    mixup: Mixup | None = None
+
+
 class Task(ABC):
     """A proxy training task. Subclasses set the class attributes and four methods."""
 
@@ -179,13 +191,7 @@ class Task(ABC):
         """``{"metric": …, "loss": …}`` over a split, the model in eval mode, no gradients."""
 
     def regularised_loss(
-        self,
-        model: nn.Module,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
-        *,
-        label_smoothing: float = 0.0,
-        mixup: Mixup | None = None,
+        self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, reg: Regularisers
     ) -> torch.Tensor:
         """The training loss of a batch under the regularisers in :attr:`loss_regularisers`
         (called instead of :meth:`loss` when the recipe sets one of them)."""

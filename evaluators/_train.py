@@ -33,7 +33,7 @@ from candidates import TEMPLATE, Candidate, Shift, UserError
 from ._growth import GrowthRecorder, recording_steps
 from ._layer import PointwiseNorm, norm_factory
 from ._probe import attention_logit_peak
-from ._task import PRECISIONS, Budget, Mixup, Split, Task, check_regularisers
+from ._task import PRECISIONS, Budget, Mixup, Regularisers, Split, Task, check_regularisers
 
 #: A gradient norm above this (before clipping) counts as an explosion.
 EXPLODING_GRAD_NORM = 1e4
@@ -222,7 +222,7 @@ def _loss(
     recipe smooths labels or mixes inputs."""
     if plan.label_smoothing or plan.mixup:
         return task.regularised_loss(
-            model, inputs, targets, label_smoothing=plan.label_smoothing, mixup=mixup
+            model, inputs, targets, Regularisers(plan.label_smoothing, mixup)
         )
     return task.loss(model, inputs, targets)
 

@@ -12,13 +12,17 @@ Example:
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._task import Mixup, NormFactory, Split, Task
+from .._task import NormFactory, Regularisers, Split, Task
+
+#: No regulariser: the plain loss.
+PLAIN = Regularisers()
 
 
 class DropPath(nn.Module):
@@ -111,6 +115,36 @@ class Patches1d(nn.Module):
         return signals.reshape(signals.shape[0], -1, self.patch)
 
 
+@dataclass(frozen=True)
+class Trunk:
+    """The size of a model's stack of blocks, each field a recipe key of its task: ``width``
+    (channels), ``depth`` (blocks), ``heads`` (a width is a multiple of it) and ``drop_path``
+    (stochastic depth of every block).
+
+    >>> Trunk(width=32).depth
+    4
+    """
+
+    width: int = 64
+    depth: int = 4
+    heads: int = 4
+    drop_path: float = 0.0
+
+    @classmethod
+    def of(cls, task: Sized) -> Trunk:
+        """The trunk a task's recipe asks for."""
+        return cls(task.width, task.depth, task.heads, task.drop_path)
+
+
+class Sized(Protocol):
+    """A task whose recipe sizes its trunk: the fields of :class:`Trunk`."""
+
+    width: int
+    depth: int
+    heads: int
+    drop_path: float
+
+
 class TokenClassifier(nn.Module):
     """A ViT-style classifier: embed tokens, prepend a class token, pre-norm blocks, a final
     norm and a linear head on the class token. Every norm comes from ``norm``."""
@@ -118,23 +152,21 @@ class TokenClassifier(nn.Module):
     def __init__(
         self,
         norm: NormFactory,
+        trunk: Trunk,
         *,
         to_tokens: nn.Module,
         n_tokens: int,
         token_dim: int,
-        width: int = 64,
-        depth: int = 4,
-        heads: int = 4,
         classes: int = 10,
-        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
+        width, heads, drop_path = trunk.width, trunk.heads, trunk.drop_path
         self.to_tokens = to_tokens
         self.embed = nn.Linear(token_dim, width)
         self.cls = nn.Parameter(torch.zeros(1, 1, width))
         self.pos = nn.Parameter(torch.randn(1, n_tokens + 1, width) * 0.02)
         self.blocks = nn.ModuleList(
-            [Block(width, heads=heads, norm=norm, drop_path=drop_path) for _ in range(depth)]
+            [Block(width, heads=heads, norm=norm, drop_path=drop_path) for _ in range(trunk.depth)]
         )
         self.norm = norm(width)
         self.head = nn.Linear(width, classes)
@@ -149,20 +181,16 @@ class TokenClassifier(nn.Module):
 
 
 def cross_entropy(
-    model: nn.Module,
-    inputs: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    label_smoothing: float = 0.0,
-    mixup: Mixup | None = None,
+    model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, reg: Regularisers = PLAIN
 ) -> torch.Tensor:
     """The cross-entropy of a classifier's logits (B, classes) against class targets (B,),
-    smoothed by ``label_smoothing``, against mixed inputs and targets under ``mixup``."""
+    smoothed by ``reg.label_smoothing``, against mixed inputs and targets under ``reg.mixup``."""
+    smoothing, mixup = reg.label_smoothing, reg.mixup
     if mixup is None:
-        return F.cross_entropy(model(inputs), targets, label_smoothing=label_smoothing)
+        return F.cross_entropy(model(inputs), targets, label_smoothing=smoothing)
     logits = model(mixup.inputs(inputs))
-    own = F.cross_entropy(logits, targets, label_smoothing=label_smoothing)
-    other = F.cross_entropy(logits, targets[mixup.partner], label_smoothing=label_smoothing)
+    own = F.cross_entropy(logits, targets, label_smoothing=smoothing)
+    other = F.cross_entropy(logits, targets[mixup.partner], label_smoothing=smoothing)
     return mixup.lam * own + (1 - mixup.lam) * other
 
 
@@ -194,15 +222,9 @@ class ClassificationTask(Task):
         return cross_entropy(model, inputs, targets)
 
     def regularised_loss(
-        self,
-        model: nn.Module,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
-        *,
-        label_smoothing: float = 0.0,
-        mixup: Mixup | None = None,
+        self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, reg: Regularisers
     ) -> torch.Tensor:
-        return cross_entropy(model, inputs, targets, label_smoothing=label_smoothing, mixup=mixup)
+        return cross_entropy(model, inputs, targets, reg)
 
     def score(self, model: nn.Module, split: Split) -> dict[str, float]:
         return classification_score(model, split)

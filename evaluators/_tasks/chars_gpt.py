@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._task import Budget, Mixup, NormFactory, Split, Task
-from ._blocks import Block
+from .._task import Budget, NormFactory, Regularisers, Split, Task
+from ._blocks import Block, Trunk
 
 CONTEXT = 64
 VOCAB = ["\n", *(chr(c) for c in range(32, 127))]  # 96 symbols; '?' stands for the rest
@@ -50,22 +50,15 @@ def _windows(ids: torch.Tensor) -> Split:
 
 
 class _GPT(nn.Module):
-    def __init__(
-        self,
-        norm: NormFactory,
-        *,
-        width: int = 64,
-        depth: int = 4,
-        heads: int = 4,
-        drop_path: float = 0.0,
-    ) -> None:
+    def __init__(self, norm: NormFactory, trunk: Trunk) -> None:
         super().__init__()
+        width, heads, drop_path = trunk.width, trunk.heads, trunk.drop_path
         self.tokens = nn.Embedding(len(VOCAB), width)
         self.pos = nn.Parameter(torch.randn(1, CONTEXT, width) * 0.02)
         self.blocks = nn.ModuleList(
             [
                 Block(width, heads=heads, norm=norm, causal=True, drop_path=drop_path)
-                for _ in range(depth)
+                for _ in range(trunk.depth)
             ]
         )
         self.norm = norm(width)
@@ -103,29 +96,21 @@ class CharsGPT(Task):
         return _windows(ids[:200_000]), _windows(ids[cut:])
 
     def build_model(self, norm: NormFactory) -> nn.Module:
-        return _GPT(
-            norm, width=self.width, depth=self.depth, heads=self.heads, drop_path=self.drop_path
-        )
+        return _GPT(norm, Trunk.of(self))
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = model(inputs)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
     def regularised_loss(
-        self,
-        model: nn.Module,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
-        *,
-        label_smoothing: float = 0.0,
-        mixup: Mixup | None = None,
+        self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, reg: Regularisers
     ) -> torch.Tensor:
-        assert mixup is None, "chars-gpt takes no mixup (refused by check_regularisers)"
+        assert reg.mixup is None, "chars-gpt takes no mixup (refused by check_regularisers)"
         logits = model(inputs)  # (B, T, vocab)
         return F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]),
             targets.reshape(-1),
-            label_smoothing=label_smoothing,
+            label_smoothing=reg.label_smoothing,
         )
 
     @torch.no_grad()

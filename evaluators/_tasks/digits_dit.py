@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._task import Budget, NormFactory, Split, Task
-from ._blocks import DropPath, Patches2d
+from ._blocks import DropPath, Patches2d, Trunk
 from .digits_vit import DigitsViT
 
 STEPS = 100
@@ -63,15 +63,13 @@ class _DiT(nn.Module):
     def __init__(
         self,
         norm: NormFactory,
+        trunk: Trunk,
         *,
-        width: int = 64,
-        depth: int = 4,
-        heads: int = 4,
         patch: int = 2,
         classes: int = 10,
-        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
+        width, heads, drop_path = trunk.width, trunk.heads, trunk.drop_path
         self.patch, self.width = patch, width
         self.to_tokens = Patches2d(patch)
         self.embed = nn.Linear(patch * patch, width)
@@ -79,7 +77,7 @@ class _DiT(nn.Module):
         self.time = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
         self.label = nn.Embedding(classes, width)
         self.blocks = nn.ModuleList(
-            [_DiTBlock(width, heads, norm, drop_path) for _ in range(depth)]
+            [_DiTBlock(width, heads, norm, drop_path) for _ in range(trunk.depth)]
         )
         self.norm = norm(width)
         self.final_ada = nn.Linear(width, 2 * width)
@@ -128,9 +126,7 @@ class DigitsDiT(Task):
         )
 
     def build_model(self, norm: NormFactory) -> nn.Module:
-        return _DiT(
-            norm, width=self.width, depth=self.depth, heads=self.heads, drop_path=self.drop_path
-        )
+        return _DiT(norm, Trunk.of(self))
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         t = torch.randint(0, STEPS, (inputs.shape[0],), device=inputs.device)

@@ -22,6 +22,7 @@ from ._blocks import (
     ClassificationTask,
     Patches2d,
     TokenClassifier,
+    Trunk,
 )
 
 
@@ -59,11 +60,8 @@ class DigitsViT(ClassificationTask):
         # 2×2 patches of the 8×8 image: 16 tokens of 4 pixels, 8 blocks
         return TokenClassifier(
             norm,
+            Trunk.of(self),
             to_tokens=Patches2d(2),
             n_tokens=16,
             token_dim=4,
-            width=self.width,
-            depth=self.depth,
-            heads=self.heads,
-            drop_path=self.drop_path,
         )

@@ -23,6 +23,7 @@ from ._blocks import (
     ClassificationTask,
     Patches1d,
     TokenClassifier,
+    Trunk,
 )
 
 
@@ -65,13 +66,10 @@ class MNIST1D(ClassificationTask):
         # 10 tokens of 4 consecutive samples
         return TokenClassifier(
             norm,
+            Trunk.of(self),
             to_tokens=Patches1d(4),
             n_tokens=10,
             token_dim=4,
-            width=self.width,
-            depth=self.depth,
-            heads=self.heads,
-            drop_path=self.drop_path,
         )
 
 

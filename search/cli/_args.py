@@ -237,6 +237,54 @@ def add_budget_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    """``--gpus-per-trial``, ``--ray-address`` and ``--storage``: where the trials run and
+    where their study lives, the same for every command that trains.
+
+    >>> parser = argparse.ArgumentParser()
+    >>> add_cluster_options(parser)
+    >>> parser.parse_args([]).gpus_per_trial, parser.parse_args([]).storage
+    (0.0, None)
+    """
+    parser.add_argument(
+        "--gpus-per-trial", type=number("NON_NEGATIVE"), default=0.0, help="fractions allowed"
+    )
+    parser.add_argument("--ray-address", help="an existing Ray cluster (default: embedded Ray)")
+    add_storage_option(parser)
+
+
+def add_storage_option(parser: argparse.ArgumentParser) -> None:
+    """``--storage``: an Optuna storage URL instead of the run directory's SQLite file."""
+    parser.add_argument(
+        "--storage", help="Optuna storage URL (default: SQLite in the run directory)"
+    )
+
+
+def add_reference_command(
+    sub: Any, name: str, *, help: str, task: str, cells: str, cells_help: str, seeds: str
+) -> argparse.ArgumentParser:
+    """The sub-parser of a command that trains a reference table's functions (`calibrate`,
+    `predict`): ``--task``, ``--reference``, ``--cells`` (default ``cells``), ``--seeds``,
+    ``--budget``, ``--protocol`` and ``--recipe``; the command adds the rest."""
+    from ..driver import CELLS
+
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help)
+    p.add_argument("--task", help=task)
+    p.add_argument(
+        "--reference",
+        metavar="CSV",
+        help="full-scale results: table,property,base,variant,lam,value "
+        "(default: the paper's Section 3, results/reference/paper-section3.csv)",
+    )
+    p.add_argument("--cells", choices=CELLS, default=cells, help=cells_help)
+    p.add_argument(
+        "--seeds", type=number("COUNT"), default=2, help=f"seeds per {seeds}, paired (default 2)"
+    )
+    add_budget_option(p)
+    add_protocol_options(p)
+    return p
+
+
 def add_protocol_options(parser: argparse.ArgumentParser) -> None:
     """``--protocol`` and ``--recipe``: how each candidate is trained, the same for all."""
     from ..driver import PROTOCOLS

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ._args import (
-    add_budget_option,
-    add_protocol_options,
+    add_cluster_options,
+    add_reference_command,
     number,
     recipe_items,
     resumed_settings,
@@ -132,31 +132,18 @@ def _rescore(args: argparse.Namespace) -> int:
 
 def add_calibrate_command(sub: Any) -> None:
     """The sub-parser of `calibrate`."""
-    from ..driver import CELLS, DEGRADE_POINTS
+    from ..driver import DEGRADE_POINTS
 
-    p = sub.add_parser(
+    p = add_reference_command(
+        sub,
         "calibrate",
         help="agreement of a proxy task with full-scale results (the paper's Section 3)",
-    )
-    p.add_argument("--task", help="the proxy task to calibrate")
-    p.add_argument(
-        "--reference",
-        metavar="CSV",
-        help="full-scale results: table,property,base,variant,lam,value "
-        "(default: the paper's Section 3, results/reference/paper-section3.csv)",
-    )
-    p.add_argument(
-        "--cells",
-        choices=CELLS,
-        default="decisive",
-        help="decisive: 25 cells in 22 runs per seed with LayerNorm (five times that with "
+        task="the proxy task to calibrate",
+        cells="decisive",
+        cells_help="decisive: 25 cells in 22 runs per seed with LayerNorm (five times that with "
         "lr-sweep), to judge a recipe in one sitting; all: every cell (default decisive)",
+        seeds="cell",
     )
-    p.add_argument(
-        "--seeds", type=number("COUNT"), default=2, help="seeds per cell, paired (default 2)"
-    )
-    add_budget_option(p)
-    add_protocol_options(p)
     p.add_argument(
         "--shift",
         choices=["scalar", "vector", "none"],
@@ -171,11 +158,7 @@ def add_calibrate_command(sub: Any) -> None:
     )
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--workers", type=number("COUNT"), default=2, help="Ray workers (default 2)")
-    p.add_argument(
-        "--gpus-per-trial", type=number("NON_NEGATIVE"), default=0.0, help="fractions allowed"
-    )
-    p.add_argument("--ray-address", help="an existing Ray cluster (default: embedded Ray)")
-    p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
+    add_cluster_options(p)
     p.add_argument("--out", help="run directory (default results/calibration-<task>-<cells>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a calibration run")
     p.add_argument(

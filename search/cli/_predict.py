@@ -17,8 +17,8 @@ from typing import Any
 
 from ._args import (
     EXECUTION,
-    add_budget_option,
-    add_protocol_options,
+    add_cluster_options,
+    add_reference_command,
     number,
     recipe_items,
     resumed_settings,
@@ -171,30 +171,15 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
 
 def add_predict_command(sub: Any) -> None:
     """The sub-parser of `predict`."""
-    from ..driver import CELLS
-
-    p = sub.add_parser(
+    p = add_reference_command(
+        sub,
         "predict",
         help="predict full-scale outcomes from proxies, cross-validated on a reference",
+        task="the proxy task to train the reference's functions on",
+        cells="all",
+        cells_help="which reference cells' functions to train: all (default), or the decisive ones",
+        seeds="function",
     )
-    p.add_argument("--task", help="the proxy task to train the reference's functions on")
-    p.add_argument(
-        "--reference",
-        metavar="CSV",
-        help="full-scale results: table,property,base,variant,lam,value "
-        "(default: the paper's Section 3)",
-    )
-    p.add_argument(
-        "--cells",
-        choices=CELLS,
-        default="all",
-        help="which reference cells' functions to train: all (default), or the decisive ones",
-    )
-    p.add_argument(
-        "--seeds", type=number("COUNT"), default=2, help="seeds per function, paired (default 2)"
-    )
-    add_budget_option(p)
-    add_protocol_options(p)
     p.add_argument(
         "--target",
         default="width=768,depth=12,steps=94000",
@@ -232,11 +217,7 @@ def add_predict_command(sub: Any) -> None:
         type=number("COUNT"),
         help=f"Ray workers (default {DEFAULT_WORKERS}; on --resume, the run's own)",
     )
-    p.add_argument(
-        "--gpus-per-trial", type=number("NON_NEGATIVE"), default=0.0, help="fractions allowed"
-    )
-    p.add_argument("--ray-address", help="an existing Ray cluster (default: embedded Ray)")
-    p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
+    add_cluster_options(p)
     p.add_argument(
         "--out",
         help="run directory (default results/prediction-<task>-<cells>[-<protocol>]), or "

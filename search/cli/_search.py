@@ -16,7 +16,9 @@ from typing import Any
 from ._args import (
     EXECUTION,
     add_budget_option,
+    add_cluster_options,
     add_protocol_options,
+    add_storage_option,
     number,
     output_file,
     picture_path,
@@ -385,11 +387,7 @@ def _add_scheduling(p: Any) -> None:
 def _add_execution(p: Any) -> None:
     ex = p.add_argument_group("execution and storage")
     ex.add_argument("--workers", type=number("COUNT"), default=2, help="Ray workers (default 2)")
-    ex.add_argument(
-        "--gpus-per-trial", type=number("NON_NEGATIVE"), default=0.0, help="fractions allowed"
-    )
-    ex.add_argument("--ray-address", help="an existing Ray cluster (default: embedded Ray)")
-    ex.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
+    add_cluster_options(ex)
     ex.add_argument("--study-name", help="default: the name of --out, or 'run'")
     ex.add_argument("--out", help="run directory (default results/<study name>)")
     ex.add_argument("--resume", metavar="RUN_DIR", help="continue a run; its settings are reused")
@@ -418,7 +416,7 @@ def _add_study(sub: Any) -> None:
     add_protocol_options(p)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--workers", type=number("COUNT"), default=2, help="Ray workers (default 2)")
-    p.add_argument("--storage", help="Optuna storage URL (default: SQLite in the run directory)")
+    add_storage_option(p)
     p.add_argument("--out", help="run directory (default results/paper-<study>-<tasks>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a study run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

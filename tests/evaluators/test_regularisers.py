@@ -13,6 +13,7 @@ from candidates import UserError
 from evaluators import (
     Budget,
     Mixup,
+    Regularisers,
     RunResult,
     Task,
     apply_recipe,
@@ -66,7 +67,7 @@ def test_mixup_is_paired_across_functions_and_seeded_by_the_run(
         task, steps = get_task("mnist1d"), seen.setdefault((candidate, seed), [])
 
         def recording(*args: Any, _task: Task = task, _steps: list[Any] = steps, **kw: Any) -> Any:
-            mixup: Mixup = kw["mixup"]
+            mixup = args[-1].mixup
             _steps.append((mixup.lam, mixup.partner.tolist()))
             return type(_task).regularised_loss(_task, *args, **kw)
 
@@ -85,7 +86,7 @@ def test_mixup_mixes_inputs_and_targets_alike() -> None:
     x, y = torch.randn(5, 3), torch.tensor([0, 1, 2, 3, 0])
     mix = Mixup(lam=0.3, partner=torch.tensor([4, 3, 2, 1, 0]))
     task = get_task("mnist1d")
-    loss = task.regularised_loss(model, x, y, label_smoothing=0.1, mixup=mix)
+    loss = task.regularised_loss(model, x, y, Regularisers(label_smoothing=0.1, mixup=mix))
     soft = 0.3 * torch.nn.functional.one_hot(y, 4) + 0.7 * torch.nn.functional.one_hot(
         y[mix.partner], 4
     )
