@@ -25,6 +25,7 @@ from ._layer import (
     norm_factory,
     resolve_candidate,
 )
+from ._packed import Member, train_packed
 from ._probe import attention_logit_peak
 from ._registry import get_task, register_task, task_names
 from ._standalone import ExportError, check_standalone, class_name, standalone_source
@@ -57,6 +58,7 @@ __all__ = [
     "Budget",
     "ExportError",
     "GrowthRecorder",
+    "Member",
     "Mixup",
     "PointwiseNorm",
     "QualityGate",
@@ -84,4 +86,5 @@ __all__ = [
     "standalone_source",
     "task_names",
     "train",
+    "train_packed",
 ]

@@ -199,7 +199,7 @@ def _step(
     return "skipped" if scaler.get_scale() >= 1 else "diverged"
 
 
-def _splits(task: Task, plan: Budget, seed: int, dev: torch.device) -> tuple[Split, Split]:
+def run_splits(task: Task, plan: Budget, seed: int, dev: torch.device) -> tuple[Split, Split]:
     """The run's training and validation splits on ``dev``; a ``train_subset`` holds the same
     examples whatever the seed (seed 0's order)."""
     train_split, val_split = task.splits(seed)
@@ -210,7 +210,7 @@ def _splits(task: Task, plan: Budget, seed: int, dev: torch.device) -> tuple[Spl
     return train_split.to(dev), val_split.to(dev)
 
 
-def _loss(
+def batch_loss(
     task: Task,
     model: nn.Module,
     inputs: torch.Tensor,
@@ -227,7 +227,7 @@ def _loss(
     return task.loss(model, inputs, targets)
 
 
-def _record_epoch(
+def record_epoch(
     result: RunResult, scores: Mapping[str, float], train_loss: float, direction: str
 ) -> None:
     """An epoch's validation scores into the result: the last and best metric, and a point of
@@ -248,7 +248,7 @@ def _record_epoch(
     )
 
 
-def _measure_fitted(
+def measure_fitted(
     result: RunResult,
     task: Task,
     model: nn.Module,
@@ -265,7 +265,7 @@ def _measure_fitted(
         result.attention_logit_peak = attention_logit_peak(model, lambda: task.score(model, batch))
 
 
-def _new_result(
+def new_result(
     task: Task, name: str, seed: int, dev: torch.device, model: nn.Module, total: int
 ) -> RunResult:
     return RunResult(
@@ -284,7 +284,7 @@ def _new_result(
     )
 
 
-def _stops(
+def stops(
     result: RunResult,
     scores: Mapping[str, float],
     quality_gate: QualityGate | None,
@@ -305,7 +305,7 @@ def _stops(
     return True
 
 
-def _schedule(plan: Budget, examples: int) -> tuple[int, int, int]:
+def schedule_of(plan: Budget, examples: int) -> tuple[int, int, int]:
     """Steps per epoch, the steps planned in all (``max_steps`` caps them) and the warmup's."""
     steps_per_epoch = math.ceil(examples / plan.batch_size)
     total = steps_per_epoch * plan.epochs
@@ -372,10 +372,12 @@ def train(
     report: Report | None = None,
     quality_gate: QualityGate | None = None,
     progress: Callable[[int, int], None] | None = None,
+    finished: Callable[[nn.Module], None] | None = None,
 ) -> RunResult:
     """Train ``task``'s model with ``candidate`` in every norm; a result, never an exception
     for a run that goes wrong. ``alpha0`` (None) and ``shift`` (``TEMPLATE``) default to the
-    candidate's catalog template (DyT: no shift), else α0 = 0.5 and a scalar shift."""
+    candidate's catalog template (DyT: no shift), else α0 = 0.5 and a scalar shift.
+    ``finished(model)`` sees the trained model before the result is returned."""
     plan = budget if isinstance(budget, Budget) else task.budget(budget)
     check_regularisers(task, plan)
     dev = resolve_device(device)
@@ -383,17 +385,17 @@ def train(
     start, cpu_start = time.perf_counter(), time.process_time()
     norm = norm_factory(candidate, alpha0=alpha0, shift=shift)  # resolved and compiled once
 
-    train_split, val_split = _splits(task, plan, seed, dev)
+    train_split, val_split = run_splits(task, plan, seed, dev)
     model = task.build_model(norm).to(dev)
     optimizer = _optimizer(model, plan)
-    steps_per_epoch, total, warmup = _schedule(plan, len(train_split))
+    steps_per_epoch, total, warmup = schedule_of(plan, len(train_split))
     generator = torch.Generator().manual_seed(seed)
     # mixup's weights and partners have a generator of their own, seeded by the run's seed:
     # the same for every function at a given seed and step, whatever its model draws
     mixing = np.random.default_rng(seed) if plan.mixup else None
     scaler = _scaler(plan, dev)
     name = candidate if isinstance(candidate, str) else candidate.expression
-    result = _new_result(task, name, seed, dev, model, total)
+    result = new_result(task, name, seed, dev, model, total)
     recorder = GrowthRecorder(model, steps=recording_steps(total), optimizer=optimizer)
     step = 0
     for epoch in range(1, plan.epochs + 1):
@@ -411,7 +413,7 @@ def train(
             # mixup's partners: a random permutation of the batch (B,), the order of B keys
             mixup = None if mixing is None else Mixup(lams[i], keys[i, : len(idx)].argsort())
             with autocast(dev, plan.precision), recorder.observing(step + 1):
-                loss = _loss(task, model, inputs, targets, plan, mixup)
+                loss = batch_loss(task, model, inputs, targets, plan, mixup)
             outcome = _backward_step(loss, model, optimizer, scaler, plan, recorder, step + 1)
             if outcome == "diverged":
                 result.diverged, result.diverged_step = True, step
@@ -427,15 +429,17 @@ def train(
         with autocast(dev, plan.precision):
             scores = task.score(model, val_split)
         result.epochs, result.steps = epoch, step
-        _record_epoch(result, scores, float(loss.detach()), task.direction)
-        if _stops(result, scores, quality_gate, report) or step >= total:
+        record_epoch(result, scores, float(loss.detach()), task.direction)
+        if stops(result, scores, quality_gate, report) or step >= total:
             break
     recorder.close()
     result.growth = _growth_rows(recorder)
     if not result.diverged:
-        _measure_fitted(result, task, model, train_split, val_split, plan, dev)
+        measure_fitted(result, task, model, train_split, val_split, plan, dev)
     result.alpha, result.shift = _learned(model)
     result.steps = step
     result.seconds = time.perf_counter() - start
     result.cpu_seconds = time.process_time() - cpu_start
+    if finished is not None:
+        finished(model)
     return result

@@ -1,0 +1,413 @@
+"""Packed training: K runs of one task trained in one process as one batched model.
+
+A proxy run is small enough that a GPU spends its time launching kernels and waiting on the
+host, not computing. Horizontal fusion (Wang et al., "Horizontally Fused Training Array",
+MLSys 2021) trains many same-shaped models as one: here every parameter and buffer gets a
+leading member axis (``torch.func.stack_module_state``) and one step runs the K members'
+forward and backward through ``torch.func.vmap``. Each member keeps what a single run has:
+its own initial parameters (built exactly as :func:`~evaluators.train` builds them for its
+seed), data order, point-wise function (members with different functions each apply their own
+to their slice), learning rate, AdamW state, gradient clipping (the norm over its own
+parameters) and :class:`~evaluators.RunResult`. A member whose loss or gradients stop being
+finite is masked out and recorded as diverged at that step; the others go on unchanged. The
+bookkeeping stays on the device and is read every ``check_every`` steps, not every step.
+
+What a pack does not take (yet): mixup and stochastic depth (their random draws are the
+run's own), float16 loss scaling (one scaler per member), and growth curves (members record
+none). A task whose loss draws random numbers (digits-dit's noise) draws them per member, so
+such members are valid runs but not bit-paired with single runs of the same seed.
+
+Example:
+    >>> from evaluators import Budget, get_task
+    >>> results = train_packed(get_task("mnist1d"), [Member("erf", 0), Member("tanh(x)", 1)],
+    ...                        budget=Budget(epochs=1, max_steps=3), device="cpu")
+    >>> [(r.candidate, r.seed, r.steps) for r in results]
+    [('erf', 0, 3), ('tanh(x)', 1, 3)]
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from candidates import TEMPLATE, Candidate, Shift, UserError
+
+from ._layer import PointwiseNorm, activate, norm_factory
+from ._task import Budget, Regularisers, Split, Task, check_regularisers
+from ._train import (
+    EXPLODING_GRAD_NORM,
+    Report,
+    RunResult,
+    autocast,
+    lr_factor,
+    measure_fitted,
+    new_result,
+    record_epoch,
+    resolve_device,
+    run_splits,
+    schedule_of,
+    seed_everything,
+    stops,
+)
+
+#: AdamW's constants, as ``torch.optim.AdamW``'s defaults that a single run uses.
+BETAS, EPS = (0.9, 0.999), 1e-8
+#: The buffer of each point-wise norm that says which of the pack's functions a member uses.
+CHOICE = "member_choice"
+
+
+@dataclass(frozen=True)
+class Member:
+    """One run of a pack: the candidate, its seed, a multiple of the recipe's learning rate,
+    and the template (α0, shift) as :func:`~evaluators.train` takes them."""
+
+    candidate: str | Candidate
+    seed: int = 0
+    lr_scale: float = 1.0
+    alpha0: float | None = None
+    shift: Shift | str | None = TEMPLATE
+
+    @property
+    def name(self) -> str:
+        return self.candidate if isinstance(self.candidate, str) else self.candidate.expression
+
+
+@dataclass
+class _Built:
+    """A member's model and data, made exactly as a single run of its seed makes them."""
+
+    model: nn.Module
+    train: Split
+    val: Split
+
+
+def _build(task: Task, member: Member, plan: Budget, dev: torch.device) -> _Built:
+    # the order of a single run: seed, the norm (compiles), the splits, then the model
+    seed_everything(member.seed)
+    norm = norm_factory(member.candidate, alpha0=member.alpha0, shift=member.shift)
+    train_split, val_split = run_splits(task, plan, member.seed, dev)
+    return _Built(task.build_model(norm).to(dev), train_split, val_split)
+
+
+def _signature(model: nn.Module) -> list[tuple[str, tuple[int, ...]]]:
+    return [(n, tuple(t.shape)) for n, t in (*model.named_parameters(), *model.named_buffers())]
+
+
+def _dispatch(norm: nn.Module, fns: list[Callable[..., torch.Tensor]], safe: list[bool]) -> Any:
+    """A point-wise function that applies the member's own of ``fns`` (chosen by the norm's
+    :data:`CHOICE` buffer, one member's slice under vmap). The others see zeros, whose value
+    and slope every candidate has finite, so that no branch turns a gradient into nan."""
+
+    def pointwise(z: torch.Tensor) -> torch.Tensor:
+        choice: torch.Tensor = getattr(norm, CHOICE)  # (D,) one-hot
+        out = torch.zeros_like(z)
+        for j, (fn, clean) in enumerate(zip(fns, safe, strict=True)):
+            on = choice[j] > 0
+            out = torch.where(on, activate(torch.where(on, z, 0.0), fn, clean), out)
+        return out
+
+    return pointwise
+
+
+def _norms(model: nn.Module) -> list[tuple[str, PointwiseNorm]]:
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, PointwiseNorm)]
+
+
+def _functions(models: Sequence[nn.Module]) -> tuple[list[str], list[int]]:
+    """The distinct functions of the members (expressions) and each member's index into them."""
+    names: list[str] = []
+    index = []
+    for model in models:
+        found = {m.candidate.expression for _, m in _norms(model)} or {""}
+        (expression,) = found  # every norm of a run has the run's function
+        if expression not in names:
+            names.append(expression)
+        index.append(names.index(expression))
+    return names, index
+
+
+class _Pack:
+    """The stacked state of K members and a base module whose norms dispatch per member."""
+
+    def __init__(self, built: Sequence[_Built]) -> None:
+        models = [b.model for b in built]
+        first = _signature(models[0])
+        for k, model in enumerate(models[1:], 1):
+            if _signature(model) != first:
+                raise UserError(
+                    f"member {k} of a pack has another architecture than member 0 (a norm "
+                    "baseline and a point-wise function, or another shift): pack them apart"
+                )
+        self.base = models[0]
+        names, index = _functions(models)
+        params, buffers = stack_module_state(models)
+        self.params: dict[str, torch.Tensor] = {
+            n: p.detach().requires_grad_(True) for n, p in params.items()
+        }
+        self.buffers: dict[str, torch.Tensor] = dict(buffers)
+        if len(names) > 1:
+            self._dispatch_norms(models, names, index)
+        self.k = len(models)
+
+    def _dispatch_norms(
+        self, models: Sequence[nn.Module], names: list[str], index: list[int]
+    ) -> None:
+        by_name = {m.candidate.expression: m for model in models for _, m in _norms(model)}
+        fns = [by_name[n].fn for n in names]
+        safe = [by_name[n].safe for n in names]
+        device = next(iter(self.params.values())).device
+        choice = torch.nn.functional.one_hot(torch.tensor(index), len(names)).float().to(device)
+        for path, norm in _norms(self.base):
+            norm.register_buffer(CHOICE, torch.zeros(len(names), device=device))
+            norm.fn, norm.safe = _dispatch(norm, fns, safe), False
+            self.buffers[f"{path}.{CHOICE}" if path else CHOICE] = choice
+
+    def member(self, k: int) -> nn.Module:
+        """Member ``k`` as a module (for scoring): the base running on its slice."""
+        return _MemberView(self, k)
+
+    def state(self, k: int) -> dict[str, torch.Tensor]:
+        """Member ``k``'s parameters, detached, named as its own model names them."""
+        return {n: p[k].detach() for n, p in self.params.items()}
+
+
+class _MemberView(nn.Module):
+    def __init__(self, pack: _Pack, k: int) -> None:
+        super().__init__()
+        self.base, self.pack, self.k = pack.base, pack, k
+
+    def forward(self, *args: Any) -> Any:
+        params = {n: p[self.k] for n, p in self.pack.params.items()}
+        buffers = {n: b[self.k] for n, b in self.pack.buffers.items()}
+        return functional_call(self.base, (params, buffers), args)
+
+
+class _Adam:
+    """AdamW over stacked parameters with a learning rate per member, as ``torch.optim.AdamW``
+    computes it (decoupled weight decay on a member's matrices only); a member at rate 0 stays
+    exactly where it is."""
+
+    def __init__(self, params: dict[str, torch.Tensor], weight_decay: float) -> None:
+        self.params = params
+        self.m = {n: torch.zeros_like(p) for n, p in params.items()}
+        self.v = {n: torch.zeros_like(p) for n, p in params.items()}
+        self.decay = {n: weight_decay if p.dim() >= 3 else 0.0 for n, p in params.items()}
+        self.steps = 0
+
+    @torch.no_grad()
+    def step(self, grads: dict[str, torch.Tensor], lr: torch.Tensor) -> None:
+        self.steps += 1
+        (b1, b2), t = BETAS, self.steps
+        correction2 = math.sqrt(1 - b2**t)
+        for n, p in self.params.items():
+            rate = lr.view(-1, *([1] * (p.dim() - 1)))
+            p.mul_(1 - rate * self.decay[n])
+            self.m[n].lerp_(grads[n], 1 - b1)
+            self.v[n].mul_(b2).addcmul_(grads[n], grads[n], value=1 - b2)
+            denom = (self.v[n].sqrt() / correction2).add_(EPS)
+            p.sub_(rate / (1 - b1**t) * (self.m[n] / denom))
+
+
+def _member_loss(task: Task, pack: _Pack, reg: Regularisers | None) -> Callable[..., torch.Tensor]:
+    """One member's training loss from its slice of the parameters, buffers and batch."""
+
+    class _Slice(nn.Module):
+        def __init__(self, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor]):
+            super().__init__()
+            self.state = (params, buffers)
+
+        def forward(self, *args: Any) -> Any:
+            return functional_call(pack.base, self.state, args)
+
+    def loss(
+        params: dict[str, torch.Tensor],
+        buffers: dict[str, torch.Tensor],
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+    ) -> torch.Tensor:
+        model = _Slice(params, buffers)
+        if reg is None:
+            return task.loss(model, inputs, targets)
+        return task.regularised_loss(model, inputs, targets, reg)
+
+    return loss
+
+
+def _check_packable(task: Task, plan: Budget, members: Sequence[Member]) -> None:
+    check_regularisers(task, plan)
+    if not members:
+        raise UserError("a pack needs at least one member")
+    if plan.mixup or getattr(task, "drop_path", 0.0) or plan.precision == "fp16":
+        raise UserError(
+            "a pack does not take mixup, stochastic depth or fp16 (their draws and loss "
+            "scaling are each run's own): train these runs one by one"
+        )
+
+
+@dataclass
+class _State:
+    """What a pack's loop carries on the device: who is still training, since which step a
+    member diverged (-1: never), and the step counter."""
+
+    alive: torch.Tensor  # (K,) bool
+    diverged_at: torch.Tensor  # (K,) long
+    step: int = 0
+
+
+def _clip(grads: dict[str, torch.Tensor], clip: float | None, state: _State) -> None:
+    """Each member's gradients clipped to its own norm, and a member whose gradients are not
+    finite or explode marked diverged at this step, its gradients zeroed (all on the device)."""
+    squares = sum(g.reshape(len(state.alive), -1).square().sum(1) for g in grads.values())
+    norm = torch.as_tensor(squares).sqrt()  # (K,)
+    bad = state.alive & ~(torch.isfinite(norm) & (norm <= EXPLODING_GRAD_NORM))
+    state.diverged_at = torch.where(bad, state.step, state.diverged_at)
+    state.alive = state.alive & ~bad
+    coef = torch.ones_like(norm) if clip is None else (clip / (norm + 1e-6)).clamp(max=1.0)
+    coef = torch.where(state.alive, coef, 0.0)
+    for n, g in grads.items():
+        c = coef.view(-1, *([1] * (g.dim() - 1)))
+        grads[n] = torch.where(c > 0, g * c, 0.0)
+
+
+class _Loop:
+    """A pack's training: the members, their data and results, and the loop's state."""
+
+    def __init__(self, task: Task, members: Sequence[Member], plan: Budget, dev: torch.device):
+        self.task, self.members, self.plan, self.dev = task, list(members), plan, dev
+        self.built = [_build(task, m, plan, dev) for m in members]
+        self.pack = _Pack(self.built)
+        k = self.pack.k
+        self.inputs = torch.stack([b.train.inputs for b in self.built])  # (K, N, ...)
+        self.targets = torch.stack([b.train.targets for b in self.built])
+        self.per_epoch, self.total, self.warmup = schedule_of(plan, len(self.built[0].train))
+        # each member's data order from its own generator, as a single run of its seed draws it
+        self.orders = [torch.Generator().manual_seed(m.seed) for m in members]
+        self.results = [
+            new_result(task, m.name, m.seed, dev, b.model, self.total)
+            for m, b in zip(members, self.built, strict=True)
+        ]
+        self.optimizer = _Adam(self.pack.params, plan.weight_decay)
+        self.lr_scale = torch.tensor([m.lr_scale for m in members], device=dev)
+        self.state = _State(
+            alive=torch.ones(k, dtype=torch.bool, device=dev),
+            diverged_at=torch.full((k,), -1, dtype=torch.long, device=dev),
+        )
+        reg = Regularisers(plan.label_smoothing) if plan.label_smoothing else None
+        self.losses = vmap(_member_loss(task, self.pack, reg), randomness="different")
+        self.training = [True] * k  # not yet stopped (diverged, pruned, rejected)
+        self.last_loss = torch.zeros(k, device=dev)
+
+    def step(self, idx: torch.Tensor) -> None:
+        """One step of every member still training, on its batch ``idx`` (K, B)."""
+        state, plan, pack = self.state, self.plan, self.pack
+        rows = torch.arange(pack.k, device=self.dev)[:, None]
+        with autocast(self.dev, plan.precision):
+            losses = self.losses(
+                pack.params, pack.buffers, self.inputs[rows, idx], self.targets[rows, idx]
+            )
+        bad = state.alive & ~torch.isfinite(losses)
+        state.diverged_at = torch.where(bad, state.step, state.diverged_at)
+        state.alive = state.alive & ~bad
+        self.last_loss = losses.detach()
+        kept = torch.where(state.alive, losses, 0.0).sum()
+        names = list(pack.params)
+        grads = dict(
+            zip(names, torch.autograd.grad(kept, [pack.params[n] for n in names]), strict=True)
+        )
+        _clip(grads, plan.clip_grad, state)
+        factor = plan.lr * lr_factor(state.step, self.total, self.warmup, plan.schedule)
+        self.optimizer.step(grads, factor * self.lr_scale * state.alive)
+        state.step += 1
+
+    def epoch(self, check_every: int) -> None:
+        """An epoch's steps (fewer where the plan's total ends first or every member stopped)."""
+        n, size = len(self.built[0].train), self.plan.batch_size
+        order = torch.stack([torch.randperm(n, generator=g) for g in self.orders]).to(self.dev)
+        for i in range(self.per_epoch):
+            if self.state.step >= self.total:
+                return
+            self.step(order[:, i * size : (i + 1) * size])
+            if self.state.step % check_every == 0 and not bool(self.state.alive.any()):
+                return  # one read of the device every check_every steps
+
+    def score(self, epoch: int, reports: Sequence[Report | None]) -> None:
+        """The epoch's end for every member still training: a member that diverged during it
+        is recorded so; the others are scored and may stop (non-finite loss, pruning)."""
+        diverged_at = self.state.diverged_at.tolist()
+        last = self.last_loss.tolist()
+        for k, result in enumerate(self.results):
+            if not self.training[k]:
+                continue
+            if diverged_at[k] >= 0:
+                result.diverged, result.diverged_step = True, diverged_at[k]
+                result.steps, self.training[k] = diverged_at[k], False
+                continue
+            view = self.pack.member(k)
+            with autocast(self.dev, self.plan.precision):
+                scores = self.task.score(view, self.built[k].val)
+            result.epochs, result.steps = epoch, self.state.step
+            record_epoch(result, scores, last[k], self.task.direction)
+            if stops(result, scores, None, reports[k]):
+                self.training[k] = False
+        self.state.alive = self.state.alive & torch.tensor(self.training, device=self.dev)
+
+    def finish(self, seconds: float, cpu_seconds: float) -> list[RunResult]:
+        """Each member's closing measures, its learned α and s, and its share of the time."""
+        for k, result in enumerate(self.results):
+            if self.training[k]:
+                result.steps = self.state.step
+            if not result.diverged:
+                b = self.built[k]
+                measure_fitted(
+                    result, self.task, self.pack.member(k), b.train, b.val, self.plan, self.dev
+                )
+            result.alpha, result.shift = self._learned(k)
+            result.seconds, result.cpu_seconds = seconds / self.pack.k, cpu_seconds / self.pack.k
+        return self.results
+
+    def _learned(self, k: int) -> tuple[float | None, float | None]:
+        norms = [path for path, _ in _norms(self.pack.base)]
+        if not norms:
+            return None, None
+        p = self.pack.params
+        alpha = float(torch.stack([p[f"{n}.alpha"][k].detach().mean() for n in norms]).mean())
+        shifts = [p[f"{n}.shift"][k].detach().mean() for n in norms if f"{n}.shift" in p]
+        return alpha, (float(torch.stack(shifts).mean()) if shifts else None)
+
+
+def train_packed(
+    task: Task,
+    members: Sequence[Member],
+    *,
+    budget: str | int | Budget = "default",
+    device: str = "auto",
+    reports: Sequence[Report | None] | None = None,
+    check_every: int = 16,
+    keep: Callable[[int, dict[str, torch.Tensor]], None] | None = None,
+) -> list[RunResult]:
+    """Train ``members`` as one pack; a result per member, in order, with a single run's
+    schema. ``reports[k]`` is member k's pruning callback (as :func:`~evaluators.train`'s
+    ``report``); ``keep(k, parameters)`` receives each member's trained parameters."""
+    plan = budget if isinstance(budget, Budget) else task.budget(budget)
+    _check_packable(task, plan, members)
+    dev = resolve_device(device)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    loop = _Loop(task, members, plan, dev)
+    each = list(reports) if reports is not None else [None] * len(members)
+    for epoch in range(1, plan.epochs + 1):
+        loop.epoch(max(1, check_every))
+        loop.score(epoch, each)
+        if not any(loop.training) or loop.state.step >= loop.total:
+            break
+    results = loop.finish(time.perf_counter() - start, time.process_time() - cpu_start)
+    if keep is not None:
+        for k in range(loop.pack.k):
+            keep(k, loop.pack.state(k))
+    return results
