@@ -20,12 +20,11 @@ import numpy as np
 import sympy as sp
 
 from ._canonical import candidate_id, canonical_form
-from ._catalog import BASELINES, PAPER, catalog_names, find_entry
+from ._catalog import BASELINES, PAPER, resolve_text
 from ._compile import compile_numpy, compile_torch, to_latex, to_source
-from ._errors import ExpressionError
-from ._operators import suggest
 from ._parser import parse
 from ._properties import PROPERTIES, PropertyResult, Tolerances, check_properties
+from ._shape import SCALE_DESCRIPTORS, SHAPE_DESCRIPTORS, shape_descriptors
 
 
 @dataclass
@@ -46,26 +45,8 @@ class Candidate:
         origin: str | None = None,
     ) -> Candidate:
         """Parse an expression, or look up a catalog name such as ``isru``."""
-        entry = find_entry(text) if "(" not in text else None
-        if entry is not None:
-            if entry.expression is None:
-                raise ExpressionError(
-                    f"{entry.name!r} is a normalization layer, not a point-wise function",
-                    source=text,
-                    origin=origin,
-                )
-            return cls(entry.expression, parse(entry.expression), name=entry.name)
-        word = text.strip().lower()
-        if word.isidentifier() and word != "x" and suggest(word, catalog_names()):
-            # a bare word that is no expression's name: most likely a catalog name mistyped
-            raise ExpressionError(
-                f"unknown catalog name {text.strip()!r}{suggest(word, catalog_names())}",
-                source=text,
-                origin=origin,
-            )
-        expr = parse(text, primitives=primitives, origin=origin)
-        # Stored in its printed form: the text as parsed, never a user's comments or spacing.
-        return cls(to_source(expr), expr)
+        expression, expr, name = resolve_text(text, primitives=primitives, origin=origin)
+        return cls(expression, expr, name=name)
 
     @cached_property
     def canonical_sympy(self) -> sp.Expr:
@@ -130,9 +111,6 @@ class PropertyReport:
         """The candidate's shape descriptors, then its scale descriptors
         (:data:`candidates.SHAPE_DESCRIPTORS`, :data:`candidates.SCALE_DESCRIPTORS`); nan where
         f is not real and finite or has no saturation level."""
-        from ._shape import SCALE_DESCRIPTORS, SHAPE_DESCRIPTORS, shape_descriptors
-
-        # (imported here: _shape parses with Candidate)
         if not self.result.domain.ok:
             return dict.fromkeys([*SHAPE_DESCRIPTORS, *SCALE_DESCRIPTORS], math.nan)
         return shape_descriptors(compile_numpy(self.candidate.sympy), scales=True)
@@ -140,15 +118,11 @@ class PropertyReport:
     @property
     def shape(self) -> dict[str, float]:
         """The shape descriptors alone: those a template's scales and sign leave unchanged."""
-        from ._shape import SHAPE_DESCRIPTORS
-
         return {k: self.descriptors[k] for k in SHAPE_DESCRIPTORS}
 
     @property
     def scale(self) -> dict[str, float]:
         """The scale descriptors alone (f's output and input scale)."""
-        from ._shape import SCALE_DESCRIPTORS
-
         return {k: self.descriptors[k] for k in SCALE_DESCRIPTORS}
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,11 +9,16 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from ._errors import UserError
+import sympy as sp
+
+from ._compile import to_source
+from ._errors import ExpressionError, UserError
 from ._operators import suggest
+from ._parser import parse
 from ._template import DEFAULT_ALPHA0, Shift
 
 
@@ -101,3 +106,39 @@ def get_catalog(name: str) -> tuple[CatalogEntry, ...]:
     if name not in CATALOGS:
         raise UserError(f"unknown catalog {name!r}{suggest(name, list(CATALOGS))}")
     return CATALOGS[name]
+
+
+def resolve_text(
+    text: str,
+    *,
+    primitives: Mapping[str, sp.Expr] | None = None,
+    origin: str | None = None,
+) -> tuple[str, sp.Expr, str | None]:
+    """Parse an expression, or look up a catalog name such as ``isru``: the expression's text
+    (as printed), its sympy form and its catalog name (None for an expression).
+
+    >>> resolve_text("isru")
+    ('x/sqrt(x**2 + 1)', x/sqrt(x**2 + 1), 'isru')
+    >>> resolve_text("x /(1+ abs(x))")
+    ('x/(1 + abs(x))', x/(Abs(x) + 1), None)
+    """
+    entry = find_entry(text) if "(" not in text else None
+    if entry is not None:
+        if entry.expression is None:
+            raise ExpressionError(
+                f"{entry.name!r} is a normalization layer, not a point-wise function",
+                source=text,
+                origin=origin,
+            )
+        return entry.expression, parse(entry.expression), entry.name
+    word = text.strip().lower()
+    if word.isidentifier() and word != "x" and suggest(word, catalog_names()):
+        # a bare word that is no expression's name: most likely a catalog name mistyped
+        raise ExpressionError(
+            f"unknown catalog name {text.strip()!r}{suggest(word, catalog_names())}",
+            source=text,
+            origin=origin,
+        )
+    expr = parse(text, primitives=primitives, origin=origin)
+    # Stored in its printed form: the text as parsed, never a user's comments or spacing.
+    return to_source(expr), expr, None

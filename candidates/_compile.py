@@ -178,89 +178,112 @@ _RELATIONS: dict[type, Callable[[Any, Any], Any]] = {
 
 def _compile(expr: sp.Basic, backend: _Backend) -> Fn:
     if not expr.free_symbols:
-        if isinstance(expr, sp.logic.boolalg.BooleanAtom):
-            flag = bool(expr)
-            return lambda x: backend.full_like(x, 1.0) > (0.5 if flag else 1.5)
-        value = float(sp.N(expr, 17))
-        return lambda x: value
+        return _constant(expr, backend)
     if expr == X:
         return lambda x: x
-    if isinstance(expr, sp.Add):
-        parts = [_compile(a, backend) for a in expr.args]
-
-        def add(x: Any) -> Any:
-            total = parts[0](x)
-            for part in parts[1:]:
-                total = total + part(x)
-            return total
-
-        return add
-    if isinstance(expr, sp.Mul):
-        factors = [_compile(a, backend) for a in expr.args]
-
-        def mul(x: Any) -> Any:
-            total = factors[0](x)
-            for factor in factors[1:]:
-                total = total * factor(x)
-            return total
-
-        return mul
-    if isinstance(expr, sp.Pow):
-        base = _compile(expr.base, backend)
-        if not expr.exp.free_symbols:
-            exponent = float(expr.exp)
-            if exponent == -1.0:
-                return lambda x: 1.0 / base(x)
-            if exponent == 0.5:
-                return lambda x: backend.power(base(x), 0.5)
-            return lambda x: backend.power(base(x), exponent)
-        power = _compile(expr.exp, backend)
-        return lambda x: backend.power(base(x), power(x))
-    if isinstance(expr, (sp.Min, sp.Max)):
-        fn = backend.op(type(expr))
-        args = [_compile(a, backend) for a in expr.args]
-
-        def fold(x: Any) -> Any:
-            values = [a(x) for a in args]
-            total = values[0]
-            for value in values[1:]:
-                total = fn(total, value)
-            return total
-
-        return fold
-    if isinstance(expr, sp.Piecewise):
-        pieces = [(_compile(e, backend), _compile(c, backend)) for e, c in expr.args]
-
-        def piecewise(x: Any) -> Any:
-            result = backend.full_like(x, float("nan"))
-            for value, cond in reversed(pieces):
-                result = backend.where(cond(x), value(x), result)
-            return result
-
-        return piecewise
+    for kinds, build in _BUILDERS:
+        if isinstance(expr, kinds):
+            return build(expr, backend)
     if type(expr) in _RELATIONS:
         rel = _RELATIONS[type(expr)]
         lhs, rhs = (_compile(a, backend) for a in expr.args)
         return lambda x: rel(lhs(x), rhs(x))
-    if isinstance(expr, (sp.And, sp.Or)):
-        name = "and" if isinstance(expr, sp.And) else "or"
-        conds = [_compile(a, backend) for a in expr.args]
-
-        def combine(x: Any) -> Any:
-            total = conds[0](x)
-            for cond in conds[1:]:
-                total = backend.logical(name, total, cond(x))
-            return total
-
-        return combine
-    if isinstance(expr, sp.Not):
-        inner = _compile(expr.args[0], backend)
-        return lambda x: backend.logical("not", inner(x))
     if type(expr) in BY_HEAD:
         fn = backend.op(type(expr))
         args = [_compile(a, backend) for a in expr.args]
         return lambda x: fn(*(a(x) for a in args))
     raise TypeError(f"cannot compile {type(expr).__name__} ({expr}) for {backend.name}")
+
+
+def _constant(expr: sp.Basic, backend: _Backend) -> Fn:
+    if isinstance(expr, sp.logic.boolalg.BooleanAtom):
+        flag = bool(expr)
+        return lambda x: backend.full_like(x, 1.0) > (0.5 if flag else 1.5)
+    value = float(sp.N(expr, 17))
+    return lambda x: value
+
+
+def _fold(parts: list[Fn], combine: Callable[[Any, Any], Any]) -> Fn:
+    """``combine`` folded over the parts' values from the left: a + b + c is (a + b) + c."""
+
+    def fold(x: Any) -> Any:
+        total = parts[0](x)
+        for part in parts[1:]:
+            total = combine(total, part(x))
+        return total
+
+    return fold
+
+
+def _sum(expr: sp.Add, backend: _Backend) -> Fn:
+    return _fold([_compile(a, backend) for a in expr.args], lambda a, b: a + b)
+
+
+def _product(expr: sp.Mul, backend: _Backend) -> Fn:
+    return _fold([_compile(a, backend) for a in expr.args], lambda a, b: a * b)
+
+
+def _power(expr: sp.Pow, backend: _Backend) -> Fn:
+    base = _compile(expr.base, backend)
+    if not expr.exp.free_symbols:
+        exponent = float(expr.exp)
+        if exponent == -1.0:
+            return lambda x: 1.0 / base(x)
+        if exponent == 0.5:
+            return lambda x: backend.power(base(x), 0.5)
+        return lambda x: backend.power(base(x), exponent)
+    power = _compile(expr.exp, backend)
+    return lambda x: backend.power(base(x), power(x))
+
+
+def _min_max(expr: sp.Min | sp.Max, backend: _Backend) -> Fn:
+    fn = backend.op(type(expr))
+    args = [_compile(a, backend) for a in expr.args]
+
+    def fold(x: Any) -> Any:
+        values = [a(x) for a in args]
+        total = values[0]
+        for value in values[1:]:
+            total = fn(total, value)
+        return total
+
+    return fold
+
+
+def _piecewise(expr: sp.Piecewise, backend: _Backend) -> Fn:
+    pieces = [(_compile(e, backend), _compile(c, backend)) for e, c in expr.args]
+
+    def piecewise(x: Any) -> Any:
+        result = backend.full_like(x, float("nan"))
+        for value, cond in reversed(pieces):
+            result = backend.where(cond(x), value(x), result)
+        return result
+
+    return piecewise
+
+
+def _logical(expr: sp.And | sp.Or, backend: _Backend) -> Fn:
+    name = "and" if isinstance(expr, sp.And) else "or"
+    conds = [_compile(a, backend) for a in expr.args]
+    return _fold(conds, lambda a, b: backend.logical(name, a, b))
+
+
+def _not(expr: sp.Not, backend: _Backend) -> Fn:
+    inner = _compile(expr.args[0], backend)
+    return lambda x: backend.logical("not", inner(x))
+
+
+#: How each kind of node compiles, tried in order: Min and Max (in the operator table too) are
+#: folded pairwise; relations and the table's other operators follow in ``_compile``.
+_BUILDERS: tuple[tuple[type | tuple[type, ...], Callable[[Any, _Backend], Fn]], ...] = (
+    (sp.Add, _sum),
+    (sp.Mul, _product),
+    (sp.Pow, _power),
+    ((sp.Min, sp.Max), _min_max),
+    (sp.Piecewise, _piecewise),
+    ((sp.And, sp.Or), _logical),
+    (sp.Not, _not),
+)
 
 
 def _broadcasting(fn: Fn, backend: _Backend) -> Fn:

@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import ndtri
 
-from ._candidate import Candidate
+from ._catalog import resolve_text
 from ._compile import compile_numpy
 from ._errors import UserError
 from ._template import DEFAULT_ALPHA0
@@ -57,7 +57,7 @@ class Descriptors:
 
 @lru_cache(maxsize=4096)
 def _function(expression: str) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    fn = compile_numpy(Candidate.from_text(expression).sympy)
+    fn = compile_numpy(resolve_text(expression)[1])
     grid = np.linspace(-WINDOW, WINDOW, 8001)
     return np.asarray(fn(grid), dtype=np.float64), fn
 

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import sympy as sp
@@ -99,7 +99,9 @@ class _Builder:
         self.lead = len(source) - len(source.lstrip()) if isinstance(source, str) else 0
         self.line_starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", self.text)]
 
-    def error(self, message: str, node: ast.AST | None = None, column: int | None = None) -> None:
+    def error(
+        self, message: str, node: ast.AST | None = None, column: int | None = None
+    ) -> NoReturn:
         if node is not None and hasattr(node, "col_offset"):
             column = self.column(getattr(node, "lineno", 1), node.col_offset + 1)
         raise ExpressionError(message, source=self.source, column=column, origin=self.origin)
@@ -114,6 +116,15 @@ class _Builder:
         return self.lead + min(position, len(self.text)) + 1
 
     def build(self) -> sp.Expr:
+        self.refuse_text()
+        tree = self.syntax_tree()
+        self.refuse_large_inlining(tree.body)
+        expr = self.sympy_tree(tree.body)
+        self.refuse_unreal(expr)
+        return expr
+
+    def refuse_text(self) -> None:
+        """The text itself: a string, not too long, not empty, ASCII."""
         if not isinstance(self.source, str):
             self.error(f"expected a string, got {type(self.source).__name__}")
         if len(self.source) > self.limits.max_length:
@@ -121,6 +132,9 @@ class _Builder:
         if not self.source.strip():
             self.error("empty expression")
         self.refuse_non_ascii()
+
+    def syntax_tree(self) -> ast.Expression:
+        """Python's syntax tree of the text, its size bounded."""
         try:
             with warnings.catch_warnings():
                 # Python warns on stderr about odd literals ("1if x"); the error is ours to give.
@@ -134,9 +148,12 @@ class _Builder:
         nodes = sum(1 for _ in ast.walk(tree))
         if nodes > self.limits.max_nodes:
             self.error(f"too large: {nodes} syntax nodes, the limit is {self.limits.max_nodes}")
-        self.refuse_large_inlining(tree.body)
+        return tree
+
+    def sympy_tree(self, body: ast.expr) -> sp.Expr:
+        """The sympy expression built from the checked syntax tree, its size bounded."""
         try:
-            expr = self.node(tree.body, depth=0)
+            expr = self.node(body, depth=0)
         except ExpressionError:
             raise
         except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
@@ -152,6 +169,10 @@ class _Builder:
                     f"{self.limits.max_inlined_nodes} nodes or {self.limits.max_inlined_depth} "
                     "levels"
                 )
+        return expr
+
+    def refuse_unreal(self, expr: sp.Expr) -> None:
+        """What sympy built must be a real function of ``x`` alone, defined somewhere."""
         if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
             self.error("undefined everywhere (a division by zero or an infinite constant)")
         if expr.has(sp.I) or any(sub.is_real is False for sub in _constant_subexpressions(expr)):
@@ -176,7 +197,6 @@ class _Builder:
         extra = expr.free_symbols - {X}
         if extra:
             self.error(f"unknown symbols {sorted(map(str, extra))}")
-        return expr
 
     def refuse_large_inlining(self, body: ast.expr) -> None:
         """Count the inlined tree before sympy builds it: building is what takes minutes and

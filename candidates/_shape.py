@@ -35,7 +35,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._candidate import Candidate
+from ._catalog import resolve_text
 from ._compile import compile_numpy
 from ._descriptors import GAUSSIAN
 from ._numeric import FULL, evaluate
@@ -112,7 +112,7 @@ def shape_descriptors(
     numpy function of x), in order, then with ``scales`` its :data:`SCALE_DESCRIPTORS`; nan
     where f has no saturation level."""
     if isinstance(function, str):
-        function = compile_numpy(Candidate.from_text(function).sympy)
+        function = compile_numpy(resolve_text(function)[1])
     fn = function
     out = dict.fromkeys([*SHAPE_DESCRIPTORS, *(SCALE_DESCRIPTORS if scales else ())], math.nan)
     with np.errstate(all="ignore"):

@@ -14,6 +14,8 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import sympy as sp
 
@@ -78,42 +80,59 @@ def _nest(call: str, args: tuple[sp.Basic, ...]) -> str:
 def to_torch_source(expr: sp.Basic) -> str:
     """An expression in ``x`` (a tensor) computing ``expr`` with torch."""
     if not expr.free_symbols:
-        if isinstance(expr, sp.logic.boolalg.BooleanAtom):
-            return f"(_full(x, 1.0) > {0.5 if bool(expr) else 1.5})"
-        value = float(sp.N(expr, 17))
-        if not math.isfinite(value):  # the parser bounds constants; this is the last guard
-            raise ValueError(f"constant {expr} is not a finite float")
-        return repr(value)
+        return _constant(expr)
     if expr == X:
         return "x"
-    if isinstance(expr, sp.Add):
-        return _fold([to_torch_source(a) for a in expr.args], "+")
-    if isinstance(expr, sp.Mul):
-        return _fold([to_torch_source(a) for a in expr.args], "*")
-    if isinstance(expr, sp.Pow):
-        base = to_torch_source(expr.base)
-        if not expr.exp.free_symbols:
-            exponent = float(expr.exp)
-            if exponent == -1.0:  # compile_torch divides here too
-                return f"(1.0 / {base})"
-            return f"_pow({base}, {exponent!r})"
-        return f"_pow({base}, {to_torch_source(expr.exp)})"
-    if isinstance(expr, (sp.Min, sp.Max)):
-        return _nest(f"_binary({BY_HEAD[type(expr)].torch_name!r}, ", expr.args)
-    if isinstance(expr, sp.Piecewise):
-        text = "_full(x, float('nan'))"
-        for value, cond in reversed(expr.args):
-            text = f"_where({to_torch_source(cond)}, {to_torch_source(value)}, {text})"
-        return text
+    for kinds, write in _WRITERS:
+        if isinstance(expr, kinds):
+            return write(expr)
     if type(expr) in _RELATIONS:
         lhs, rhs = (to_torch_source(a) for a in expr.args)
         return f"({lhs} {_RELATIONS[type(expr)]} {rhs})"
-    if isinstance(expr, (sp.And, sp.Or)):
-        name = "logical_and" if isinstance(expr, sp.And) else "logical_or"
-        return _nest(f"torch.{name}(", expr.args)
-    if isinstance(expr, sp.Not):
-        return f"torch.logical_not({to_torch_source(expr.args[0])})"
     if type(expr) in BY_HEAD and BY_HEAD[type(expr)].torch_name:
         args = ", ".join(to_torch_source(a) for a in expr.args)
         return f"torch.{BY_HEAD[type(expr)].torch_name}({args})"
     raise TypeError(f"cannot write torch source for {type(expr).__name__} ({expr})")
+
+
+def _constant(expr: sp.Basic) -> str:
+    if isinstance(expr, sp.logic.boolalg.BooleanAtom):
+        return f"(_full(x, 1.0) > {0.5 if bool(expr) else 1.5})"
+    value = float(sp.N(expr, 17))
+    if not math.isfinite(value):  # the parser bounds constants; this is the last guard
+        raise ValueError(f"constant {expr} is not a finite float")
+    return repr(value)
+
+
+def _power(expr: sp.Pow) -> str:
+    base = to_torch_source(expr.base)
+    if not expr.exp.free_symbols:
+        exponent = float(expr.exp)
+        if exponent == -1.0:  # compile_torch divides here too
+            return f"(1.0 / {base})"
+        return f"_pow({base}, {exponent!r})"
+    return f"_pow({base}, {to_torch_source(expr.exp)})"
+
+
+def _piecewise(expr: sp.Piecewise) -> str:
+    text = "_full(x, float('nan'))"
+    for value, cond in reversed(expr.args):
+        text = f"_where({to_torch_source(cond)}, {to_torch_source(value)}, {text})"
+    return text
+
+
+def _logical(expr: sp.And | sp.Or) -> str:
+    name = "logical_and" if isinstance(expr, sp.And) else "logical_or"
+    return _nest(f"torch.{name}(", expr.args)
+
+
+#: How each kind of node is written, as compile_torch computes it (``_compile``'s kinds).
+_WRITERS: tuple[tuple[type | tuple[type, ...], Callable[[Any], str]], ...] = (
+    (sp.Add, lambda e: _fold([to_torch_source(a) for a in e.args], "+")),
+    (sp.Mul, lambda e: _fold([to_torch_source(a) for a in e.args], "*")),
+    (sp.Pow, _power),
+    ((sp.Min, sp.Max), lambda e: _nest(f"_binary({BY_HEAD[type(e)].torch_name!r}, ", e.args)),
+    (sp.Piecewise, _piecewise),
+    ((sp.And, sp.Or), _logical),
+    (sp.Not, lambda e: f"torch.logical_not({to_torch_source(e.args[0])})"),
+)
