@@ -594,32 +594,7 @@ def run_search(
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = settings.run_dir
-    # Everything that can refuse the run is asked before anything is written: the folder and
-    # a storage given by URL; then the run directory's lock and the study's lease are taken
-    # before Ray starts (a second driver is refused at once), and Ray (a cluster that cannot
-    # run the trials) before the run's files are written.
-    if resume:
-        check_resumable(settings)
-    else:
-        check_new_run_dir(settings)
-        # a mistyped function or grammar is refused now, not after Ray has started
-        for text in settings.expressions:
-            Candidate.from_text(text)
-        if settings.grammar is not None:
-            load_grammar(settings.grammar)
-        if settings.grammar is not None or settings.candidates_dir is not None:
-            check_sampler_fits(settings.sampler, settings.max_candidates, up_to=True)
-    if settings.storage is not None:
-        given = open_storage(settings.storage)
-        if not resume:  # a new run does not take over a study another run made
-            names = {settings.study_for(task) for task in settings.tasks}
-            taken = sorted(names & {s.study_name for s in given.get_all_studies()})
-            if taken:
-                raise UserError(
-                    f"the storage {settings.storage} already holds the study {taken[0]!r} "
-                    "(another run's, or this one's begun elsewhere): choose another "
-                    "--study-name, or resume the run it belongs to with --resume"
-                )
+    _refuse_early(settings, resume=resume)
     # the folders above --out that this run makes, removed again if it is refused
     above = [folder for folder in out.parents if not folder.exists()]
     try:
@@ -661,6 +636,35 @@ def run_search(
                 with contextlib.suppress(OSError):
                     folder.rmdir()
         raise
+
+
+def _refuse_early(settings: RunSettings, *, resume: bool) -> None:
+    """Everything that can refuse the run, asked before anything is written: the folder and
+    a storage given by URL. (Then the run directory's lock and the study's lease are taken
+    before Ray starts, so a second driver is refused at once, and Ray, a cluster that cannot
+    run the trials, before the run's files are written.)"""
+    if resume:
+        check_resumable(settings)
+    else:
+        check_new_run_dir(settings)
+        # a mistyped function or grammar is refused now, not after Ray has started
+        for text in settings.expressions:
+            Candidate.from_text(text)
+        if settings.grammar is not None:
+            load_grammar(settings.grammar)
+        if settings.grammar is not None or settings.candidates_dir is not None:
+            check_sampler_fits(settings.sampler, settings.max_candidates, up_to=True)
+    if settings.storage is not None:
+        given = open_storage(settings.storage)
+        if not resume:  # a new run does not take over a study another run made
+            names = {settings.study_for(task) for task in settings.tasks}
+            taken = sorted(names & {s.study_name for s in given.get_all_studies()})
+            if taken:
+                raise UserError(
+                    f"the storage {settings.storage} already holds the study {taken[0]!r} "
+                    "(another run's, or this one's begun elsewhere): choose another "
+                    "--study-name, or resume the run it belongs to with --resume"
+                )
 
 
 def _empty(folder: Path, *, remove: bool) -> None:
