@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         log_slope,
         read_curves,
     )
+    from ._files import STUDY_FILE, TRIALS_FILE, read_record_file
     from ._generate import GenerateSettings, generate, package_versions
     from ._guided import GUIDED_STARTUP, GuidedSampler, fit_surrogate, standardise
     from ._lease import StudyLease
@@ -54,19 +55,17 @@ if TYPE_CHECKING:
     from ._rebuild import Rebuilt, rebuild_study
     from ._record import (
         RESULT_FIELDS,
-        STUDY_FILE,
-        TRIALS_FILE,
         as_number,
         load_curves,
         load_trials,
         open_studies,
         read_candidates,
-        read_record_file,
         read_trials,
         save_trials,
     )
     from ._run import MAX_ATTEMPTS, MAX_DUPLICATES, RunSummary, run_search
     from ._run_dir import ENUMERATION_GROWTH, FIRST_ENUMERATION, keep_descriptors, prepare_run_dir
+    from ._sampler import ALPHA0_RANGE, CandidateGrid, make_pruner, make_sampler
     from ._settings import (
         CATEGORICAL_LIMIT,
         CELLS,
@@ -78,15 +77,7 @@ if TYPE_CHECKING:
         RunSettings,
     )
     from ._space import CandidateSet, candidate_set, merged_note
-    from ._study import (
-        ALPHA0_RANGE,
-        CandidateGrid,
-        StorageNotReady,
-        StorageUnusable,
-        make_pruner,
-        make_sampler,
-        open_storage,
-    )
+    from ._study import StorageNotReady, StorageUnusable, open_storage
     from ._trial import TrialSpec, run_trial
     from ._workers import init_ray, start_relay, start_worker
 
@@ -131,8 +122,8 @@ _WHERE = {
     "CandidateSet": "._space",
     "candidate_set": "._space",
     "merged_note": "._space",
-    "ALPHA0_RANGE": "._study",
-    "CandidateGrid": "._study",
+    "ALPHA0_RANGE": "._sampler",
+    "CandidateGrid": "._sampler",
     "StorageNotReady": "._study",
     "StorageUnusable": "._study",
     "StudyLease": "._lease",
@@ -141,8 +132,8 @@ _WHERE = {
     "hold_run_dir": "._lock",
     "Owner": "._owner",
     "token_mode_for": "._ray_auth",
-    "make_pruner": "._study",
-    "make_sampler": "._study",
+    "make_pruner": "._sampler",
+    "make_sampler": "._sampler",
     "open_storage": "._study",
     "TrialSpec": "._trial",
     "run_trial": "._trial",
@@ -168,10 +159,10 @@ _WHERE = {
     "open_studies": "._record",
     "read_candidates": "._record",
     "read_trials": "._record",
-    "read_record_file": "._record",
+    "read_record_file": "._files",
     "save_trials": "._record",
-    "STUDY_FILE": "._record",
-    "TRIALS_FILE": "._record",
+    "STUDY_FILE": "._files",
+    "TRIALS_FILE": "._files",
     "Rebuilt": "._rebuild",
     "rebuild_study": "._rebuild",
 }

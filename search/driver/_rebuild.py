@@ -44,11 +44,12 @@ from candidates import UserError
 from evaluators import get_task
 
 from ._curves import read_curves
+from ._files import STUDY_FILE, TRIALS_FILE, read_record_file
 from ._parameter import CANDIDATE, SEED, CandidateParameter
-from ._record import RESULT_FIELDS, STUDY_FILE, TRIALS_FILE, read_record_file
+from ._record import RESULT_FIELDS
+from ._sampler import ALPHA0_RANGE
 from ._settings import RunSettings
 from ._study import (
-    ALPHA0_RANGE,
     PLACEHOLDER,
     is_charged,
     is_placeholder,

@@ -35,20 +35,19 @@ from optuna.trial import TrialState
 from candidates import Candidate, UserError, guide_matrix, load_grammar
 from evaluators import apply_recipe, get_task, parse_recipe
 
+from ._files import study_missing
 from ._lease import StudyLease
 from ._lock import hold_run_dir
 from ._owner import reap
-from ._parameter import SEED, CandidateParameter, candidate_of, check_sampler_fits
+from ._parameter import SEED, CandidateParameter, candidate_of
 from ._protocol import LADDER_HORIZON, PROTOCOL_RECIPES, rung_of
 from ._rebuild import Rebuilt, check_storage_holds_run, rebuild_study, storable, trial_names
-from ._record import damaged_hint, read_candidates, save_trials, study_missing
+from ._record import damaged_hint, read_candidates, save_trials
 from ._run_dir import check_new_run_dir, check_resumable, keep_descriptors, prepare_run_dir
-from ._settings import RunSettings
+from ._sampler import ALPHA0_RANGE, make_pruner, make_sampler
+from ._settings import RunSettings, check_sampler_fits
 from ._study import (
-    ALPHA0_RANGE,
     is_charged,
-    make_pruner,
-    make_sampler,
     mark_failed,
     open_storage,
     recover,

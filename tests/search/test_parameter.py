@@ -31,7 +31,8 @@ EXPRESSIONS = ("isru", "arctan", "2*x/(1 + x**2)", "clip(x, -1, 1)", "x/(1 + abs
 @pytest.fixture
 def small_limit(monkeypatch):
     """A limit of 5: a pool past 2,000 real functions would cost minutes of sympy to build."""
-    monkeypatch.setattr("search.driver._parameter.CATEGORICAL_LIMIT", 5)
+    for module in ("_settings", "_parameter"):  # the check on settings, the study's encoding
+        monkeypatch.setattr(f"search.driver.{module}.CATEGORICAL_LIMIT", 5)
 
 
 def _stored(out) -> list[optuna.trial.FrozenTrial]:
