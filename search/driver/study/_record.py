@@ -24,10 +24,18 @@ import pandas as pd
 
 from candidates import UserError, as_candidate_table
 
-from ._curves import GROWTH_PREFIX, curve_rows, growth_summary, save_curves
-from ._files import STUDY_FILE, TRIALS_FILE, read_record_file, study_missing
+from ..rundir import (
+    GROWTH_PREFIX,
+    STUDY_FILE,
+    TRIALS_FILE,
+    RunSettings,
+    curve_rows,
+    growth_summary,
+    read_record_file,
+    save_curves,
+    study_missing,
+)
 from ._parameter import SEED, candidate_of
-from ._settings import RunSettings
 from ._study import is_placeholder, open_storage, storage_errors
 
 RESULT_FIELDS = (

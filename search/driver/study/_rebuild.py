@@ -43,12 +43,17 @@ from optuna.trial import FrozenTrial, TrialState
 from candidates import UserError
 from evaluators import get_task
 
-from ._curves import read_curves
-from ._files import STUDY_FILE, TRIALS_FILE, read_record_file
+from ..rundir import (
+    STUDY_FILE,
+    TRIALS_FILE,
+    RunSettings,
+    read_curves,
+    read_record_file,
+    trial_names,
+)
 from ._parameter import CANDIDATE, SEED, CandidateParameter
 from ._record import RESULT_FIELDS
 from ._sampler import ALPHA0_RANGE
-from ._settings import RunSettings
 from ._study import (
     PLACEHOLDER,
     is_charged,
@@ -95,15 +100,6 @@ def storable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: storable(v) for k, v in value.items()}
     return value
-
-
-def trial_names(table: pd.DataFrame) -> dict[str, str]:
-    """What optuna-dashboard shows beside each key of a run's table (indexed by candidate
-    id): the catalog's name, else the expression (a norm layer: its key)."""
-    return {
-        str(k): next((t for t in (n, e) if isinstance(t, str) and t), str(k))
-        for k, n, e in zip(table.index, table["name"], table["expression"], strict=True)
-    }
 
 
 def rebuild_study(settings: RunSettings, table: pd.DataFrame) -> Rebuilt:

@@ -34,7 +34,7 @@ import optuna
 from optuna.distributions import IntDistribution
 from optuna.trial import FrozenTrial
 
-from ._settings import CATEGORICAL_LIMIT
+from ..rundir import CATEGORICAL_LIMIT
 
 #: The parameter (and, for an indexed pool, the user attribute) that names a trial's candidate.
 CANDIDATE = "candidate"

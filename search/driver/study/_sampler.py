@@ -24,9 +24,9 @@ from optuna.trial import FrozenTrial
 
 from candidates import UserError
 
+from ..rundir import check_sampler_fits
 from ._guided import GuidedSampler
 from ._parameter import CANDIDATE, SEED
-from ._settings import check_sampler_fits
 
 ALPHA0_RANGE = (0.05, 5.0)  # --tune-alpha samples α0 log-uniformly in this range
 
