@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from ._check import check_run
     from ._driver import RunSummary
     from ._run import run_search
     from .execute import (
@@ -114,6 +115,7 @@ if TYPE_CHECKING:
     )
 
 _WHERE = {
+    "check_run": "._check",
     "RunSummary": "._driver",
     "run_search": "._run",
     "MAX_ATTEMPTS": ".execute",
@@ -251,6 +253,7 @@ __all__ = [
     "candidate_of",
     "candidate_set",
     "check_protocol_recipe",
+    "check_run",
     "combined_series",
     "fit_surrogate",
     "generate",

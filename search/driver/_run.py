@@ -30,15 +30,11 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-from candidates import Candidate, UserError, load_grammar
-
+from ._check import check_run
 from ._driver import Driver, RunSummary
 from .execute import LIBRARY_LOG, TrialSpec, init_ray, library_logs_to
 from .rundir import (
     RunSettings,
-    check_new_run_dir,
-    check_resumable,
-    check_sampler_fits,
     hold_run_dir,
     keep_descriptors,
     prepare_run_dir,
@@ -84,6 +80,7 @@ def run_search(
     max_steps: int | None = None,
     on_start: Callable[[int, TrialSpec, int], None] | None = None,
     candidates: pd.DataFrame | None = None,
+    checked: bool = False,
 ) -> RunSummary:
     """Run (or with ``resume`` continue) a search; writes the run directory's record (settings,
     candidates, study, ``trials.parquet``) and returns a summary. The reports (leaderboards,
@@ -92,12 +89,17 @@ def run_search(
     ``candidates`` is a new run's candidate table when the caller built it (a study's rows);
     otherwise it comes from the settings. ``on_start(trial_number, spec, worker_pid)`` is
     called as each trial (or retry) starts; ``max_steps`` caps the optimizer steps of every
-    trial (for smoke tests).
+    trial (for smoke tests). ``checked``: the caller has called :func:`check_run` (the
+    commands do, before building their candidates); otherwise it is called here.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = settings.run_dir
-    _refuse_early(settings, resume=resume)
-    # the folders above --out that this run makes, removed again if it is refused
+    if not checked:  # everything that can refuse the run, before anything is written
+        check_run(settings, resume=resume)
+    # Then the run directory's lock and the study's lease are taken before Ray starts (a
+    # second driver is refused at once), and Ray (a cluster that cannot run the trials) before
+    # the run's files are written. The folders above --out that this run makes are removed
+    # again if it is refused.
     above = [folder for folder in out.parents if not folder.exists()]
     try:
         out.mkdir(parents=True)
@@ -138,35 +140,6 @@ def run_search(
                 with contextlib.suppress(OSError):
                     folder.rmdir()
         raise
-
-
-def _refuse_early(settings: RunSettings, *, resume: bool) -> None:
-    """Everything that can refuse the run, asked before anything is written: the folder and
-    a storage given by URL. (Then the run directory's lock and the study's lease are taken
-    before Ray starts, so a second driver is refused at once, and Ray, a cluster that cannot
-    run the trials, before the run's files are written.)"""
-    if resume:
-        check_resumable(settings)
-    else:
-        check_new_run_dir(settings)
-        # a mistyped function or grammar is refused now, not after Ray has started
-        for text in settings.expressions:
-            Candidate.from_text(text)
-        if settings.grammar is not None:
-            load_grammar(settings.grammar)
-        if settings.grammar is not None or settings.candidates_dir is not None:
-            check_sampler_fits(settings.sampler, settings.max_candidates, up_to=True)
-    if settings.storage is not None:
-        given = open_storage(settings.storage)
-        if not resume:  # a new run does not take over a study another run made
-            names = {settings.study_for(task) for task in settings.tasks}
-            taken = sorted(names & {s.study_name for s in given.get_all_studies()})
-            if taken:
-                raise UserError(
-                    f"the storage {settings.storage} already holds the study {taken[0]!r} "
-                    "(another run's, or this one's begun elsewhere): choose another "
-                    "--study-name, or resume the run it belongs to with --resume"
-                )
 
 
 def _empty(folder: Path, *, remove: bool) -> None:

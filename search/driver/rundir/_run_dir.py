@@ -33,7 +33,6 @@ from candidates import (
     get_catalog,
     load_grammar,
 )
-from evaluators import get_task
 
 from ._files import (
     RUN_FILES,
@@ -233,14 +232,6 @@ def prepare_run_dir(
             f"the {settings.study!r} study's candidate table must be given: "
             "build it with search.studies.study_table"
         )
-    for task in settings.tasks:
-        proxy = get_task(task)
-        proxy.budget(settings.budget)  # unknown tasks and budgets fail here, early
-        if settings.protocol == "lr-sweep" and proxy.untrained_level() is None:
-            raise UserError(
-                f"--protocol lr-sweep counts a diverged rate at the task's untrained level, "
-                f"and task {task} has none (Task.untrained_level)"
-            )
     if settings.grammar is not None:
         summary = _generate_enough(settings, out / "generate", progress=progress)
         if summary["passing"] == 0:  # the run would train the baselines alone
