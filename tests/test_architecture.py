@@ -1,5 +1,6 @@
 """The layering the design promises, checked on the source: search → evaluators → candidates,
-no import running back up, and no module using another module's private names."""
+no import running back up, and no module using another module's private names; inside search the
+rooms, and inside search.driver its own rooms, import only the rooms below them."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ ROOMS_BELOW = {
     "bench": {"driver", "reports", "studies"},
     "cli": {"driver", "reports", "studies", "calibration", "prediction", "bench"},
 }
+
+#: The rooms of search.driver: the run directory at the bottom, the study and the Ray side above
+#: it (neither knows the other), and the driver's own modules (the loop) over all three.
+DRIVER_ROOMS_BELOW = {"rundir": set(), "study": {"rundir"}, "execute": {"rundir"}}
 
 
 def _modules() -> list[Path]:
@@ -109,6 +114,109 @@ def _violations(path: Path) -> list[str]:
                 if room != mine and any(_private(p) for p in parts[2:]):
                     found.append(f"{here} imports {target}, a private module of another room")
     return found
+
+
+def _imports(path: Path) -> list[str]:
+    """The absolute module names ``path`` imports (anywhere in it, deferred imports too)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom):
+            found.append(_absolute(path, node))
+        elif isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+    return found
+
+
+def _driver_violations(path: Path) -> list[str]:
+    """A driver room importing a room not below it, the driver's own modules or another room's
+    private module; and a module outside the driver importing anything but ``search.driver``."""
+    here = _module_name(path)
+    parts = here.split(".")
+    inside = parts[:2] == ["search", "driver"]
+    mine = parts[2] if inside and len(parts) > 2 and parts[2] in DRIVER_ROOMS_BELOW else None
+    found = []
+    for target in _imports(path):
+        names = target.split(".")
+        if names[:2] != ["search", "driver"] or (len(names) == 2 and not inside):
+            continue
+        if not inside:
+            found.append(f"{here} imports {target}: only search.driver is public")
+            continue
+        room = names[2] if len(names) > 2 else None
+        if mine is not None and room == mine:
+            continue  # a room's own modules
+        if room not in DRIVER_ROOMS_BELOW:
+            if mine is not None:
+                found.append(f"{here} imports {target}: a room importing the driver above it")
+            continue
+        if mine is not None and room not in DRIVER_ROOMS_BELOW[mine]:
+            found.append(f"{here} imports {target}: a room importing a room above it")
+        if len(names) > 3:
+            found.append(f"{here} imports {target}: another room's module, not its __init__")
+    return found
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_driver_rooms_import_only_downwards(path):
+    assert _driver_violations(path) == []
+
+
+def test_the_driver_check_finds_what_it_looks_for():
+    probe = ROOT / "search" / "driver" / "rundir" / "_architecture_probe.py"
+    outside = ROOT / "search" / "reports" / "_architecture_probe.py"
+    try:
+        probe.write_text(
+            "from ..study import open_storage\n"
+            "from .._run import run_search\n"
+            "from ..execute._trial import TrialSpec\n"
+            "from ._settings import RunSettings\n"
+        )
+        outside.write_text(
+            "from ..driver.rundir import RunSettings\nfrom ..driver import RunSettings\n"
+        )
+        found = _driver_violations(probe) + _driver_violations(outside)
+    finally:
+        probe.unlink()
+        outside.unlink()
+    assert len(found) == 5, found
+
+
+def test_no_import_circle_among_the_driver_modules():
+    """Every import counts, deferred ones too: a circle hidden in a function is one still."""
+    files = sorted((ROOT / "search" / "driver").rglob("*.py"))
+    by_name = {_module_name(p): p for p in files}
+    edges = {
+        name: {t for t in _imports(path) if t in by_name and t != name}
+        for name, path in by_name.items()
+    }
+    state: dict[str, int] = {}  # 1: on the path being walked, 2: done
+
+    def walk(name: str, path: list[str]) -> list[str] | None:
+        state[name] = 1
+        for nxt in sorted(edges[name]):
+            if state.get(nxt) == 1:
+                return [*path, name, nxt]
+            if nxt not in state and (circle := walk(nxt, [*path, name])):
+                return circle
+        state[name] = 2
+        return None
+
+    circles = [c for name in sorted(by_name) if name not in state and (c := walk(name, []))]
+    assert circles == []
+
+
+def test_the_driver_public_names_are_its_rooms():
+    """``search.driver`` names every public name once, each found where it says."""
+    import search.driver
+    from search.driver import execute, rundir, study
+
+    assert sorted(search.driver.__all__) == sorted(set(search.driver.__all__))
+    for name in search.driver.__all__:
+        assert getattr(search.driver, name) is not None, name
+    for room in (rundir, study, execute):
+        assert room.__doc__
+        for name in room.__all__:
+            assert getattr(room, name) is not None, (room.__name__, name)
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))

@@ -39,7 +39,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         read_reference,
         write_calibration,
     )
-    from ..driver import RunSettings, token_mode_for
+    from ..driver import RunSettings, check_run, token_mode_for
 
     if args.study:
         return _rescore(args)
@@ -48,6 +48,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         settings = resumed_settings(args)
         if settings.study != STUDY:
             raise UserError(f"{args.resume} is not a calibration run: use `run --resume`")
+        check_run(settings, resume=True)
     else:
         if args.task is None:
             raise UserError("give a task to calibrate (--task T) or --resume RUN_DIR")
@@ -71,9 +72,7 @@ def _calibrate(args: argparse.Namespace) -> int:
             study_name=Path(args.out).resolve().name if args.out else name,
             out=args.out or f"results/{name}",
         )
-        from evaluators import apply_recipe, get_task, parse_recipe
-
-        apply_recipe(get_task(args.task), settings.budget, parse_recipe(settings.recipe))
+        check_run(settings)
         table = calibration_table(
             cells, cells=settings.cells, shift=settings.shift, degrade_points=args.degrade_points
         )
@@ -82,7 +81,11 @@ def _calibrate(args: argparse.Namespace) -> int:
     from ..reports import write_outputs
 
     summary = run_search(
-        settings, resume=bool(args.resume), progress=not args.no_progress, candidates=table
+        settings,
+        resume=bool(args.resume),
+        progress=not args.no_progress,
+        candidates=table,
+        checked=True,
     )
     write_outputs(settings.run_dir)
     write_calibration(settings.run_dir)

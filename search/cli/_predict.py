@@ -85,7 +85,11 @@ def _predict(args: argparse.Namespace) -> int:
 
         reference = read_reference(settings.reference or PAPER_REFERENCE)
         summary = run_search(
-            settings, resume=bool(args.resume), progress=not args.no_progress, candidates=table
+            settings,
+            resume=bool(args.resume),
+            progress=not args.no_progress,
+            candidates=table,
+            checked=True,
         )
         write_outputs(settings.run_dir, plots=False)
         out = settings.run_dir
@@ -127,13 +131,14 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
     from candidates import UserError
 
     from ..calibration import PAPER_REFERENCE, read_reference
-    from ..driver import RunSettings
+    from ..driver import RunSettings, check_run
     from ..prediction import STUDY, prediction_table
 
     if args.resume:
         settings = resumed_settings(args)
         if settings.study != STUDY:
             raise UserError(f"{args.resume} is not a prediction run: use `run --resume`")
+        check_run(settings, resume=True)
         return settings, None
     if args.task is None:
         raise UserError(
@@ -163,9 +168,7 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
         study_name=Path(args.out).resolve().name if args.out else name,
         out=args.out or f"results/{name}",
     )
-    from evaluators import apply_recipe, get_task, parse_recipe
-
-    apply_recipe(get_task(args.task), settings.budget, parse_recipe(settings.recipe))
+    check_run(settings)
     return settings, prediction_table(cells, cells=settings.cells, candidates=candidates)
 
 

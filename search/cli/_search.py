@@ -53,16 +53,10 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from evaluators import get_task
+    from ..driver import check_run, token_mode_for
 
-    from ..driver import token_mode_for
-
-    if args.resume:
-        settings = resumed_settings(args)
-    else:
-        settings = settings_from_args(args)
-        for task in settings.tasks:
-            get_task(task).budget(settings.budget)
+    settings = resumed_settings(args) if args.resume else settings_from_args(args)
+    check_run(settings, resume=bool(args.resume))
     if settings.objective == "predicted":
         from ..prediction import check_predictor
 
@@ -71,7 +65,9 @@ def _run(args: argparse.Namespace) -> int:
     from ..driver import merged_note, run_search
     from ..reports import leaderboard_table, separability, write_outputs
 
-    summary = run_search(settings, resume=bool(args.resume), progress=not args.no_progress)
+    summary = run_search(
+        settings, resume=bool(args.resume), progress=not args.no_progress, checked=True
+    )
     if settings.objective == "predicted":
         _predicted(settings.run_dir)
     board = write_outputs(settings.run_dir)
@@ -99,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
 def _study(args: argparse.Namespace) -> int:
     from candidates import UserError
 
-    from ..driver import DEFAULT_TASK, RunSettings, run_search
+    from ..driver import DEFAULT_TASK, RunSettings, check_run, run_search
     from ..reports import write_outputs, write_study_report
     from ..studies import study_table
 
@@ -129,9 +125,14 @@ def _study(args: argparse.Namespace) -> int:
             "a study reports one run per cell: fit a scale ladder with "
             "`derf-search predict --protocol ladder` instead"
         )
+    check_run(settings, resume=bool(args.resume))
     table = None if args.resume else study_table(settings.study)
     summary = run_search(
-        settings, resume=bool(args.resume), progress=not args.no_progress, candidates=table
+        settings,
+        resume=bool(args.resume),
+        progress=not args.no_progress,
+        candidates=table,
+        checked=True,
     )
     write_outputs(settings.run_dir)
     report = write_study_report(settings.run_dir, settings.study)

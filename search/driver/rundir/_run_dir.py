@@ -33,18 +33,21 @@ from candidates import (
     get_catalog,
     load_grammar,
 )
-from evaluators import get_task
 
+from ._files import (
+    RUN_FILES,
+    STUDY_FILE,
+    TRIALS_FILE,
+    read_record_file,
+    require_writable,
+    study_missing,
+)
+from ._generate import GenerateSettings, generate, package_versions
 from ._lock import LOCK_FILE
-from ._parameter import check_sampler_fits
 from ._progress import StageProgress
 from ._protocol import apply_protocol
-from ._record import STUDY_FILE, TRIALS_FILE, read_record_file, study_missing
-from ._settings import RunSettings
+from ._settings import RunSettings, check_sampler_fits
 from ._space import CandidateSet, candidate_set, merged_note
-
-#: The files a run directory holds from its start (a directory with them is a run of ours).
-RUN_FILES = ("config.toml", "candidates.parquet")
 
 
 def check_new_run_dir(settings: RunSettings) -> None:
@@ -121,20 +124,6 @@ def check_resumable(settings: RunSettings) -> None:
         require_writable(study, folder=False)
 
 
-def require_writable(path: Path, *, folder: bool = True) -> None:
-    """Refuse a path this user cannot write (or the nearest folder above it that exists), a
-    path under a file, and (``folder``) a file where a folder belongs."""
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing == path and folder and not path.is_dir():
-        raise UserError(f"--out {path} is a file, not a folder: choose another --out")
-    if existing != path and not existing.is_dir():
-        raise UserError(f"{path}: {existing} is a file, not a folder (choose another --out)")
-    if not os.access(existing, os.W_OK):
-        raise UserError(f"cannot write to {existing}: permission denied (choose another --out)")
-
-
 def _generate_count(settings: RunSettings) -> int:
     """How many candidates a `--grammar` run's generate step writes (and spends sympy on): the
     run's ``max_candidates``, plus room for those that turn out to be a function the run
@@ -157,8 +146,6 @@ def _generate_enough(settings: RunSettings, out: Path, *, progress: bool) -> dic
     sympy, milliseconds a candidate, is spent on the first and on the prefix chosen), so the
     result equals one enumeration of that size. With ``sample``, one seeded random draw of
     that many expressions instead. Returns the summary of the generate run written last."""
-    from ._generate import GenerateSettings, generate
-
     needed = _generate_count(settings)
     if settings.sample is not None:  # one seeded draw, the size the user chose
         return generate(
@@ -237,8 +224,6 @@ def prepare_run_dir(
     ``table`` is the candidate table when the caller built it (a study's rows: the caller
     checked them, so the set says nothing was reused or checked here). ``progress`` shows
     the grammar's enumeration (a ``--grammar`` run)."""
-    from ._generate import package_versions
-
     out = settings.run_dir
     if (out / "config.toml").exists():  # checked again under the lock: a run may have begun
         check_new_run_dir(settings)
@@ -247,14 +232,6 @@ def prepare_run_dir(
             f"the {settings.study!r} study's candidate table must be given: "
             "build it with search.studies.study_table"
         )
-    for task in settings.tasks:
-        proxy = get_task(task)
-        proxy.budget(settings.budget)  # unknown tasks and budgets fail here, early
-        if settings.protocol == "lr-sweep" and proxy.untrained_level() is None:
-            raise UserError(
-                f"--protocol lr-sweep counts a diverged rate at the task's untrained level, "
-                f"and task {task} has none (Task.untrained_level)"
-            )
     if settings.grammar is not None:
         summary = _generate_enough(settings, out / "generate", progress=progress)
         if summary["passing"] == 0:  # the run would train the baselines alone

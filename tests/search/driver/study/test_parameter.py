@@ -31,7 +31,8 @@ EXPRESSIONS = ("isru", "arctan", "2*x/(1 + x**2)", "clip(x, -1, 1)", "x/(1 + abs
 @pytest.fixture
 def small_limit(monkeypatch):
     """A limit of 5: a pool past 2,000 real functions would cost minutes of sympy to build."""
-    monkeypatch.setattr("search.driver._parameter.CATEGORICAL_LIMIT", 5)
+    for module in ("rundir._settings", "study._parameter"):  # the check, the study's encoding
+        monkeypatch.setattr(f"search.driver.{module}.CATEGORICAL_LIMIT", 5)
 
 
 def _stored(out) -> list[optuna.trial.FrozenTrial]:
@@ -55,7 +56,7 @@ def test_a_guided_run_over_a_large_pool_stores_indices_and_resumes_with_them(
         for t in stored
     )
     # a resumed run keeps the study's encoding, even where a new run would choose the other
-    monkeypatch.setattr("search.driver._parameter.CATEGORICAL_LIMIT", 2000)
+    monkeypatch.setattr("search.driver.study._parameter.CATEGORICAL_LIMIT", 2000)
     run_search(dataclasses.replace(settings, max_trials=9), resume=True, progress=False,
                max_steps=2)  # fmt: skip
     trials = load_trials(open_studies(out))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,19 @@ import pandas as pd
 
 from candidates import UserError, as_candidate_table
 
-from ._curves import GROWTH_PREFIX, curve_rows, growth_summary, save_curves
+from ..rundir import (
+    GROWTH_PREFIX,
+    STUDY_FILE,
+    TRIALS_FILE,
+    RunSettings,
+    curve_rows,
+    growth_summary,
+    read_record_file,
+    save_curves,
+    study_missing,
+)
 from ._parameter import SEED, candidate_of
-from ._settings import RunSettings
 from ._study import is_placeholder, open_storage, storage_errors
-
-#: The default storage's file in a run directory, and the copy of its trials beside it.
-STUDY_FILE = "study.db"
-TRIALS_FILE = "trials.parquet"
 
 RESULT_FIELDS = (
     "value",
@@ -222,15 +227,6 @@ def read_candidates(run_dir: str | Path) -> pd.DataFrame:
     return as_candidate_table(read_record_file(path))
 
 
-def read_record_file(path: str | Path, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """A parquet file of a run's record (``columns`` of it, or all); one that cannot be read
-    (cut short, overwritten, not parquet) is one :class:`UserError` line naming it."""
-    try:
-        return pd.read_parquet(path, columns=None if columns is None else list(columns))
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise UserError(f"{path} cannot be read ({type(exc).__name__}): is it damaged?") from None
-
-
 def read_trials(run_dir: str | Path) -> pd.DataFrame:
     """The trials of a run directory: from its study storage when there is one, else from the
     ``trials.parquet`` it wrote last (a committed reference run has no storage)."""
@@ -240,10 +236,3 @@ def read_trials(run_dir: str | Path) -> pd.DataFrame:
     if study_missing(settings) and saved.is_file():
         return read_record_file(saved)
     return load_trials(open_studies(run_dir))
-
-
-def study_missing(settings: RunSettings) -> bool:
-    """Whether a run's own study file is missing or empty (0 bytes: never written, or
-    emptied), so that it holds no trials; never for a storage given by URL (the user's)."""
-    study = settings.run_dir / STUDY_FILE
-    return settings.storage is None and (not study.is_file() or study.stat().st_size == 0)

@@ -43,12 +43,18 @@ from optuna.trial import FrozenTrial, TrialState
 from candidates import UserError
 from evaluators import get_task
 
-from ._curves import read_curves
+from ..rundir import (
+    STUDY_FILE,
+    TRIALS_FILE,
+    RunSettings,
+    read_curves,
+    read_record_file,
+    trial_names,
+)
 from ._parameter import CANDIDATE, SEED, CandidateParameter
-from ._record import RESULT_FIELDS, STUDY_FILE, TRIALS_FILE, read_record_file
-from ._settings import RunSettings
+from ._record import RESULT_FIELDS
+from ._sampler import ALPHA0_RANGE
 from ._study import (
-    ALPHA0_RANGE,
     PLACEHOLDER,
     is_charged,
     is_placeholder,
@@ -94,15 +100,6 @@ def storable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: storable(v) for k, v in value.items()}
     return value
-
-
-def trial_names(table: pd.DataFrame) -> dict[str, str]:
-    """What optuna-dashboard shows beside each key of a run's table (indexed by candidate
-    id): the catalog's name, else the expression (a norm layer: its key)."""
-    return {
-        str(k): next((t for t in (n, e) if isinstance(t, str) and t), str(k))
-        for k, n, e in zip(table.index, table["name"], table["expression"], strict=True)
-    }
 
 
 def rebuild_study(settings: RunSettings, table: pd.DataFrame) -> Rebuilt:

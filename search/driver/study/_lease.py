@@ -35,8 +35,7 @@ import time
 
 import optuna
 
-from ._lock import RunInUse
-from ._owner import Owner
+from ..rundir import Owner, RunInUse
 
 #: How often a driver renews its lease (its loop wakes at least once a second).
 HEARTBEAT_SECONDS = 10.0

@@ -30,7 +30,7 @@ import ray
 
 from candidates import UserError
 
-from ._owner import DRIVER_MARK, Owner
+from ..rundir import DRIVER_MARK, Owner
 from ._ray_auth import AUTH_HINT
 from ._trial import TrialSpec, run_trial
 

@@ -154,9 +154,7 @@ class GuidedSampler(optuna.samplers.BaseSampler):
             return self.index[key]
         return key
 
-    def propose(
-        self, trials: Sequence[FrozenTrial], number: int, direction: StudyDirection
-    ) -> str:
+    def propose(self, trials: Sequence[FrozenTrial], number: int, direction: StudyDirection) -> str:
         """The candidate for trial ``number``, given the study's ``trials``."""
         rng = np.random.default_rng([self.seed, number])
         mine = [t for t in trials if t.number != number and CANDIDATE in t.params]

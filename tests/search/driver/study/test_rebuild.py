@@ -67,7 +67,7 @@ def test_a_rebuilt_study_reads_back_as_its_trials_parquet(
     curves = pd.read_parquet(out / "curves.parquet")
     (out / "study.db").unlink()
     if indexed:  # a large pool's encoding: the candidate's index, its key beside it
-        monkeypatch.setattr("search.driver._parameter.CATEGORICAL_LIMIT", 2)
+        monkeypatch.setattr("search.driver.study._parameter.CATEGORICAL_LIMIT", 2)
     rebuilt = rebuild_study(replace(settings, sampler=sampler), read_candidates(out))
     assert (rebuilt.trials, rebuilt.queued) == (5, 0)
     studies = open_studies(out)

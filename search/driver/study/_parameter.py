@@ -34,9 +34,7 @@ import optuna
 from optuna.distributions import IntDistribution
 from optuna.trial import FrozenTrial
 
-from candidates import UserError
-
-from ._settings import CATEGORICAL_LIMIT
+from ..rundir import CATEGORICAL_LIMIT
 
 #: The parameter (and, for an indexed pool, the user attribute) that names a trial's candidate.
 CANDIDATE = "candidate"
@@ -103,23 +101,3 @@ def stored_encoding(storage: optuna.storages.BaseStorage, study_name: str) -> bo
         if queued is not None:
             return isinstance(queued, int)
     return None
-
-
-def check_sampler_fits(sampler: str, candidates: int, *, up_to: bool = False) -> None:
-    """Refuse TPE over a pool too large for a categorical (``up_to``: ``candidates`` is what
-    the run may take, before its pool is built).
-
-    >>> check_sampler_fits("tpe", 55_000)
-    Traceback (most recent call last):
-    ...
-    candidates._errors.UserError: --sampler tpe learns the candidate as one categorical, which \
-Optuna stores with every trial: at most 2,000 candidates, and this run has 55,000; use --sampler \
-guided (or random)
-    """
-    if sampler == "tpe" and candidates > CATEGORICAL_LIMIT:
-        raise UserError(
-            "--sampler tpe learns the candidate as one categorical, which Optuna stores with "
-            f"every trial: at most {CATEGORICAL_LIMIT:,} candidates, and this run "
-            f"{'may take up to' if up_to else 'has'} {candidates:,}; use --sampler guided "
-            "(or random)"
-        )

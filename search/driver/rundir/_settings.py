@@ -28,7 +28,8 @@ from ._protocol import OBJECTIVES, PROTOCOLS, SWEEP_OBJECTIVES, check_protocol_r
 
 SAMPLERS = ("grid", "random", "tpe", "guided")
 #: Up to this many candidates a trial's ``candidate`` is a categorical over their keys (a
-#: trial then stores at most ~40 KB of choices); past it, an index (see ``_parameter``).
+#: trial then stores at most ~40 KB of choices); past it, an index
+#: (:class:`search.driver.CandidateParameter`).
 CATEGORICAL_LIMIT = 2000
 #: The task a run or study trains on when none is named: digits-dit, the built-in task whose
 #: ranking is stable from seed to seed (Kendall τ 0.78 over the catalog) and whose leader is
@@ -112,6 +113,44 @@ def _check_type(name: str, value: Any, annotation: str) -> None:
     raise UserError(f"setting {name} must be {wanted}, not {value!r}")
 
 
+def check_sample(sample: int | None, max_expressions: int | None) -> None:
+    """Refuse a sample beside an enumeration's size, or an empty sample.
+
+    >>> check_sample(100, 5000)
+    Traceback (most recent call last):
+    ...
+    candidates._errors.UserError: give either --sample or --max-expressions, not both
+    """
+    from candidates import UserError
+
+    if sample is not None and max_expressions is not None:
+        raise UserError("give either --sample or --max-expressions, not both")
+    if sample is not None and sample < 1:
+        raise UserError(f"the sample size must be at least 1, but got {sample}")
+
+
+def check_sampler_fits(sampler: str, candidates: int, *, up_to: bool = False) -> None:
+    """Refuse TPE over a pool too large for a categorical (``up_to``: ``candidates`` is what
+    the run may take, before its pool is built).
+
+    >>> check_sampler_fits("tpe", 55_000)
+    Traceback (most recent call last):
+    ...
+    candidates._errors.UserError: --sampler tpe learns the candidate as one categorical, which \
+Optuna stores with every trial: at most 2,000 candidates, and this run has 55,000; use --sampler \
+guided (or random)
+    """
+    if sampler == "tpe" and candidates > CATEGORICAL_LIMIT:
+        from candidates import UserError
+
+        raise UserError(
+            "--sampler tpe learns the candidate as one categorical, which Optuna stores with "
+            f"every trial: at most {CATEGORICAL_LIMIT:,} candidates, and this run "
+            f"{'may take up to' if up_to else 'has'} {candidates:,}; use --sampler guided "
+            "(or random)"
+        )
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """The resolved settings of one search."""
@@ -187,8 +226,6 @@ class RunSettings:
             check_name(task, "--task")
         check_name(self.study_name, "--study-name")
         if self.sample is not None:
-            from ._generate import check_sample
-
             if self.grammar is None:
                 raise UserError("--sample draws from a grammar: give --grammar too")
             check_sample(self.sample, self.max_expressions)

@@ -40,8 +40,9 @@ from candidates import (
     report_markdown,
 )
 
+from ._files import require_writable
 from ._progress import StageProgress
-from ._run_dir import require_writable
+from ._settings import check_sample
 
 
 @dataclass(frozen=True)
@@ -79,20 +80,6 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
-
-
-def check_sample(sample: int | None, max_expressions: int | None) -> None:
-    """Refuse a sample beside an enumeration's size, or an empty sample.
-
-    >>> check_sample(100, 5000)
-    Traceback (most recent call last):
-    ...
-    candidates._errors.UserError: give either --sample or --max-expressions, not both
-    """
-    if sample is not None and max_expressions is not None:
-        raise UserError("give either --sample or --max-expressions, not both")
-    if sample is not None and sample < 1:
-        raise UserError(f"the sample size must be at least 1, but got {sample}")
 
 
 def _written_by_generate(path: Path) -> bool:

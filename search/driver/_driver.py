@@ -1,0 +1,243 @@
+"""The driver of a search, composed of its three rooms' parts: the run's candidates
+(:class:`~search.driver.rundir.RunPool`), its studies
+(:class:`~search.driver.study.TaskStudies`) and the Ray workers
+(:class:`~search.driver.execute.Scheduler`). It asks the studies for trials, hands them to the
+workers, shows their per-epoch reports to the pruners and tells the studies how each ended.
+
+Example:
+    >>> RunSummary(Path("results/run")).finished
+    0
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from .execute import Ended, Scheduler, TrialSpec
+from .rundir import RunPool, RunSettings
+from .study import Asked, Rebuilt, StudyLease, TaskStudies
+
+
+@dataclass
+class RunSummary:
+    """How a search ended."""
+
+    run_dir: Path
+    finished: int = 0
+    pruned: int = 0
+    failed: int = 0
+    diverged: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+    loop_seconds: float = 0.0  # from the first trial handed out to the last one told
+    # Per trial: the driver-seen time minus the worker's training time (Ray's dispatch, the
+    # result's way back, and a worker's start-up in its first trial) ...
+    dispatch_seconds: list[float] = field(default_factory=list)
+    # ... and the driver's own asks, reports and tells, during which a worker may wait.
+    bookkeeping_seconds: float = 0.0
+    # Preparing a new run's candidates (all 0 on --resume, which reads them back, and when
+    # the caller built the table): rows taken as they are from a generate directory,
+    # functions parsed and checked here (the baselines', a catalog's, --expr), and the
+    # seconds that checking took.
+    reused: int = 0
+    checked: int = 0
+    check_seconds: float = 0.0
+    merged: tuple[tuple[str, str], ...] = ()  # asked texts run as another row (CandidateSet)
+    # A --resume whose study.db was gone: what was rebuilt from trials.parquet.
+    rebuilt: Rebuilt | None = None
+
+
+class Driver:
+    """One run's driver: the only writer of its studies while it holds their lease."""
+
+    def __init__(
+        self,
+        settings: RunSettings,
+        table: pd.DataFrame,
+        *,
+        max_steps: int | None,
+        on_start: Callable[[int, TrialSpec, int], None] | None,
+    ) -> None:
+        self.settings = settings
+        self.pool = RunPool(settings, table)
+        self.studies = TaskStudies(settings, self.pool)
+        self.scheduler = Scheduler(
+            workers=settings.workers,
+            gpus_per_trial=settings.gpus_per_trial,
+            relay=settings.pruner != "none",
+        )
+        self.max_steps = max_steps
+        self.on_start = on_start
+        self.lease: StudyLease | None = None
+        self.summary = RunSummary(settings.run_dir)
+        self.started = time.perf_counter()
+        self.progress: _Progress | None = None
+        self._next_key = 0
+
+    def open_studies(self, storage: optuna.storages.BaseStorage, lease: StudyLease) -> None:
+        """Open (or create) each task's study; ``lease`` is held, so trials left running are
+        a dead driver's orphans and are queued again."""
+        self.lease = lease
+        self.studies.open(storage)
+
+    def show_progress(self) -> None:
+        """One bar over all tasks from now on."""
+        self.progress = _Progress(self)
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def _spec(self, task: str, asked: Asked) -> TrialSpec:
+        self._next_key += 1
+        key = asked.key
+        return TrialSpec(
+            trial=self._next_key,
+            task=task,
+            candidate=self.pool.trained_as(key),
+            shift=self.pool.shift(key),
+            seed=asked.seed,
+            budget=self.settings.budget,
+            alpha0=asked.alpha0,
+            device=self.settings.device,
+            max_steps=self.max_steps,
+            recipe=self.pool.recipe_of(key),
+            lr_scale=self.pool.lr_scale(key),
+            horizon=self.pool.horizon,
+        )
+
+    def submit(self, trial: optuna.trial.Trial, spec: TrialSpec, attempts: int) -> None:
+        trial.set_user_attr("attempts", attempts)
+        pid = self.scheduler.submit(trial, spec, attempts, pid=self.on_start is not None)
+        if self.on_start is not None and pid is not None:
+            self.on_start(trial.number, spec, pid)
+
+    def fill(self) -> None:
+        """Give every idle worker a trial, taking tasks in turn."""
+        scheduler = self.scheduler
+        timed_out = (
+            self.settings.timeout is not None
+            and time.perf_counter() - self.started > self.settings.timeout
+        )
+        while scheduler.idle and scheduler.retries:
+            retry = scheduler.retries.pop(0)
+            self.submit(retry.trial, retry.spec, retry.attempts + 1)
+        exhausted: set[str] = set()
+        while scheduler.idle and not timed_out and len(exhausted) < len(self.studies.studies):
+            for task in self.studies.studies:
+                if not scheduler.idle or task in exhausted:
+                    continue
+                tick = time.perf_counter()
+                asked = self.studies.ask(task)
+                self.summary.bookkeeping_seconds += time.perf_counter() - tick
+                if asked is None:
+                    exhausted.add(task)
+                    continue
+                spec = self._spec(task, asked)
+                attempts = int(asked.trial.user_attrs.get("attempts", 0)) + 1
+                self.submit(asked.trial, spec, attempts)
+
+    def loop(self, stop: threading.Event) -> None:
+        scheduler = self.scheduler
+        scheduler.listen()
+        start = time.perf_counter()
+        self.fill()
+        while scheduler.busy and not stop.is_set():
+            if self.lease is not None:
+                self.lease.beat()
+            if not scheduler.waiting():  # only retries, waiting for a worker: fill() hands them out
+                self.fill()
+                continue
+            for ref in scheduler.wait(timeout=1.0):
+                if scheduler.is_reports(ref):
+                    scheduler.prune(ref, self.studies.should_prune)
+                else:
+                    tick = time.perf_counter()
+                    self._finish(scheduler.collect(ref))
+                    self.summary.bookkeeping_seconds += time.perf_counter() - tick
+            if not stop.is_set():
+                self.fill()
+            if self.progress is not None:  # after the refill: the count of trials in flight
+                self.progress.show()
+        self.summary.loop_seconds = time.perf_counter() - start
+
+    def _finish(self, ended: Ended | None) -> None:
+        if ended is None:  # its worker died: the trial waits for a retry
+            return
+        task, trial = ended.running.spec.task, ended.running.trial
+        if ended.failure is not None or ended.result is None:
+            self.studies.fail(task, trial, ended.failure or "no result")
+            self.summary.failed += 1
+        else:
+            self.summary.dispatch_seconds.append(ended.seen - float(ended.result["seconds"]))
+            told = self.studies.tell(task, trial, ended.result, ended.seen)
+            if told == "pruned":
+                self.summary.pruned += 1
+            elif told == "diverged":
+                self.summary.diverged += 1
+                self.summary.finished += 1
+            else:
+                self.summary.finished += 1
+        if self.progress is not None:
+            self.progress.update()
+
+    def interrupt(self) -> None:
+        """Ctrl-C: stop the workers, fail the running trials and queue them for --resume."""
+        for running in self.scheduler.stop():
+            self.studies.interrupted(running.spec.task, running.trial)
+        self.summary.interrupted = True
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+        if self.lease is not None:
+            self.lease.release()
+
+
+class _Progress:
+    """One bar over all tasks: done/running/pruned/failed counts, ETA and the current top 3."""
+
+    def __init__(self, driver: Driver) -> None:
+        from tqdm.auto import tqdm
+
+        self.driver = driver
+        studies = driver.studies
+        total = sum(
+            min(studies.limit(), len(driver.pool.keys) * driver.settings.seeds)
+            for _ in driver.settings.tasks
+        )
+        done = studies.done()
+        self.bar = tqdm(total=total, initial=done, desc="trials", unit="trial", dynamic_ncols=True)
+
+    def update(self) -> None:
+        """A trial finished."""
+        self.bar.update(1)
+        self.show()
+
+    def show(self) -> None:
+        """The counts as they are now (tqdm redraws at most every 0.1 s)."""
+        s = self.driver.summary
+        text = (
+            f"running {len(self.driver.scheduler.running)} pruned {s.pruned} failed {s.failed} "
+            f"diverged {s.diverged} | top: {self._top3()}"
+        )
+        if text != self.bar.postfix:
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.refresh()
+
+    def _top3(self) -> str:
+        """The best three of the first task by mean so far (from memory: no storage reads)."""
+        driver = self.driver
+        best = driver.studies.leaders(driver.settings.tasks[0])
+        return ", ".join(driver.pool.names.get(k, k) for k in best) if best else "-"
+
+    def close(self) -> None:
+        self.bar.close()
