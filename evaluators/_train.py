@@ -360,6 +360,15 @@ def _mixup_draws(
     return lams, torch.from_numpy(mixing.random((steps, plan.batch_size))).to(dev)
 
 
+def _name(candidate: str | Candidate) -> str:
+    return candidate if isinstance(candidate, str) else candidate.expression
+
+
+def _since(start: float, cpu_start: float) -> tuple[float, float]:
+    """Wall and CPU seconds since ``start`` and ``cpu_start``."""
+    return time.perf_counter() - start, time.process_time() - cpu_start
+
+
 def train(
     task: Task,
     candidate: str | Candidate = "erf",
@@ -384,7 +393,6 @@ def train(
     seed_everything(seed)
     start, cpu_start = time.perf_counter(), time.process_time()
     norm = norm_factory(candidate, alpha0=alpha0, shift=shift)  # resolved and compiled once
-
     train_split, val_split = run_splits(task, plan, seed, dev)
     model = task.build_model(norm).to(dev)
     optimizer = _optimizer(model, plan)
@@ -394,8 +402,7 @@ def train(
     # the same for every function at a given seed and step, whatever its model draws
     mixing = np.random.default_rng(seed) if plan.mixup else None
     scaler = _scaler(plan, dev)
-    name = candidate if isinstance(candidate, str) else candidate.expression
-    result = new_result(task, name, seed, dev, model, total)
+    result = new_result(task, _name(candidate), seed, dev, model, total)
     recorder = GrowthRecorder(model, steps=recording_steps(total), optimizer=optimizer)
     step = 0
     for epoch in range(1, plan.epochs + 1):
@@ -438,8 +445,7 @@ def train(
         measure_fitted(result, task, model, train_split, val_split, plan, dev)
     result.alpha, result.shift = _learned(model)
     result.steps = step
-    result.seconds = time.perf_counter() - start
-    result.cpu_seconds = time.process_time() - cpu_start
+    result.seconds, result.cpu_seconds = _since(start, cpu_start)
     if finished is not None:
         finished(model)
     return result
