@@ -48,12 +48,16 @@ if TYPE_CHECKING:
     )
     from ._search import SEARCH_BENCHMARK_TASK, benchmark_search
     from ._tabular import DEFAULT_TABULAR, Pool, load_pool
+    from ._throughput import PACK_FUNCTIONS, benchmark_throughput, step_flops
 
 _WHERE = {
     "benchmark_generate": "._benchmark",
     "benchmark_layer": "._benchmark",
     "benchmark_tasks": "._benchmark",
     "benchmark_search": "._search",
+    "benchmark_throughput": "._throughput",
+    "step_flops": "._throughput",
+    "PACK_FUNCTIONS": "._throughput",
     "SEARCH_BENCHMARK_TASK": "._search",
     "SAMPLERS": "._replay",
     "Replay": "._replay",
@@ -90,6 +94,7 @@ __all__ = [
     "KEEP_CHARS",
     "MALFORMED_GRAMMARS",
     "NON_UTF8_GRAMMARS",
+    "PACK_FUNCTIONS",
     "SAMPLERS",
     "SEARCH_BENCHMARK_TASK",
     "HostileCase",
@@ -105,6 +110,7 @@ __all__ = [
     "benchmark_sampler",
     "benchmark_search",
     "benchmark_tasks",
+    "benchmark_throughput",
     "compare_samplers",
     "hostile_corpus",
     "load_pool",
@@ -116,6 +122,7 @@ __all__ = [
     "replay",
     "run_case",
     "run_cases",
+    "step_flops",
     "surrogate_agreement",
 ]
 

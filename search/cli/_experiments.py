@@ -79,6 +79,23 @@ def _shape(text: str) -> tuple[int, int, int]:
     return b, t, c
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    """``"1,4,16"`` -> (1, 4, 16), for ``benchmark throughput --pack``.
+
+    >>> _sizes("1,4")
+    (1, 4)
+    """
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"pack sizes are positive integers such as 1,4,16, not {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 1 or max(sizes) > 1024:
+        raise argparse.ArgumentTypeError(f"every pack size is in 1..1024, not {text!r}")
+    return sizes
+
+
 def _benchmark(args: argparse.Namespace) -> int:
     from ..bench import benchmark_generate, benchmark_layer, benchmark_tasks
 
@@ -97,6 +114,17 @@ def _benchmark(args: argparse.Namespace) -> int:
         from ..bench import SEARCH_BENCHMARK_TASK, benchmark_search
 
         benchmark_search(task=args.task or SEARCH_BENCHMARK_TASK, budget=args.budget)
+    if args.target == "throughput":  # not part of `all`: minutes of training
+        from ..bench import benchmark_throughput
+
+        benchmark_throughput(
+            task=args.task or "digits-dit",
+            device=args.device,
+            packs=args.pack,
+            steps=args.steps,
+            budget=args.budget,
+            as_json=args.json,
+        )
     if args.target == "sampler":  # not part of `all`: it needs a tabular benchmark
         from ..bench import DEFAULT_TABULAR, benchmark_sampler
 
@@ -187,12 +215,13 @@ def _add_benchmark(sub: Any) -> None:
         "target",
         nargs="?",
         default="generate",
-        choices=["generate", "layer", "tasks", "search", "hostile", "sampler", "all"],
-        help="what to measure (default generate; `all` is every one but sampler)",
+        choices=["generate", "layer", "tasks", "search", "hostile", "sampler", "throughput", "all"],
+        help="what to measure (default generate; `all` is every one but sampler and throughput)",
     )
     p.add_argument(
         "--task",
-        help="task for `search` (default mnist1d) and `sampler` (default: the table's only task)",
+        help="task for `search` (default mnist1d), `throughput` (default digits-dit) and "
+        "`sampler` (default: the table's only task)",
     )
     p.add_argument(
         "--budget",
@@ -201,7 +230,22 @@ def _add_benchmark(sub: Any) -> None:
     )
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile in `layer`")
     p.add_argument(
-        "--device", default="cpu", help="where `layer` runs: cpu (default), cuda or auto"
+        "--device",
+        default="cpu",
+        help="where `layer` and `throughput` run: cpu (default), cuda or auto",
+    )
+    p.add_argument(
+        "--pack",
+        type=_sizes,
+        default=(1, 4, 16, 64),
+        metavar="K,K,…",
+        help="pack sizes `throughput` measures beside single runs (default 1,4,16,64)",
+    )
+    p.add_argument(
+        "--steps",
+        type=number("COUNT"),
+        default=100,
+        help="steps of each run `throughput` times (default 100)",
     )
     p.add_argument(
         "--shape",
@@ -255,7 +299,9 @@ def _add_hostile_and_sampler_options(p: Any) -> None:
         default=20,
         help="seeded replays per sampler for `sampler` (default 20)",
     )
-    p.add_argument("--json", action="store_true", help="`sampler`: print the figures as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="`sampler`, `throughput`: print the figures as JSON"
+    )
     p.add_argument("--plot", metavar="PNG", help="`sampler`: also plot regret against trials here")
     p.add_argument(
         "--workers",

@@ -203,6 +203,18 @@ def test_benchmark_layer_at_given_shapes() -> None:
     assert where.returncode == 2 and "device must be cpu, cuda or auto" in where.stderr
 
 
+def test_benchmark_throughput_prints_single_runs_beside_packs() -> None:
+    proc = run(
+        "benchmark", "throughput", "--task", "mnist1d", "--pack", "2", "--steps", "2", "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout)
+    assert [r["pack"] for r in figures["rows"]] == [1, 2] and figures["device"] == "cpu"
+    assert all(r["runs_per_hour"] > 0 and r["tflops"] > 0 for r in figures["rows"])
+    bad = run("benchmark", "throughput", "--pack", "0,4")
+    assert bad.returncode == 2 and "every pack size is in 1..1024" in bad.stderr
+
+
 def test_check_with_grammar_primitives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     grammar = tmp_path / "g.toml"
     grammar.write_text('[define]\nhardtanh = "clip(x, -1, 1)"\n[tolerances]\nflat_width = 0.5\n')
