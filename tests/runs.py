@@ -1,5 +1,5 @@
-"""What the run tests share: a short run's settings, an embedded Ray for a test module, and the
-command line in a child process.
+"""What the run tests share: a short run's settings, its trials read back, an embedded Ray for a
+test module, and the command line in a child process.
 
 Example:
     >>> from pathlib import Path
@@ -15,7 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from search.driver import RunSettings
+import pandas as pd
+
+from search.driver import RunSettings, load_trials, open_studies
+
+#: The repository's root (the working folder of a command run as a user runs it).
+REPO = Path(__file__).resolve().parents[1]
 
 
 def short_run(out: Path, **kw: Any) -> RunSettings:
@@ -31,6 +36,11 @@ def short_run(out: Path, **kw: Any) -> RunSettings:
     }
     values.update(kw)
     return RunSettings(**values)
+
+
+def trial_states(out: Path) -> pd.DataFrame:
+    """The trials of the run directory ``out``, one row each, read from its study."""
+    return load_trials(open_studies(out))
 
 
 def embedded_ray(cpus: int = 2) -> Iterator[None]:

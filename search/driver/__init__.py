@@ -4,8 +4,9 @@ returns a summary; the commands write the reports.
 Three rooms, layered: :mod:`~search.driver.rundir` (what a run was asked for and its folder:
 no Optuna, no Ray) at the bottom; :mod:`~search.driver.study` (the Optuna study and its record)
 and :mod:`~search.driver.execute` (trials on Ray) above it, neither importing the other; and at
-the top the loop (:func:`run_search`, its driver composed of the three rooms' parts and the one
-validation of a run's settings). ``tests/test_architecture.py`` checks the order. Every public
+the top the loop (:func:`run_search` and its driver, composed of the three rooms' parts) and the
+one validation of a run's settings (:func:`check_run`). ``tests/test_architecture.py`` checks
+the order. Every public
 name is this package's; the rooms' are for the driver's own modules.
 
 Names are imported on first use (see :mod:`search._lazy`).

@@ -435,7 +435,10 @@ def test_a_kappa_difference_is_beyond_noise_only_when_the_cells_say_so() -> None
 
 
 def synthetic_calibration(
-    reference: list[str], proxy: list[str], zero: list[str], proxy_effects: list[float],
+    reference: list[str],
+    proxy: list[str],
+    zero: list[str],
+    proxy_effects: list[float],
     zero_effects: list[float],
 ) -> Calibration:
     """A calibration of hand-made cells: the proxy's share cut and one zero-cost predictor."""

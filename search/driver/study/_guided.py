@@ -57,7 +57,7 @@ from ._study import is_charged
 
 #: Candidates drawn at random before the surrogate is trusted. Chosen on the digits-dit property
 #: study's table (20 replays: a median of 14 trials to its top with 5, 22.5 with 10), so that the
-#: tabular benchmark, on which the README reports the sampler, played no part in it.
+#: tabular benchmark, on which docs/performance.md reports the sampler, played no part in it.
 GUIDED_STARTUP = 5
 
 

@@ -126,7 +126,7 @@ def trial_key(trial: FrozenTrial) -> tuple[str, int]:
 
 
 #: The user attribute of a trial that only holds a number of a rebuilt study (see
-#: :mod:`search.driver._rebuild`): no candidate, no result, left out of the record.
+#: :func:`search.driver.rebuild_study`): no candidate, no result, left out of the record.
 PLACEHOLDER = "placeholder"
 
 

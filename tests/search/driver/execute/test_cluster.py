@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 RAY = str(Path(sys.executable).parent / "ray")
 
 
@@ -108,6 +108,7 @@ def _trials(out: Path) -> pd.DataFrame:
 
 
 @pytest.mark.slow  # a three-node cluster and a search on it: about 2 minutes
+@pytest.mark.ci  # the Ray cluster
 def test_a_search_on_a_cluster_started_by_ray_start_survives_a_lost_node(ray_env, tmp_path):
     # A token, as Ray's own tools make it (an embedded run makes one too): with it at hand,
     # `ray start --head` turns token authentication on.

@@ -12,7 +12,7 @@ from candidates import CANDIDATE_COLUMNS, DEFAULT_ALPHA0, STUDY_COLUMNS
 from search.driver import GenerateSettings, candidate_set, generate, read_candidates
 from search.studies import study_table
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 
 
 @pytest.mark.parametrize("run", ["paper-properties-mnist1d", "paper-catalog-digits-vit"])

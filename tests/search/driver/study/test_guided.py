@@ -43,9 +43,7 @@ def test_it_finds_the_top_percent_in_a_fraction_of_the_trials_random_needs():
         _trials_to_top(GuidedSampler(list(metric), features, seeds=1, seed=s), metric, top)
         for s in range(5)
     ]
-    random = [
-        _trials_to_top(optuna.samplers.RandomSampler(seed=s), metric, top) for s in range(5)
-    ]
+    random = [_trials_to_top(optuna.samplers.RandomSampler(seed=s), metric, top) for s in range(5)]
     assert statistics.median(guided) < 0.5 * statistics.median(random), (guided, random)
 
 

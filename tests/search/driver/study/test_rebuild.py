@@ -23,7 +23,7 @@ from search.driver import (
 )
 from tests.runs import embedded_ray, short_run
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 #: A committed reference run, copied and damaged by the tests (never touched in place).
 REFERENCE = REPO / "results" / "paper-catalog-mnist1d"
 
