@@ -14,8 +14,10 @@ from candidates import (
     parse,
     parse_grammar,
     sample_space,
+    screen,
 )
-from candidates._screen import GRID, screen
+from candidates import SCREEN_GRID as GRID
+from candidates.space import REASONS
 
 SMALL = """\
 [grammar]
@@ -135,7 +137,7 @@ def test_a_space_too_intricate_to_follow_is_counted_as_an_upper_bound(
 ) -> None:
     grammar = parse_grammar(TINY["binary operators forbidden"])
     exact = count_space(grammar)
-    monkeypatch.setattr("candidates._count.MAX_COUNT_WORK", 0)
+    monkeypatch.setattr("candidates.space._count.MAX_COUNT_WORK", 0)
     bound = count_space(grammar)
     free = count_space(parse_grammar(TINY["binary operators forbidden"].split("[constraints]")[0]))
     assert not bound.exact and exact.total < bound.total
@@ -176,8 +178,6 @@ def test_screen_keeps_every_paper_function(entry: object) -> None:
 def test_screen_rejections_name_the_first_failed_property() -> None:
     rows = np.stack([np.tanh(GRID) + 1, GRID, np.sin(GRID), np.full_like(GRID, 0.0)])
     result = screen(rows)
-    from candidates._screen import REASONS
-
     assert [REASONS[r] for r in result.reason] == [
         "zero_centered",
         "bounded",

@@ -52,7 +52,7 @@ def test_every_written_candidate_parses_back_under_the_limits_of_any_text() -> N
     # is past the parser's 200 syntax nodes, so no trial or resume could read it back.
     terms = " + ".join(f"tanh({k}*x)" for k in range(1, 11))
     grammar = parse_grammar(
-        "[grammar]\nmax_size = 3\n[operators]\nunary = [\"big\"]\nbinary = []\nconstants = []\n"
+        '[grammar]\nmax_size = 3\n[operators]\nunary = ["big"]\nbinary = []\nconstants = []\n'
         f'[define]\nbig = "({terms})/10"\n'
     )
     result = generate_candidates(grammar, symbolic_seconds=0, workers=1)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from candidates import PAPER, Tolerances, check, parse
-from candidates._properties import check_properties
+from candidates import PAPER, Tolerances, check, check_properties, parse
 
 PROPS = ("zero_centered", "bounded", "center_sensitive", "monotonic")
 
@@ -190,7 +189,7 @@ def test_a_time_limit_whose_exception_is_swallowed_fires_again() -> None:
     # block itself swallows the first one. The limit must still end the block, not let it run.
     import time
 
-    from candidates._timeout import RETRY_SECONDS, SymbolicTimeout, time_limit
+    from candidates.checks import RETRY_SECONDS, SymbolicTimeout, time_limit
 
     swallowed = 0
     start = time.perf_counter()
@@ -210,7 +209,7 @@ def test_a_time_limit_whose_exception_is_swallowed_fires_again() -> None:
 def test_a_time_limit_never_fires_after_its_block() -> None:
     import time
 
-    from candidates._timeout import time_limit
+    from candidates.checks import time_limit
 
     with time_limit(0.05):
         pass

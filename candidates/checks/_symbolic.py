@@ -6,7 +6,7 @@ Every function may raise; callers run them under :func:`candidates._timeout.time
 fall back to numeric evidence.
 
 Example:
-    >>> from candidates._parser import parse
+    >>> from candidates import parse
     >>> eventual_limit(parse("clip(asinh(x), -1, 1)"), "+oo")
     1
 """
@@ -18,7 +18,7 @@ from typing import Literal
 import sympy as sp
 from sympy.calculus.singularities import is_decreasing, is_increasing
 
-from ._operators import X
+from ..expr import X
 
 Point = Literal["+oo", "-oo", "0+", "0-"]
 _Y = sp.Symbol("y", positive=True)

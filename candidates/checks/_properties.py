@@ -4,7 +4,7 @@ Each check is numeric first (dense and log-spaced grids); sympy then tries to pr
 thing under a time limit. A verdict's ``method`` is ``symbolic`` only when sympy settled it.
 
 Example:
-    >>> from candidates._parser import parse
+    >>> from candidates import parse
     >>> result = check_properties(parse("erf(x)"))
     >>> result.domain.ok, all(v.passed for v in result.verdicts.values())
     (True, True)
@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from .._errors import UserError
+from ..expr import compile_numpy
 from . import _numeric as num
 from . import _symbolic as sym
-from ._compile import compile_numpy
 from ._domain import DomainDiagnosis, diagnose_domain
-from ._errors import UserError
 from ._symbolic_domain import symbolic_domain
 from ._timeout import SymbolicTimeout, SymbolicUnavailable, time_limit
 

@@ -5,7 +5,7 @@ baselines; `study` adds its rows' extras; the leaderboard and `export` read it b
 tables are brought up to it on read (:func:`as_candidate_table`).
 
 Example:
-    >>> from candidates._candidate import check
+    >>> from candidates import check
     >>> table = candidates_table([check("erf(x)", symbolic=False)])
     >>> table.loc[0, "canonical"], bool(table.loc[0, "passed"]), table.loc[0, "kind"]
     ('erf(x)', True, 'candidate')
@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..catalog import DEFAULT_ALPHA0
+from ..checks import PROPERTIES
+from ..shape import SCALE_DESCRIPTORS, SHAPE_DESCRIPTORS, shape_descriptors
 from ._candidate import PropertyReport, catalog_name
-from ._properties import PROPERTIES
-from ._shape import SCALE_DESCRIPTORS, SHAPE_DESCRIPTORS, shape_descriptors
-from ._template import DEFAULT_ALPHA0
 
 #: The candidate record's columns, in the order every table keeps. A norm baseline
 #: (layernorm, rmsnorm) is not a function: its columns from ``id`` on are empty.

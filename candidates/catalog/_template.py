@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ._errors import UserError
-from ._operators import suggest
+from .._errors import UserError
+from ..expr import suggest
 
 #: α's initial value, for every function and every task unless a user or a catalog entry says
 #: otherwise (DyT and Derf both start at 0.5).

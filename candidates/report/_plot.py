@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..expr import compile_numpy, parse
 from ._candidate import PropertyReport
-from ._compile import compile_numpy
-from ._parser import parse
 
 
 def plot_shapes(

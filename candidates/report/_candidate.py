@@ -19,12 +19,16 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ._canonical import candidate_id, canonical_form
-from ._catalog import BASELINES, PAPER, resolve_text
-from ._compile import compile_numpy, compile_torch, to_latex, to_source
-from ._parser import parse
-from ._properties import PROPERTIES, PropertyResult, Tolerances, check_properties
-from ._shape import SCALE_DESCRIPTORS, SHAPE_DESCRIPTORS, shape_descriptors
+from ..catalog import BASELINES, PAPER, resolve_text
+from ..checks import PROPERTIES, PropertyResult, Tolerances, check_properties
+from ..expr import compile_numpy, compile_torch, parse, to_latex, to_source
+from ..shape import (
+    SCALE_DESCRIPTORS,
+    SHAPE_DESCRIPTORS,
+    candidate_id,
+    canonical_form,
+    shape_descriptors,
+)
 
 
 @dataclass

@@ -5,7 +5,7 @@ so the numpy screen, the property checks and the torch layer compute the very sa
 
 Example:
     >>> import numpy as np
-    >>> from candidates._parser import parse
+    >>> from candidates import parse
     >>> f = compile_numpy(parse("clip(2*x, -1, 1)"))
     >>> f(np.array([-3.0, 0.25, 3.0])).tolist()
     [-1.0, 0.5, 1.0]
@@ -107,7 +107,7 @@ class _LatexPrinter(LatexPrinter):
 def to_latex(expr: sp.Expr) -> str:
     r"""LaTeX for reports and exported docstrings.
 
-    >>> from candidates._parser import parse
+    >>> from candidates import parse
     >>> to_latex(parse("clip(x, -1, 1)"))
     '\\operatorname{clip}\\left(x, -1, 1\\right)'
     """

@@ -8,7 +8,7 @@ raises :class:`Undecided` where sympy cannot say (an equation it cannot solve, a
 without a rule, a periodic inequality).
 
 Example:
-    >>> from candidates._parser import parse
+    >>> from candidates import parse
     >>> symbolic_domain(parse("1/(x - 60)")).message
     'a pole at x = 60; first offending x = 60'
     >>> symbolic_domain(parse("sqrt(x + 60)")).message
@@ -26,9 +26,9 @@ import numpy as np
 import sympy as sp
 from sympy.solvers.inequalities import solve_poly_inequality, solve_univariate_inequality
 
+from ..expr import X
 from ._domain import DomainDiagnosis
 from ._numeric import Fn, evaluate
-from ._operators import X
 from ._symbolic import Undecided
 from ._timeout import SymbolicTimeout
 
@@ -71,7 +71,7 @@ def symbolic_domain(expr: sp.Expr, f: Fn | None = None) -> DomainDiagnosis:
     ``f`` (the compiled expression) tells a pole from a point where f is undefined but stays
     finite around it (sin(x)/x at 0).
 
-    >>> from candidates._parser import parse
+    >>> from candidates import parse
     >>> symbolic_domain(parse("log(x + 100)")).message
     'not real for x < -100; infinite at x = -100; first offending x = -100'
     >>> symbolic_domain(parse("x/(1 + abs(x))")).ok
@@ -96,7 +96,7 @@ def collect_troubles(expr: sp.Expr) -> tuple[list[Trouble], str | None]:
     """Every non-empty trouble set of ``expr``, merged by kind, and why sympy could not settle
     the rest (None when it settled all).
 
-    >>> from candidates._parser import parse
+    >>> from candidates import parse
     >>> collect_troubles(parse("sqrt(x) + 1/(x - 1)"))[0]
     [Trouble(kind='not real', where=Interval.open(-oo, 0)), Trouble(kind='a pole', where={1})]
     """

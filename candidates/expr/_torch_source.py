@@ -6,7 +6,7 @@ calls four small helpers (``_pow``, ``_binary``, ``_where``, ``_full``) that :da
 defines.
 
 Example:
-    >>> from candidates._parser import parse
+    >>> from candidates import parse
     >>> to_torch_source(parse("x/(1 + abs(x))"))
     '(x * (1.0 / (1.0 + torch.abs(x))))'
 """

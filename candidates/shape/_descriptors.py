@@ -29,10 +29,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import ndtri
 
-from ._catalog import resolve_text
-from ._compile import compile_numpy
-from ._errors import UserError
-from ._template import DEFAULT_ALPHA0
+from .._errors import UserError
+from ..catalog import DEFAULT_ALPHA0, resolve_text
+from ..expr import compile_numpy
 
 #: The property checks' window for the scale R.
 WINDOW = 4.0

@@ -15,10 +15,8 @@ from typing import Literal
 
 import sympy as sp
 
-from ._compile import to_source
-from ._errors import ExpressionError, UserError
-from ._operators import suggest
-from ._parser import parse
+from .._errors import ExpressionError, UserError
+from ..expr import parse, suggest, to_source
 from ._template import DEFAULT_ALPHA0, Shift
 
 

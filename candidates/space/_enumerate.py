@@ -6,7 +6,7 @@ values on the screen grid, so every sub-expression is evaluated once and reused.
 rendered only for the survivors of the screen.
 
 Example:
-    >>> from candidates._grammar import parse_grammar
+    >>> from candidates import parse_grammar
     >>> g = parse_grammar('[grammar]\\nmax_size = 2\\n[operators]\\nunary = ["tanh", "sin"]')
     >>> result = enumerate_space(g)
     >>> result.enumerated, sorted(s.text for s in result.survivors)
@@ -24,9 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ._compile import compile_numpy
+from ..expr import OPERATORS, compile_numpy
 from ._grammar import COMMUTATIVE, Grammar
-from ._operators import OPERATORS
 from ._screen import ABS, GRID, REASONS, SIGN, ZERO, screen
 
 Render = Callable[[str], str]

@@ -9,7 +9,7 @@ dynamic programme that gives exactly the number the enumerator walks, in millise
 memory that does not grow with the space (size 12 of the default grammar is ~10¹⁴).
 
 Example:
-    >>> from candidates._grammar import parse_grammar
+    >>> from candidates import parse_grammar
     >>> g = parse_grammar('[grammar]\\nmax_size = 3\\n[operators]\\nunary = ["tanh"]\\n'
     ...                   'binary = ["+"]\\nconstants = [1]')
     >>> count_space(g).per_size      # x; tanh(x); tanh(tanh(x)), x + x, x + 1
@@ -141,7 +141,7 @@ def count_space(grammar: Grammar, *, max_size: int | None = None) -> SpaceCount:
     """How many expressions (raw functions, each with its variants) every size holds: what a
     complete enumeration screens, before any dedupe.
 
-    >>> from candidates._grammar import load_grammar
+    >>> from candidates import load_grammar
     >>> count = count_space(load_grammar(), max_size=12)
     >>> count.exact, f"{count.total:.1e}"
     (True, '2.6e+14')

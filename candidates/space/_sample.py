@@ -5,7 +5,7 @@ grammar's variants and screened exactly like enumerated expressions. The same se
 same expressions.
 
 Example:
-    >>> from candidates._grammar import load_grammar
+    >>> from candidates import load_grammar
     >>> a = sample_space(load_grammar(), 2000, seed=1)
     >>> b = sample_space(load_grammar(), 2000, seed=1)
     >>> [s.text for s in a.survivors] == [s.text for s in b.survivors]
@@ -19,11 +19,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._compile import compile_numpy
+from .._errors import UserError
+from ..expr import compile_numpy, numpy_from_text
 from ._enumerate import EnumerationResult, Space, Survivor, shape_keys
-from ._errors import UserError
 from ._grammar import Grammar
-from ._parser import numpy_from_text
 from ._screen import GRID, REASONS, screen
 
 _BATCH = 2048

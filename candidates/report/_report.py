@@ -2,7 +2,7 @@
 the candidate record's, :mod:`candidates._record`).
 
 Example:
-    >>> from candidates._candidate import check
+    >>> from candidates import check
     >>> md = report_markdown([check("erf(x)", symbolic=False)], {"unique": 1})
     >>> "| unique | 1 |" in md and "`erf(x)`" in md
     True
@@ -14,9 +14,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._errors import one_line
+from ..checks import PROPERTIES
 from ._candidate import PropertyReport, jsonable
-from ._errors import one_line
-from ._properties import PROPERTIES
 
 _SHORT = {"zero_centered": "Z", "bounded": "B", "center_sensitive": "C", "monotonic": "M"}
 

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._numeric import symmetric
-from ._properties import PROPERTIES, Tolerances
+from ..checks import PROPERTIES, Tolerances, symmetric
 
 GRID = symmetric(
     np.concatenate(

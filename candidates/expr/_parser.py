@@ -5,7 +5,7 @@ object is built from it directly. Nothing is evaluated: no ``eval``, ``exec``, `
 ``parse_expr`` ever sees user text.
 
 Example:
-    >>> from candidates._parser import parse
+    >>> from candidates import parse
     >>> parse("x / sqrt(x**2 + 1)")
     x/sqrt(x**2 + 1)
 """
@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 import numpy as np
 import sympy as sp
 
-from ._errors import ExpressionError
+from .._errors import ExpressionError
 from ._operators import BY_HEAD, CONSTANTS, OPERATORS, X, suggest
 
 

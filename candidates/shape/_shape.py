@@ -35,10 +35,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._catalog import resolve_text
-from ._compile import compile_numpy
+from ..catalog import resolve_text
+from ..checks import FULL, evaluate
+from ..expr import compile_numpy
 from ._descriptors import GAUSSIAN
-from ._numeric import FULL, evaluate
 
 #: The descriptors, in order, each in one line. σ-dependent ones use x ~ N(0, σ²) with σ a
 #: multiple of t50, so that they too ignore the input scale.

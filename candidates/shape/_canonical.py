@@ -6,8 +6,8 @@ where it can see them; :func:`behaviour_signature` catches the rest (tanh(x) and
 2·sigmoid(2x) - 1) by comparing outputs after normalising input and output scale.
 
 Example:
-    >>> from candidates._parser import parse
-    >>> from candidates._compile import to_source
+    >>> from candidates import parse
+    >>> from candidates import to_source
     >>> to_source(canonical_form(parse("-3*tanh(2*x)")))
     'tanh(x)'
     >>> candidate_id(parse("tanh(x)")) == candidate_id(canonical_form(parse("tanh(3*x)")))
@@ -22,9 +22,8 @@ import math
 import numpy as np
 import sympy as sp
 
-from ._compile import compile_numpy, to_source
-from ._numeric import Fn, evaluate, symmetric
-from ._operators import X
+from ..checks import Fn, evaluate, symmetric
+from ..expr import X, compile_numpy, to_source
 
 
 def _strip_output_scale(expr: sp.Expr) -> sp.Expr:

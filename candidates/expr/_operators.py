@@ -4,7 +4,7 @@ The parser, the printer, the compilers (numpy, torch) and the enumerator all rea
 a primitive added here is available everywhere.
 
 Example:
-    >>> from candidates._operators import OPERATORS
+    >>> from candidates import OPERATORS
     >>> OPERATORS["softsign"].arity
     1
 """

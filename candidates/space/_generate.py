@@ -9,7 +9,7 @@ spent only on the candidates that are written out; every unique candidate is cou
 checked numerically.
 
 Example:
-    >>> from candidates._grammar import parse_grammar
+    >>> from candidates import parse_grammar
     >>> g = parse_grammar('[grammar]\\nmax_size = 2\\n[operators]\\nunary = ["tanh", "erf"]\\n'
     ...                   'binary = ["*"]\\nconstants = [2]')
     >>> result = generate_candidates(g, symbolic_seconds=0, workers=1)
@@ -27,14 +27,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from ._candidate import Candidate, PropertyReport
-from ._canonical import behaviour_signature
-from ._compile import compile_numpy, to_source
+from .._errors import ExpressionError, UserError
+from ..checks import PropertyResult, confirm_symbolically, numeric_properties
+from ..expr import compile_numpy, numpy_from_text, parse, to_source
+from ..report import Candidate, PropertyReport
+from ..shape import behaviour_signature
 from ._enumerate import EnumerationResult, enumerate_space
-from ._errors import ExpressionError, UserError
 from ._grammar import Grammar
-from ._parser import numpy_from_text, parse
-from ._properties import PropertyResult, confirm_symbolically, numeric_properties
 from ._sample import sample_space
 
 Progress = Callable[[str, int, int | None], None]

@@ -22,17 +22,16 @@ from typing import Any
 
 import sympy as sp
 
-from ._errors import ExpressionError, GrammarError
-from ._operators import CONSTANTS, OPERATORS, suggest
-from ._parser import DEFAULT_LIMITS, called_names, parse
-from ._properties import PROPERTIES, Tolerances
+from .._errors import ExpressionError, GrammarError
+from ..checks import PROPERTIES, Tolerances
+from ..expr import CONSTANTS, DEFAULT_LIMITS, OPERATORS, called_names, parse, suggest
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-GRAMMAR_DIR = Path(__file__).parent / "grammars"
+GRAMMAR_DIR = Path(__file__).parents[1] / "grammars"
 BINARY_OPERATORS = ("+", "-", "*", "/", "**", "min", "max")
 #: Binary operators whose operands commute: the space holds one order of each pair.
 COMMUTATIVE = frozenset({"+", "*", "min", "max"})
