@@ -1,13 +1,13 @@
 """Where a candidate is not real or not finite on R: the domain diagnosis.
 
-Numerically, f is read on the whole grid of :mod:`candidates._numeric`: dense on [-50, 50],
+Numerically, f is read on the whole grid of :mod:`candidates.checks._numeric`: dense on [-50, 50],
 log-spaced out to ±1e15. Infinite values that run to the end of the grid are overflow of a
 fast-growing but finite function (exp(exp(x))), never "a pole". In the log-spaced tails a nan
 may be float64 arithmetic rather than the function (inf - inf inside isru(expm1(x))); the
 point before it is computed again in float32, where overflow comes much sooner: a domain edge
 (sqrt(x + 60)) does not move, overflow does.
 
-sympy's view of the same question is :mod:`candidates._symbolic_domain`.
+sympy's view of the same question is :mod:`candidates.checks._symbolic_domain`.
 
 Example:
     >>> import numpy as np

@@ -2,7 +2,7 @@
 
 sympy's limit cannot see through Min/Max (clip), so :func:`eventual_limit` first replaces every
 Min/Max by the argument that wins near the limit point, decided by the arguments' own limits.
-Every function may raise; callers run them under :func:`candidates._timeout.time_limit` and
+Every function may raise; callers run them under :func:`candidates.checks.time_limit` and
 fall back to numeric evidence.
 
 Example:

@@ -3,7 +3,7 @@
 Every node of f that restricts the real line (square roots and other fractional powers, log,
 division, tan) adds the set where its argument leaves the allowed range, solved by sympy over
 the reals; the other operators are real and finite wherever their arguments are. sympy may be
-slow: callers run :func:`symbolic_domain` under :func:`candidates._timeout.time_limit`, and it
+slow: callers run :func:`symbolic_domain` under :func:`candidates.checks.time_limit`, and it
 raises :class:`Undecided` where sympy cannot say (an equation it cannot solve, an operator
 without a rule, a periodic inequality).
 

@@ -1,5 +1,5 @@
 """Property reports of a candidate set: Markdown for people, JSON for tools (the table is
-the candidate record's, :mod:`candidates._record`).
+the candidate record's, :mod:`candidates.report._record`).
 
 Example:
     >>> from candidates import check
