@@ -1,5 +1,11 @@
 """The candidate engine: expressions, grammars, enumeration, dedupe and the four properties.
 
+Its rooms, each importing only those before it: ``expr`` (the operator table, the parser,
+compilation), ``checks`` (the four properties), ``catalog`` (the template and the named
+functions), ``shape`` (canonical forms, ids and descriptors modulo the template), ``report``
+(candidates, their reports and table), ``space`` (grammars, enumeration, the screen,
+generation). ``_errors`` and ``_numbers`` are shared by all and import no room.
+
 Example:
     >>> from candidates import check
     >>> report = check("x/(1 + abs(x))")
@@ -9,32 +15,28 @@ Example:
 
 from __future__ import annotations
 
-from ._candidate import Candidate, PropertyReport, catalog_name, check, check_candidate
-from ._canonical import behaviour_signature, candidate_id, canonical_form
-from ._catalog import (
+from ._errors import ExpressionError, GrammarError, UserError
+from ._numbers import COUNT, FRACTION, MAX_SEED, NON_NEGATIVE, POSITIVE, SEED, NumberRange
+from .catalog import (
     BASELINES,
     CATALOGS,
+    DEFAULT_ALPHA0,
+    DEFAULT_SHIFT,
     DELTA_REFERENCES,
     PAPER,
     RUN_BASELINES,
+    SHIFTS,
+    TEMPLATE,
     CatalogEntry,
+    Shift,
     catalog_names,
     find_entry,
     get_catalog,
     get_entry,
+    parse_shift,
+    template_shift,
 )
-from ._compile import compile_numpy, compile_torch, to_latex, to_source
-from ._count import SpaceCount, count_space
-from ._descriptors import GAUSSIAN, Descriptors, describe, matched_alpha0, spread_of
-from ._enumerate import EnumerationResult, Survivor, enumerate_space
-from ._errors import ExpressionError, GrammarError, UserError
-from ._generate import GenerateResult, generate_candidates
-from ._grammar import Grammar, builtin_grammars, load_grammar, parse_grammar
-from ._numbers import COUNT, FRACTION, MAX_SEED, NON_NEGATIVE, POSITIVE, SEED, NumberRange
-from ._operators import OPERATORS, Operator, X, suggest
-from ._parser import Limits, numpy_from_text, parse
-from ._plot import plot_shapes
-from ._properties import (
+from .checks import (
     PROPERTIES,
     PropertyResult,
     PropertyVerdict,
@@ -42,32 +44,70 @@ from ._properties import (
     check_properties,
     numeric_properties,
 )
-from ._record import (
+from .expr import (
+    OPERATORS,
+    TORCH_HELPERS,
+    Limits,
+    Operator,
+    X,
+    compile_numpy,
+    compile_torch,
+    numpy_from_text,
+    parse,
+    suggest,
+    to_latex,
+    to_source,
+    to_torch_source,
+)
+from .report import (
     CANDIDATE_COLUMNS,
     DESCRIPTOR_COLUMNS,
     START_DESCRIPTORS,
     STUDY_COLUMNS,
+    Candidate,
+    PropertyReport,
     as_candidate_table,
     candidates_table,
+    catalog_name,
+    check,
+    check_candidate,
     fill_descriptors,
     guide_matrix,
+    markdown_text,
+    plot_shapes,
+    report_json,
+    report_markdown,
     shape_matrix,
 )
-from ._report import markdown_text, report_json, report_markdown
-from ._sample import sample_space
-from ._screen import GRID as SCREEN_GRID
-from ._screen import screen
-from ._shape import SCALE_DESCRIPTORS, SHAPE_DESCRIPTORS, shape_descriptors
-from ._template import (
-    DEFAULT_ALPHA0,
-    DEFAULT_SHIFT,
-    SHIFTS,
-    TEMPLATE,
-    Shift,
-    parse_shift,
-    template_shift,
+from .shape import (
+    GAUSSIAN,
+    SCALE_DESCRIPTORS,
+    SHAPE_DESCRIPTORS,
+    Descriptors,
+    behaviour_signature,
+    candidate_id,
+    canonical_form,
+    describe,
+    matched_alpha0,
+    shape_descriptors,
+    spread_of,
 )
-from ._torch_source import TORCH_HELPERS, to_torch_source
+from .space import (
+    SCREEN_GRID,
+    EnumerationResult,
+    GenerateResult,
+    Grammar,
+    SpaceCount,
+    Survivor,
+    builtin_grammars,
+    count_space,
+    enumerate_space,
+    generate_candidates,
+    load_grammar,
+    parse_grammar,
+    sample_space,
+    screen,
+)
 
 __all__ = [
     "BASELINES",

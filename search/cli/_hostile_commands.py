@@ -23,8 +23,9 @@ import shlex
 import shutil
 import tempfile
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
+from importlib.metadata import entry_points
 from pathlib import Path
 from types import MappingProxyType
 
@@ -216,11 +217,18 @@ def _template() -> Path:
     return root
 
 
+def _installed_command() -> Callable[[list[str]], int]:
+    """The function behind the installed ``derf-search`` (its console-script entry point): the
+    corpus runs what a user runs, and this module need not import the package it tests."""
+    (point,) = entry_points(group="console_scripts", name="derf-search")
+    main: Callable[[list[str]], int] = point.load()
+    return main
+
+
 def run_command(argv: list[str], root: Path) -> tuple[int, str, list[str]]:
     """Run ``derf-search ARGV`` in ``root/a/b/c``: its exit status, its stderr and what it
     changed under ``root``."""
-    from . import main
-
+    main = _installed_command()
     before = snapshot(root)
     err = io.StringIO()
     cwd = os.getcwd()

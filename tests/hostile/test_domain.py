@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from candidates import Tolerances, _properties, check, parse
-from candidates._properties import check_properties
+from candidates import Tolerances, check, check_properties, parse
 
 #: expression -> (phrases of sympy's message, phrases of the grid's message, first offending x)
 NOT_REAL_OR_NOT_FINITE = {
@@ -138,7 +137,7 @@ def test_sympy_past_its_time_limit_falls_back_to_the_grid(monkeypatch) -> None:
         while True:  # a solver lost in a hard expression
             math.factorial(50)
 
-    monkeypatch.setattr(_properties, "symbolic_domain", never_answers)
+    monkeypatch.setattr("candidates.checks._properties.symbolic_domain", never_answers)
     start = time.perf_counter()
     result = check_properties(parse("sqrt(x + 60)"), tolerances=Tolerances(symbolic_seconds=1.0))
     assert time.perf_counter() - start < 10
@@ -152,7 +151,7 @@ def test_the_domain_leaves_time_for_the_four_checks(monkeypatch) -> None:
         while True:
             math.factorial(50)
 
-    monkeypatch.setattr(_properties, "symbolic_domain", never_answers)
+    monkeypatch.setattr("candidates.checks._properties.symbolic_domain", never_answers)
     result = check_properties(parse("erf(x)"), tolerances=Tolerances(symbolic_seconds=2.0))
     assert result.domain.ok and "timed out" in (result.domain.note or "")
     assert result.verdicts["bounded"].method == "symbolic"
@@ -172,13 +171,13 @@ def test_a_partial_answer_from_sympy_does_not_hide_nearer_trouble() -> None:
 
 
 def test_a_solver_that_hangs_inside_the_walk_is_cut_off(monkeypatch) -> None:
-    from candidates import _symbolic_domain
-
     def never_answers(*args: object, **kwargs: object) -> None:
         while True:
             math.factorial(50)
 
-    monkeypatch.setattr(_symbolic_domain, "solve_univariate_inequality", never_answers)
+    monkeypatch.setattr(
+        "candidates.checks._symbolic_domain.solve_univariate_inequality", never_answers
+    )
     start = time.perf_counter()
     result = check_properties(parse("log(erf(x) + 2)"), tolerances=Tolerances(symbolic_seconds=1.0))
     assert time.perf_counter() - start < 10
