@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -48,13 +48,22 @@ class Candidate:
         primitives: Mapping[str, sp.Expr] | None = None,
         origin: str | None = None,
     ) -> Candidate:
-        """Parse an expression, or look up a catalog name such as ``isru``."""
-        expression, expr, name = resolve_text(text, primitives=primitives, origin=origin)
+        """Parse an expression, or look up a catalog name such as ``isru``. A text is parsed
+        once per process: the same text again (without grammar primitives) reuses the parse
+        and the canonical form, on its way from the generator to a trial.
+
+        >>> Candidate.from_text("x/3").sympy is Candidate.from_text("x/3").sympy
+        True
+        """
+        if primitives is None:
+            expression, expr, name = _resolved(text, origin)
+        else:
+            expression, expr, name = resolve_text(text, primitives=primitives, origin=origin)
         return cls(expression, expr, name=name)
 
     @cached_property
     def canonical_sympy(self) -> sp.Expr:
-        return canonical_form(self.sympy)
+        return _canonical(self.sympy)
 
     @property
     def canonical(self) -> str:
@@ -78,6 +87,21 @@ class Candidate:
 
     def torch(self) -> Any:
         return compile_torch(self.sympy)
+
+
+#: How many texts' parses (and canonical forms) a process keeps.
+PARSED_KEPT = 4096
+
+
+@lru_cache(maxsize=PARSED_KEPT)
+def _resolved(text: str, origin: str | None) -> tuple[str, sp.Expr, str | None]:
+    # sympy expressions are immutable: one parse may serve every candidate of the same text
+    return resolve_text(text, origin=origin)
+
+
+@lru_cache(maxsize=PARSED_KEPT)
+def _canonical(expr: sp.Expr) -> sp.Expr:
+    return canonical_form(expr)
 
 
 @cache
