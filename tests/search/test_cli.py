@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -297,7 +298,11 @@ def test_a_run_refuses_a_bad_expression_before_ray_starts(tmp_path: Path) -> Non
         f"rc = main(['run', '--expr', 'erf(2x)', '--out', {str(tmp_path / 'run')!r}]); "
         "print(rc, 'DERF_SEARCH_DRIVER' in os.environ)"  # set when the run starts its Ray
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    # not inherited from this process, where an earlier test's run may have set it
+    env = {k: v for k, v in os.environ.items() if k != "DERF_SEARCH_DRIVER"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
     assert proc.stdout.split() == ["2", "False"]
     assert proc.stderr.strip().splitlines() == [
         "derf-search: error: expression 'erf(2x)', column 5: syntax error: invalid decimal "

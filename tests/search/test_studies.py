@@ -59,7 +59,6 @@ def test_catalog_study_rows():
 
 
 @pytest.mark.slow  # ~30 trainings: about 2 minutes on 2 cores
-@pytest.mark.ci  # a study end to end
 def test_catalog_study_end_to_end(tmp_path, capsys):
     out = tmp_path / "catalog"
     assert main(["study", "catalog", "--task", "digits-vit", *QUICK, "--out", str(out)]) == 0

@@ -28,6 +28,7 @@ QUICK = ("--budget", "quick", "--recipe", "max_steps=3", "--device", "cpu", "--n
 
 
 @pytest.mark.slow  # calibrate through the CLI at the quick budget: about 50 s
+@pytest.mark.ci  # a study end to end (the calibration study: its table, its run, its report)
 def test_calibrate_end_to_end(
     local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
