@@ -23,6 +23,7 @@ from ._args import (
     settings_from,
 )
 from ._codes import EXIT_INTERRUPTED
+from ._search import train_table
 
 #: Seeds below this give no standard error, and DEGRADE needs one.
 MIN_SEEDS = 2
@@ -77,17 +78,7 @@ def _calibrate(args: argparse.Namespace) -> int:
             cells, cells=settings.cells, shift=settings.shift, degrade_points=args.degrade_points
         )
     token_mode_for(settings.ray_address)  # before Ray is imported (next line)
-    from ..driver import run_search
-    from ..reports import write_outputs
-
-    summary = run_search(
-        settings,
-        resume=bool(args.resume),
-        progress=not args.no_progress,
-        candidates=table,
-        checked=True,
-    )
-    write_outputs(settings.run_dir)
+    summary = train_table(settings, args, table)
     write_calibration(settings.run_dir)
     out = settings.run_dir
     print((out / "calibration.md").read_text())

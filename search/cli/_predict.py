@@ -25,6 +25,7 @@ from ._args import (
     settings_from,
 )
 from ._codes import EXIT_INTERRUPTED
+from ._search import train_table
 
 #: Ray workers of a new prediction run.
 DEFAULT_WORKERS = 2
@@ -80,18 +81,8 @@ def _predict(args: argparse.Namespace) -> int:
     summary = None
     if args.resume or not (args.zero_cost or sources):
         settings, table = _training(args, candidates)
-        from ..driver import run_search
-        from ..reports import write_outputs
-
         reference = read_reference(settings.reference or PAPER_REFERENCE)
-        summary = run_search(
-            settings,
-            resume=bool(args.resume),
-            progress=not args.no_progress,
-            candidates=table,
-            checked=True,
-        )
-        write_outputs(settings.run_dir, plots=False)
+        summary = train_table(settings, args, table, plots=False)
         out = settings.run_dir
         sources = [out, *sources]
     else:

@@ -29,6 +29,24 @@ from ._args import (
 from ._codes import EXIT_INTERRUPTED
 
 
+def train_table(settings: Any, args: argparse.Namespace, table: Any, *, plots: bool = True) -> Any:
+    """Train a command's candidate table (``None`` on ``--resume``: the run's own) as a run,
+    and write its leaderboard (and plots): what `study`, `calibrate` and `predict` share.
+    ``settings`` passed :func:`~search.driver.check_run`; returns the run's summary."""
+    from ..driver import run_search
+    from ..reports import write_outputs
+
+    summary = run_search(
+        settings,
+        resume=bool(args.resume),
+        progress=not args.no_progress,
+        candidates=table,
+        checked=True,
+    )
+    write_outputs(settings.run_dir, plots=plots)
+    return summary
+
+
 def settings_from_args(args: argparse.Namespace) -> Any:
     from candidates import UserError
 
@@ -95,8 +113,8 @@ def _run(args: argparse.Namespace) -> int:
 def _study(args: argparse.Namespace) -> int:
     from candidates import UserError
 
-    from ..driver import DEFAULT_TASK, RunSettings, check_run, run_search
-    from ..reports import write_outputs, write_study_report
+    from ..driver import DEFAULT_TASK, RunSettings, check_run
+    from ..reports import write_study_report
     from ..studies import study_table
 
     if args.resume:
@@ -127,14 +145,7 @@ def _study(args: argparse.Namespace) -> int:
         )
     check_run(settings, resume=bool(args.resume))
     table = None if args.resume else study_table(settings.study)
-    summary = run_search(
-        settings,
-        resume=bool(args.resume),
-        progress=not args.no_progress,
-        candidates=table,
-        checked=True,
-    )
-    write_outputs(settings.run_dir)
+    summary = train_table(settings, args, table)
     report = write_study_report(settings.run_dir, settings.study)
     print(report.read_text())
     print(
