@@ -12,7 +12,7 @@ from candidates import UserError
 from evaluators import Budget, Member, RunResult, get_task, train, train_packed
 
 # vmap has no batching rule for CPU flash attention yet and says so; the result is right.
-pytestmark = pytest.mark.filterwarnings("ignore:There is a performance drop")
+pytestmark = pytest.mark.filterwarnings("ignore:There is a performance drop:UserWarning")
 
 STEPS = Budget(epochs=1, max_steps=20)
 
@@ -63,6 +63,7 @@ def test_each_member_is_its_single_run_after_20_steps() -> None:
         assert result.alpha == pytest.approx(single.alpha, rel=1e-5)
 
 
+@pytest.mark.slow  # a pack and its single runs: about a minute
 def test_a_pack_of_norm_baselines_is_their_single_runs() -> None:
     # LayerNorm's backward is the most rounding-sensitive part of these models: its own single
     # run moves by 1.9e-5 between one and two CPU threads, and a pack is held to that
@@ -85,6 +86,7 @@ def test_a_diverging_member_leaves_the_others_unchanged() -> None:
     assert [r.value for r in (results[0], results[2])] == [r.value for r in calm]
 
 
+@pytest.mark.slow  # a pack and its single runs: about a minute
 def test_pruning_stops_one_member_and_not_the_others() -> None:
     plan = Budget(epochs=3, batch_size=128, max_steps=60)
 
@@ -114,6 +116,7 @@ def test_members_of_two_architectures_are_refused_in_one_line() -> None:
         )
 
 
+@pytest.mark.slow  # a pack and its single runs: about a minute
 def test_a_function_with_an_infinite_slope_is_as_close_as_its_own_rounding_allows() -> None:
     # |x|^(2/3)'s slope is cut at MAX_SLOPE near 0, where float32 rounding decides which side
     # of the cut a value falls: the single run itself moves by about this much between one
