@@ -1,4 +1,5 @@
-"""The four properties of DESIGN.md: zero-centred, bounded, centre-sensitive, monotonic.
+"""The four properties: zero-centred, bounded, centre-sensitive, monotonic (defined in
+docs/commands/candidates.md, "The four properties").
 
 Each check is numeric first (dense and log-spaced grids); sympy then tries to prove the same
 thing under a time limit. A verdict's ``method`` is ``symbolic`` only when sympy settled it.
@@ -38,7 +39,7 @@ DOMAIN_SHARE = 0.5
 
 @dataclass(frozen=True)
 class Tolerances:
-    """The settings of the four checks (DESIGN.md gives the defaults)."""
+    """The settings of the four checks (docs/commands/candidates.md gives the defaults)."""
 
     window: float = 4.0
     zero_centered: float = 0.05

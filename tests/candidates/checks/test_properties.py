@@ -1,4 +1,5 @@
-"""The four properties on a labelled set built from DESIGN.md's definitions."""
+"""The four properties on a labelled set built from their definitions
+(docs/commands/candidates.md)."""
 
 from __future__ import annotations
 
