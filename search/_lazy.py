@@ -2,7 +2,7 @@
 the command line and, through it, the package tree) does not pay for torch, optuna and ray.
 
 Example:
-    >>> get = lazy_attributes("search.driver", {"RunSettings": "._settings"})
+    >>> get = lazy_attributes("search.driver", {"RunSettings": ".rundir._settings"})
     >>> get("RunSettings").__name__
     'RunSettings'
 """
