@@ -73,6 +73,7 @@ def test_a_pack_of_norm_baselines_is_their_single_runs() -> None:
         assert _distance(packed, _single(member, STEPS)[1]) < 5e-5
 
 
+@pytest.mark.slow  # two packs and a single run: about a minute
 def test_a_diverging_member_leaves_the_others_unchanged() -> None:
     wild = Member("x**3", 0, lr_scale=100.0)
     results, parameters = _packed([Member("erf", 0), wild, Member("tanh(x)", 1)], STEPS)
