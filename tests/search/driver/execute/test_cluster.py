@@ -151,8 +151,9 @@ def test_a_search_on_a_cluster_started_by_ray_start_survives_a_lost_node(ray_env
     # every candidate × seed exactly once, none lost with the node
     assert sorted(done["candidate_id"]) == sorted(set(done["candidate_id"]))
     assert len(done) == 6
-    assert done["node"].nunique() == 2  # the trials were spread over both nodes
-    assert (done["attempts"] == 2).sum() >= 1  # the lost node's trial ran again elsewhere
+    # the lost node's trial ran again on the other node (which node told the trials that
+    # finished depends on which finished first, so their nodes prove nothing more)
+    assert (done["attempts"] == 2).sum() >= 1
     for proc in (head, *nodes):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
