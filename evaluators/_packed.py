@@ -46,6 +46,7 @@ from ._train import (
     Report,
     RunResult,
     autocast,
+    candidate_name,
     lr_factor,
     measure_fitted,
     new_result,
@@ -76,7 +77,7 @@ class Member:
 
     @property
     def name(self) -> str:
-        return self.candidate if isinstance(self.candidate, str) else self.candidate.expression
+        return candidate_name(self.candidate)
 
 
 @dataclass
@@ -171,22 +172,26 @@ class _Pack:
 
     def member(self, k: int) -> nn.Module:
         """Member ``k`` as a module (for scoring): the base running on its slice."""
-        return _MemberView(self, k)
+        params = {n: p[k] for n, p in self.params.items()}
+        return _Functional(self.base, params, {n: b[k] for n, b in self.buffers.items()})
 
     def state(self, k: int) -> dict[str, torch.Tensor]:
         """Member ``k``'s parameters, detached, named as its own model names them."""
         return {n: p[k].detach() for n, p in self.params.items()}
 
 
-class _MemberView(nn.Module):
-    def __init__(self, pack: _Pack, k: int) -> None:
+class _Functional(nn.Module):
+    """``base`` run on the given parameters and buffers (one member's slice of the pack's):
+    a member to score, or the model of one member's loss under vmap."""
+
+    def __init__(
+        self, base: nn.Module, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor]
+    ) -> None:
         super().__init__()
-        self.base, self.pack, self.k = pack.base, pack, k
+        self.base, self.state = base, (params, buffers)
 
     def forward(self, *args: Any) -> Any:
-        params = {n: p[self.k] for n, p in self.pack.params.items()}
-        buffers = {n: b[self.k] for n, b in self.pack.buffers.items()}
-        return functional_call(self.base, (params, buffers), args)
+        return functional_call(self.base, self.state, args)
 
 
 class _Adam:
@@ -218,21 +223,13 @@ class _Adam:
 def _member_loss(task: Task, pack: _Pack, reg: Regularisers | None) -> Callable[..., torch.Tensor]:
     """One member's training loss from its slice of the parameters, buffers and batch."""
 
-    class _Slice(nn.Module):
-        def __init__(self, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor]):
-            super().__init__()
-            self.state = (params, buffers)
-
-        def forward(self, *args: Any) -> Any:
-            return functional_call(pack.base, self.state, args)
-
     def loss(
         params: dict[str, torch.Tensor],
         buffers: dict[str, torch.Tensor],
         inputs: torch.Tensor,
         targets: torch.Tensor,
     ) -> torch.Tensor:
-        model = _Slice(params, buffers)
+        model = _Functional(pack.base, params, buffers)
         if reg is None:
             return task.loss(model, inputs, targets)
         return task.regularised_loss(model, inputs, targets, reg)
@@ -303,11 +300,12 @@ class _Loop:
         self.losses = vmap(_member_loss(task, self.pack, reg), randomness="different")
         self.training = [True] * k  # not yet stopped (diverged, pruned, rejected)
         self.last_loss = torch.zeros(k, device=dev)
+        self.rows = torch.arange(k, device=dev)[:, None]  # each member's row of a batch
 
     def step(self, idx: torch.Tensor) -> None:
         """One step of every member still training, on its batch ``idx`` (K, B)."""
         state, plan, pack = self.state, self.plan, self.pack
-        rows = torch.arange(pack.k, device=self.dev)[:, None]
+        rows = self.rows
         with autocast(self.dev, plan.precision):
             losses = self.losses(
                 pack.params, pack.buffers, self.inputs[rows, idx], self.targets[rows, idx]

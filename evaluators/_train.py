@@ -360,7 +360,8 @@ def _mixup_draws(
     return lams, torch.from_numpy(mixing.random((steps, plan.batch_size))).to(dev)
 
 
-def _name(candidate: str | Candidate) -> str:
+def candidate_name(candidate: str | Candidate) -> str:
+    """The name a result records: the text given, or the candidate's expression."""
     return candidate if isinstance(candidate, str) else candidate.expression
 
 
@@ -402,7 +403,7 @@ def train(
     # the same for every function at a given seed and step, whatever its model draws
     mixing = np.random.default_rng(seed) if plan.mixup else None
     scaler = _scaler(plan, dev)
-    result = new_result(task, _name(candidate), seed, dev, model, total)
+    result = new_result(task, candidate_name(candidate), seed, dev, model, total)
     recorder = GrowthRecorder(model, steps=recording_steps(total), optimizer=optimizer)
     step = 0
     for epoch in range(1, plan.epochs + 1):
