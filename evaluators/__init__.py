@@ -25,7 +25,16 @@ from ._layer import (
     norm_factory,
     resolve_candidate,
 )
-from ._packed import Member, train_packed
+from ._packed import (
+    CPU_PACK,
+    MAX_PACK,
+    Member,
+    auto_pack,
+    pack_for_memory,
+    pack_groups,
+    train_packed,
+    unpackable,
+)
 from ._probe import attention_logit_peak
 from ._registry import get_task, register_task, task_names
 from ._standalone import ExportError, check_standalone, class_name, standalone_source
@@ -46,8 +55,10 @@ from ._task import (
 from ._train import WSD_DECAY, QualityGate, RunResult, lr_factor, resolve_device, train
 
 __all__ = [
+    "CPU_PACK",
     "GROWTH_POINTS",
     "LOSS_REGULARISERS",
+    "MAX_PACK",
     "MAX_SLOPE",
     "NORM_LAYERS",
     "PRECISIONS",
@@ -69,6 +80,7 @@ __all__ = [
     "Task",
     "apply_recipe",
     "attention_logit_peak",
+    "auto_pack",
     "check_regularisers",
     "check_standalone",
     "class_name",
@@ -78,6 +90,8 @@ __all__ = [
     "make_norm",
     "needs_safe_gradient",
     "norm_factory",
+    "pack_for_memory",
+    "pack_groups",
     "parse_recipe",
     "recording_steps",
     "register_task",
@@ -87,4 +101,5 @@ __all__ = [
     "task_names",
     "train",
     "train_packed",
+    "unpackable",
 ]

@@ -94,7 +94,16 @@ def picture_path(text: str, option: str) -> Path:
 #: (that is in its config.toml, and a study's fingerprint guards it). A command adds its
 #: report options with ``set_defaults(resume_applies=…)``.
 EXECUTION = frozenset(
-    {"workers", "gpus_per_trial", "ray_address", "device", "storage", "timeout", "max_trials"}
+    {
+        "workers",
+        "pack",
+        "gpus_per_trial",
+        "ray_address",
+        "device",
+        "storage",
+        "timeout",
+        "max_trials",
+    }
 )
 
 
@@ -251,6 +260,30 @@ def add_cluster_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ray-address", help="an existing Ray cluster (default: embedded Ray)")
     add_storage_option(parser)
+
+
+def add_workers_options(parser: Any, *, default: int | None = 2, shown: str = "") -> None:
+    """``--workers`` and ``--pack``: how many Ray workers train, and how many trials each
+    trains at once as one batched model.
+
+    >>> parser = argparse.ArgumentParser()
+    >>> add_workers_options(parser)
+    >>> args = parser.parse_args(["--pack", "auto"])
+    >>> args.workers, args.pack
+    (2, 'auto')
+    """
+    shown = shown or f"default {default}"
+    parser.add_argument(
+        "--workers", type=number("COUNT"), default=default, help=f"Ray workers ({shown})"
+    )
+    parser.add_argument(
+        "--pack",
+        default="1",
+        metavar="K|auto",
+        help="trials each worker trains at once as one batched model (same task and recipe, "
+        "any functions and seeds); auto: as many as the worker's device fits, 4 on a CPU "
+        "(default 1)",
+    )
 
 
 def add_storage_option(parser: argparse.ArgumentParser) -> None:

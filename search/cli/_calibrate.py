@@ -17,6 +17,7 @@ from typing import Any
 from ._args import (
     add_cluster_options,
     add_reference_command,
+    add_workers_options,
     number,
     recipe_items,
     resumed_settings,
@@ -151,7 +152,7 @@ def add_calibrate_command(sub: Any) -> None:
         f"(default {DEGRADE_POINTS:g})",
     )
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    p.add_argument("--workers", type=number("COUNT"), default=2, help="Ray workers (default 2)")
+    add_workers_options(p)
     add_cluster_options(p)
     p.add_argument("--out", help="run directory (default results/calibration-<task>-<cells>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a calibration run")

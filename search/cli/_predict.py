@@ -19,7 +19,7 @@ from ._args import (
     EXECUTION,
     add_cluster_options,
     add_reference_command,
-    number,
+    add_workers_options,
     recipe_items,
     resumed_settings,
     settings_from,
@@ -206,10 +206,8 @@ def add_predict_command(sub: Any) -> None:
         help="also predict a run directory's candidates",
     )
     p.add_argument("--device", help="cpu, cuda or auto (default auto; on --resume, the run's own)")
-    p.add_argument(
-        "--workers",
-        type=number("COUNT"),
-        help=f"Ray workers (default {DEFAULT_WORKERS}; on --resume, the run's own)",
+    add_workers_options(
+        p, default=None, shown=f"default {DEFAULT_WORKERS}; on --resume, the run's own"
     )
     add_cluster_options(p)
     p.add_argument(

@@ -19,6 +19,7 @@ from ._args import (
     add_cluster_options,
     add_protocol_options,
     add_storage_option,
+    add_workers_options,
     number,
     output_file,
     picture_path,
@@ -398,7 +399,7 @@ def _add_scheduling(p: Any) -> None:
 
 def _add_execution(p: Any) -> None:
     ex = p.add_argument_group("execution and storage")
-    ex.add_argument("--workers", type=number("COUNT"), default=2, help="Ray workers (default 2)")
+    add_workers_options(ex)
     add_cluster_options(ex)
     ex.add_argument("--study-name", help="default: the name of --out, or 'run'")
     ex.add_argument("--out", help="run directory (default results/<study name>)")
@@ -427,7 +428,7 @@ def _add_study(sub: Any) -> None:
     add_budget_option(p)
     add_protocol_options(p)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    p.add_argument("--workers", type=number("COUNT"), default=2, help="Ray workers (default 2)")
+    add_workers_options(p)
     add_storage_option(p)
     p.add_argument("--out", help="run directory (default results/paper-<study>-<tasks>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a study run")

@@ -21,7 +21,7 @@ or a number of epochs)
 from __future__ import annotations
 
 from candidates import Candidate, UserError, load_grammar
-from evaluators import apply_recipe, get_task, parse_recipe
+from evaluators import apply_recipe, get_task, parse_recipe, unpackable
 
 from .rundir import RunSettings, check_new_run_dir, check_resumable, check_sampler_fits
 from .study import open_storage
@@ -48,11 +48,17 @@ def check_run(settings: RunSettings, *, resume: bool = False) -> None:
 
 def _check_tasks(settings: RunSettings) -> None:
     """Every task known, with the run's budget and recipe (a model setting it lacks is
-    refused), and an untrained level where the lr-sweep protocol counts a diverged rate."""
+    refused), packable where ``--pack`` asks for a count, and an untrained level where the
+    lr-sweep protocol counts a diverged rate."""
     recipe = parse_recipe(settings.recipe)
     for name in settings.tasks:
         task = get_task(name)
-        apply_recipe(task, settings.budget, recipe)
+        reason = unpackable(*apply_recipe(task, settings.budget, recipe))
+        if reason is not None and settings.pack not in ("1", "auto"):
+            raise UserError(
+                f"--pack {settings.pack}: {reason} (task {name}); use --pack auto, which "
+                "trains such runs one by one"
+            )
         if settings.protocol == "lr-sweep" and task.untrained_level() is None:
             raise UserError(
                 f"--protocol lr-sweep counts a diverged rate at the task's untrained level, "

@@ -4,6 +4,12 @@
 (:class:`~search.driver.execute.Scheduler`). It asks the studies for trials, hands them to the
 workers, shows their per-epoch reports to the pruners and tells the studies how each ended.
 
+With ``--pack K`` it asks a task's study for K trials at a time and hands them to one worker,
+which trains them as one batched model: Optuna still sees one trial per (candidate, seed),
+asked and told one by one. Only trials that can share a model's shape and schedule are packed
+together (:func:`~search.driver.execute.pack_key`); one asked beside another kind waits, asked,
+for the next pack of its kind.
+
 Example:
     >>> RunSummary(Path("results/run")).finished
     0
@@ -20,7 +26,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-from .execute import Ended, Scheduler, TrialSpec
+from .execute import Ended, Scheduler, TrialSpec, pack_key
 from .rundir import RunPool, RunSettings
 from .study import Asked, Rebuilt, StudyLease, TaskStudies
 
@@ -34,6 +40,7 @@ class RunSummary:
     pruned: int = 0
     failed: int = 0
     diverged: int = 0
+    packed: int = 0  # trials handed out in packs of two or more (--pack), retries included
     interrupted: bool = False
     seconds: float = 0.0
     loop_seconds: float = 0.0  # from the first trial handed out to the last one told
@@ -80,6 +87,9 @@ class Driver:
         self.started = time.perf_counter()
         self.progress: _Progress | None = None
         self._next_key = 0
+        # trials asked of a study and not yet handed out: each waits for a pack of its kind
+        self.held: dict[str, list[tuple[optuna.trial.Trial, TrialSpec]]] = {}
+        self.pack_sizes: dict[tuple[object, ...], int] = {}
 
     def open_studies(self, storage: optuna.storages.BaseStorage, lease: StudyLease) -> None:
         """Open (or create) each task's study; ``lease`` is held, so trials left running are
@@ -114,14 +124,21 @@ class Driver:
             horizon=self.pool.horizon,
         )
 
-    def submit(self, trial: optuna.trial.Trial, spec: TrialSpec, attempts: int) -> None:
-        trial.set_user_attr("attempts", attempts)
-        pid = self.scheduler.submit(trial, spec, attempts, pid=self.on_start is not None)
+    def submit(
+        self, trials: list[optuna.trial.Trial], specs: list[TrialSpec], attempts: int
+    ) -> None:
+        """Hand one trial, or a pack of them, to an idle worker."""
+        for trial in trials:
+            trial.set_user_attr("attempts", attempts)
+        if len(trials) > 1:
+            self.summary.packed += len(trials)
+        pid = self.scheduler.submit(trials, specs, attempts, pid=self.on_start is not None)
         if self.on_start is not None and pid is not None:
-            self.on_start(trial.number, spec, pid)
+            for trial, spec in zip(trials, specs, strict=True):
+                self.on_start(trial.number, spec, pid)
 
     def fill(self) -> None:
-        """Give every idle worker a trial, taking tasks in turn."""
+        """Give every idle worker a trial (or a pack), taking tasks in turn."""
         scheduler = self.scheduler
         timed_out = (
             self.settings.timeout is not None
@@ -129,21 +146,65 @@ class Driver:
         )
         while scheduler.idle and scheduler.retries:
             retry = scheduler.retries.pop(0)
-            self.submit(retry.trial, retry.spec, retry.attempts + 1)
+            self.submit(retry.trials, retry.specs, retry.attempts + 1)
         exhausted: set[str] = set()
-        while scheduler.idle and not timed_out and len(exhausted) < len(self.studies.studies):
+        while scheduler.idle and len(exhausted) < len(self.studies.studies):
             for task in self.studies.studies:
                 if not scheduler.idle or task in exhausted:
                     continue
-                tick = time.perf_counter()
-                asked = self.studies.ask(task)
-                self.summary.bookkeeping_seconds += time.perf_counter() - tick
-                if asked is None:
+                # once timed out, no new trial is asked; those already asked still run
+                pack = self._next_pack(task, ask=not timed_out)
+                if not pack:
                     exhausted.add(task)
                     continue
-                spec = self._spec(task, asked)
-                attempts = int(asked.trial.user_attrs.get("attempts", 0)) + 1
-                self.submit(asked.trial, spec, attempts)
+                trials = [trial for trial, _ in pack]
+                attempts = max(int(t.user_attrs.get("attempts", 0)) for t in trials) + 1
+                self.submit(trials, [spec for _, spec in pack], attempts)
+
+    def _next_pack(self, task: str, *, ask: bool) -> list[tuple[optuna.trial.Trial, TrialSpec]]:
+        """The next trials of ``task`` for one worker: a held one first, then asked ones of its
+        kind up to its pack size. An asked trial of another kind is held for a later pack;
+        at most a few packs' worth are held, so that asking stays ahead of running by little."""
+        held = self.held.setdefault(task, [])
+        pack = [held.pop(0)] if held else []
+        while ask and not pack:
+            asked = self._ask(task)
+            if asked is None:
+                return []
+            pack.append(asked)
+        if not pack:
+            return []
+        key = pack_key(pack[0][1])
+        size = self._pack_size(pack[0][1])
+        for item in [h for h in held if pack_key(h[1]) == key][: size - 1]:
+            held.remove(item)
+            pack.append(item)
+        while ask and len(pack) < size and len(held) < 4 * size:
+            asked = self._ask(task)
+            if asked is None:
+                break
+            (pack if pack_key(asked[1]) == key else held).append(asked)
+        return pack
+
+    def _ask(self, task: str) -> tuple[optuna.trial.Trial, TrialSpec] | None:
+        tick = time.perf_counter()
+        asked = self.studies.ask(task)
+        self.summary.bookkeeping_seconds += time.perf_counter() - tick
+        return None if asked is None else (asked.trial, self._spec(task, asked))
+
+    def _pack_size(self, spec: TrialSpec) -> int:
+        """``--pack``: the count given, or (auto) what a worker says trials like ``spec``
+        fit on its device, asked once per kind; 1 for the ladder protocol, whose fits read the
+        growth curves that packed runs do not record."""
+        pack = self.settings.pack
+        if pack != "auto":
+            return int(pack)
+        if self.settings.protocol == "ladder":
+            return 1
+        key = pack_key(spec)
+        if key not in self.pack_sizes:
+            self.pack_sizes[key] = self.scheduler.pack_size(spec)
+        return self.pack_sizes[key]
 
     def loop(self, stop: threading.Event) -> None:
         scheduler = self.scheduler
@@ -161,7 +222,8 @@ class Driver:
                     scheduler.prune(ref, self.studies.should_prune)
                 else:
                     tick = time.perf_counter()
-                    self._finish(scheduler.collect(ref))
+                    for ended in scheduler.collect(ref):
+                        self._finish(ended)
                     self.summary.bookkeeping_seconds += time.perf_counter() - tick
             if not stop.is_set():
                 self.fill()
@@ -169,10 +231,8 @@ class Driver:
                 self.progress.show()
         self.summary.loop_seconds = time.perf_counter() - start
 
-    def _finish(self, ended: Ended | None) -> None:
-        if ended is None:  # its worker died: the trial waits for a retry
-            return
-        task, trial = ended.running.spec.task, ended.running.trial
+    def _finish(self, ended: Ended) -> None:
+        task, trial = ended.spec.task, ended.trial
         if ended.failure is not None or ended.result is None:
             self.studies.fail(task, trial, ended.failure or "no result")
             self.summary.failed += 1
@@ -191,8 +251,12 @@ class Driver:
 
     def interrupt(self) -> None:
         """Ctrl-C: stop the workers, fail the running trials and queue them for --resume."""
-        for running in self.scheduler.stop():
-            self.studies.interrupted(running.spec.task, running.trial)
+        for trial, spec in self.scheduler.stop():
+            self.studies.interrupted(spec.task, trial)
+        for task, held in self.held.items():  # asked, not yet started
+            for trial, _ in held:
+                self.studies.interrupted(task, trial)
+            held.clear()
         self.summary.interrupted = True
 
     def close(self) -> None:
@@ -226,7 +290,7 @@ class _Progress:
         """The counts as they are now (tqdm redraws at most every 0.1 s)."""
         s = self.driver.summary
         text = (
-            f"running {len(self.driver.scheduler.running)} pruned {s.pruned} failed {s.failed} "
+            f"running {self.driver.scheduler.in_flight} pruned {s.pruned} failed {s.failed} "
             f"diverged {s.diverged} | top: {self._top3()}"
         )
         if text != self.bar.postfix:

@@ -20,7 +20,7 @@ from ..._lazy import lazy_attributes
 if TYPE_CHECKING:
     from ._ray_auth import token_mode_for
     from ._scheduler import MAX_ATTEMPTS, Ended, Scheduler
-    from ._trial import TrialSpec, run_trial
+    from ._trial import TrialSpec, pack_key, run_pack, run_trial, trial_plan
     from ._workers import LIBRARY_LOG, init_ray, library_logs_to, start_relay, start_worker
 
 _WHERE = {
@@ -30,6 +30,9 @@ _WHERE = {
     "Scheduler": "._scheduler",
     "TrialSpec": "._trial",
     "run_trial": "._trial",
+    "pack_key": "._trial",
+    "run_pack": "._trial",
+    "trial_plan": "._trial",
     "LIBRARY_LOG": "._workers",
     "init_ray": "._workers",
     "library_logs_to": "._workers",
@@ -45,10 +48,13 @@ __all__ = [
     "TrialSpec",
     "init_ray",
     "library_logs_to",
+    "pack_key",
+    "run_pack",
     "run_trial",
     "start_relay",
     "start_worker",
     "token_mode_for",
+    "trial_plan",
 ]
 
 __getattr__ = lazy_attributes(__name__, _WHERE)

@@ -4,7 +4,9 @@ decisions back.
 
 It knows nothing of Optuna: a trial is handed in with a handle of the caller's (``trial``) and
 comes back with it, with its result or the reason it failed (:class:`Ended`); whether a report
-prunes its trial is the caller's ``judge``.
+prunes its trial is the caller's ``judge``. A worker takes one trial, or a pack of trials it
+trains as one batched model (:func:`run_pack`); the trials of a pack whose worker died are
+retried together, as one trial would be, and each comes back on its own.
 
 Example (no Ray is started until :meth:`Scheduler.start`):
     >>> scheduler = Scheduler(workers=2, gpus_per_trial=0.0, relay=False)
@@ -28,21 +30,28 @@ MAX_ATTEMPTS = 2
 
 @dataclass
 class Running:
-    """A trial in flight (or, its worker dead, waiting for a retry)."""
+    """Trials in flight on one worker, one or a pack (or, their worker dead, waiting for a
+    retry)."""
 
-    trial: Any  # the caller's handle of the trial, given back as it was given
-    spec: TrialSpec
+    trials: list[Any]  # the caller's handles of the trials, given back as they were given
+    specs: list[TrialSpec]
     worker: Any
     attempts: int
     started: float
 
+    def members(self) -> Iterator[tuple[Any, TrialSpec]]:
+        """Each trial's handle and spec."""
+        return zip(self.trials, self.specs, strict=True)
+
 
 @dataclass(frozen=True)
 class Ended:
-    """A trial that came back: its result and the seconds the driver saw it take, or the
-    reason it failed (it raised, or its worker died :data:`MAX_ATTEMPTS` times)."""
+    """A trial that came back: its result and the seconds the driver saw it take (a pack's
+    share), or the reason it failed (it raised, or its worker died :data:`MAX_ATTEMPTS`
+    times)."""
 
-    running: Running
+    trial: Any
+    spec: TrialSpec
     result: dict[str, Any] | None = None
     seen: float = 0.0
     failure: str | None = None
@@ -68,6 +77,11 @@ class Scheduler:
         self.reports: Any = None  # the pending call for the next per-epoch reports
 
     @property
+    def in_flight(self) -> int:
+        """How many trials are training now (a pack counts its members)."""
+        return sum(len(r.specs) for r in self.running.values())
+
+    @property
     def busy(self) -> bool:
         """Trials are in flight or waiting for a retry."""
         return bool(self.running or self.retries)
@@ -81,17 +95,27 @@ class Scheduler:
         return start_worker(threads=1, gpus=self.gpus_per_trial)
 
     def submit(
-        self, trial: Any, spec: TrialSpec, attempts: int, *, pid: bool = False
+        self, trials: list[Any], specs: list[TrialSpec], attempts: int, *, pid: bool = False
     ) -> int | None:
-        """Run ``spec`` on an idle worker; with ``pid``, returns the worker's process id."""
+        """Run ``specs`` on an idle worker, one trial or a pack; with ``pid``, returns the
+        worker's process id."""
         import ray
 
         worker = self.idle.pop()
-        # Asked before the trial is queued: an actor answers its calls in order.
+        # Asked before the trials are queued: an actor answers its calls in order.
         number = int(ray.get(worker.pid.remote())) if pid else None
-        ref = worker.run.remote(spec, self.relay)
-        self.running[ref] = Running(trial, spec, worker, attempts, time.perf_counter())
+        if len(specs) == 1:
+            ref = worker.run.remote(specs[0], self.relay)
+        else:
+            ref = worker.run_pack.remote(specs, self.relay)
+        self.running[ref] = Running(trials, specs, worker, attempts, time.perf_counter())
         return number
+
+    def pack_size(self, spec: TrialSpec) -> int:
+        """How many trials like ``spec`` an idle worker packs (``--pack auto``)."""
+        import ray
+
+        return int(ray.get(self.idle[-1].pack_size.remote(spec)))
 
     def listen(self) -> None:
         """Ask the relay for the next per-epoch reports (none without a pruner)."""
@@ -117,40 +141,48 @@ class Scheduler:
         import ray
 
         decisions = []
+        trials = {s.trial: t for r in self.running.values() for t, s in r.members()}
         for key, epoch, value in ray.get(ref):
-            running = next((r for r in self.running.values() if r.spec.trial == key), None)
-            if running is None:
+            if key not in trials:
                 decisions.append((key, epoch, True))
                 continue
-            decisions.append((key, epoch, judge(running.trial, epoch, value)))
+            decisions.append((key, epoch, judge(trials[key], epoch, value)))
         self.relay.decide.remote(decisions)
         self.listen()
 
-    def collect(self, ref: Any) -> Ended | None:
-        """The trial ``ref`` ran, ended; None when its worker died and it waits for a retry."""
+    def collect(self, ref: Any) -> list[Ended]:
+        """The trials ``ref`` ran (one, or a pack), ended; none when their worker died and
+        they wait for a retry."""
         import ray
 
         running = self.running.pop(ref)
         try:
-            result = ray.get(ref)
+            results = ray.get(ref)
         except ray.exceptions.RayActorError as exc:
             return self._worker_died(running, exc)
         except (
             ray.exceptions.RayTaskError,
             ray.exceptions.RaySystemError,
             ray.exceptions.UnserializableException,
-        ) as exc:  # the trial raised (an error, or one Ray could not carry back): the trial
-            # fails, its worker lives on and the search goes on
+        ) as exc:  # the trials raised (an error, or one Ray could not carry back): they
+            # fail, their worker lives on and the search goes on
             self.idle.append(running.worker)
-            return Ended(running, failure=last_line(exc))
+            return [Ended(t, s, failure=last_line(exc)) for t, s in running.members()]
         self.idle.append(running.worker)
-        return Ended(running, result=result, seen=time.perf_counter() - running.started)
+        if len(running.specs) == 1:
+            results = [results]
+        seen = (time.perf_counter() - running.started) / len(running.specs)
+        return [
+            Ended(t, s, result=result, seen=seen)
+            for (t, s), result in zip(running.members(), results, strict=True)
+        ]
 
-    def _worker_died(self, running: Running, exc: Exception) -> Ended | None:
+    def _worker_died(self, running: Running, exc: Exception) -> list[Ended]:
         import ray
 
         if self.relay is not None:
-            self.relay.release.remote(running.spec.trial)
+            for spec in running.specs:
+                self.relay.release.remote(spec.trial)
         # A fresh process takes the dead one's place where the cluster has room for it; when
         # its node is gone, the survivors carry on with fewer workers (a replacement would
         # wait for a free CPU that the surviving, long-lived workers never give back).
@@ -160,17 +192,19 @@ class Scheduler:
         reason = f"its worker process died: {last_line(exc)}"
         if running.attempts < MAX_ATTEMPTS:
             self.retries.append(running)  # first in line for the next idle worker
-            return None
-        return Ended(running, failure=f"{reason} (after {running.attempts} tries)")
+            return []
+        failure = f"{reason} (after {running.attempts} tries)"
+        return [Ended(t, s, failure=failure) for t, s in running.members()]
 
-    def stop(self) -> Iterator[Running]:
-        """Stop the workers of the trials in flight; yields each of those trials, then each
-        waiting for a retry, and forgets them all."""
+    def stop(self) -> Iterator[tuple[Any, TrialSpec]]:
+        """Stop the workers of the trials in flight; yields each of those trials (handle and
+        spec), then each waiting for a retry, and forgets them all."""
         import ray
 
         for running in list(self.running.values()):
             ray.kill(running.worker)
-            yield running
-        yield from self.retries
+            yield from running.members()
+        for running in self.retries:
+            yield from running.members()
         self.running.clear()
         self.retries.clear()

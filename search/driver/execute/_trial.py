@@ -12,12 +12,12 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # torch is imported where trials run, not by the driver
-    from evaluators import RunResult, Task
+    from evaluators import Budget, RunResult, Task
 
 
 @dataclass(frozen=True)
@@ -42,21 +42,28 @@ class TrialSpec:
     horizon: float = 1.0
 
 
-def run_trial(
-    spec: TrialSpec,
-    task: Task | None = None,
-    *,
-    report: Callable[[int, float, float, int], bool] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> RunResult:
-    """Train one trial in this process: the spec's recipe and step cap applied to ``task`` (the
-    spec's task, built here when not given). Ray workers and ``derf-search evaluate`` alike."""
-    from dataclasses import replace
+def pack_key(spec: TrialSpec) -> tuple[Any, ...]:
+    """What trials must share to be trained as one pack: the task, the budget and recipe (and
+    so the model's shape and the schedule), the step cap, the horizon and the device. Their
+    candidates, seeds, learning-rate scales and templates may differ.
 
-    from evaluators import apply_recipe, get_task, train
+    >>> a = TrialSpec(trial=0, task="t", candidate="erf", shift="scalar", seed=0,
+    ...               budget="quick", alpha0=None, device="cpu")
+    >>> pack_key(a) == pack_key(replace(a, trial=1, candidate="tanh(x)", seed=3))
+    True
+    >>> pack_key(a) == pack_key(replace(a, recipe=(("width", 32),)))
+    False
+    """
+    return (spec.task, spec.budget, spec.recipe, spec.max_steps, spec.horizon, spec.device)
+
+
+def trial_plan(spec: TrialSpec, task: Task) -> tuple[Task, Budget]:
+    """The task (a copy where the recipe changes the model) and the budget a trial trains
+    with: the spec's recipe, step cap, learning-rate scale and horizon applied."""
+    from evaluators import apply_recipe
 
     # a copy where the recipe changes the model: a kept task serves the next trial as is
-    task, budget = apply_recipe(task or get_task(spec.task), spec.budget, dict(spec.recipe))
+    task, budget = apply_recipe(task, spec.budget, dict(spec.recipe))
     if spec.max_steps is not None:
         budget = replace(budget, max_steps=spec.max_steps)
     if spec.lr_scale != 1.0:
@@ -69,6 +76,21 @@ def run_trial(
             if budget.max_steps is None
             else max(1, round(budget.max_steps * spec.horizon)),
         )
+    return task, budget
+
+
+def run_trial(
+    spec: TrialSpec,
+    task: Task | None = None,
+    *,
+    report: Callable[[int, float, float, int], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Train one trial in this process: the spec's recipe and step cap applied to ``task`` (the
+    spec's task, built here when not given). Ray workers and ``derf-search evaluate`` alike."""
+    from evaluators import get_task, train
+
+    task, budget = trial_plan(spec, task or get_task(spec.task))
     return train(
         task,
         spec.candidate,
@@ -80,3 +102,44 @@ def run_trial(
         report=report,
         progress=progress,
     )
+
+
+def run_pack(
+    specs: Sequence[TrialSpec],
+    task: Task | None = None,
+    *,
+    reports: Sequence[Callable[[int, float, float, int], bool] | None] | None = None,
+) -> list[RunResult]:
+    """Train trials that share a :func:`pack_key` as packs (:func:`evaluators.train_packed`),
+    one per architecture among them (:func:`evaluators.pack_groups`); a result per spec, in
+    order, as :func:`run_trial` gives it. Each member's learning rate is its own spec's.
+
+    >>> specs = [TrialSpec(trial=k, task="mnist1d", candidate=c, shift="scalar", seed=k,
+    ...                    budget="quick", alpha0=None, device="cpu", max_steps=2)
+    ...          for k, c in enumerate(["erf", "layernorm", "tanh(x)"])]
+    >>> [(r.candidate, r.seed, r.steps) for r in run_pack(specs)]
+    [('erf', 0, 2), ('layernorm', 1, 2), ('tanh(x)', 2, 2)]
+    """
+    from evaluators import Member, get_task, pack_groups, train_packed
+
+    if not specs:
+        return []
+    keys = {pack_key(spec) for spec in specs}
+    if len(keys) > 1:
+        raise ValueError(f"a pack's trials must share their task, budget and recipe: {keys}")
+    first = specs[0]
+    task, budget = trial_plan(replace(first, lr_scale=1.0), task or get_task(first.task))
+    members = [Member(s.candidate, s.seed, s.lr_scale, s.alpha0, s.shift) for s in specs]
+    each = list(reports) if reports is not None else [None] * len(specs)
+    results: list[RunResult | None] = [None] * len(specs)
+    for group in pack_groups(members):
+        trained = train_packed(
+            task,
+            [members[k] for k in group],
+            budget=budget,
+            device=first.device,
+            reports=[each[k] for k in group],
+        )
+        for k, result in zip(group, trained, strict=True):
+            results[k] = result
+    return [r for r in results if r is not None]

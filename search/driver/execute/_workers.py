@@ -32,7 +32,7 @@ from candidates import UserError
 
 from ..rundir import DRIVER_MARK, Owner
 from ._ray_auth import AUTH_HINT
-from ._trial import TrialSpec, run_trial
+from ._trial import TrialSpec, run_pack, run_trial, trial_plan
 
 
 @ray.remote(max_restarts=0, max_task_retries=0)
@@ -49,17 +49,44 @@ class TrialWorker:
         return os.getpid()
 
     def run(self, spec: TrialSpec, relay: Any) -> dict[str, Any]:
-        from evaluators import get_task
-
-        task = self._tasks.get(spec.task)
-        if task is None:
-            task = self._tasks[spec.task] = get_task(spec.task)
+        task = self._task(spec.task)
 
         def report(epoch: int, metric: float, val_loss: float, step: int) -> bool:
             return bool(ray.get(relay.report.remote(spec.trial, epoch, metric)))
 
         result = run_trial(spec, task, report=report if relay is not None else None)
-        out = result.to_dict()
+        return self._record(result.to_dict())
+
+    def run_pack(self, specs: list[TrialSpec], relay: Any) -> list[dict[str, Any]]:
+        """Trials sharing a :func:`pack_key` trained as packs; a result each, in order."""
+        task = self._task(specs[0].task)
+
+        def reporter(key: int) -> Any:
+            def report(epoch: int, metric: float, val_loss: float, step: int) -> bool:
+                return bool(ray.get(relay.report.remote(key, epoch, metric)))
+
+            return report
+
+        reports = [reporter(s.trial) if relay is not None else None for s in specs]
+        return [self._record(r.to_dict()) for r in run_pack(specs, task, reports=reports)]
+
+    def pack_size(self, spec: TrialSpec) -> int:
+        """``--pack auto``: the members a pack of trials like ``spec`` takes on this worker's
+        device (:func:`evaluators.auto_pack`)."""
+        from evaluators import auto_pack
+
+        return auto_pack(*trial_plan(spec, self._task(spec.task)), spec.device)
+
+    def _task(self, name: str) -> Any:
+        from evaluators import get_task
+
+        task = self._tasks.get(name)
+        if task is None:
+            task = self._tasks[name] = get_task(name)
+        return task
+
+    @staticmethod
+    def _record(out: dict[str, Any]) -> dict[str, Any]:
         out["pid"] = os.getpid()
         out["node"] = ray.get_runtime_context().get_node_id()  # which machine of a cluster
         return out

@@ -183,6 +183,9 @@ class RunSettings:
     # execution
     workers: int = 2
     gpus_per_trial: float = 0.0
+    # trials a worker trains at once as one batched model (evaluators.train_packed): a count,
+    # or "auto" (the worker's device decides, evaluators.auto_pack); "1": one at a time
+    pack: str = "1"
     ray_address: str | None = None
     storage: str | None = None  # None: SQLite under the run directory
     study_name: str = "run"
@@ -216,6 +219,7 @@ class RunSettings:
             )
         self._check_predicted()
         self._check_numbers()
+        self._check_pack()
         if self.recipe:
             from evaluators import parse_recipe
 
@@ -269,6 +273,28 @@ class RunSettings:
             value = getattr(self, name)
             if value is not None:
                 kind.check(value, name.replace("_", "-"))
+
+    def _check_pack(self) -> None:
+        """``pack``: "auto" or a count up to :data:`evaluators.MAX_PACK`; a count above 1
+        not with the ladder protocol, whose fits read each run's growth curves (a packed run
+        records none)."""
+        from candidates import UserError
+
+        if self.pack == "auto":
+            return
+        if not self.pack.isdigit() or int(self.pack) < 1:
+            raise UserError(f"--pack must be auto or a count of trials, not {self.pack!r}")
+        if int(self.pack) == 1:
+            return
+        from evaluators import MAX_PACK
+
+        if int(self.pack) > MAX_PACK:
+            raise UserError(f"--pack {self.pack}: at most {MAX_PACK} trials train as one pack")
+        if self.protocol == "ladder":
+            raise UserError(
+                "--protocol ladder fits each run's growth curves, which packed runs do not "
+                "record: leave out --pack (or use --pack auto, which packs where it can)"
+            )
 
     def _check_predicted(self) -> None:
         """The predicted objective: a predictor's run directory, and candidates trained as the
