@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from candidates import UserError
@@ -18,7 +20,7 @@ from tests.runs import short_run, trial_states
 pytestmark = pytest.mark.usefixtures("local_ray")
 
 
-def _by_trial(out):  # noqa: ANN001, ANN202 - a test's reading of a run directory
+def _by_trial(out: Path) -> pd.DataFrame:
     trials = trial_states(out)
     return trials.set_index(["candidate_id", "seed"]).sort_index()
 
