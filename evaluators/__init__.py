@@ -25,6 +25,7 @@ from ._layer import (
     norm_factory,
     resolve_candidate,
 )
+from ._pack_growth import PackGrowth
 from ._packed import (
     CPU_PACK,
     MAX_PACK,
@@ -71,6 +72,7 @@ __all__ = [
     "GrowthRecorder",
     "Member",
     "Mixup",
+    "PackGrowth",
     "PointwiseNorm",
     "QualityGate",
     "Regularisers",

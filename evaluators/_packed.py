@@ -12,10 +12,12 @@ parameters) and :class:`~evaluators.RunResult`. A member whose loss or gradients
 finite is masked out and recorded as diverged at that step; the others go on unchanged. The
 bookkeeping stays on the device and is read every ``check_every`` steps, not every step.
 
-What a pack does not take (yet): mixup and stochastic depth (their random draws are the
-run's own), float16 loss scaling (one scaler per member), and growth curves (members record
-none). A task whose loss draws random numbers (digits-dit's noise) draws them per member, so
-such members are valid runs but not bit-paired with single runs of the same seed.
+Each member records the growth curves a single run records, at the same steps
+(:class:`~evaluators.PackGrowth`: its forward signals from a forward pass of its own at those
+steps). What a pack does not take: mixup and stochastic depth (their random draws are the
+run's own) and float16 loss scaling (one scaler per member). A task whose loss draws random
+numbers (digits-dit's noise) draws them per member, so such members are valid runs but not
+bit-paired with single runs of the same seed.
 
 Example:
     >>> from evaluators import Budget, get_task
@@ -40,8 +42,10 @@ from torch.func import functional_call, stack_module_state, vmap
 from candidates import TEMPLATE, Candidate, Shift, UserError
 
 from ._layer import PointwiseNorm, activate, norm_factory
+from ._pack_growth import PackGrowth
 from ._task import Budget, Regularisers, Split, Task, check_regularisers
 from ._train import (
+    CHECK_EVERY,
     EXPLODING_GRAD_NORM,
     Report,
     RunResult,
@@ -391,15 +395,19 @@ class _Loop:
         self.training = [True] * k  # not yet stopped (diverged, pruned, rejected)
         self.last_loss = torch.zeros(k, device=dev)
         self.rows = torch.arange(k, device=dev)[:, None]  # each member's row of a batch
+        self.growth = PackGrowth(self.pack.base, members=k, total=self.total)
+        self.reg = reg
 
     def step(self, idx: torch.Tensor) -> None:
         """One step of every member still training, on its batch ``idx`` (K, B)."""
         state, plan, pack = self.state, self.plan, self.pack
-        rows = self.rows
+        rows, growth, recorded = self.rows, self.growth, self.growth.records(state.step + 1)
+        inputs, targets = self.inputs[rows, idx], self.targets[rows, idx]
+        if recorded:
+            members = [k for k, on in enumerate(self.training) if on]
+            growth.observe(state.step + 1, lambda k: self._loss(k, inputs, targets), members)
         with autocast(self.dev, plan.precision):
-            losses = self.losses(
-                pack.params, pack.buffers, self.inputs[rows, idx], self.targets[rows, idx]
-            )
+            losses = self.losses(pack.params, pack.buffers, inputs, targets)
         bad = state.alive & ~torch.isfinite(losses)
         state.diverged_at = torch.where(bad, state.step, state.diverged_at)
         state.alive = state.alive & ~bad
@@ -409,10 +417,23 @@ class _Loop:
         grads = dict(
             zip(names, torch.autograd.grad(kept, [pack.params[n] for n in names]), strict=True)
         )
+        if recorded:
+            adam = self.optimizer
+            growth.gradients(state.step + 1, grads, pack.params, adam.v, adam.steps, BETAS[1])
         _clip(grads, plan.clip_grad, state)
         factor = plan.lr * lr_factor(state.step, self.total, self.warmup, plan.schedule)
         self.optimizer.step(grads, factor * self.lr_scale * state.alive)
         state.step += 1
+        if recorded:
+            growth.stepped(state.step, pack.params)
+
+    def _loss(self, k: int, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Member k's training loss on its rows of a batch, outside the pack's vmap."""
+        view = self.pack.member(k)
+        with autocast(self.dev, self.plan.precision):
+            if self.reg is None:
+                return self.task.loss(view, inputs[k], targets[k])
+            return self.task.regularised_loss(view, inputs[k], targets[k], self.reg)
 
     def epoch(self, check_every: int) -> None:
         """An epoch's steps (fewer where the plan's total ends first or every member stopped)."""
@@ -447,10 +468,13 @@ class _Loop:
         self.state.alive = self.state.alive & torch.tensor(self.training, device=self.dev)
 
     def finish(self, seconds: float, cpu_seconds: float) -> list[RunResult]:
-        """Each member's closing measures, its learned α and s, and its share of the time."""
+        """Each member's closing measures, growth curves, learned α and s, and its share of
+        the time."""
+        self.growth.close()
         for k, result in enumerate(self.results):
             if self.training[k]:
                 result.steps = self.state.step
+            result.growth = self.growth.rows(k, result.diverged_step if result.diverged else None)
             if not result.diverged:
                 b = self.built[k]
                 measure_fitted(
@@ -477,7 +501,7 @@ def train_packed(
     budget: str | int | Budget = "default",
     device: str = "auto",
     reports: Sequence[Report | None] | None = None,
-    check_every: int = 16,
+    check_every: int = CHECK_EVERY,
     keep: Callable[[int, dict[str, torch.Tensor]], None] | None = None,
 ) -> list[RunResult]:
     """Train ``members`` as one pack; a result per member, in order, with a single run's

@@ -37,6 +37,9 @@ from ._task import PRECISIONS, Budget, Mixup, Regularisers, Split, Task, check_r
 
 #: A gradient norm above this (before clipping) counts as an explosion.
 EXPLODING_GRAD_NORM = 1e4
+#: Steps between two reads of the device's divergence bookkeeping (a run's and a pack's): a
+#: step itself never waits for the device, so a GPU is not idle while the host decides.
+CHECK_EVERY = 16
 #: The share of the steps the ``wsd`` schedule spends decaying (the rest after warmup stable).
 WSD_DECAY = 0.2
 
@@ -199,6 +202,30 @@ def _step(
     return "skipped" if scaler.get_scale() >= 1 else "diverged"
 
 
+class _Watch:
+    """A run's divergence bookkeeping on the device: the first step whose loss or gradient
+    norm is not finite, or whose norm explodes (-1: none yet). Read on the host only every
+    :data:`CHECK_EVERY` steps and at an epoch's end: the steps between a divergence and its
+    reading change nothing that is kept (a diverged run's model is not scored, and its growth
+    rows end at the diverging step)."""
+
+    def __init__(self, dev: torch.device) -> None:
+        self.first = torch.full((), -1, dtype=torch.long, device=dev)
+
+    def step(self, model: nn.Module, loss: torch.Tensor, clip: float | None, step: int) -> None:
+        """Clip the gradients (to ``clip``, if any) and note whether this step diverged."""
+        limit = clip if clip is not None else math.inf
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), limit)
+        bad = ~(torch.isfinite(loss.detach()) & torch.isfinite(norm))
+        bad |= norm > EXPLODING_GRAD_NORM
+        self.first = torch.where(bad & (self.first < 0), step, self.first)
+
+    def diverged_at(self) -> int | None:
+        """The step it diverged at, if it did (one read of the device)."""
+        first = int(self.first)
+        return None if first < 0 else first
+
+
 def run_splits(task: Task, plan: Budget, seed: int, dev: torch.device) -> tuple[Split, Split]:
     """The run's training and validation splits on ``dev``; a ``train_subset`` holds the same
     examples whatever the seed (seed 0's order)."""
@@ -322,13 +349,33 @@ def _scaler(plan: Budget, dev: torch.device) -> torch.amp.GradScaler:
     return torch.amp.GradScaler(dev.type, enabled=plan.precision == "fp16")
 
 
-def _growth_rows(recorder: GrowthRecorder) -> list[list[Any]]:
-    # a non-finite value (a diverging step) is no point of a curve: the divergence is recorded
+def _growth_rows(recorder: GrowthRecorder, diverged_step: int | None) -> list[list[Any]]:
+    # a non-finite value (a diverging step) is no point of a curve: the divergence is recorded;
+    # nor is a step after the diverging one (step s is recorded as s + 1)
+    last = math.inf if diverged_step is None else diverged_step + 1
     return [
         [r["step"], r["signal"], r["layer"], r["value"]]
         for r in recorder.rows()
-        if math.isfinite(r["value"])
+        if math.isfinite(r["value"]) and r["step"] <= last
     ]
+
+
+def _deferred_step(
+    loss: torch.Tensor,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    watch: _Watch,
+    plan: Budget,
+    recorder: GrowthRecorder,
+    step: int,
+) -> None:
+    """Backward and the optimizer's step without waiting for the device: whether the step
+    diverged goes to ``watch`` (float32 and bfloat16, which need no loss scaler)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    recorder.gradients(step + 1)
+    watch.step(model, loss, plan.clip_grad, step)
+    optimizer.step()
 
 
 def _backward_step(
@@ -358,6 +405,18 @@ def _mixup_draws(
     examples (steps, batch)."""
     lams = mixing.beta(plan.mixup, plan.mixup, size=steps).tolist()
     return lams, torch.from_numpy(mixing.random((steps, plan.batch_size))).to(dev)
+
+
+def _diverged(result: RunResult, watch: _Watch | None, *, due: bool) -> bool:
+    """Whether the run has diverged by now, into the result: the watch read when ``due``
+    (a read of the device); False without one (the fp16 path decides each step itself)."""
+    if watch is None or not due:
+        return False
+    at = watch.diverged_at()
+    if at is None:
+        return False
+    result.diverged, result.diverged_step = True, at
+    return True
 
 
 def candidate_name(candidate: str | Candidate) -> str:
@@ -405,6 +464,8 @@ def train(
     scaler = _scaler(plan, dev)
     result = new_result(task, candidate_name(candidate), seed, dev, model, total)
     recorder = GrowthRecorder(model, steps=recording_steps(total), optimizer=optimizer)
+    # fp16's loss scaler decides each step on the host; otherwise the device keeps the books
+    watch = None if scaler.is_enabled() else _Watch(dev)
     step = 0
     for epoch in range(1, plan.epochs + 1):
         model.train()
@@ -422,17 +483,22 @@ def train(
             mixup = None if mixing is None else Mixup(lams[i], keys[i, : len(idx)].argsort())
             with autocast(dev, plan.precision), recorder.observing(step + 1):
                 loss = batch_loss(task, model, inputs, targets, plan, mixup)
-            outcome = _backward_step(loss, model, optimizer, scaler, plan, recorder, step + 1)
+            if watch is not None:
+                _deferred_step(loss, model, optimizer, watch, plan, recorder, step)
+                outcome = "stepped"
+            else:
+                outcome = _backward_step(loss, model, optimizer, scaler, plan, recorder, step + 1)
             if outcome == "diverged":
                 result.diverged, result.diverged_step = True, step
                 break
-            if outcome == "skipped":
-                result.skipped_steps += 1
+            result.skipped_steps += outcome == "skipped"
             recorder.stepped(step + 1)
             step += 1
             if progress:
                 progress(step, total)
-        if result.diverged:
+            if _diverged(result, watch, due=step % CHECK_EVERY == 0 or step >= total):
+                break
+        if result.diverged or _diverged(result, watch, due=True):
             break
         with autocast(dev, plan.precision):
             scores = task.score(model, val_split)
@@ -441,10 +507,12 @@ def train(
         if stops(result, scores, quality_gate, report) or step >= total:
             break
     recorder.close()
-    result.growth = _growth_rows(recorder)
+    result.growth = _growth_rows(recorder, result.diverged_step if result.diverged else None)
     if not result.diverged:
         measure_fitted(result, task, model, train_split, val_split, plan, dev)
     result.alpha, result.shift = _learned(model)
+    if result.diverged and result.diverged_step is not None:
+        step = result.diverged_step  # the steps a divergence read late ran are not counted
     result.steps = step
     result.seconds, result.cpu_seconds = _since(start, cpu_start)
     if finished is not None:

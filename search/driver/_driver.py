@@ -194,13 +194,10 @@ class Driver:
 
     def _pack_size(self, spec: TrialSpec) -> int:
         """``--pack``: the count given, or (auto) what a worker says trials like ``spec``
-        fit on its device, asked once per kind; 1 for the ladder protocol, whose fits read the
-        growth curves that packed runs do not record."""
+        fit on its device, asked once per kind."""
         pack = self.settings.pack
         if pack != "auto":
             return int(pack)
-        if self.settings.protocol == "ladder":
-            return 1
         key = pack_key(spec)
         if key not in self.pack_sizes:
             self.pack_sizes[key] = self.scheduler.pack_size(spec)

@@ -275,26 +275,19 @@ class RunSettings:
                 kind.check(value, name.replace("_", "-"))
 
     def _check_pack(self) -> None:
-        """``pack``: "auto" or a count up to :data:`evaluators.MAX_PACK`; a count above 1
-        not with the ladder protocol, whose fits read each run's growth curves (a packed run
-        records none)."""
+        """``pack``: "auto" or a count up to :data:`evaluators.MAX_PACK`."""
         from candidates import UserError
 
         if self.pack == "auto":
             return
         if not self.pack.isdigit() or int(self.pack) < 1:
             raise UserError(f"--pack must be auto or a count of trials, not {self.pack!r}")
-        if int(self.pack) == 1:
+        if self.pack == "1":  # the default: no need to import torch for its bound
             return
         from evaluators import MAX_PACK
 
         if int(self.pack) > MAX_PACK:
             raise UserError(f"--pack {self.pack}: at most {MAX_PACK} trials train as one pack")
-        if self.protocol == "ladder":
-            raise UserError(
-                "--protocol ladder fits each run's growth curves, which packed runs do not "
-                "record: leave out --pack (or use --pack auto, which packs where it can)"
-            )
 
     def _check_predicted(self) -> None:
         """The predicted objective: a predictor's run directory, and candidates trained as the

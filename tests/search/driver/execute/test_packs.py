@@ -73,8 +73,7 @@ def test_pack_settings_refused_in_one_line(tmp_path):
     ):
         with pytest.raises(UserError, match=wanted):
             short_run(tmp_path / "r", pack=pack)
-    with pytest.raises(UserError, match="--protocol ladder fits each run's growth curves"):
-        short_run(tmp_path / "r", pack="4", protocol="ladder")
+    assert short_run(tmp_path / "r", pack="4", protocol="ladder").pack == "4"
     fp16 = short_run(tmp_path / "r", pack="4", recipe=("precision=fp16",))
     with pytest.raises(UserError, match=r"--pack 4: a pack does not take .*fp16"):
         check_run(fp16)
