@@ -43,6 +43,7 @@ class PackGrowth:
         self.members = members
         self._values: list[tuple[int, str, torch.Tensor]] = []  # (step, signal, (K,) values)
         self._before: dict[str, torch.Tensor] | None = None
+        self._alive = torch.ones(members, dtype=torch.bool)
 
     def records(self, step: int) -> bool:
         """Whether ``step`` (counted from 1) is recorded."""
@@ -65,14 +66,17 @@ class PackGrowth:
         second: dict[str, torch.Tensor],
         done: int,
         beta2: float,
+        alive: torch.Tensor,
     ) -> None:
         """After the backward pass of ``step`` (before clipping): each member's gradient norm
         and, once Adam has moments (``done`` steps), its largest g²/v̂; and the parameters as
-        they are before the step."""
+        they are before the step. A member not ``alive`` (stopped, or its loss not finite)
+        records nothing, as a single run that stopped records nothing."""
+        self._alive = alive
         with torch.no_grad():
             names = list(grads)
             norm = _per_member([grads[n] for n in names], self.members).sqrt()
-            self._values.append((step, "grad_norm", norm))
+            self._values.append((step, "grad_norm", self._masked(norm)))
             if done > 0:
                 correction = 1 - beta2**done
                 peaks = [
@@ -81,19 +85,26 @@ class PackGrowth:
                     .amax(1)
                     for n in names
                 ]
-                self._values.append((step, "adam_ratio", torch.stack(peaks).amax(0)))
+                self._values.append((step, "adam_ratio", self._masked(torch.stack(peaks).amax(0))))
             self._before = {n: p.detach().float().clone() for n, p in params.items()}
 
-    def stepped(self, step: int, params: dict[str, torch.Tensor]) -> None:
-        """After the update of ``step``: each member's update size against its weights'."""
+    def stepped(self, step: int, params: dict[str, torch.Tensor], alive: torch.Tensor) -> None:
+        """After the update of ``step``: each member's update size against its weights' (a
+        member not ``alive`` took no update)."""
         if self._before is None:
             return
+        self._alive = alive
         with torch.no_grad():
             before = self._before
             change = _per_member([params[n].detach() - before[n] for n in before], self.members)
             size = _per_member(list(before.values()), self.members)
-            self._values.append((step, "update_ratio", (change / size.clamp_min(1e-60)).sqrt()))
+            ratio = (change / size.clamp_min(1e-60)).sqrt()
+            self._values.append((step, "update_ratio", self._masked(ratio)))
         self._before = None
+
+    def _masked(self, values: torch.Tensor) -> torch.Tensor:
+        """NaN for the members not alive: :meth:`rows` leaves non-finite values out."""
+        return torch.where(self._alive, values, math.nan)
 
     def close(self) -> None:
         """Remove the hooks from the pack's base module."""

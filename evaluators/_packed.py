@@ -419,13 +419,15 @@ class _Loop:
         )
         if recorded:
             adam = self.optimizer
-            growth.gradients(state.step + 1, grads, pack.params, adam.v, adam.steps, BETAS[1])
+            growth.gradients(
+                state.step + 1, grads, pack.params, adam.v, adam.steps, BETAS[1], state.alive
+            )
         _clip(grads, plan.clip_grad, state)
         factor = plan.lr * lr_factor(state.step, self.total, self.warmup, plan.schedule)
         self.optimizer.step(grads, factor * self.lr_scale * state.alive)
         state.step += 1
         if recorded:
-            growth.stepped(state.step, pack.params)
+            growth.stepped(state.step, pack.params, state.alive)
 
     def _loss(self, k: int, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Member k's training loss on its rows of a batch, outside the pack's vmap."""

@@ -205,12 +205,27 @@ def _step(
 class _Watch:
     """A run's divergence bookkeeping on the device: the first step whose loss or gradient
     norm is not finite, or whose norm explodes (-1: none yet). Read on the host only every
-    :data:`CHECK_EVERY` steps and at an epoch's end: the steps between a divergence and its
-    reading change nothing that is kept (a diverged run's model is not scored, and its growth
-    rows end at the diverging step)."""
+    :data:`CHECK_EVERY` steps and at an epoch's end. The steps between a divergence and its
+    reading change nothing that is reported: a diverged run's model is not scored, its growth
+    rows end at the diverging step, and its learned α and s are restored (:meth:`restore`) to
+    what they were before the diverging step, as a run that stopped there reports them."""
 
-    def __init__(self, dev: torch.device) -> None:
+    def __init__(self, model: nn.Module, dev: torch.device) -> None:
         self.first = torch.full((), -1, dtype=torch.long, device=dev)
+        self.template = [p for n, p in model.named_parameters() if n.endswith((".alpha", ".shift"))]
+        self.kept = [p.detach().clone() for p in self.template]
+
+    def keep(self) -> None:
+        """After a step's update: α and s as they are, while the run has not diverged."""
+        with torch.no_grad():
+            for kept, p in zip(self.kept, self.template, strict=True):
+                kept.copy_(torch.where(self.first < 0, p, kept))
+
+    def restore(self) -> None:
+        """α and s as they were after the last step before the divergence."""
+        with torch.no_grad():
+            for kept, p in zip(self.kept, self.template, strict=True):
+                p.copy_(kept)
 
     def step(self, model: nn.Module, loss: torch.Tensor, clip: float | None, step: int) -> None:
         """Clip the gradients (to ``clip``, if any) and note whether this step diverged."""
@@ -351,12 +366,15 @@ def _scaler(plan: Budget, dev: torch.device) -> torch.amp.GradScaler:
 
 def _growth_rows(recorder: GrowthRecorder, diverged_step: int | None) -> list[list[Any]]:
     # a non-finite value (a diverging step) is no point of a curve: the divergence is recorded;
-    # nor is a step after the diverging one (step s is recorded as s + 1)
+    # nor is a step after the diverging one (step s is recorded as s + 1), nor the update of
+    # the diverging step, which a run that stops there does not take
     last = math.inf if diverged_step is None else diverged_step + 1
     return [
         [r["step"], r["signal"], r["layer"], r["value"]]
         for r in recorder.rows()
-        if math.isfinite(r["value"]) and r["step"] <= last
+        if math.isfinite(r["value"])
+        and r["step"] <= last
+        and not (r["step"] == last and r["signal"] == "update_ratio")
     ]
 
 
@@ -376,6 +394,7 @@ def _deferred_step(
     recorder.gradients(step + 1)
     watch.step(model, loss, plan.clip_grad, step)
     optimizer.step()
+    watch.keep()
 
 
 def _backward_step(
@@ -417,6 +436,16 @@ def _diverged(result: RunResult, watch: _Watch | None, *, due: bool) -> bool:
         return False
     result.diverged, result.diverged_step = True, at
     return True
+
+
+def _settle(result: RunResult, watch: _Watch | None, step: int) -> int:
+    """The steps a run counts: a diverged run's stop at its diverging step (the steps a
+    divergence read late ran are not counted, and its α and s are restored to that step's)."""
+    if not result.diverged or result.diverged_step is None:
+        return step
+    if watch is not None:
+        watch.restore()
+    return result.diverged_step
 
 
 def candidate_name(candidate: str | Candidate) -> str:
@@ -465,7 +494,7 @@ def train(
     result = new_result(task, candidate_name(candidate), seed, dev, model, total)
     recorder = GrowthRecorder(model, steps=recording_steps(total), optimizer=optimizer)
     # fp16's loss scaler decides each step on the host; otherwise the device keeps the books
-    watch = None if scaler.is_enabled() else _Watch(dev)
+    watch = None if scaler.is_enabled() else _Watch(model, dev)
     step = 0
     for epoch in range(1, plan.epochs + 1):
         model.train()
@@ -510,10 +539,8 @@ def train(
     result.growth = _growth_rows(recorder, result.diverged_step if result.diverged else None)
     if not result.diverged:
         measure_fitted(result, task, model, train_split, val_split, plan, dev)
+    result.steps = _settle(result, watch, step)
     result.alpha, result.shift = _learned(model)
-    if result.diverged and result.diverged_step is not None:
-        step = result.diverged_step  # the steps a divergence read late ran are not counted
-    result.steps = step
     result.seconds, result.cpu_seconds = _since(start, cpu_start)
     if finished is not None:
         finished(model)

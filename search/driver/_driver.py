@@ -30,6 +30,10 @@ from .execute import Ended, Scheduler, TrialSpec, pack_key
 from .rundir import RunPool, RunSettings
 from .study import Asked, Rebuilt, StudyLease, TaskStudies
 
+#: How many packs' worth of trials of other kinds a task may hold, asked and waiting, while a
+#: pack of one kind is filled (a ladder's widths, say): asking stays ahead of running by little.
+HELD_PACKS = 4
+
 
 @dataclass
 class RunSummary:
@@ -147,13 +151,15 @@ class Driver:
         while scheduler.idle and scheduler.retries:
             retry = scheduler.retries.pop(0)
             self.submit(retry.trials, retry.specs, retry.attempts + 1)
+        if timed_out:  # no new trial starts: those asked and held wait for --resume
+            self._release_held()
+            return
         exhausted: set[str] = set()
         while scheduler.idle and len(exhausted) < len(self.studies.studies):
             for task in self.studies.studies:
                 if not scheduler.idle or task in exhausted:
                     continue
-                # once timed out, no new trial is asked; those already asked still run
-                pack = self._next_pack(task, ask=not timed_out)
+                pack = self._next_pack(task)
                 if not pack:
                     exhausted.add(task)
                     continue
@@ -161,25 +167,21 @@ class Driver:
                 attempts = max(int(t.user_attrs.get("attempts", 0)) for t in trials) + 1
                 self.submit(trials, [spec for _, spec in pack], attempts)
 
-    def _next_pack(self, task: str, *, ask: bool) -> list[tuple[optuna.trial.Trial, TrialSpec]]:
+    def _next_pack(self, task: str) -> list[tuple[optuna.trial.Trial, TrialSpec]]:
         """The next trials of ``task`` for one worker: a held one first, then asked ones of its
-        kind up to its pack size. An asked trial of another kind is held for a later pack;
-        at most a few packs' worth are held, so that asking stays ahead of running by little."""
+        kind up to its pack size. An asked trial of another kind is held for a later pack (at
+        most :data:`HELD_PACKS` packs' worth)."""
         held = self.held.setdefault(task, [])
-        pack = [held.pop(0)] if held else []
-        while ask and not pack:
-            asked = self._ask(task)
-            if asked is None:
-                return []
-            pack.append(asked)
-        if not pack:
+        first = held.pop(0) if held else self._ask(task)
+        if first is None:
             return []
-        key = pack_key(pack[0][1])
-        size = self._pack_size(pack[0][1])
+        pack = [first]
+        key = pack_key(first[1])
+        size = self._pack_size(first[1])
         for item in [h for h in held if pack_key(h[1]) == key][: size - 1]:
             held.remove(item)
             pack.append(item)
-        while ask and len(pack) < size and len(held) < 4 * size:
+        while len(pack) < size and len(held) < HELD_PACKS * size:
             asked = self._ask(task)
             if asked is None:
                 break
@@ -250,11 +252,15 @@ class Driver:
         """Ctrl-C: stop the workers, fail the running trials and queue them for --resume."""
         for trial, spec in self.scheduler.stop():
             self.studies.interrupted(spec.task, trial)
-        for task, held in self.held.items():  # asked, not yet started
+        self._release_held()
+        self.summary.interrupted = True
+
+    def _release_held(self) -> None:
+        """The trials asked and not yet started: failed, and queued for ``--resume``."""
+        for task, held in self.held.items():
             for trial, _ in held:
                 self.studies.interrupted(task, trial)
             held.clear()
-        self.summary.interrupted = True
 
     def close(self) -> None:
         if self.progress is not None:
