@@ -16,8 +16,9 @@ Each member records the growth curves a single run records, at the same steps
 (:class:`~evaluators.PackGrowth`: its forward signals from a forward pass of its own at those
 steps). What a pack does not take: mixup and stochastic depth (their random draws are the
 run's own) and float16 loss scaling (one scaler per member). A task whose loss draws random
-numbers (digits-dit's noise) draws them per member, so such members are valid runs but not
-bit-paired with single runs of the same seed.
+numbers (digits-dit's noise: :meth:`~evaluators.Task.draws`) has them drawn member by member
+from the generator state each member's single run draws from, so that members of one seed see
+the same noise, as their single runs do.
 
 Example:
     >>> from evaluators import Budget, get_task
@@ -91,6 +92,8 @@ class _Built:
     model: nn.Module
     train: Split
     val: Split
+    # the global generators' states where its single run's first loss draws from them
+    generators: tuple[torch.Tensor, ...]
 
 
 def _build(task: Task, member: Member, plan: Budget, dev: torch.device) -> _Built:
@@ -98,7 +101,21 @@ def _build(task: Task, member: Member, plan: Budget, dev: torch.device) -> _Buil
     seed_everything(member.seed)
     norm = norm_factory(member.candidate, alpha0=member.alpha0, shift=member.shift)
     train_split, val_split = run_splits(task, plan, member.seed, dev)
-    return _Built(task.build_model(norm).to(dev), train_split, val_split)
+    model = task.build_model(norm).to(dev)
+    return _Built(model, train_split, val_split, _generator_states(dev))
+
+
+def _generator_states(dev: torch.device) -> tuple[torch.Tensor, ...]:
+    """The global generators a loss on ``dev`` draws from: the CPU's, and the device's own."""
+    if dev.type == "cuda":
+        return torch.get_rng_state(), torch.cuda.get_rng_state(dev)
+    return (torch.get_rng_state(),)
+
+
+def _set_generator_states(dev: torch.device, states: tuple[torch.Tensor, ...]) -> None:
+    torch.set_rng_state(states[0])
+    if dev.type == "cuda":
+        torch.cuda.set_rng_state(states[1], dev)
 
 
 def _signature(model: nn.Module) -> list[tuple[str, tuple[int, ...]]]:
@@ -232,10 +249,11 @@ def _member_loss(task: Task, pack: _Pack, reg: Regularisers | None) -> Callable[
         buffers: dict[str, torch.Tensor],
         inputs: torch.Tensor,
         targets: torch.Tensor,
+        draws: tuple[torch.Tensor, ...],
     ) -> torch.Tensor:
         model = _Functional(pack.base, params, buffers)
         if reg is None:
-            return task.loss(model, inputs, targets)
+            return task.loss_given(model, inputs, targets, draws)
         return task.regularised_loss(model, inputs, targets, reg)
 
     return loss
@@ -391,7 +409,11 @@ class _Loop:
             diverged_at=torch.full((k,), -1, dtype=torch.long, device=dev),
         )
         reg = Regularisers(plan.label_smoothing) if plan.label_smoothing else None
-        self.losses = vmap(_member_loss(task, self.pack, reg), randomness="different")
+        # a loss's random numbers are drawn before the pack's step, member by member
+        # (_draws): one drawn inside it is an error, not a silent break of the pairing
+        self.losses = vmap(_member_loss(task, self.pack, reg), randomness="error")
+        self.generators = [b.generators for b in self.built]
+        self.drawing = type(task).draws is not Task.draws
         self.training = [True] * k  # not yet stopped (diverged, pruned, rejected)
         self.last_loss = torch.zeros(k, device=dev)
         self.rows = torch.arange(k, device=dev)[:, None]  # each member's row of a batch
@@ -403,11 +425,12 @@ class _Loop:
         state, plan, pack = self.state, self.plan, self.pack
         rows, growth, recorded = self.rows, self.growth, self.growth.records(state.step + 1)
         inputs, targets = self.inputs[rows, idx], self.targets[rows, idx]
+        draws = self._draws(inputs)
         if recorded:
             members = [k for k, on in enumerate(self.training) if on]
-            growth.observe(state.step + 1, lambda k: self._loss(k, inputs, targets), members)
+            growth.observe(state.step + 1, lambda k: self._loss(k, inputs, targets, draws), members)
         with autocast(self.dev, plan.precision):
-            losses = self.losses(pack.params, pack.buffers, inputs, targets)
+            losses = self.losses(pack.params, pack.buffers, inputs, targets, draws)
         bad = state.alive & ~torch.isfinite(losses)
         state.diverged_at = torch.where(bad, state.step, state.diverged_at)
         state.alive = state.alive & ~bad
@@ -429,12 +452,32 @@ class _Loop:
         if recorded:
             growth.stepped(state.step, pack.params, state.alive)
 
-    def _loss(self, k: int, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def _draws(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Each member's random numbers for its batch, from its own generator states (those
+        its single run draws from), stacked (K, ...); none for a task whose loss draws none.
+        The global generators are left as they were."""
+        if not self.drawing:
+            return ()
+        parts = []
+        with torch.random.fork_rng(devices=[self.dev] if self.dev.type == "cuda" else []):
+            for k in range(len(self.members)):
+                _set_generator_states(self.dev, self.generators[k])
+                parts.append(self.task.draws(inputs[k]))
+                self.generators[k] = _generator_states(self.dev)
+        return tuple(torch.stack(drawn) for drawn in zip(*parts, strict=True))
+
+    def _loss(
+        self,
+        k: int,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        draws: tuple[torch.Tensor, ...],
+    ) -> torch.Tensor:
         """Member k's training loss on its rows of a batch, outside the pack's vmap."""
         view = self.pack.member(k)
         with autocast(self.dev, self.plan.precision):
             if self.reg is None:
-                return self.task.loss(view, inputs[k], targets[k])
+                return self.task.loss_given(view, inputs[k], targets[k], tuple(d[k] for d in draws))
             return self.task.regularised_loss(view, inputs[k], targets[k], self.reg)
 
     def epoch(self, check_every: int) -> None:

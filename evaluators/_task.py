@@ -190,6 +190,23 @@ class Task(ABC):
     def score(self, model: nn.Module, split: Split) -> dict[str, float]:
         """``{"metric": …, "loss": …}`` over a split, the model in eval mode, no gradients."""
 
+    def draws(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The random numbers :meth:`loss` draws for a batch (none for most tasks), drawn here
+        from the global generators in the order the loss draws them. A pack draws each
+        member's from that member's own generator state, so that a member sees what its
+        single run of the same seed sees (:func:`~evaluators.train_packed`)."""
+        return ()
+
+    def loss_given(
+        self,
+        model: nn.Module,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        draws: tuple[torch.Tensor, ...],
+    ) -> torch.Tensor:
+        """:meth:`loss` with its random numbers given (those :meth:`draws` made)."""
+        return self.loss(model, inputs, targets)
+
     def regularised_loss(
         self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, reg: Regularisers
     ) -> torch.Tensor:

@@ -129,8 +129,21 @@ class DigitsDiT(Task):
         return _DiT(norm, Trunk.of(self))
 
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.loss_given(model, inputs, targets, self.draws(inputs))
+
+    def draws(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Each example's diffusion step and noise."""
         t = torch.randint(0, STEPS, (inputs.shape[0],), device=inputs.device)
-        noise = torch.randn_like(inputs)
+        return t, torch.randn_like(inputs)
+
+    def loss_given(
+        self,
+        model: nn.Module,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        draws: tuple[torch.Tensor, ...],
+    ) -> torch.Tensor:
+        t, noise = draws
         return F.mse_loss(model(_noised(inputs, t, noise), t, targets), noise)
 
     @torch.no_grad()

@@ -21,11 +21,11 @@ def _flat(parameters: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.cat([parameters[n].flatten() for n in sorted(parameters)])
 
 
-def _single(member: Member, plan: Budget) -> tuple[RunResult, torch.Tensor]:
+def _single(member: Member, plan: Budget, task: str = "mnist1d") -> tuple[RunResult, torch.Tensor]:
     kept: dict[str, torch.Tensor] = {}
     budget = Budget(**{**plan.__dict__, "lr": plan.lr * member.lr_scale})
     result = train(
-        get_task("mnist1d"),
+        get_task(task),
         member.candidate,
         seed=member.seed,
         budget=budget,
@@ -150,3 +150,19 @@ def test_a_full_run_in_a_pack_ends_within_a_tenth_of_the_seed_spread() -> None:
     spread = float(torch.tensor([r.value for r in single[:3]]).std())
     for p, s in zip(packed, single, strict=True):
         assert abs(p.value - s.value) <= spread / 10, (p.candidate, p.seed, p.value, s.value)
+
+
+def test_members_of_a_task_with_random_losses_see_their_single_runs_draws() -> None:
+    # digits-dit draws a diffusion step and noise in every loss: each member draws them from
+    # its own single run's generator state, so two functions at one seed share their noise
+    plan = Budget(epochs=1, max_steps=6)
+    members = [Member("erf", 0), Member("tanh(x)", 0), Member("erf", 1)]
+    kept: dict[int, dict[str, torch.Tensor]] = {}
+    results = train_packed(
+        get_task("digits-dit"), members, budget=plan, device="cpu", keep=kept.__setitem__
+    )
+    for k, member in enumerate(members):
+        single, alone = _single(member, plan, "digits-dit")
+        assert _distance(_flat(kept[k]), alone) < 1e-6, member
+        assert results[k].val_loss == pytest.approx(single.val_loss, rel=1e-5)
+        _same_growth(results[k], single)
