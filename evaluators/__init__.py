@@ -27,14 +27,18 @@ from ._layer import (
 )
 from ._pack_growth import PackGrowth
 from ._packed import (
-    CPU_PACK,
-    MAX_PACK,
     Member,
-    auto_pack,
-    pack_for_memory,
     pack_groups,
     train_packed,
     unpackable,
+)
+from ._packing import (
+    CPU_PACK,
+    GPU_MEMORY_SHARE,
+    MAX_PACK,
+    auto_pack,
+    pack_for_memory,
+    train_in_packs,
 )
 from ._probe import attention_logit_peak
 from ._registry import get_task, register_task, task_names
@@ -57,6 +61,7 @@ from ._train import WSD_DECAY, QualityGate, RunResult, lr_factor, resolve_device
 
 __all__ = [
     "CPU_PACK",
+    "GPU_MEMORY_SHARE",
     "GROWTH_POINTS",
     "LOSS_REGULARISERS",
     "MAX_PACK",
@@ -102,6 +107,7 @@ __all__ = [
     "standalone_source",
     "task_names",
     "train",
+    "train_in_packs",
     "train_packed",
     "unpackable",
 ]

@@ -302,64 +302,6 @@ def pack_groups(members: Sequence[Member]) -> list[list[int]]:
     return list(groups.values())
 
 
-#: Members per pack on a CPU: on 2 cores, digits-dit at 60 steps trained 1.52× the runs an hour
-#: of single runs in packs of 4, and 1.48× in packs of 8 (docs/performance.md).
-CPU_PACK = 4
-#: The most members a pack takes whatever memory allows (the search asks that many trials).
-MAX_PACK = 64
-#: The share of a GPU's free memory a pack may fill (the rest: the allocator's slack, the
-#: data of another worker sharing the GPU).
-GPU_MEMORY_SHARE = 0.5
-
-
-def pack_for_memory(member_bytes: int, free_bytes: int) -> int:
-    """The members that fit :data:`GPU_MEMORY_SHARE` of ``free_bytes``, 1 to :data:`MAX_PACK`.
-
-    >>> pack_for_memory(100 * 2**20, 80 * 2**30)
-    64
-    >>> pack_for_memory(3 * 2**30, 10 * 2**30), pack_for_memory(2**40, 2**30)
-    (1, 1)
-    """
-    fits = int(free_bytes * GPU_MEMORY_SHARE) // max(1, member_bytes)
-    return max(1, min(MAX_PACK, fits))
-
-
-def auto_pack(task: Task, plan: Budget, device: str = "auto") -> int:
-    """How many members a pack of ``task`` under ``plan`` takes on ``device`` (``--pack
-    auto``): 1 where the plan cannot be packed; :data:`CPU_PACK` on a CPU; on a GPU, what its
-    free memory holds of one member's measured peak (one step of a single model: parameters,
-    gradients, Adam's moments, activations) plus its copy of the training data.
-
-    >>> from evaluators import get_task
-    >>> task = get_task("mnist1d")
-    >>> auto_pack(task, task.budget("quick"), "cpu")
-    4
-    """
-    if unpackable(task, plan) is not None:
-        return 1
-    dev = resolve_device(device)
-    if dev.type != "cuda":
-        return CPU_PACK
-    return pack_for_memory(_member_bytes(task, plan, dev), torch.cuda.mem_get_info(dev)[0])
-
-
-def _member_bytes(task: Task, plan: Budget, dev: torch.device) -> int:
-    """One member's peak memory over a training step, measured on ``dev`` (CUDA)."""
-    built = _build(task, Member("erf"), plan, dev)
-    torch.cuda.synchronize(dev)
-    before = torch.cuda.memory_allocated(dev)
-    torch.cuda.reset_peak_memory_stats(dev)
-    batch = slice(0, plan.batch_size)
-    with autocast(dev, plan.precision):
-        loss = task.loss(built.model, built.train.inputs[batch], built.train.targets[batch])
-    loss.backward()
-    params = sum(p.numel() * p.element_size() for p in built.model.parameters())
-    peak = torch.cuda.max_memory_allocated(dev) - before
-    data = built.train.inputs.numel() * built.train.inputs.element_size()
-    data += built.train.targets.numel() * built.train.targets.element_size()
-    return peak + 2 * params + data  # and Adam's two moments
-
-
 @dataclass
 class _State:
     """What a pack's loop carries on the device: who is still training, since which step a

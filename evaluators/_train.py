@@ -438,6 +438,44 @@ def _diverged(result: RunResult, watch: _Watch | None, *, due: bool) -> bool:
     return True
 
 
+def _take_step(
+    loss: torch.Tensor,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    watch: _Watch | None,
+    plan: Budget,
+    recorder: GrowthRecorder,
+    step: int,
+) -> str:
+    """Step ``step``'s backward and update: ``stepped``, ``skipped`` or ``diverged`` (only the
+    fp16 path, which reads its scaler each step, says so here; otherwise ``watch`` keeps it)."""
+    if watch is None:
+        return _backward_step(loss, model, optimizer, scaler, plan, recorder, step + 1)
+    _deferred_step(loss, model, optimizer, watch, plan, recorder, step)
+    return "stepped"
+
+
+def _close(
+    result: RunResult,
+    task: Task,
+    model: nn.Module,
+    splits: tuple[Split, Split],
+    plan: Budget,
+    recorder: GrowthRecorder,
+    watch: _Watch | None,
+    step: int,
+) -> None:
+    """A run's closing record: growth rows, the fitted measures (unless it diverged), its
+    steps, and its learned α and s."""
+    recorder.close()
+    result.growth = _growth_rows(recorder, result.diverged_step if result.diverged else None)
+    if not result.diverged:
+        measure_fitted(result, task, model, *splits, plan, next(model.parameters()).device)
+    result.steps = _settle(result, watch, step)
+    result.alpha, result.shift = _learned(model)
+
+
 def _settle(result: RunResult, watch: _Watch | None, step: int) -> int:
     """The steps a run counts: a diverged run's stop at its diverging step (the steps a
     divergence read late ran are not counted, and its α and s are restored to that step's)."""
@@ -512,11 +550,7 @@ def train(
             mixup = None if mixing is None else Mixup(lams[i], keys[i, : len(idx)].argsort())
             with autocast(dev, plan.precision), recorder.observing(step + 1):
                 loss = batch_loss(task, model, inputs, targets, plan, mixup)
-            if watch is not None:
-                _deferred_step(loss, model, optimizer, watch, plan, recorder, step)
-                outcome = "stepped"
-            else:
-                outcome = _backward_step(loss, model, optimizer, scaler, plan, recorder, step + 1)
+            outcome = _take_step(loss, model, optimizer, scaler, watch, plan, recorder, step)
             if outcome == "diverged":
                 result.diverged, result.diverged_step = True, step
                 break
@@ -535,12 +569,7 @@ def train(
         record_epoch(result, scores, float(loss.detach()), task.direction)
         if stops(result, scores, quality_gate, report) or step >= total:
             break
-    recorder.close()
-    result.growth = _growth_rows(recorder, result.diverged_step if result.diverged else None)
-    if not result.diverged:
-        measure_fitted(result, task, model, train_split, val_split, plan, dev)
-    result.steps = _settle(result, watch, step)
-    result.alpha, result.shift = _learned(model)
+    _close(result, task, model, (train_split, val_split), plan, recorder, watch, step)
     result.seconds, result.cpu_seconds = _since(start, cpu_start)
     if finished is not None:
         finished(model)

@@ -110,9 +110,10 @@ def run_pack(
     *,
     reports: Sequence[Callable[[int, float, float, int], bool] | None] | None = None,
 ) -> list[RunResult]:
-    """Train trials that share a :func:`pack_key` as packs (:func:`evaluators.train_packed`),
-    one per architecture among them (:func:`evaluators.pack_groups`); a result per spec, in
-    order, as :func:`run_trial` gives it. Each member's learning rate is its own spec's.
+    """Train trials that share a :func:`pack_key` as packs (:func:`evaluators.train_in_packs`:
+    one per architecture among them, halved where the GPU's memory runs out); a result per
+    spec, in order, as :func:`run_trial` gives it. Each member's learning rate is its own
+    spec's.
 
     >>> specs = [TrialSpec(trial=k, task="mnist1d", candidate=c, shift="scalar", seed=k,
     ...                    budget="quick", alpha0=None, device="cpu", max_steps=2)
@@ -120,7 +121,7 @@ def run_pack(
     >>> [(r.candidate, r.seed, r.steps) for r in run_pack(specs)]
     [('erf', 0, 2), ('layernorm', 1, 2), ('tanh(x)', 2, 2)]
     """
-    from evaluators import Member, get_task, pack_groups, train_packed
+    from evaluators import Member, get_task, train_in_packs
 
     if not specs:
         return []
@@ -130,16 +131,4 @@ def run_pack(
     first = specs[0]
     task, budget = trial_plan(replace(first, lr_scale=1.0), task or get_task(first.task))
     members = [Member(s.candidate, s.seed, s.lr_scale, s.alpha0, s.shift) for s in specs]
-    each = list(reports) if reports is not None else [None] * len(specs)
-    results: list[RunResult | None] = [None] * len(specs)
-    for group in pack_groups(members):
-        trained = train_packed(
-            task,
-            [members[k] for k in group],
-            budget=budget,
-            device=first.device,
-            reports=[each[k] for k in group],
-        )
-        for k, result in zip(group, trained, strict=True):
-            results[k] = result
-    return [r for r in results if r is not None]
+    return train_in_packs(task, members, budget=budget, device=first.device, reports=reports)

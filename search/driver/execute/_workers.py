@@ -75,7 +75,9 @@ class TrialWorker:
         device (:func:`evaluators.auto_pack`)."""
         from evaluators import auto_pack
 
-        return auto_pack(*trial_plan(spec, self._task(spec.task)), spec.device)
+        share = ray.get_runtime_context().get_assigned_resources().get("GPU", 1.0) or 1.0
+        task, plan = trial_plan(spec, self._task(spec.task))
+        return auto_pack(task, plan, spec.device, gpu_share=min(1.0, share))
 
     def _task(self, name: str) -> Any:
         from evaluators import get_task

@@ -1,0 +1,142 @@
+"""How runs are split into packs: how many members a pack takes on a device (``--pack auto``),
+and a pack that runs out of GPU memory trained again in halves.
+
+On a CPU a pack of :data:`CPU_PACK` is the measured best; on a GPU the size comes from the
+peak memory of two one-step packs measured on it. A pack's memory grows faster than its
+member count where its members have different functions (each norm applies every function
+of the pack to each member's slice), so the estimate counts that, at the worst.
+
+Example:
+    >>> pack_for_memory(member_bytes=2**30, function_bytes=0, free_bytes=8 * 2**30)
+    8
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import torch
+
+from ._packed import Member, pack_groups, train_packed, unpackable
+from ._task import Budget, Task
+from ._train import Report, RunResult, resolve_device
+
+#: Members per pack on a CPU: on 2 cores, digits-dit at 60 steps trained 1.52× the runs an hour
+#: of single runs in packs of 4, and 1.48× in packs of 8 (docs/performance.md).
+CPU_PACK = 4
+#: The most members a pack takes whatever memory allows (the search asks that many trials).
+MAX_PACK = 64
+#: The share of a GPU's free memory a pack may fill (the rest: the allocator's slack, the
+#: data of another worker sharing the GPU).
+GPU_MEMORY_SHARE = 0.5
+
+
+def pack_for_memory(member_bytes: int, function_bytes: int, free_bytes: float) -> int:
+    """The most members, 1 to :data:`MAX_PACK`, whose memory fits ``free_bytes``: each member
+    takes ``member_bytes``, and ``function_bytes`` more for each distinct function of its pack
+    (every norm of a member applies each of the pack's functions to its slice, keeping what
+    the backward pass needs), counted at the worst: every member another function.
+
+    >>> pack_for_memory(100 * 2**20, 0, 40 * 2**30)
+    64
+    >>> pack_for_memory(100 * 2**20, 10 * 2**20, 4 * 2**30)
+    15
+    >>> pack_for_memory(2**40, 0, 2**30)
+    1
+    """
+    k = 1
+    while k < MAX_PACK and (k + 1) * (member_bytes + (k + 1) * function_bytes) <= free_bytes:
+        k += 1
+    return k
+
+
+def auto_pack(task: Task, plan: Budget, device: str = "auto", *, gpu_share: float = 1.0) -> int:
+    """How many members a pack of ``task`` under ``plan`` takes on ``device`` (``--pack
+    auto``): 1 where the plan cannot be packed; :data:`CPU_PACK` on a CPU; on a GPU, what
+    :data:`GPU_MEMORY_SHARE` of its free memory holds, times ``gpu_share`` (the worker's share
+    of the GPU, as Ray assigned it), by the peak memory of a one-step pack of one member and of
+    two members with two functions, measured there (:func:`pack_for_memory`).
+
+    >>> from evaluators import get_task
+    >>> task = get_task("mnist1d")
+    >>> auto_pack(task, task.budget("quick"), "cpu")
+    4
+    """
+    if unpackable(task, plan) is not None:
+        return 1
+    dev = resolve_device(device)
+    if dev.type != "cuda":
+        return CPU_PACK
+    one = _pack_bytes(task, plan, dev, [Member("erf", 0)])
+    two = _pack_bytes(task, plan, dev, [Member("erf", 0), Member("tanh(x)", 1)])
+    # one = b + a and two = 2b + 4a, for b a member's bytes and a a function's per member
+    function = max(0, (two - 2 * one) // 2)
+    torch.cuda.empty_cache()
+    free = torch.cuda.mem_get_info(dev)[0] * GPU_MEMORY_SHARE * gpu_share
+    return pack_for_memory(one - function, function, free)
+
+
+def _pack_bytes(task: Task, plan: Budget, dev: torch.device, members: list[Member]) -> int:
+    """The peak memory of a one-step pack of ``members`` on ``dev`` (CUDA), scoring and
+    closing measures included."""
+    torch.cuda.empty_cache()
+    torch.cuda.synchronize(dev)
+    before = torch.cuda.memory_allocated(dev)
+    torch.cuda.reset_peak_memory_stats(dev)
+    train_packed(task, members, budget=replace(plan, epochs=1, max_steps=1), device=str(dev))
+    torch.cuda.synchronize(dev)
+    return int(torch.cuda.max_memory_allocated(dev) - before)
+
+
+def train_in_packs(
+    task: Task,
+    members: Sequence[Member],
+    *,
+    budget: Budget,
+    device: str = "auto",
+    reports: Sequence[Report | None] | None = None,
+) -> list[RunResult]:
+    """``members`` trained as packs, one per architecture among them (:func:`pack_groups`);
+    a pack that runs out of GPU memory is trained again as two halves (down to single
+    members). A result per member, in order, as :func:`train_packed` gives them.
+
+    >>> from evaluators import get_task
+    >>> results = train_in_packs(get_task("mnist1d"), [Member("erf"), Member("layernorm")],
+    ...                          budget=Budget(epochs=1, max_steps=2), device="cpu")
+    >>> [(r.candidate, r.steps) for r in results]
+    [('erf', 2), ('layernorm', 2)]
+    """
+    each: list[Report | None] = list(reports) if reports is not None else [None] * len(members)
+    results: dict[int, RunResult] = {}
+    for group in pack_groups(members):
+        results.update(_train_halving(task, members, group, budget, device, each))
+    return [results[k] for k in range(len(members))]
+
+
+def _train_halving(
+    task: Task,
+    members: Sequence[Member],
+    group: list[int],
+    budget: Budget,
+    device: str,
+    reports: list[Report | None],
+) -> dict[int, RunResult]:
+    try:
+        trained = train_packed(
+            task,
+            [members[k] for k in group],
+            budget=budget,
+            device=device,
+            reports=[reports[k] for k in group],
+        )
+    except torch.cuda.OutOfMemoryError:
+        if len(group) == 1:
+            raise
+        torch.cuda.empty_cache()
+        half = len(group) // 2
+        return {
+            **_train_halving(task, members, group[:half], budget, device, reports),
+            **_train_halving(task, members, group[half:], budget, device, reports),
+        }
+    return dict(zip(group, trained, strict=True))
