@@ -281,8 +281,8 @@ def add_workers_options(parser: Any, *, default: int | None = 2, shown: str = ""
         default="1",
         metavar="K|auto",
         help="trials each worker trains at once as one batched model (same task and recipe, "
-        "any functions and seeds); auto: as many as the worker's device fits, 4 on a CPU "
-        "(default 1)",
+        "any functions and seeds); auto: as many as the worker's device fits, measured "
+        "(docs/performance.md, Packed training; default 1)",
     )
 
 

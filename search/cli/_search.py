@@ -91,9 +91,10 @@ def _run(args: argparse.Namespace) -> int:
         _predicted(settings.run_dir)
     board = write_outputs(settings.run_dir)
     print(leaderboard_table(board, top=args.top))
+    packed = f", {summary.packed} trained in packs" if summary.packed else ""
     print(
         f"{summary.finished} finished ({summary.diverged} diverged), {summary.pruned} pruned, "
-        f"{summary.failed} failed in {summary.seconds:.0f} s"
+        f"{summary.failed} failed in {summary.seconds:.0f} s{packed}"
     )
     print(
         f"candidates: {summary.reused} reused from a generate run, {summary.checked} checked "

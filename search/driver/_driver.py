@@ -164,7 +164,9 @@ class Driver:
                     exhausted.add(task)
                     continue
                 trials = [trial for trial, _ in pack]
-                attempts = max(int(t.user_attrs.get("attempts", 0)) for t in trials) + 1
+                # a pack is tried as often as its least tried trial may be (one queued again
+                # after an interruption keeps its count; the others start afresh)
+                attempts = min(int(t.user_attrs.get("attempts", 0)) for t in trials) + 1
                 self.submit(trials, [spec for _, spec in pack], attempts)
 
     def _next_pack(self, task: str) -> list[tuple[optuna.trial.Trial, TrialSpec]]:

@@ -280,7 +280,7 @@ class RunSettings:
 
         if self.pack == "auto":
             return
-        if not self.pack.isdigit() or int(self.pack) < 1:
+        if not isinstance(self.pack, str) or not self.pack.isdigit() or int(self.pack) < 1:
             raise UserError(f"--pack must be auto or a count of trials, not {self.pack!r}")
         if self.pack == "1":  # the default: no need to import torch for its bound
             return

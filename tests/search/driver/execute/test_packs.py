@@ -79,3 +79,5 @@ def test_pack_settings_refused_in_one_line(tmp_path):
         check_run(fp16)
     check_run(short_run(tmp_path / "r", pack="auto", recipe=("precision=fp16",)))
     assert RunSettings(pack="auto").pack == "auto"
+    with pytest.raises(UserError, match="--pack must be auto or a count"):
+        RunSettings(pack=4)  # type: ignore[arg-type]  # the Python API, typed wrong
