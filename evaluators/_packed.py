@@ -44,7 +44,7 @@ from candidates import TEMPLATE, Candidate, Shift, UserError
 
 from ._layer import PointwiseNorm, activate, norm_factory
 from ._pack_growth import PackGrowth
-from ._task import Budget, Regularisers, Split, Task, check_regularisers
+from ._task import Budget, Draws, Regularisers, Split, Task, check_regularisers
 from ._train import (
     CHECK_EVERY,
     EXPLODING_GRAD_NORM,
@@ -249,7 +249,7 @@ def _member_loss(task: Task, pack: _Pack, reg: Regularisers | None) -> Callable[
         buffers: dict[str, torch.Tensor],
         inputs: torch.Tensor,
         targets: torch.Tensor,
-        draws: tuple[torch.Tensor, ...],
+        draws: Draws,
     ) -> torch.Tensor:
         model = _Functional(pack.base, params, buffers)
         if reg is None:
@@ -394,7 +394,7 @@ class _Loop:
         if recorded:
             growth.stepped(state.step, pack.params, state.alive)
 
-    def _draws(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def _draws(self, inputs: torch.Tensor) -> Draws:
         """Each member's random numbers for its batch, from its own generator states (those
         its single run draws from), stacked (K, ...); none for a task whose loss draws none.
         The global generators are left as they were."""
@@ -413,7 +413,7 @@ class _Loop:
         k: int,
         inputs: torch.Tensor,
         targets: torch.Tensor,
-        draws: tuple[torch.Tensor, ...],
+        draws: Draws,
     ) -> torch.Tensor:
         """Member k's training loss on its rows of a batch, outside the pack's vmap."""
         view = self.pack.member(k)

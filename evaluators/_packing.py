@@ -1,7 +1,8 @@
 """How runs are split into packs: how many members a pack takes on a device (``--pack auto``),
 and a pack that runs out of GPU memory trained again in halves.
 
-On a CPU a pack of :data:`CPU_PACK` is the measured best; on a GPU the size comes from the
+On a CPU ``auto`` packs nothing (:data:`CPU_PACK`: packs pay there on some tasks only); on a
+GPU the size comes from the
 peak memory of two one-step packs measured on it. A pack's memory grows faster than its
 member count where its members have different functions (each norm applies every function
 of the pack to each member's slice), so the estimate counts that, at the worst.
@@ -22,9 +23,10 @@ from ._packed import Member, pack_groups, train_packed, unpackable
 from ._task import Budget, Task
 from ._train import Report, RunResult, resolve_device
 
-#: Members per pack on a CPU: on 2 cores, digits-dit at 60 steps trained 1.52× the runs an hour
-#: of single runs in packs of 4, and 1.48× in packs of 8 (docs/performance.md).
-CPU_PACK = 4
+#: Members per pack on a CPU under ``--pack auto``: one, since packs do not pay on every task
+#: there. On 2 cores, digits-dit at 60 steps trained 1.52× the runs an hour of single runs in
+#: packs of 4, but mnist1d's default run 0.79× (docs/performance.md); ``--pack 4`` asks for them.
+CPU_PACK = 1
 #: The most members a pack takes whatever memory allows (the search asks that many trials).
 MAX_PACK = 64
 #: The share of a GPU's free memory a pack may fill (the rest: the allocator's slack, the
@@ -61,7 +63,7 @@ def auto_pack(task: Task, plan: Budget, device: str = "auto", *, gpu_share: floa
     >>> from evaluators import get_task
     >>> task = get_task("mnist1d")
     >>> auto_pack(task, task.budget("quick"), "cpu")
-    4
+    1
     """
     if unpackable(task, plan) is not None:
         return 1

@@ -28,6 +28,8 @@ from torch import nn
 from candidates import FRACTION, NumberRange, UserError, suggest
 
 NormFactory = Callable[[int], nn.Module]
+#: The random numbers a training loss draws for one batch (:meth:`Task.draws`).
+Draws = tuple[torch.Tensor, ...]
 
 #: Training precisions and their autocast types: float32 (no autocast), or autocast to
 #: bfloat16 or float16 (the latter with loss scaling).
@@ -190,7 +192,7 @@ class Task(ABC):
     def score(self, model: nn.Module, split: Split) -> dict[str, float]:
         """``{"metric": …, "loss": …}`` over a split, the model in eval mode, no gradients."""
 
-    def draws(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def draws(self, inputs: torch.Tensor) -> Draws:
         """The random numbers :meth:`loss` draws for a batch (none for most tasks), drawn here
         from the global generators in the order the loss draws them. A pack draws each
         member's from that member's own generator state, so that a member sees what its
@@ -198,11 +200,7 @@ class Task(ABC):
         return ()
 
     def loss_given(
-        self,
-        model: nn.Module,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
-        draws: tuple[torch.Tensor, ...],
+        self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, draws: Draws
     ) -> torch.Tensor:
         """:meth:`loss` with its random numbers given (those :meth:`draws` made)."""
         return self.loss(model, inputs, targets)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._task import Budget, NormFactory, Split, Task
+from .._task import Budget, Draws, NormFactory, Split, Task
 from ._blocks import DropPath, Patches2d, Trunk
 from .digits_vit import DigitsViT
 
@@ -131,17 +131,13 @@ class DigitsDiT(Task):
     def loss(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self.loss_given(model, inputs, targets, self.draws(inputs))
 
-    def draws(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def draws(self, inputs: torch.Tensor) -> Draws:
         """Each example's diffusion step and noise."""
         t = torch.randint(0, STEPS, (inputs.shape[0],), device=inputs.device)
         return t, torch.randn_like(inputs)
 
     def loss_given(
-        self,
-        model: nn.Module,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
-        draws: tuple[torch.Tensor, ...],
+        self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, draws: Draws
     ) -> torch.Tensor:
         t, noise = draws
         return F.mse_loss(model(_noised(inputs, t, noise), t, targets), noise)

@@ -140,9 +140,11 @@ def test_a_function_with_an_infinite_slope_is_as_close_as_its_own_rounding_allow
     assert _distance(packed, alone) < 2e-2
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a pack of four full runs and the four single runs: about 4 minutes
 def test_a_full_run_in_a_pack_ends_within_a_tenth_of_the_seed_spread() -> None:
-    task = get_task("mnist1d-deep")
+    # mnist1d's recipe, not mnist1d-deep's: the latter amplifies float32 rounding like a change
+    # of seed (its single runs move by 0.07 between thread counts; docs/performance.md)
+    task = get_task("mnist1d")
     plan = task.budget("default")
     members = [Member("erf", s) for s in range(3)] + [Member("tanh(x)", 0)]
     packed = train_packed(task, members, budget=plan, device="cpu")

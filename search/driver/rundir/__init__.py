@@ -7,9 +7,9 @@ the bottom room of the driver.
 Names are imported on first use (see :mod:`search._lazy`), so that ``--help`` stays light.
 
 Example:
-    >>> from search.driver.rundir import RunSettings
-    >>> RunSettings(tasks=("mnist1d",)).study_for("mnist1d")
-    'run:mnist1d'
+    >>> from search.driver.rundir import RUN_FILES, RunSettings
+    >>> RunSettings(out="results/tour").run_dir.name, "config.toml" in RUN_FILES
+    ('tour', True)
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def test_a_worker_killed_mid_pack_loses_no_trial_and_doubles_none(tmp_path):
             killed.append(number)
             threading.Timer(1.0, os.kill, (pid, signal.SIGKILL)).start()
 
-    settings = short_run(out, workers=1, seeds=2, pack="auto")  # 4 on a CPU
+    settings = short_run(out, workers=1, seeds=2, pack="4")
     summary = run_search(settings, progress=False, on_start=kill)
     trials = trial_states(out)
     assert killed and summary.failed == 0 and not summary.interrupted
