@@ -14,6 +14,7 @@ from ._growth import (
     GROWTH_POINTS,
     SIGNALS,
     GrowthRecorder,
+    curve_points,
     recording_steps,
 )
 from ._layer import (
@@ -92,6 +93,7 @@ __all__ = [
     "check_standalone",
     "class_name",
     "convert_norms",
+    "curve_points",
     "get_task",
     "lr_factor",
     "make_norm",

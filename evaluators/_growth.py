@@ -79,6 +79,24 @@ def recording_steps(total: int, *, points: int = GROWTH_POINTS) -> list[int]:
     return sorted({max(1, min(total, round(ratio**i))) for i in range(points)} | {total})
 
 
+def curve_points(rows: Sequence[list[Any]], diverged_step: int | None) -> list[list[Any]]:
+    """The rows ``[step, signal, layer, value]`` a run's result keeps: a non-finite value (a
+    diverging step) is no point of a curve, the divergence being recorded; nor is a step after
+    the diverging one (step s is recorded as s + 1), nor the update of the diverging step,
+    which a run that stops there does not take.
+
+    >>> curve_points([[1, "grad_norm", "", 2.0], [2, "grad_norm", "", float("nan")],
+    ...               [2, "update_ratio", "", 0.1], [3, "grad_norm", "", 5.0]], diverged_step=1)
+    [[1, 'grad_norm', '', 2.0]]
+    """
+    last = math.inf if diverged_step is None else diverged_step + 1
+    return [
+        r
+        for r in rows
+        if math.isfinite(r[3]) and r[0] <= last and not (r[0] == last and r[1] == "update_ratio")
+    ]
+
+
 def _blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The model's residual blocks: the children of its ``blocks`` list, where it has one."""
     blocks = getattr(model, "blocks", None)

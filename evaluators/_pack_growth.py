@@ -3,9 +3,9 @@
 
 The forward signals (attention logits and entropy, the residual stream, norm inputs, output
 logits) are read from a forward pass of each member of its own at a recorded step, on the
-batch it trains on at that step and before the step's update: the pack's batched forward
-cannot hand one member's activations to a hook. Random draws of that pass (digits-dit's noise)
-leave the pack's generator where it was, so the training itself is unchanged. The optimizer's
+batch it trains on at that step, with the random numbers that step's loss draws (given, see
+:meth:`~evaluators.Task.draws`: the pass draws none), before the step's update: the pack's
+batched forward cannot hand one member's activations to a hook. The optimizer's
 signals (gradient norm before clipping, Adam's largest g²/v̂, the update against the weights)
 come from the pack's stacked gradients and moments, one value per member.
 
@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._growth import ADAM_FLOOR, GrowthRecorder, recording_steps
+from ._growth import ADAM_FLOOR, GrowthRecorder, curve_points, recording_steps
 
 
 def _per_member(tensors: list[torch.Tensor], members: int) -> torch.Tensor:
@@ -51,11 +51,9 @@ class PackGrowth:
 
     def observe(self, step: int, forward: Callable[[int], Any], members: list[int]) -> None:
         """The forward signals of ``step`` for each of ``members``: ``forward(k)`` runs
-        member k's loss on its batch; the random generators are left as they were."""
-        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        member k's loss on its batch, its random numbers given."""
         for k in members:
-            recorder = self.recorders[k]
-            with torch.random.fork_rng(devices=devices), torch.no_grad(), recorder.observing(step):
+            with torch.no_grad(), self.recorders[k].observing(step):
                 forward(k)
 
     def gradients(
@@ -112,9 +110,8 @@ class PackGrowth:
             recorder.close()
 
     def rows(self, k: int, diverged_step: int | None) -> list[list[Any]]:
-        """Member k's rows, ``[step, signal, layer, value]`` as a single run's result holds
-        them: finite values, none after the step it diverged at (one read of the device)."""
-        last = math.inf if diverged_step is None else diverged_step + 1
+        """Member k's rows, ``[step, signal, layer, value]``, those a single run's result
+        keeps (:func:`~evaluators.curve_points`; one read of the device)."""
         rows = [[r["step"], r["signal"], r["layer"], r["value"]] for r in self.recorders[k].rows()]
         if self._values:
             values = torch.stack([v[k] for *_, v in self._values]).cpu().tolist()
@@ -122,4 +119,4 @@ class PackGrowth:
                 [step, signal, "", float(value)]
                 for (step, signal, _), value in zip(self._values, values, strict=True)
             ]
-        return [r for r in rows if math.isfinite(r[3]) and r[0] <= last]
+        return curve_points(rows, diverged_step)

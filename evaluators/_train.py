@@ -30,7 +30,7 @@ from torch import nn
 
 from candidates import TEMPLATE, Candidate, Shift, UserError
 
-from ._growth import GrowthRecorder, recording_steps
+from ._growth import GrowthRecorder, curve_points, recording_steps
 from ._layer import PointwiseNorm, norm_factory
 from ._probe import attention_logit_peak
 from ._task import PRECISIONS, Budget, Mixup, Regularisers, Split, Task, check_regularisers
@@ -365,17 +365,8 @@ def _scaler(plan: Budget, dev: torch.device) -> torch.amp.GradScaler:
 
 
 def _growth_rows(recorder: GrowthRecorder, diverged_step: int | None) -> list[list[Any]]:
-    # a non-finite value (a diverging step) is no point of a curve: the divergence is recorded;
-    # nor is a step after the diverging one (step s is recorded as s + 1), nor the update of
-    # the diverging step, which a run that stops there does not take
-    last = math.inf if diverged_step is None else diverged_step + 1
-    return [
-        [r["step"], r["signal"], r["layer"], r["value"]]
-        for r in recorder.rows()
-        if math.isfinite(r["value"])
-        and r["step"] <= last
-        and not (r["step"] == last and r["signal"] == "update_ratio")
-    ]
+    rows = [[r["step"], r["signal"], r["layer"], r["value"]] for r in recorder.rows()]
+    return curve_points(rows, diverged_step)
 
 
 def _deferred_step(

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,26 +49,14 @@ class TrialWorker:
         return os.getpid()
 
     def run(self, spec: TrialSpec, relay: Any) -> dict[str, Any]:
-        task = self._task(spec.task)
-
-        def report(epoch: int, metric: float, val_loss: float, step: int) -> bool:
-            return bool(ray.get(relay.report.remote(spec.trial, epoch, metric)))
-
-        result = run_trial(spec, task, report=report if relay is not None else None)
+        result = run_trial(spec, self._task(spec.task), report=_relayed(relay, spec.trial))
         return self._record(result.to_dict())
 
     def run_pack(self, specs: list[TrialSpec], relay: Any) -> list[dict[str, Any]]:
         """Trials sharing a :func:`pack_key` trained as packs; a result each, in order."""
-        task = self._task(specs[0].task)
-
-        def reporter(key: int) -> Any:
-            def report(epoch: int, metric: float, val_loss: float, step: int) -> bool:
-                return bool(ray.get(relay.report.remote(key, epoch, metric)))
-
-            return report
-
-        reports = [reporter(s.trial) if relay is not None else None for s in specs]
-        return [self._record(r.to_dict()) for r in run_pack(specs, task, reports=reports)]
+        reports = [_relayed(relay, s.trial) for s in specs]
+        results = run_pack(specs, self._task(specs[0].task), reports=reports)
+        return [self._record(r.to_dict()) for r in results]
 
     def pack_size(self, spec: TrialSpec) -> int:
         """``--pack auto``: the members a pack of trials like ``spec`` takes on this worker's
@@ -92,6 +80,18 @@ class TrialWorker:
         out["pid"] = os.getpid()
         out["node"] = ray.get_runtime_context().get_node_id()  # which machine of a cluster
         return out
+
+
+def _relayed(relay: Any, key: int) -> Callable[[int, float, float, int], bool] | None:
+    """Trial ``key``'s per-epoch report, carried by ``relay`` to the driver's pruner, which
+    answers whether the trial stops (None without a relay: nothing prunes)."""
+    if relay is None:
+        return None
+
+    def report(epoch: int, metric: float, val_loss: float, step: int) -> bool:
+        return bool(ray.get(relay.report.remote(key, epoch, metric)))
+
+    return report
 
 
 @ray.remote(max_restarts=0)
