@@ -65,22 +65,53 @@ class Candidate:
     def canonical_sympy(self) -> sp.Expr:
         return _canonical(self.sympy)
 
-    @property
+    # The texts are kept once computed: a report, a table and a plot each ask for them, and
+    # each costs a walk of the sympy tree.
+    @cached_property
     def canonical(self) -> str:
         return to_source(self.canonical_sympy)
 
-    @property
+    @cached_property
     def id(self) -> str:
         return candidate_id(self.canonical_sympy)
 
-    @property
+    @cached_property
     def source(self) -> str:
         """The expression re-rendered in the input syntax (parses back to the same function)."""
         return to_source(self.sympy)
 
-    @property
+    @cached_property
     def latex(self) -> str:
         return to_latex(self.sympy)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What pickling sends to another process: once the texts are computed and the
+        expression is sympy's own rendering, the texts alone. Unpickling a sympy tree costs
+        as much as parsing it (milliseconds), and most receivers (a table, a report) need
+        only the texts; :attr:`sympy` is parsed back from the expression on first use.
+
+        >>> import pickle
+        >>> c = Candidate.from_text("2*erf(x)")
+        >>> texts = c.canonical, c.id, c.latex, c.source  # computed once, then kept
+        >>> light = pickle.loads(pickle.dumps(c))
+        >>> "sympy" in vars(light), light.canonical, light.sympy == c.sympy
+        (False, 'erf(x)', True)
+        """
+        state = dict(self.__dict__)
+        texts = ("canonical", "id", "latex", "source")
+        if all(t in state for t in texts) and state["source"] == self.expression:
+            state.pop("sympy", None)
+            state.pop("canonical_sympy", None)
+        return state
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for attributes the instance lacks: the sympy form a light pickle left
+        # behind (see __getstate__).
+        if name == "sympy" and "expression" in self.__dict__:
+            expr = _resolved(self.__dict__["expression"], None)[1]
+            self.__dict__["sympy"] = expr
+            return expr
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def numpy(self) -> Any:
         return compile_numpy(self.sympy)

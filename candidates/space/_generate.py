@@ -25,6 +25,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, TypeVar
 
 from .._errors import ExpressionError, UserError
@@ -107,7 +108,9 @@ def _symbolic_stage(
         return None, left_out, time.process_time() - start
     candidate = Candidate(members[0], expr, merged_from=members[1:])
     candidate = replace(candidate, expression=written)  # Candidate.source, printed once
-    _ = candidate.canonical_sympy, candidate.latex
+    # Every text the table and the reports show, here rather than in the parent: they cost
+    # sympy walks, which all the workers share, and the report then travels as text.
+    _ = candidate.canonical, candidate.id, candidate.latex, candidate.source
     left = _WORKER["budget"] - _WORKER["spent"]
     seconds = min(grammar.tolerances.symbolic_seconds, max(left, 0.0))
     if seconds > 0.05:
@@ -115,30 +118,66 @@ def _symbolic_stage(
             expr, numeric, tolerances=replace(grammar.tolerances, symbolic_seconds=seconds)
         )
         _WORKER["spent"] += numeric.symbolic_seconds
-    return PropertyReport(candidate, numeric), left_out, time.process_time() - start
+    sympy_seconds = time.process_time() - start
+    report = PropertyReport(candidate, numeric)
+    _ = report.descriptors  # numeric, but per function: here, on every core
+    return report, left_out, sympy_seconds
 
 
-def _pool_map(
-    fn: Callable[[T], R], items: list[T], grammar: Grammar, budget: float, workers: int
-) -> Iterator[R]:
-    """fn over items in order, on ``workers`` processes (in this one when 1)."""
-    if workers <= 1 or len(items) < 64:
-        _init_worker(grammar, budget)
-        yield from map(fn, items)
-        return
-    # Not fork: a process with threads (Ray's driver, the pool's own handlers) can fork a
-    # worker while one of them holds a queue's lock, and the worker then waits on it for
-    # ever. A fork server starts workers from a clean single-threaded process; the grammar
-    # travels once per worker.
-    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-    with mp.get_context(method).Pool(workers, _init_worker, (grammar, budget / workers)) as pool:
-        yield from pool.imap(fn, items, chunksize=32)
+class _Workers:
+    """One pool of worker processes for every stage of a run (in this process when 1).
+
+    >>> from candidates import parse_grammar
+    >>> with _Workers(parse_grammar('[grammar]\\nmax_size = 1'), 0.0, 1) as workers:
+    ...     [signature is not None for signature, _ in workers.map(_numeric_stage, ["x"])]
+    [True]
+    """
+
+    def __init__(self, grammar: Grammar, symbolic_budget: float, workers: int) -> None:
+        self.grammar, self.budget, self.workers = grammar, symbolic_budget, workers
+        self.pool: Any = None
+        self.cpu = 0.0  # CPU seconds of the items the pool ran (not this process's own)
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+    def map(self, fn: Callable[[T], R], items: list[T]) -> Iterator[R]:
+        """fn over items, in order."""
+        if self.workers <= 1 or len(items) < 64:
+            _init_worker(self.grammar, self.budget)
+            yield from map(fn, items)
+            return
+        if self.pool is None:
+            # Not fork: a process with threads (Ray's driver, the pool's own handlers) can
+            # fork a worker while one of them holds a queue's lock, and the worker then waits
+            # on it for ever. A fork server starts workers from a clean single-threaded
+            # process; the grammar travels once per worker, and the pool serves every stage.
+            method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+            self.pool = mp.get_context(method).Pool(
+                self.workers, _init_worker, (self.grammar, self.budget / self.workers)
+            )
+        for result, seconds in self.pool.imap(partial(_timed, fn), items, chunksize=32):
+            self.cpu += seconds
+            yield result
+
+
+def _timed(fn: Callable[[T], R], item: T) -> tuple[R, float]:
+    """fn(item) and the CPU seconds it took: a fork server's workers are not this process's
+    children, so their time is counted item by item."""
+    start = time.process_time()
+    result = fn(item)
+    return result, time.process_time() - start
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process and its finished children (the worker pools)."""
+    """CPU time of this process (the pool's workers count theirs, :attr:`_Workers.cpu`)."""
     t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    return t.user + t.system
 
 
 def _simplest_first(texts: Iterable[str]) -> list[str]:
@@ -189,18 +228,19 @@ def generate_candidates(
 
     # Stage 1: exact shapes on the grid, then behaviour signatures and numeric verdicts.
     t = time.perf_counter()
-    groups, grid_groups = _dedupe(enumeration, grammar, n_workers, progress)
-    timings["dedupe"] = time.perf_counter() - t
+    with _Workers(grammar, symbolic_seconds, n_workers) as pool:
+        groups, grid_groups = _dedupe(enumeration, pool, progress)
+        timings["dedupe"] = time.perf_counter() - t
 
-    # Stage 2: sympy for the candidates that are written out.
-    t = time.perf_counter()
-    reports, sizes, sympy_seconds, lost = _confirm(
-        groups[:max_candidates], enumeration, grammar, symbolic_seconds, n_workers, progress
-    )
-    timings["check"] = time.perf_counter() - t
+        # Stage 2: sympy for the candidates that are written out, and their descriptors.
+        t = time.perf_counter()
+        reports, sizes, sympy_seconds, lost = _confirm(
+            groups[:max_candidates], enumeration, pool, progress
+        )
+        timings["check"] = time.perf_counter() - t
     timings["sympy"] = sympy_seconds
     timings["total"] = time.perf_counter() - start
-    timings["cpu"] = _cpu_seconds() - cpu_start
+    timings["cpu"] = _cpu_seconds() - cpu_start + pool.cpu
 
     written_passing = sum(r.passed for r in reports)
     passing = written_passing + sum(g[1].passed for g in groups[max_candidates:])
@@ -221,7 +261,7 @@ Groups = list[tuple[list[str], PropertyResult]]
 
 
 def _dedupe(
-    enumeration: EnumerationResult, grammar: Grammar, n_workers: int, progress: Progress | None
+    enumeration: EnumerationResult, pool: _Workers, progress: Progress | None
 ) -> tuple[Groups, int]:
     """Survivors merged by exact shape on the grid, then by behaviour signature: each group
     simplest first with the numeric verdicts of its representative, passing groups first; and
@@ -234,7 +274,7 @@ def _dedupe(
     merged: dict[str, tuple[list[str], PropertyResult]] = {}
     reps = [g[0] for g in shape_groups]
     for i, (group, (signature, numeric)) in enumerate(
-        zip(shape_groups, _pool_map(_numeric_stage, reps, grammar, 0.0, n_workers), strict=True)
+        zip(shape_groups, pool.map(_numeric_stage, reps), strict=True)
     ):
         key = signature or f"shape:{group[0]}"
         if key in merged:
@@ -251,9 +291,7 @@ def _dedupe(
 def _confirm(
     chosen: Groups,
     enumeration: EnumerationResult,
-    grammar: Grammar,
-    symbolic_seconds: float,
-    n_workers: int,
+    pool: _Workers,
     progress: Progress | None,
 ) -> tuple[list[PropertyReport], dict[str, int], float, int]:
     """sympy for the chosen groups: their reports (merged again by canonical id), sizes, the
@@ -264,9 +302,7 @@ def _confirm(
     sympy_seconds = 0.0
     left_out: dict[str, int] = defaultdict(int)
     lost = 0
-    for i, (report, skipped, spent) in enumerate(
-        _pool_map(_symbolic_stage, chosen, grammar, symbolic_seconds, n_workers)
-    ):
+    for i, (report, skipped, spent) in enumerate(pool.map(_symbolic_stage, chosen)):
         for reason, count in skipped.items():
             left_out[reason] += count
         sympy_seconds += spent

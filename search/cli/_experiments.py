@@ -103,7 +103,11 @@ def _benchmark(args: argparse.Namespace) -> int:
 
     if args.target in ("generate", "all"):
         benchmark_generate(
-            max_expressions=args.max_expressions, grammar=args.grammar, repeats=args.repeats
+            max_expressions=args.max_expressions,
+            grammar=args.grammar,
+            repeats=args.repeats,
+            max_candidates=args.max_candidates,
+            workers=args.workers,
         )
     if args.target in ("layer", "all"):
         for shape in args.shape:
@@ -146,7 +150,7 @@ def _benchmark(args: argparse.Namespace) -> int:
             cases=args.cases,
             timeout=args.timeout,
             seed=args.seed,
-            workers=args.workers,
+            workers=args.workers or 1,
             commands=[] if args.no_commands else command_corpus(),
             run=run_any_case,
         )
@@ -261,6 +265,12 @@ def _add_benchmark(sub: Any) -> None:
         default=100_000,
         help="expressions `generate` enumerates (default 100000)",
     )
+    p.add_argument(
+        "--max-candidates",
+        type=number("COUNT"),
+        default=2000,
+        help="candidates `generate` writes, each with sympy's texts and descriptors (default 2000)",
+    )
     p.add_argument("--grammar", help="grammar TOML file (default: the built-in default grammar)")
     p.add_argument(
         "--repeats",
@@ -306,8 +316,8 @@ def _add_hostile_and_sampler_options(p: Any) -> None:
     p.add_argument(
         "--workers",
         type=number("COUNT"),
-        default=1,
-        help="worker processes for `hostile` (default 1)",
+        default=None,
+        help="worker processes for `hostile` (default 1) and `generate` (default: every core)",
     )
     p.add_argument(
         "--no-commands",
