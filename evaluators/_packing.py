@@ -1,5 +1,5 @@
 """How runs are split into packs: how many members a pack takes on a device (``--pack auto``),
-and a pack that runs out of GPU memory trained again in halves.
+and a pack that runs out of GPU memory, or raises, trained again in halves.
 
 On a CPU ``auto`` packs nothing (:data:`CPU_PACK`: packs pay there on some tasks only); on a
 GPU the size comes from the
@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -91,6 +91,15 @@ def _pack_bytes(task: Task, plan: Budget, dev: torch.device, members: list[Membe
     return int(torch.cuda.max_memory_allocated(dev) - before)
 
 
+@dataclass(frozen=True)
+class MemberFailure:
+    """A pack member that raised, trained on its own: the error's type and message. The
+    members it shared a pack with are trained again without it, so they are unaffected."""
+
+    member: Member
+    error: str
+
+
 def train_in_packs(
     task: Task,
     members: Sequence[Member],
@@ -98,10 +107,14 @@ def train_in_packs(
     budget: Budget,
     device: str = "auto",
     reports: Sequence[Report | None] | None = None,
-) -> list[RunResult]:
+) -> list[RunResult | MemberFailure]:
     """``members`` trained as packs, one per architecture among them (:func:`pack_groups`);
-    a pack that runs out of GPU memory is trained again as two halves (down to single
-    members). A result per member, in order, as :func:`train_packed` gives them.
+    a result per member, in order, as :func:`train_packed` gives them.
+
+    A pack that runs out of GPU memory, or raises, is trained again as two halves, down to
+    single members: one member's error (its layer cannot be built, its pruning report
+    fails) is that member's :class:`MemberFailure` alone, and the others' results are those
+    of their packs without it.
 
     >>> from evaluators import get_task
     >>> results = train_in_packs(get_task("mnist1d"), [Member("erf"), Member("layernorm")],
@@ -110,10 +123,22 @@ def train_in_packs(
     [('erf', 2), ('layernorm', 2)]
     """
     each: list[Report | None] = list(reports) if reports is not None else [None] * len(members)
-    results: dict[int, RunResult] = {}
-    for group in pack_groups(members):
-        results.update(_train_halving(task, members, group, budget, device, each))
+    results: dict[int, RunResult | MemberFailure] = {}
+    buildable: list[int] = []
+    for k, member in enumerate(members):
+        try:
+            pack_groups([member])
+            buildable.append(k)
+        except Exception as exc:  # the member's own failure, recorded as such
+            results[k] = MemberFailure(member, _why(exc))
+    for group in pack_groups([members[k] for k in buildable]):
+        indices = [buildable[k] for k in group]
+        results.update(_train_halving(task, members, indices, budget, device, each))
     return [results[k] for k in range(len(members))]
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".strip()
 
 
 def _train_halving(
@@ -123,7 +148,7 @@ def _train_halving(
     budget: Budget,
     device: str,
     reports: list[Report | None],
-) -> dict[int, RunResult]:
+) -> dict[int, RunResult | MemberFailure]:
     try:
         trained = train_packed(
             task,
@@ -132,10 +157,11 @@ def _train_halving(
             device=device,
             reports=[reports[k] for k in group],
         )
-    except torch.cuda.OutOfMemoryError:
+    except Exception as exc:  # split until the member that raises is alone
         if len(group) == 1:
-            raise
-        torch.cuda.empty_cache()
+            return {group[0]: MemberFailure(members[group[0]], _why(exc))}
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            torch.cuda.empty_cache()
         half = len(group) // 2
         return {
             **_train_halving(task, members, group[:half], budget, device, reports),

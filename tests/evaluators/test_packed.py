@@ -9,7 +9,16 @@ import pytest
 import torch
 
 from candidates import UserError
-from evaluators import Budget, Member, RunResult, get_task, train, train_packed
+from evaluators import (
+    Budget,
+    Member,
+    MemberFailure,
+    RunResult,
+    get_task,
+    train,
+    train_in_packs,
+    train_packed,
+)
 
 # vmap has no batching rule for CPU flash attention yet and says so; the result is right.
 pytestmark = pytest.mark.filterwarnings("ignore:There is a performance drop:UserWarning")
@@ -97,6 +106,38 @@ def test_a_diverging_member_leaves_the_others_unchanged() -> None:
     for with_wild, without in zip((parameters[0], parameters[2]), calm_parameters, strict=True):
         assert _distance(with_wild, without) < 1e-6
     assert [r.value for r in (results[0], results[2])] == [r.value for r in calm]
+
+
+def test_a_member_that_raises_fails_alone() -> None:
+    # Member 2's pruning report raises (its relay gone), member 4 names no function: each is a
+    # failure of its own; the pack is trained again in halves without them, so the others
+    # end as their packs without those members end.
+    plan = Budget(epochs=1, max_steps=4)
+
+    def broken(epoch: int, metric: float, loss: float, step: int) -> bool:
+        raise ConnectionError("the relay is gone")
+
+    members = [Member("erf", 0), Member("erf", 1), Member("tanh(x)", 2), Member("erf", 3)]
+    members.append(Member("no_such_function", 4))
+    task = get_task("mnist1d")
+    results = train_in_packs(
+        task, members, budget=plan, device="cpu", reports=[None, None, broken, None, None]
+    )
+    assert [type(r).__name__ for r in results] == [
+        "RunResult", "RunResult", "MemberFailure", "RunResult", "MemberFailure"
+    ]  # fmt: skip
+    failed, unknown = results[2], results[4]
+    assert isinstance(failed, MemberFailure) and isinstance(unknown, MemberFailure)
+    assert failed.error == "ConnectionError: the relay is gone"
+    assert "no_such_function" in unknown.error and failed.member is members[2]
+    # halved: [0, 1] trained together, [3] alone; each as it is without the failed members
+    pair = train_packed(task, members[:2], budget=plan, device="cpu")
+    alone = train_packed(task, [members[3]], budget=plan, device="cpu")
+    ok = [r for r in results if isinstance(r, RunResult)]
+    assert [(r.candidate, r.seed, r.steps) for r in ok] == [
+        ("erf", 0, 4), ("erf", 1, 4), ("erf", 3, 4)
+    ]  # fmt: skip
+    assert [r.val_loss for r in ok] == [r.val_loss for r in (*pair, *alone)]
 
 
 @pytest.mark.slow  # a pack and its single runs: about a minute

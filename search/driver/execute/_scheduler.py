@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ._trial import TrialSpec
+from ._trial import FAILURE, TrialSpec
 from ._workers import start_relay, start_worker
 
 #: A trial whose worker dies is run once more on a fresh worker, then failed with its reason.
@@ -173,7 +173,9 @@ class Scheduler:
             results = [results]
         seen = (time.perf_counter() - running.started) / len(running.specs)
         return [
-            Ended(t, s, result=result, seen=seen)
+            Ended(t, s, failure=result[FAILURE])
+            if FAILURE in result
+            else Ended(t, s, result=result, seen=seen)
             for (t, s), result in zip(running.members(), results, strict=True)
         ]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # torch is imported where trials run, not by the driver
-    from evaluators import Budget, RunResult, Task
+    from evaluators import Budget, MemberFailure, RunResult, Task
 
 
 @dataclass(frozen=True)
@@ -104,16 +104,21 @@ def run_trial(
     )
 
 
+#: The key of a pack member's record that raised, in place of a result: why it failed.
+FAILURE = "failure"
+
+
 def run_pack(
     specs: Sequence[TrialSpec],
     task: Task | None = None,
     *,
     reports: Sequence[Callable[[int, float, float, int], bool] | None] | None = None,
-) -> list[RunResult]:
+) -> list[RunResult | MemberFailure]:
     """Train trials that share a :func:`pack_key` as packs (:func:`evaluators.train_in_packs`:
-    one per architecture among them, halved where the GPU's memory runs out); a result per
-    spec, in order, as :func:`run_trial` gives it. Each member's learning rate is its own
-    spec's.
+    one per architecture among them, halved where the GPU's memory runs out or a member
+    raises); a result per spec, in order, as :func:`run_trial` gives it, or the
+    :class:`evaluators.MemberFailure` of a trial that raised. Each member's learning rate is
+    its own spec's.
 
     >>> specs = [TrialSpec(trial=k, task="mnist1d", candidate=c, shift="scalar", seed=k,
     ...                    budget="quick", alpha0=None, device="cpu", max_steps=2)

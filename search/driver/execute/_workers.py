@@ -32,7 +32,7 @@ from candidates import UserError
 
 from ..rundir import DRIVER_MARK, Owner
 from ._ray_auth import AUTH_HINT
-from ._trial import TrialSpec, run_pack, run_trial, trial_plan
+from ._trial import FAILURE, TrialSpec, run_pack, run_trial, trial_plan
 
 
 @ray.remote(max_restarts=0, max_task_retries=0)
@@ -53,10 +53,16 @@ class TrialWorker:
         return self._record(result.to_dict())
 
     def run_pack(self, specs: list[TrialSpec], relay: Any) -> list[dict[str, Any]]:
-        """Trials sharing a :func:`pack_key` trained as packs; a result each, in order."""
+        """Trials sharing a :func:`pack_key` trained as packs; a result each, in order, or
+        ``{FAILURE: why}`` for a trial that raised (its pack's others are unaffected)."""
+        from evaluators import MemberFailure
+
         reports = [_relayed(relay, s.trial) for s in specs]
         results = run_pack(specs, self._task(specs[0].task), reports=reports)
-        return [self._record(r.to_dict()) for r in results]
+        return [
+            {FAILURE: r.error} if isinstance(r, MemberFailure) else self._record(r.to_dict())
+            for r in results
+        ]
 
     def pack_size(self, spec: TrialSpec) -> int:
         """``--pack auto``: the members a pack of trials like ``spec`` takes on this worker's

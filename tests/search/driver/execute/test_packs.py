@@ -41,6 +41,22 @@ def test_a_packed_run_records_what_the_same_run_one_by_one_records(tmp_path):
     assert (abs(pack["alpha"] - one["alpha"]).fillna(0) <= 1e-4).all()
 
 
+def test_a_trial_that_raises_in_a_pack_fails_alone_on_its_worker() -> None:
+    import ray
+
+    from search.driver.execute import start_worker
+
+    spec = {"task": "mnist1d", "shift": "scalar", "budget": "quick", "alpha0": None}
+    specs = [
+        TrialSpec(trial=k, candidate=c, seed=k, device="cpu", max_steps=2, **spec)
+        for k, c in enumerate(["erf", "no_such_function", "tanh(x)"])
+    ]
+    worker = start_worker(threads=1)
+    records = ray.get(worker.run_pack.remote(specs, None))
+    assert [r.get("steps") for r in records] == [2, None, 2]
+    assert set(records[1]) == {"failure"} and "no_such_function" in records[1]["failure"]
+
+
 @pytest.mark.slow  # two packs, one killed mid-training and retried: about 40 s
 def test_a_worker_killed_mid_pack_loses_no_trial_and_doubles_none(tmp_path):
     out = tmp_path / "run"
