@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -204,7 +205,14 @@ class Driver:
             return int(pack)
         key = pack_key(spec)
         if key not in self.pack_sizes:
-            self.pack_sizes[key] = self.scheduler.pack_size(spec)
+            size, failure = self.scheduler.pack_size(spec)
+            if failure is not None:
+                print(
+                    f"--pack auto: measuring a pack of {spec.task} failed ({failure}); its "
+                    "trials run one at a time",
+                    file=sys.stderr,
+                )
+            self.pack_sizes[key] = size
         return self.pack_sizes[key]
 
     def loop(self, stop: threading.Event) -> None:

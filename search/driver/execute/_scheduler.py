@@ -111,11 +111,16 @@ class Scheduler:
         self.running[ref] = Running(trials, specs, worker, attempts, time.perf_counter())
         return number
 
-    def pack_size(self, spec: TrialSpec) -> int:
-        """How many trials like ``spec`` an idle worker packs (``--pack auto``)."""
+    def pack_size(self, spec: TrialSpec) -> tuple[int, str | None]:
+        """How many trials like ``spec`` an idle worker packs (``--pack auto``), and None; or
+        1 and why, where the worker could not measure it (the trials then run one at a time:
+        a failed measurement stops no search)."""
         import ray
 
-        return int(ray.get(self.idle[-1].pack_size.remote(spec)))
+        try:
+            return int(ray.get(self.idle[-1].pack_size.remote(spec))), None
+        except (ray.exceptions.RayTaskError, ray.exceptions.RayActorError) as exc:
+            return 1, last_line(exc)
 
     def listen(self) -> None:
         """Ask the relay for the next per-epoch reports (none without a pruner)."""

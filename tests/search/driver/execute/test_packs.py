@@ -52,9 +52,30 @@ def test_a_trial_that_raises_in_a_pack_fails_alone_on_its_worker() -> None:
         for k, c in enumerate(["erf", "no_such_function", "tanh(x)"])
     ]
     worker = start_worker(threads=1)
-    records = ray.get(worker.run_pack.remote(specs, None))
+    try:
+        records = ray.get(worker.run_pack.remote(specs, None))
+    finally:
+        ray.kill(worker)  # its CPU back to the module's other tests
     assert [r.get("steps") for r in records] == [2, None, 2]
     assert set(records[1]) == {"failure"} and "no_such_function" in records[1]["failure"]
+
+
+def test_a_pack_size_the_worker_cannot_measure_is_one_with_the_reason() -> None:
+    import ray
+
+    from search.driver.execute import Scheduler
+
+    scheduler = Scheduler(workers=1, gpus_per_trial=0, relay=False)
+    scheduler.start()
+    spec = TrialSpec(
+        trial=0, task="no-such-task", candidate="erf", shift="scalar", seed=0,
+        budget="quick", alpha0=None, device="cpu",
+    )  # fmt: skip
+    try:
+        size, why = scheduler.pack_size(spec)
+    finally:
+        ray.kill(scheduler.idle[0])
+    assert size == 1 and why is not None and "no-such-task" in why
 
 
 @pytest.mark.slow  # two packs, one killed mid-training and retried: about 40 s
