@@ -158,13 +158,16 @@ def _train_halving(
             reports=[reports[k] for k in group],
         )
     except Exception as exc:  # split until the member that raises is alone
-        if len(group) == 1:
-            return {group[0]: MemberFailure(members[group[0]], _why(exc))}
-        if isinstance(exc, torch.cuda.OutOfMemoryError):
-            torch.cuda.empty_cache()
-        half = len(group) // 2
-        return {
-            **_train_halving(task, members, group[:half], budget, device, reports),
-            **_train_halving(task, members, group[half:], budget, device, reports),
-        }
-    return dict(zip(group, trained, strict=True))
+        why, memory = _why(exc), isinstance(exc, torch.cuda.OutOfMemoryError)
+    else:
+        return dict(zip(group, trained, strict=True))
+    # Out of the handler: its traceback holds the failed pack's tensors until it ends.
+    if len(group) == 1:
+        return {group[0]: MemberFailure(members[group[0]], why)}
+    if memory:
+        torch.cuda.empty_cache()
+    half = len(group) // 2
+    return {
+        **_train_halving(task, members, group[:half], budget, device, reports),
+        **_train_halving(task, members, group[half:], budget, device, reports),
+    }

@@ -84,30 +84,35 @@ class Candidate:
     def latex(self) -> str:
         return to_latex(self.sympy)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """What pickling sends to another process: once the texts are computed and the
-        expression is sympy's own rendering, the texts alone. Unpickling a sympy tree costs
-        as much as parsing it (milliseconds), and most receivers (a table, a report) need
-        only the texts; :attr:`sympy` is parsed back from the expression on first use.
+    def as_text(self) -> Candidate:
+        """This candidate with its texts computed, marked to travel between processes as
+        text: pickled, it sends the texts and its expression, not its sympy trees (unpickling
+        a sympy tree costs as much as parsing it, milliseconds, and most receivers, a table
+        or a report, need only the texts). :attr:`sympy` is parsed back from the expression
+        on first use, so mark only a candidate whose expression parses back on its own: no
+        grammar primitives, within the parser's limits (the generator checks both).
 
         >>> import pickle
-        >>> c = Candidate.from_text("2*erf(x)")
-        >>> texts = c.canonical, c.id, c.latex, c.source  # computed once, then kept
+        >>> c = Candidate.from_text("2*erf(x)").as_text()
         >>> light = pickle.loads(pickle.dumps(c))
         >>> "sympy" in vars(light), light.canonical, light.sympy == c.sympy
         (False, 'erf(x)', True)
         """
+        _ = self.canonical, self.id, self.latex, self.source
+        self.__dict__[_AS_TEXT] = True
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        texts = ("canonical", "id", "latex", "source")
-        if all(t in state for t in texts) and state["source"] == self.expression:
+        if state.get(_AS_TEXT):  # see as_text
             state.pop("sympy", None)
             state.pop("canonical_sympy", None)
         return state
 
     def __getattr__(self, name: str) -> Any:
-        # Reached only for attributes the instance lacks: the sympy form a light pickle left
-        # behind (see __getstate__).
-        if name == "sympy" and "expression" in self.__dict__:
+        # Reached only for attributes the instance lacks: the sympy form a candidate sent as
+        # text left behind (see as_text).
+        if name == "sympy" and self.__dict__.get(_AS_TEXT):
             expr = _resolved(self.__dict__["expression"], None)[1]
             self.__dict__["sympy"] = expr
             return expr
@@ -120,6 +125,8 @@ class Candidate:
         return compile_torch(self.sympy)
 
 
+#: The mark of a candidate that travels between processes as text (:meth:`Candidate.as_text`).
+_AS_TEXT = "_travels_as_text"
 #: How many texts' parses (and canonical forms) a process keeps.
 PARSED_KEPT = 4096
 

@@ -109,8 +109,9 @@ def _symbolic_stage(
     candidate = Candidate(members[0], expr, merged_from=members[1:])
     candidate = replace(candidate, expression=written)  # Candidate.source, printed once
     # Every text the table and the reports show, here rather than in the parent: they cost
-    # sympy walks, which all the workers share, and the report then travels as text.
-    _ = candidate.canonical, candidate.id, candidate.latex, candidate.source
+    # sympy walks, which all the workers share; the report then travels as text (``written``
+    # parses back on its own, checked above).
+    candidate = candidate.as_text()
     left = _WORKER["budget"] - _WORKER["spent"]
     seconds = min(grammar.tolerances.symbolic_seconds, max(left, 0.0))
     if seconds > 0.05:
@@ -175,7 +176,8 @@ def _timed(fn: Callable[[T], R], item: T) -> tuple[R, float]:
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process (the pool's workers count theirs, :attr:`_Workers.cpu`)."""
+    """CPU time of this process (the pool's workers count theirs item by item,
+    :attr:`_Workers.cpu`, leaving out their start-up and the pickling of items)."""
     t = os.times()
     return t.user + t.system
 

@@ -119,7 +119,14 @@ class Scheduler:
 
         try:
             return int(ray.get(self.idle[-1].pack_size.remote(spec))), None
-        except (ray.exceptions.RayTaskError, ray.exceptions.RayActorError) as exc:
+        except ray.exceptions.RayActorError as exc:
+            self.idle[-1] = self._worker()  # it died measuring: a fresh one in its place
+            return 1, last_line(exc)
+        except (
+            ray.exceptions.RayTaskError,
+            ray.exceptions.RaySystemError,
+            ray.exceptions.UnserializableException,
+        ) as exc:
             return 1, last_line(exc)
 
     def listen(self) -> None:

@@ -1,8 +1,9 @@
 """The generator's output is the same as before its speed-ups, on a seeded sample of the
 default grammar (3,003 expressions of sizes 1 to 5, all variants).
 
-``data/sample-3000.*`` were written by the generator before its work moved into the worker
-processes (sympy texts and descriptors computed beside the checks, reports sent back as text):
+``data/sample-3000.*`` were written by the generator of commit c68f41d, before its work moved
+into the worker processes (sympy texts and descriptors computed beside the checks, reports
+sent back as text):
 `derf-search generate --sample 3000 --max-candidates 100000 --symbolic-seconds 0 --workers 1`.
 The same run now, serial and on two processes, must give the same table to the last digit
 (descriptors to 1e-12) and the same counts.
