@@ -48,6 +48,11 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+#: How many sub-expressions' sympy forms a process keeps (a generator's workers parse tens of
+#: thousands of expressions sharing most of their sub-expressions); forgotten all at once
+#: when full.
+SUBTREES_KEPT = 50_000
+_SUBTREES: dict[tuple[str, Any], tuple[sp.Expr, int]] = {}
 #: The largest constant sub-expression (exp(100) ≈ 2.7e43 is fine; exp(exp(100)) is not).
 MAX_CONSTANT_VALUE = 1e100
 
@@ -98,6 +103,7 @@ class _Builder:
         self.text = source.strip() if isinstance(source, str) else ""
         self.lead = len(source) - len(source.lstrip()) if isinstance(source, str) else 0
         self.line_starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", self.text)]
+        self.memo_key = (limits, tuple(sorted(primitives.items(), key=lambda item: item[0])))
 
     def error(
         self, message: str, node: ast.AST | None = None, column: int | None = None
@@ -227,6 +233,23 @@ class _Builder:
             )
 
     def node(self, node: ast.AST, depth: int) -> sp.Expr:
+        if not isinstance(node, (ast.BinOp, ast.Call, ast.UnaryOp)) or "\n" in self.text:
+            return self.build_node(node, depth)
+        # A sub-expression's sympy form depends on its text, the primitives and the limits
+        # alone: built once per process. Only what was built is kept, so an error is raised
+        # afresh with its own column, and a kept one deeper than the limit allows is built
+        # (and refused) again.
+        key = (self.text[node.col_offset : node.end_col_offset], self.memo_key)
+        kept = _SUBTREES.get(key)
+        if kept is not None and depth + kept[1] <= self.limits.max_depth:
+            return kept[0]
+        expr = self.build_node(node, depth)
+        if len(_SUBTREES) >= SUBTREES_KEPT:
+            _SUBTREES.clear()
+        _SUBTREES[key] = (expr, _height(node))
+        return expr
+
+    def build_node(self, node: ast.AST, depth: int) -> sp.Expr:
         if depth > self.limits.max_depth:
             self.error(f"nested deeper than {self.limits.max_depth} levels", node)
         if isinstance(node, ast.Constant):
@@ -469,6 +492,24 @@ def _postorder(expr: sp.Basic) -> list[sp.Basic]:
             stack.append((node, True))
             stack.extend((arg, False) for arg in node.args if arg not in seen)
     return order
+
+
+def _height(node: ast.AST) -> int:
+    """How many levels below ``node`` the parser walks (its depth check's count: operands
+    and call arguments, not the called name).
+
+    >>> _height(ast.parse("erf(-x) + 1", mode="eval").body)
+    3
+    """
+    if isinstance(node, ast.UnaryOp):
+        children: list[ast.AST] = [node.operand]
+    elif isinstance(node, ast.BinOp):
+        children = [node.left, node.right]
+    elif isinstance(node, ast.Call):
+        children = list(node.args)
+    else:
+        return 0
+    return 1 + max((_height(c) for c in children), default=-1)
 
 
 def _tree_shape(expr: sp.Basic, cap: int) -> tuple[int, int, int]:

@@ -73,7 +73,7 @@ class Candidate:
 
     @cached_property
     def id(self) -> str:
-        return candidate_id(self.canonical_sympy)
+        return candidate_id(self.canonical)
 
     @cached_property
     def source(self) -> str:

@@ -85,10 +85,14 @@ def canonical_form(expr: sp.Expr) -> sp.Expr:
     return out
 
 
-def candidate_id(canonical: sp.Expr) -> str:
-    """A stable id: a hash of the canonical source text."""
-    digest = hashlib.sha256(to_source(canonical).encode()).hexdigest()
-    return "c" + digest[:11]
+def candidate_id(canonical: sp.Expr | str) -> str:
+    """A stable id: a hash of the canonical form's source text (or of that text, given).
+
+    >>> candidate_id(canonical_form(sp.erf(2 * X))) == candidate_id("erf(x)") == "c825163766c8"
+    True
+    """
+    text = canonical if isinstance(canonical, str) else to_source(canonical)
+    return "c" + hashlib.sha256(text.encode()).hexdigest()[:11]
 
 
 _POSITIVE = np.unique(np.concatenate([np.linspace(0.0, 8.0, 4001)[1:], np.logspace(-6, 12, 361)]))

@@ -190,3 +190,19 @@ def test_errors_survive_pickling_as_a_ray_worker_sends_them_back() -> None:
         again = pickle.loads(pickle.dumps(error))
         assert type(again) is type(error) and str(again) == str(error)
         assert vars(again) == vars(error)
+
+
+def test_a_kept_sub_expression_is_refused_deeper_than_the_limit_as_a_fresh_one_is() -> None:
+    # Sub-expressions' sympy forms are kept per process; one parsed first at a shallow depth
+    # and met again too deep is refused with the same message and column as a fresh parse.
+    limits = Limits(max_depth=5)
+    inner = "erf(erf(erf(x)))"
+    assert str(parse(inner, limits=limits)) == inner
+    deep = f"tanh(tanh(tanh({inner})))"
+    with pytest.raises(ExpressionError) as kept:
+        parse(deep, limits=limits)
+    assert "column 28: nested deeper than 5 levels" in str(kept.value)
+    # the same sub-expression under other primitives is another function
+    tanh_like = {"p": sp.tanh(X)}
+    assert parse("p(x) + 1", primitives=tanh_like) == sp.tanh(X) + 1
+    assert parse("p(x) + 1", primitives={"p": sp.erf(X)}) == sp.erf(X) + 1
