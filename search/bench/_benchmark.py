@@ -95,7 +95,11 @@ def benchmark_generate(
     # every core first: its work runs in fresh worker processes, so the serial run after it
     # (in this process) finds no cache the parallel one has warmed, nor the other way round
     summary, wall = _generate_once(grammar, max_expressions, max_candidates, cores)
-    serial, serial_wall = _generate_once(grammar, max_expressions, max_candidates, 1)
+    serial, serial_wall = (
+        (summary, wall)  # on one worker the run is its own baseline
+        if cores == 1
+        else _generate_once(grammar, max_expressions, max_candidates, 1)
+    )
     written = max(serial["written"], 1)
     figures.update(
         generate_seconds=wall,
@@ -110,8 +114,24 @@ def benchmark_generate(
         enumerated=summary["enumerated"],
     )
 
-    print(f"grammar                       {g.path}")
-    print(f"expressions screened          {result.enumerated:,}")
+    _print_generate(g.path, result.enumerated, repeats, figures, summary, cores)
+    return figures
+
+
+def _print_generate(
+    grammar_path: str,
+    screened: int,
+    repeats: int,
+    figures: Mapping[str, float],
+    summary: Mapping[str, Any],
+    cores: int,
+) -> None:
+    """The generate benchmark's lines, from its figures and the parallel run's summary."""
+    screen_s, rate = figures["screen_seconds"], figures["expressions_per_second"]
+    per_expr = 1 / figures["baseline_expressions_per_second"]
+    wall, serial_wall = figures["generate_seconds"], figures["serial_generate_seconds"]
+    print(f"grammar                       {grammar_path}")
+    print(f"expressions screened          {screened:,}")
     print(
         f"screen time                   {screen_s:.2f} s "
         f"({rate:,.0f} expressions/s, best of {repeats})"
@@ -140,7 +160,6 @@ def benchmark_generate(
         f"{summary['sympy_seconds']:.1f} s of {summary['cpu_seconds']:.1f} s CPU in sympy "
         f"({summary['sympy_share']:.0%})"
     )
-    return figures
 
 
 def _time_fwd_bwd(

@@ -185,12 +185,23 @@ def test_help_does_not_import_the_heavy_modules() -> None:
     assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
-@pytest.mark.slow  # the generate pipeline twice over 3,000 expressions: about 35 s
+@pytest.mark.slow  # the generate pipeline twice over 3,000 expressions: about a minute
 def test_benchmark_prints_its_figures() -> None:
-    proc = run("benchmark", "--max-expressions", "3000")
+    proc = run(
+        "benchmark", "--max-expressions", "3000", "--max-candidates", "200", "--workers", "2"
+    )
     assert proc.returncode == 0, proc.stderr
-    for label in ("expressions screened", "expressions/s", "generate, end to end", "time in sympy"):
+    for label in (
+        "expressions screened",
+        "expressions/s",
+        "generate, end to end",
+        "on 2 worker(s)",
+        "on one (",
+        "CPU per written candidate",
+        "in sympy",
+    ):
         assert label in proc.stdout
+    assert "/ 200 (each written" in proc.stdout
 
 
 def test_benchmark_layer_at_given_shapes() -> None:
