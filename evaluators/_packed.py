@@ -296,10 +296,19 @@ def pack_groups(members: Sequence[Member]) -> list[list[int]]:
     """
     groups: dict[tuple[Any, ...], list[int]] = {}
     for k, member in enumerate(members):
-        norm = norm_factory(member.candidate, alpha0=member.alpha0, shift=member.shift)(4)
-        key = (type(norm).__name__, *_signature(norm))
-        groups.setdefault(key, []).append(k)
+        groups.setdefault(architecture(member), []).append(k)
     return list(groups.values())
+
+
+def architecture(member: Member) -> tuple[Any, ...]:
+    """What members must share to be packed together: their norm layer's class and parameter
+    shapes (raises where the member's layer cannot be built).
+
+    >>> architecture(Member("erf")) == architecture(Member("tanh(x)", seed=3))
+    True
+    """
+    norm = norm_factory(member.candidate, alpha0=member.alpha0, shift=member.shift)(4)
+    return (type(norm).__name__, *_signature(norm))
 
 
 @dataclass

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ._packed import Member, pack_groups, train_packed, unpackable
+from ._packed import Member, architecture, train_packed, unpackable
 from ._task import Budget, Task
 from ._train import Report, RunResult, resolve_device
 
@@ -124,16 +124,14 @@ def train_in_packs(
     """
     each: list[Report | None] = list(reports) if reports is not None else [None] * len(members)
     results: dict[int, RunResult | MemberFailure] = {}
-    buildable: list[int] = []
+    groups: dict[tuple[object, ...], list[int]] = {}  # as pack_groups, each layer built once
     for k, member in enumerate(members):
         try:
-            pack_groups([member])
-            buildable.append(k)
+            groups.setdefault(architecture(member), []).append(k)
         except Exception as exc:  # the member's own failure, recorded as such
             results[k] = MemberFailure(member, _why(exc))
-    for group in pack_groups([members[k] for k in buildable]):
-        indices = [buildable[k] for k in group]
-        results.update(_train_halving(task, members, indices, budget, device, each))
+    for group in groups.values():
+        results.update(_train_halving(task, members, group, budget, device, each))
     return [results[k] for k in range(len(members))]
 
 
