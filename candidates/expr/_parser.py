@@ -233,7 +233,7 @@ class _Builder:
             )
 
     def node(self, node: ast.AST, depth: int) -> sp.Expr:
-        if not isinstance(node, (ast.BinOp, ast.Call, ast.UnaryOp)) or "\n" in self.text:
+        if not isinstance(node, (ast.BinOp, ast.Call, ast.UnaryOp)) or len(self.line_starts) > 1:
             return self.build_node(node, depth)
         # A sub-expression's sympy form depends on its text, the primitives and the limits
         # alone: built once per process. Only what was built is kept, so an error is raised
