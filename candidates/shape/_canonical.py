@@ -64,6 +64,8 @@ def _input_scaled(expr: sp.Expr) -> sp.Expr:
     """Undo an input scale c·x: among x -> x/c for the constants c that x appears with, the
     simplest result (fewest operations, then shortest text)."""
     coeffs = sorted(c for c in _input_coefficients(expr) if c not in (0, 1))[:4]
+    if not coeffs:  # most candidates: nothing to compare, so no key to print and count
+        return expr
     best, best_key = expr, (sp.count_ops(expr), len(str(expr)))
     for c in coeffs:
         scaled = _strip_output_scale(expr.xreplace({X: X / c}))
