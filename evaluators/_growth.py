@@ -40,8 +40,9 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, cast
 
 import torch
@@ -135,18 +136,26 @@ class GrowthRecorder:
         self._before: list[torch.Tensor] | None = None
         self._params: list[nn.Parameter] = []
         self._handles: list[Any] = []
+        # The hooks are registered for a recorded step's forward pass only: a module without
+        # hooks takes PyTorch's fast call path, and a pack's shared model would otherwise call
+        # every member's hooks (K of them) at every module of every step.
+        self._hooks: list[Callable[[], Any]] = []
         names = {id(m): name for name, m in model.named_modules()}
         for module in model.modules():
             name = names[id(module)]
             if isinstance(module, nn.MultiheadAttention):
-                self._handles.append(
-                    module.register_forward_pre_hook(self._attention(name), with_kwargs=True)
+                self._hooks.append(
+                    partial(
+                        module.register_forward_pre_hook, self._attention(name), with_kwargs=True
+                    )
                 )
             elif isinstance(module, PointwiseNorm | nn.LayerNorm | nn.RMSNorm):
-                self._handles.append(module.register_forward_pre_hook(self._norm_input(name)))
+                self._hooks.append(
+                    partial(module.register_forward_pre_hook, self._norm_input(name))
+                )
         for name, block in _blocks(model):
-            self._handles.append(block.register_forward_hook(self._residual(name)))
-        self._handles.append(model.register_forward_hook(self._output))
+            self._hooks.append(partial(block.register_forward_hook, self._residual(name)))
+        self._hooks.append(partial(model.register_forward_hook, self._output))
 
     def records(self, step: int) -> bool:
         """Whether ``step`` (counted from 1: the step about to be taken, plus one) is one
@@ -199,10 +208,13 @@ class GrowthRecorder:
     def observing(self, step: int) -> Iterator[None]:
         """Record the forward-pass signals of ``step`` (a no-op for a step not recorded)."""
         self._step = step if self.records(step) else None
+        if self._step is not None:
+            self._handles = [register() for register in self._hooks]
         try:
             yield
         finally:
             self._step = None
+            self.close()
 
     def gradients(self, step: int) -> None:
         """After the backward pass of ``step``, the gradients unscaled, before clipping: the
@@ -256,7 +268,8 @@ class GrowthRecorder:
         self._before = None
 
     def close(self) -> None:
-        """Remove the hooks (the model is left as it was found)."""
+        """Remove the hooks (the model is left as it was found; outside a recorded step's
+        forward pass it holds none of this recorder's)."""
         for handle in self._handles:
             handle.remove()
         self._handles = []

@@ -58,10 +58,16 @@ def test_the_recorder_measures_what_it_says_and_leaves_no_hook() -> None:
     def forward(inputs: torch.Tensor) -> torch.Tensor:
         return model.blocks[0](inputs)
 
+    def hooked() -> bool:
+        return any(m._forward_pre_hooks or m._forward_hooks for m in model.modules())
+
     recorder = GrowthRecorder(model, steps=[1])
+    assert not hooked()  # hooks only for a recorded step's forward pass: the fast path otherwise
     with recorder.observing(1):
+        assert hooked()
         out = forward(x)
     with recorder.observing(2):  # not a recorded step
+        assert not hooked()
         forward(x)
     rows = {(r["signal"], r["layer"]): r["value"] for r in recorder.rows()}
     assert {r["step"] for r in recorder.rows()} == {1}
@@ -72,7 +78,7 @@ def test_the_recorder_measures_what_it_says_and_leaves_no_hook() -> None:
     # a causal first query has one key: the entropy is over the queries that have a choice
     assert 0 < rows[("attention_entropy", "blocks.0.attn")] <= math.log(5)
     recorder.close()
-    assert not any(m._forward_pre_hooks or m._forward_hooks for m in model.modules())
+    assert not hooked()
 
 
 def test_the_update_ratio_and_adams_ratio_come_from_the_step() -> None:
