@@ -78,12 +78,20 @@ def _predict(args: argparse.Namespace) -> int:
         if not (source / "config.toml").is_file():
             raise UserError(f"--from {source} is not a run directory (it has no config.toml)")
     candidates = _candidates(args)
-    summary = None
     if args.resume or not (args.zero_cost or sources):
         settings, table = _training(args, candidates)
         reference = read_reference(settings.reference or PAPER_REFERENCE)
         summary = train_table(settings, args, table, plots=False)
         out = settings.run_dir
+        if summary.interrupted:
+            # Fitting takes minutes and a partial run would predict from missing features:
+            # an interrupt stops here, the trained runs kept.
+            print(
+                f"interrupted after {summary.finished} finished runs, before the predictor "
+                f"is fitted: continue with `derf-search predict --resume {out}`",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
         sources = [out, *sources]
     else:
         if args.task or args.protocol != "single" or args.recipe:
@@ -110,9 +118,6 @@ def _predict(args: argparse.Namespace) -> int:
     print(f"report: {out}/prediction.md|json, predictions: {out}/predictions.csv")
     if plots:
         print(f"ladder plots: {out}/plots/ladder-*.png ({len(plots)})")
-    if summary is not None and summary.interrupted:
-        print(f"interrupted: continue with `derf-search predict --resume {out}`", file=sys.stderr)
-        return EXIT_INTERRUPTED
     return 0
 
 

@@ -3,6 +3,7 @@ losing and repeating nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -158,3 +159,32 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
     trials = load_trials(open_studies(out))
     assert trials[trials["state"] == "COMPLETE"]["candidate_id"].nunique() == 7
     assert trials[trials["state"] == "COMPLETE"]["candidate_id"].is_unique
+
+
+@pytest.mark.slow  # a prediction run interrupted, then resumed and fitted: about 120 s
+def test_ctrl_c_stops_a_prediction_before_its_fit_and_resume_fits_it(tmp_path):
+    from tests.search.test_prediction import SMALL_REFERENCE
+
+    reference = tmp_path / "small.csv"
+    reference.write_text(SMALL_REFERENCE)
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        _cli(
+            "predict", "--task", "mnist1d", "--budget", "quick", "--seeds", "1",
+            "--reference", str(reference), "--workers", "1", "--device", "cpu",
+            "--no-progress", "--out", str(out),
+        ),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    _wait_for(out, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()
+    assert b"before the predictor is fitted" in err and b"predict --resume" in err
+    assert not (out / "prediction.json").exists()  # no fit on a part of the runs
+    done = subprocess.run(
+        _cli("predict", "--resume", str(out), "--no-progress"),
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads((out / "prediction.json").read_text())["scores"]) >= {"trained"}
