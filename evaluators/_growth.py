@@ -47,6 +47,7 @@ from typing import Any, cast
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from ._layer import PointwiseNorm
 from ._probe import attention_logits, logit_peak
@@ -135,11 +136,11 @@ class GrowthRecorder:
         self._step: int | None = None
         self._before: list[torch.Tensor] | None = None
         self._params: list[nn.Parameter] = []
-        self._handles: list[Any] = []
+        self._handles: list[RemovableHandle] = []
         # The hooks are registered for a recorded step's forward pass only: a module without
         # hooks takes PyTorch's fast call path, and a pack's shared model would otherwise call
         # every member's hooks (K of them) at every module of every step.
-        self._hooks: list[Callable[[], Any]] = []
+        self._hooks: list[Callable[[], RemovableHandle]] = []
         names = {id(m): name for name, m in model.named_modules()}
         for module in model.modules():
             name = names[id(module)]
@@ -206,11 +207,15 @@ class GrowthRecorder:
 
     @contextmanager
     def observing(self, step: int) -> Iterator[None]:
-        """Record the forward-pass signals of ``step`` (a no-op for a step not recorded)."""
+        """Record the forward-pass signals of ``step`` (a no-op for a step not recorded).
+        Not reentrant: one forward pass is observed at a time."""
+        if self._handles:
+            raise RuntimeError("a growth recorder observes one forward pass at a time")
         self._step = step if self.records(step) else None
-        if self._step is not None:
-            self._handles = [register() for register in self._hooks]
         try:
+            if self._step is not None:
+                for register in self._hooks:
+                    self._handles.append(register())
             yield
         finally:
             self._step = None

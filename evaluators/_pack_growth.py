@@ -105,7 +105,8 @@ class PackGrowth:
         return torch.where(self._alive, values, math.nan)
 
     def close(self) -> None:
-        """Remove the hooks from the pack's base module."""
+        """Remove the hooks from the pack's base module (each recorder removes its own after
+        every observed forward pass: this is for a pass that never returned)."""
         for recorder in self.recorders:
             recorder.close()
 

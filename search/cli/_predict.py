@@ -80,15 +80,15 @@ def _predict(args: argparse.Namespace) -> int:
     candidates = _candidates(args)
     if args.resume or not (args.zero_cost or sources):
         settings, table = _training(args, candidates)
-        reference = read_reference(settings.reference or PAPER_REFERENCE)
+        reference = read_reference(settings.reference or PAPER_REFERENCE)  # refused before training
         summary = train_table(settings, args, table, plots=False)
         out = settings.run_dir
         if summary.interrupted:
             # Fitting takes minutes and a partial run would predict from missing features:
             # an interrupt stops here, the trained runs kept.
             print(
-                f"interrupted after {summary.finished} finished runs, before the predictor "
-                f"is fitted: continue with `derf-search predict --resume {out}`",
+                f"interrupted before the predictor is fitted ({summary.finished} runs finished "
+                f"since this command started): continue with `derf-search predict --resume {out}`",
                 file=sys.stderr,
             )
             return EXIT_INTERRUPTED

@@ -24,21 +24,7 @@ from search.prediction import (
     zero_cost_table,
 )
 from search.prediction._cv import _folds
-from tests.runs import cli
-
-#: A small reference in the paper's schema: three tables, so that leave-one-table-out fits.
-SMALL_REFERENCE = """table,property,base,variant,lam,value
-T4,bounded,sign(x)*log(abs(x) + 1),plain,,82.2
-T4,bounded,sign(x)*abs(x)**(2/3),plain,,
-T4,bounded,x,plain,,
-T5,center_sensitive,erf,flat,0,82.6
-T5,center_sensitive,erf,flat,1,82.1
-T5,center_sensitive,erf,flat,3,
-T6,monotonic,erf,plain,,82.6
-T6,monotonic,tanh,plain,,82.5
-T6,monotonic,arctan,plain,,82.3
-T6,monotonic,sin(x),plain,,81.6
-"""
+from tests.runs import SMALL_REFERENCE, cli
 
 
 def test_a_planted_power_law_is_recovered_with_an_interval_that_holds_it() -> None:

@@ -18,7 +18,7 @@ from search.driver import (
     load_trials,
     open_studies,
 )
-from tests.runs import REPO
+from tests.runs import REPO, SMALL_REFERENCE
 
 pytestmark = pytest.mark.usefixtures("local_ray")  # one embedded Ray per module
 
@@ -163,8 +163,6 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
 
 @pytest.mark.slow  # a prediction run interrupted, then resumed and fitted: about 120 s
 def test_ctrl_c_stops_a_prediction_before_its_fit_and_resume_fits_it(tmp_path):
-    from tests.search.test_prediction import SMALL_REFERENCE
-
     reference = tmp_path / "small.csv"
     reference.write_text(SMALL_REFERENCE)
     out = tmp_path / "run"

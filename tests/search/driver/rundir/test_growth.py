@@ -66,6 +66,10 @@ def test_the_recorder_measures_what_it_says_and_leaves_no_hook() -> None:
     with recorder.observing(1):
         assert hooked()
         out = forward(x)
+        # nested: refused, the outer pass's hooks kept
+        with pytest.raises(RuntimeError, match="one forward pass at a time"), recorder.observing(1):
+            pass
+        assert hooked()
     with recorder.observing(2):  # not a recorded step
         assert not hooked()
         forward(x)
