@@ -18,6 +18,9 @@ for the whole model):
   layer: a collapse to one key shows as entropy near 0;
 - ``residual_rms``: the root mean square of each block's output (the residual stream);
 - ``norm_input``: the largest |x| entering each norm layer (point-wise or not);
+- ``norm_output``: the largest |y| leaving each norm layer: what attention and the MLP
+  receive, bounded by γ for a bounded f, growing with its input for an unbounded one (by how
+  much is the degree of growth that separates 0.1·x + 0.9·f from 0.5·x + 0.5·f at scale);
 - ``output_logit``: the largest |output| of the model;
 - ``grad_norm``: the gradients' global norm before clipping;
 - ``update_ratio``: ‖Δθ‖ / ‖θ‖ of the optimizer's step, over all parameters;
@@ -34,7 +37,7 @@ Example:
     >>> with recorder.observing(1):
     ...     _ = model(torch.randn(3, 4))
     >>> sorted({row["signal"] for row in recorder.rows()})
-    ['norm_input', 'output_logit']
+    ['norm_input', 'norm_output', 'output_logit']
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ SIGNALS = (
     "attention_entropy",
     "residual_rms",
     "norm_input",
+    "norm_output",
     "output_logit",
     "grad_norm",
     "update_ratio",
@@ -154,6 +158,7 @@ class GrowthRecorder:
                 self._hooks.append(
                     partial(module.register_forward_pre_hook, self._norm_input(name))
                 )
+                self._hooks.append(partial(module.register_forward_hook, self._norm_output(name)))
         for name, block in _blocks(model):
             self._hooks.append(partial(block.register_forward_hook, self._residual(name)))
         self._hooks.append(partial(model.register_forward_hook, self._output))
@@ -189,6 +194,14 @@ class GrowthRecorder:
         def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             if self._step is not None and args and isinstance(args[0], torch.Tensor):
                 self._keep("norm_input", name, args[0].detach().abs().amax())
+
+        return hook
+
+    def _norm_output(self, name: str) -> Any:
+        def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            out = _first_tensor(output)
+            if self._step is not None and out is not None:
+                self._keep("norm_output", name, out.detach().abs().amax())
 
         return hook
 

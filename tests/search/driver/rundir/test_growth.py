@@ -44,7 +44,8 @@ def test_every_training_records_every_signal_at_log_spaced_steps() -> None:
     per_layer = rows[rows["step"] == 12].groupby("signal")["layer"].nunique()
     # four blocks: an attention layer and a residual output each; two norms a block + the last
     assert per_layer["attention_logit"] == 4 and per_layer["residual_rms"] == 4
-    assert per_layer["norm_input"] == 9 and per_layer["grad_norm"] == 1
+    assert per_layer["norm_input"] == per_layer["norm_output"] == 9
+    assert per_layer["grad_norm"] == 1
     assert rows["value"].map(math.isfinite).all()
 
 
@@ -76,6 +77,9 @@ def test_the_recorder_measures_what_it_says_and_leaves_no_hook() -> None:
     rows = {(r["signal"], r["layer"]): r["value"] for r in recorder.rows()}
     assert {r["step"] for r in recorder.rows()} == {1}
     assert rows[("norm_input", "blocks.0.norm1")] == pytest.approx(float(x.abs().max()))
+    normed = block.norm1(x).detach()  # LayerNorm: what attention receives, about unit size
+    assert rows[("norm_output", "blocks.0.norm1")] == pytest.approx(float(normed.abs().max()))
+    assert rows[("norm_output", "blocks.0.norm1")] < rows[("norm_input", "blocks.0.norm1")]
     assert rows[("residual_rms", "blocks.0")] == pytest.approx(
         float(out.detach().pow(2).mean().sqrt())
     )
