@@ -251,7 +251,7 @@ def plot_growth(rows: list[list[Any]], path: Path, *, title: str) -> Path:
     for step, signal, layer, value in rows:
         series.setdefault(str(signal), {}).setdefault(str(layer), []).append((step, value))
     signals = list(series)
-    cols = min(4, max(1, len(signals)))
+    cols = min(5, max(1, len(signals)))  # the nine signals in two rows
     nrows = max(1, math.ceil(len(signals) / cols))
     fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 2.8 * nrows), squeeze=False)
     for ax, signal in zip(axes.flat, signals, strict=False):
