@@ -27,13 +27,20 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
+from candidates import UserError
+
 from .execute import Ended, Scheduler, TrialSpec, pack_key
 from .rundir import RunPool, RunSettings
-from .study import Asked, Rebuilt, StudyLease, TaskStudies
+from .study import Asked, Rebuilt, StudyLease, TaskStudies, save_trials
 
 #: How many packs' worth of trials of other kinds a task may hold, asked and waiting, while a
 #: pack of one kind is filled (a ladder's widths, say): asking stays ahead of running by little.
 HELD_PACKS = 4
+#: How often a running search copies its finished trials to ``trials.parquet`` (seconds): the
+#: run directory's record stays readable while it runs (a leaderboard, ``predict --from``, a
+#: commit of the results), and a study storage lost mid-run costs at most this much of it,
+#: since ``--resume`` rebuilds a missing study from that file. The copy is cheap beside it.
+SAVE_EVERY_SECONDS = 300.0
 
 
 @dataclass
@@ -54,6 +61,7 @@ class RunSummary:
     dispatch_seconds: list[float] = field(default_factory=list)
     # ... and the driver's own asks, reports and tells, during which a worker may wait.
     bookkeeping_seconds: float = 0.0
+    saves: int = 0  # copies of the trials to trials.parquet while the run ran (SAVE_EVERY_SECONDS)
     # Preparing a new run's candidates (all 0 on --resume, which reads them back, and when
     # the caller built the table): rows taken as they are from a generate directory,
     # functions parsed and checked here (the baselines', a catalog's, --expr), and the
@@ -76,6 +84,7 @@ class Driver:
         *,
         max_steps: int | None,
         on_start: Callable[[int, TrialSpec, int], None] | None,
+        save_every: float = SAVE_EVERY_SECONDS,
     ) -> None:
         self.settings = settings
         self.pool = RunPool(settings, table)
@@ -95,6 +104,10 @@ class Driver:
         # trials asked of a study and not yet handed out: each waits for a pack of its kind
         self.held: dict[str, list[tuple[optuna.trial.Trial, TrialSpec]]] = {}
         self.pack_sizes: dict[tuple[object, ...], int] = {}
+        self.save_every = save_every
+        self._saved_at = time.perf_counter()
+        self._unsaved = 0  # trials ended since the last copy to trials.parquet
+        self._save_refused = False
 
     def open_studies(self, storage: optuna.storages.BaseStorage, lease: StudyLease) -> None:
         """Open (or create) each task's study; ``lease`` is held, so trials left running are
@@ -233,6 +246,7 @@ class Driver:
                     tick = time.perf_counter()
                     for ended in scheduler.collect(ref):
                         self._finish(ended)
+                    self._save_now_and_then()
                     self.summary.bookkeeping_seconds += time.perf_counter() - tick
             if not stop.is_set():
                 self.fill()
@@ -240,7 +254,27 @@ class Driver:
                 self.progress.show()
         self.summary.loop_seconds = time.perf_counter() - start
 
+    def _save_now_and_then(self) -> None:
+        """Copy the trials to ``trials.parquet`` when ``save_every`` seconds
+        (:data:`SAVE_EVERY_SECONDS`) have passed since the last copy and a trial has ended
+        since. A copy the record refuses (the storage lost trials the file holds) is said once
+        and the file kept; the run goes on, and its last copy, at the end, refuses again."""
+        if not self._unsaved or self._save_refused:
+            return
+        if time.perf_counter() - self._saved_at < self.save_every:
+            return
+        try:
+            save_trials(self.settings.run_dir, self.studies.studies.values())
+        except UserError as exc:
+            self._save_refused = True
+            print(f"warning: {exc}", file=sys.stderr)
+            return
+        self._saved_at = time.perf_counter()
+        self._unsaved = 0
+        self.summary.saves += 1
+
     def _finish(self, ended: Ended) -> None:
+        self._unsaved += 1
         task, trial = ended.spec.task, ended.trial
         if ended.failure is not None or ended.result is None:
             self.studies.fail(task, trial, ended.failure or "no result")

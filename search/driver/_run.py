@@ -31,7 +31,7 @@ import optuna
 import pandas as pd
 
 from ._check import check_run
-from ._driver import Driver, RunSummary
+from ._driver import SAVE_EVERY_SECONDS, Driver, RunSummary
 from .execute import LIBRARY_LOG, TrialSpec, init_ray, library_logs_to
 from .rundir import (
     RunSettings,
@@ -81,6 +81,7 @@ def run_search(
     on_start: Callable[[int, TrialSpec, int], None] | None = None,
     candidates: pd.DataFrame | None = None,
     checked: bool = False,
+    save_every: float = SAVE_EVERY_SECONDS,
 ) -> RunSummary:
     """Run (or with ``resume`` continue) a search; writes the run directory's record (settings,
     candidates, study, ``trials.parquet``) and returns a summary. The reports (leaderboards,
@@ -91,6 +92,8 @@ def run_search(
     called as each trial (or retry) starts; ``max_steps`` caps the optimizer steps of every
     trial (for smoke tests). ``checked``: the caller has called :func:`check_run` (the
     commands do, before building their candidates); otherwise it is called here.
+    ``save_every``: seconds between copies of the finished trials to ``trials.parquet`` while
+    the run runs (the copy at the end is always made).
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = settings.run_dir
@@ -125,7 +128,7 @@ def run_search(
                 lease.acquire()
             try:
                 request = _Request(
-                    settings, resume, progress, max_steps, on_start, candidates, rebuilt
+                    settings, resume, progress, max_steps, on_start, candidates, rebuilt, save_every
                 )
                 return _with_ray(request, storage, lease)
             finally:
@@ -166,6 +169,7 @@ class _Request:
     on_start: Callable[[int, TrialSpec, int], None] | None
     candidates: pd.DataFrame | None
     rebuilt: Rebuilt | None = None
+    save_every: float = SAVE_EVERY_SECONDS
 
 
 def _with_ray(
@@ -201,7 +205,13 @@ def _drive(
     table = read_candidates(out) if chosen is None else chosen.table
     if chosen is None and settings.sampler == "guided":
         table = keep_descriptors(out, table, progress=request.progress)
-    driver = Driver(settings, table, max_steps=request.max_steps, on_start=request.on_start)
+    driver = Driver(
+        settings,
+        table,
+        max_steps=request.max_steps,
+        on_start=request.on_start,
+        save_every=request.save_every,
+    )
     if chosen is not None:
         driver.summary.reused = chosen.reused
         driver.summary.checked = chosen.checked

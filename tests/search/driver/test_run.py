@@ -111,6 +111,25 @@ def test_a_diverging_candidate_is_a_result(tmp_path):
     assert "diverged ×1" in (out / "leaderboard.md").read_text()
 
 
+def test_a_running_search_keeps_trials_parquet_current(tmp_path):
+    """While it runs, the run directory's record holds the trials ended so far (here copied
+    after every one): a lost study storage costs at most the interval, since --resume
+    rebuilds a missing study from that file."""
+    out = tmp_path / "run"
+    seen: list[int] = []
+
+    def count(number: int, spec: TrialSpec, pid: int) -> None:
+        path = out / "trials.parquet"
+        saved = pd.read_parquet(path) if path.is_file() else None
+        seen.append(-1 if saved is None else int((saved["state"] == "COMPLETE").sum()))
+
+    settings = short_run(out, expressions=(), workers=1)
+    summary = run_search(settings, progress=False, max_steps=1, on_start=count, save_every=0.0)
+    # one worker: each trial starts after the one before it ended and was copied
+    assert seen == [-1, 1, 2, 3] and summary.saves == 4  # after each trial, the last too
+    assert (pd.read_parquet(out / "trials.parquet")["state"] == "COMPLETE").sum() == 4
+
+
 @pytest.mark.slow  # three worker deaths and their replacements: about 45 s
 def test_a_killed_worker_retries_once_then_fails_with_its_reason(tmp_path):
     out = tmp_path / "run"
