@@ -5,7 +5,7 @@ An unbounded point-wise function fails at scale because something it passes on g
 attention logits, the optimizer's update (Wortsman et al. 2023 reproduce such instabilities in
 small models by tracking these quantities and extrapolating their trends). A proxy run records
 them at a fixed set of log-spaced steps, the same for every function, so that their growth can
-be fitted and extrapolated (:mod:`search.ladder`).
+be fitted and extrapolated (``search.prediction``'s growth fits).
 
 Values are kept on the device as 0-d tensors and read once when the run ends: recording adds
 no host synchronisation to the steps it observes.

@@ -60,8 +60,15 @@ def _candidates(args: argparse.Namespace) -> dict[str, str]:
 
         table = read_candidates(args.candidates_of)
         for row in table.to_dict("records"):
-            if row["kind"] == "candidate" and isinstance(row["expression"], str):
-                out.setdefault(str(row.get("name") or row["candidate_id"]), row["expression"])
+            if row["kind"] != "candidate" or not isinstance(row["expression"], str):
+                continue
+            # a row without a name is known by its id; a name two functions share (a study's
+            # display names repeat) gets the id too, so that no candidate is dropped
+            name = row.get("name")
+            key = name if isinstance(name, str) and name else str(row["candidate_id"])
+            if key in out and out[key] != row["expression"]:
+                key = f"{key} ({row['candidate_id']})"
+            out.setdefault(key, row["expression"])
     return out
 
 
@@ -77,6 +84,11 @@ def _predict(args: argparse.Namespace) -> int:
     for source in sources:
         if not (source / "config.toml").is_file():
             raise UserError(f"--from {source} is not a run directory (it has no config.toml)")
+    if args.zero_cost and (args.resume or sources):
+        raise UserError(
+            "--zero-cost trains nothing and reads no run: leave it out with "
+            f"{'--resume' if args.resume else '--from'}"
+        )
     candidates = _candidates(args)
     if args.resume or not (args.zero_cost or sources):
         settings, table = _training(args, candidates)
@@ -98,6 +110,11 @@ def _predict(args: argparse.Namespace) -> int:
             raise UserError(
                 "--task, --protocol and --recipe train a prediction run: leave them out with "
                 "--from or --zero-cost"
+            )
+        if args.workers is not None or args.device is not None:
+            raise UserError(
+                "--workers and --device say how a prediction run trains: with --from or "
+                "--zero-cost nothing trains"
             )
         reference = read_reference(Path(args.reference) if args.reference else PAPER_REFERENCE)
         out = Path(args.out or "results/prediction")

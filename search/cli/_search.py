@@ -87,7 +87,8 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_search(
         settings, resume=bool(args.resume), progress=not args.no_progress, checked=True
     )
-    if settings.objective == "predicted":
+    if settings.objective == "predicted" and not summary.interrupted:
+        # an interrupted run is not fitted: minutes of fitting on a part of its runs
         _predicted(settings.run_dir)
     board = write_outputs(settings.run_dir)
     print(leaderboard_table(board, top=args.top))
@@ -107,7 +108,11 @@ def _run(args: argparse.Namespace) -> int:
     print(f"leaderboard: {out}/leaderboard.md|csv|parquet   plots: {out}/plots/")
     print(separability(board))
     if summary.interrupted:
-        print(f"interrupted: continue with `derf-search run --resume {out}`", file=sys.stderr)
+        predicted = settings.objective == "predicted"
+        fitted = " (the predictor is fitted when it finishes)" if predicted else ""
+        print(
+            f"interrupted: continue with `derf-search run --resume {out}`{fitted}", file=sys.stderr
+        )
         return EXIT_INTERRUPTED
     return 0
 

@@ -8,9 +8,11 @@ by an inner cross-validation *inside* each outer training set, so that the choic
 sees the held-out cells.
 
 - **leave-one-table-out** (the headline): each table of the reference held out in turn; no
-  cell of it, no cell it is compared with, and no cell compared with one of its cells reaches
-  the fit. A table holds one kind of change, so this asks whether what was learned transfers
-  to a change the predictor never saw — what a search over new functions needs.
+  cell of it, no cell it is compared with, no cell compared with one of its cells, and no
+  cell of another table that trains one of its functions (its twin: the same features, the
+  same full-scale run) reaches the fit. A table holds one kind of change, so this asks
+  whether what was learned transfers to a change the predictor never saw — what a search over
+  new functions needs.
 - **grouped by row**: each reference row (a base and a variant across its λ) held out in turn,
   in :data:`ROW_FOLDS` folds: the easier question of a new λ or base within known kinds.
 
@@ -20,7 +22,7 @@ Example:
     >>> x = pd.DataFrame({"zc:a": rng.normal(size=60)})
     >>> cats = pd.Series(np.where(x["zc:a"] < -0.5, "FAIL", "FINE"), index=x.index)
     >>> data = Dataset(x, cats, pd.Series(x["zc:a"]), pd.Series(["T1", "T2", "T3"] * 20),
-    ...                pd.Series(range(60)).astype(str), {})
+    ...                pd.Series(range(60)).astype(str), {}, pd.Series(range(60)).astype(str))
     >>> out = cross_validate(data, folds="table")
     >>> round(float((out.categories == cats).mean()), 2) > 0.9
     True
@@ -121,8 +123,9 @@ def _pipeline(model: Any) -> Any:
 
 @dataclass
 class Dataset:
-    """Units (rows) with their features, reference category and effect, table and row; and
-    for each unit the units whose cells it is compared with (kept out of a fold with it)."""
+    """Units (rows) with their features, reference category and effect, table and row; for
+    each unit the units whose cells it is compared with, and the function it trains (both kept
+    out of a fold with it)."""
 
     features: pd.DataFrame
     categories: pd.Series
@@ -130,6 +133,9 @@ class Dataset:
     tables: pd.Series
     rows: pd.Series
     references: Mapping[str, Sequence[str]]
+    # the function each unit trains (a candidate id: one per function modulo the template);
+    # units of two tables may train the same one (T4's x is T2's x unclipped)
+    functions: pd.Series
 
     def columns(self, feature_set: str) -> list[str]:
         """The feature columns of a feature set (``zc:`` names are the zero-cost ones)."""
@@ -193,8 +199,9 @@ def _fit_regressor(name: str, x: pd.DataFrame, y: pd.Series) -> Fitted:
 
 def _folds(data: Dataset, index: pd.Index, folds: str) -> list[tuple[pd.Index, pd.Index]]:
     """(train, test) pairs over ``index``: by table, or by row in :data:`ROW_FOLDS` groups.
-    A unit compared with a held-out unit, or one a held-out unit is compared with, leaves the
-    training side too."""
+    A unit compared with a held-out unit, one a held-out unit is compared with, and one that
+    trains a held-out unit's function leave the training side too: a twin would hand the fit
+    the held-out cell's own features and outcome."""
     if folds == "table":
         groups = [index[data.tables[index] == t] for t in sorted(set(data.tables[index]))]
     else:
@@ -209,6 +216,8 @@ def _folds(data: Dataset, index: pd.Index, folds: str) -> list[tuple[pd.Index, p
         held = set(test)
         linked = {r for u in held for r in data.references.get(u, ())}
         linked |= {u for u in index if held & set(data.references.get(u, ()))}
+        trained = set(data.functions[list(held)])
+        linked |= {u for u in index if data.functions[u] in trained}
         train = index[[u not in held and u not in linked for u in index]]
         out.append((train, test))
     return out
@@ -317,4 +326,5 @@ def shuffled(data: Dataset, seed: int = 0) -> Dataset:
         data.tables,
         data.rows,
         data.references,
+        data.functions,
     )

@@ -187,10 +187,11 @@ def finished_trials(run_dir: str | Path, task: str) -> pd.DataFrame:
     return trials.sort_values("number").drop_duplicates(["candidate_id", "seed"])
 
 
-def function_keys(table: pd.DataFrame) -> dict[Any, str]:
+def function_keys(table: pd.DataFrame, protocol: str = "single") -> dict[Any, str]:
     """The key each function of a run's candidate table ran under, by its sympy form: rows
-    trained as reference tables train (without s, at the default α0); a ladder's rungs under
-    their candidate's key.
+    trained as reference tables train (without s, at the α0 the run's ``protocol`` gives every
+    function: the default α0, or under gain-matched the function's matched one); a ladder's
+    rungs under their candidate's key.
 
     >>> import pandas as pd
     >>> table = pd.DataFrame({"candidate_id": ["a", "b"], "expression": ["erf(x)", "x"],
@@ -198,14 +199,17 @@ def function_keys(table: pd.DataFrame) -> dict[Any, str]:
     >>> list(function_keys(table).values())
     ['a']
     """
-    from ..driver import rung_of
+    from ..driver import protocol_alpha0, rung_of
 
     rungs = rung_of(table)
     out: dict[Any, str] = {}
     for row in table.to_dict("records"):
         if not isinstance(row["expression"], str):  # a norm layer
             continue
-        if row["shift"] != "none" or float(row["alpha0"]) != DEFAULT_ALPHA0:
+        if row["shift"] != "none":
+            continue
+        alpha0 = protocol_alpha0(row["expression"], protocol)
+        if float(row["alpha0"]) != (DEFAULT_ALPHA0 if alpha0 is None else alpha0):
             continue
         own = rungs.get(str(row["candidate_id"]), str(row["candidate_id"]))
         out.setdefault(Candidate.from_text(row["expression"]).sympy, own)
@@ -257,7 +261,7 @@ def run_features(
     features = _means(per_key, level=level, unit=gain if math.isfinite(gain) else 1.0)
     _add_ladder_fits(features, run_dir, table, trials, target=target)
     # by expression: the relative features need each reference function's values
-    by_sympy = function_keys(table)
+    by_sympy = function_keys(table, settings.protocol)
     by_expression: dict[str | None, Mapping[str, float]] = {}
     expressions = {u.expression for u in units} | {r for u in units for r in u.references}
     for expression in expressions:

@@ -70,7 +70,7 @@ def write_predicted(run_dir: str | Path) -> Prediction:
     reference = read_reference(predictor.reference or PAPER_REFERENCE)
     table = read_candidates(out)
     # the rows trained as the reference's functions were (not a baseline with s, as Derf's)
-    trained_plain = set(function_keys(table).values())
+    trained_plain = set(function_keys(table, settings.protocol).values())
     expressions = {
         str(key): text
         for key, text in zip(table["candidate_id"], table["expression"], strict=True)

@@ -29,8 +29,9 @@ from ..driver import combined_series
 from ..reports import pyplot, save_figure
 from ._growth_fit import fit_growth, stable_steps
 
-#: The signals a ladder plot shows (the ones an unbounded function passes on).
-PLOTTED = ("attention_logit", "residual_rms", "norm_input", "output_logit")
+#: The signals a ladder plot shows (the ones an unbounded function passes on; runs older than
+#: the norm layers' output signal show that panel empty).
+PLOTTED = ("attention_logit", "residual_rms", "norm_input", "norm_output", "output_logit")
 
 
 def plot_ladder(
@@ -108,7 +109,9 @@ def plot_ladders(
     run_dir: str | Path, functions: Mapping[str, str], out: Path, *, target: Mapping[str, float]
 ) -> list[Path]:
     """The ladder plot of each function (name -> expression) a ladder run trained, into
-    ``out`` as ``ladder-<name>.png`` (names made safe for a file); none for another protocol."""
+    ``out`` as ``ladder-<task>-<name>.png`` (names made safe for a file; the task keeps two
+    sources' plots of one function apart, and a name made safe into another's gets its
+    function's id); none for another protocol."""
     import re
 
     from candidates import Candidate
@@ -124,20 +127,24 @@ def plot_ladders(
     record = ladder_record(run_dir, table, finished_trials(run_dir, settings.tasks[0]))
     if record is None:
         return []
-    keys = function_keys(table)
-    paths = []
+    keys = function_keys(table, settings.protocol)
+    task = re.sub(r"[^A-Za-z0-9._-]+", "_", settings.tasks[0])
+    paths: list[Path] = []
     for name, expression in functions.items():
         key = keys.get(Candidate.from_text(expression).sympy)
         if key is None:
             continue
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:60] or "function"
+        path = out / f"ladder-{task}-{safe}.png"
+        if path in paths:  # "x/(1+abs(x))" and "x/(1 + abs(x))" are both x_1_abs_x
+            path = out / f"ladder-{task}-{safe}-{key[:12]}.png"
         paths.append(
             plot_ladder(
                 record.curves,
                 record.rungs,
                 record.totals,
                 key,
-                out / f"ladder-{safe}.png",
+                path,
                 target=target,
                 stable=record.stable,
                 title=f"{name}: growth over the ladder, extrapolated to width {target['width']:g}",

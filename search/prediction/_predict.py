@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from candidates import UserError
+from candidates import Candidate, UserError
 
 from ..calibration import (
     CATEGORIES,
@@ -155,6 +155,7 @@ def dataset(cells: Sequence[ReferenceCell], features: Mapping[str, Mapping[str, 
         tables=pd.Series([c.table for c in cells], index=keys),
         rows=pd.Series([":".join(c.row) for c in cells], index=keys),
         references={c.key: [r.key for r in reference_cells(c, cells)] for c in cells},
+        functions=pd.Series([Candidate.from_text(c.expression).id for c in cells], index=keys),
     )
 
 
@@ -321,12 +322,10 @@ def _final(
 ) -> None:
     """Fill the cells' and candidates' predictions and what each predictor leans on."""
     best = held[result.best]["table"]
-    residuals = [
-        abs(best.effects[k] - data.effects[k])
-        for k in data.features.index
-        if math.isfinite(data.effects[k]) and math.isfinite(best.effects[k])
-    ]
-    half = float(np.quantile(residuals, VALUE_COVERAGE)) if residuals else math.nan
+    # each set's interval from its own held-out residuals: a candidate predicted by another
+    # set than the best (a function no run trained) carries that set's spread
+    halves = {name: _half_width(data, held[name]["table"]) for name in sets}
+    half = halves[result.best]
     means = {c.key: _reference_mean(c, cells) for c in cells}
     for cell in cells:
         effect = best.effects.get(cell.key, math.nan)
@@ -376,11 +375,22 @@ def _final(
                 "expression": unit.expression,
                 "predicted_category": str(category_model.predict(row)[0]),
                 "predicted_value": value,
-                "low": value - half,
-                "high": value + half,
+                "low": value - halves[name],
+                "high": value + halves[name],
                 "features": name,
             }
         )
+
+
+def _half_width(data: Dataset, got: Predictions) -> float:
+    """Half the :data:`VALUE_COVERAGE` interval of a predicted value: that quantile of the
+    held-out predictions' absolute errors on the cells that did not fail."""
+    residuals = [
+        abs(got.effects[k] - data.effects[k])
+        for k in data.features.index
+        if math.isfinite(data.effects[k]) and math.isfinite(got.effects[k])
+    ]
+    return float(np.quantile(residuals, VALUE_COVERAGE)) if residuals else math.nan
 
 
 def _reference_mean(cell: ReferenceCell, cells: Sequence[ReferenceCell]) -> float:

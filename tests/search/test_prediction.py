@@ -69,6 +69,7 @@ def _synthetic(n: int = 90) -> Dataset:
         pd.Series([f"T{i % 3}" for i in range(n)], index=keys),
         pd.Series([f"r{i // 3}" for i in range(n)], index=keys),
         {k: [keys[(i + 3) % n]] for i, k in enumerate(keys)},  # compared with another table's
+        pd.Series([f"f{i % 45}" for i in range(n)], index=keys),  # c0 and c45 train one function
     )
 
 
@@ -87,6 +88,20 @@ def test_a_held_out_table_never_reaches_the_fit() -> None:
         linked = {r for u in test for r in data.references[u]}
         assert not (set(train) & (set(test) | linked))
         assert not any(set(data.references[u]) & set(test) for u in train)
+        assert not set(data.functions[train]) & set(data.functions[test])
+
+
+def test_a_function_held_out_in_one_table_is_held_out_in_every_table() -> None:
+    # The paper's T4 trains x, which T2 trains too (unclipped): T2's x never teaches T4's.
+    cells = read_reference(PAPER_REFERENCE)
+    from search.prediction import cell_units
+
+    data = dataset(cells, zero_cost_table(cell_units(cells)))
+    x = data.functions["T4:x:plain:"]
+    assert (data.functions == x).sum() >= 2 and set(data.tables[data.functions == x]) >= {"T2"}
+    for folds in ("table", "row"):
+        for train, test in _folds(data, data.features.index, folds):
+            assert not set(data.functions[train]) & set(data.functions[test])
 
 
 def test_features_that_say_something_score_and_shuffled_labels_do_not() -> None:
@@ -127,6 +142,8 @@ def test_the_paper_reference_as_a_data_set() -> None:
         (["--task", "mnist1d", "--protocol", "ladder", "--recipe", "width=8"], "ladder sets"),
         (["--zero-cost", "--features", "trained"], "no features to predict from"),
         (["--task", "mnist1d", "--protocol", "lr-sweep"], "predict reads no lr-sweep runs"),
+        (["--zero-cost", "--from", "results/overfit-digits-vit"], "leave it out with --from"),
+        (["--zero-cost", "--workers", "2"], "with --from or --zero-cost nothing trains"),
     ],
 )
 def test_bad_input_is_refused_in_one_line(tmp_path, capsys, args, fragment) -> None:
@@ -212,7 +229,7 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
     row = features["x"]
     assert "mnist1d/ladder:attention_logit_at_target" in row
     assert "mnist1d/ladder:residual_rms_width_exponent_rel" in row
-    assert (out / "plots" / "ladder-x_1_abs_x.png").stat().st_size > 1000  # the candidate's
+    assert (out / "plots" / "ladder-mnist1d-x_1_abs_x.png").stat().st_size > 1000  # the candidate's
     # the run resumes as a prediction run
     again = cli("predict", "--resume", str(out), "--no-progress")
     assert again.returncode == 0, again.stderr
