@@ -29,8 +29,6 @@ from ._search import train_table
 
 #: Ray workers of a new prediction run.
 DEFAULT_WORKERS = 2
-#: The files a prediction writes into its folder.
-OUTPUTS = ("prediction.md", "prediction.json", "predictions.csv")
 
 
 def _check_out(out: Path) -> None:
@@ -38,10 +36,12 @@ def _check_out(out: Path) -> None:
     an earlier prediction or a run directory (never a file, never someone's other folder)."""
     from candidates import UserError
 
+    from ..prediction import PREDICTION_FILES
+
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file: give a folder")
     if out.is_dir():
-        mine = set(OUTPUTS) | {"config.toml", "plots"}
+        mine = set(PREDICTION_FILES) | {"config.toml", "plots"}
         if any(p.name not in mine for p in out.iterdir()) and not (out / "config.toml").is_file():
             raise UserError(f"--out {out} holds other files: give a new folder, or a run directory")
 
@@ -196,11 +196,14 @@ def add_predict_command(sub: Any) -> None:
         cells_help="which reference cells' functions to train: all (default), or the decisive ones",
         seeds="function",
     )
+    from ..prediction import Target
+
+    default = Target().text()
     p.add_argument(
         "--target",
-        default="width=768,depth=12,steps=94000",
-        help="the scale a ladder's growth is extrapolated to (default "
-        "width=768,depth=12,steps=94000: ViT-B/16 on ImageNet)",
+        default=default,
+        help=f"the scale a ladder's growth is extrapolated to (default {default}: ViT-B/16 "
+        "on ImageNet)",
     )
     p.add_argument(
         "--features",

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from ._predict import FOLDS, Figure, FoldScores, Prediction, dataset, growth_cells, predict
     from ._report import (
         PREDICTION_COLUMNS,
+        PREDICTION_FILES,
         prediction_json,
         prediction_markdown,
         predictions_frame,
@@ -108,6 +109,7 @@ _WHERE = {
     **dict.fromkeys(
         (
             "PREDICTION_COLUMNS",
+            "PREDICTION_FILES",
             "prediction_json",
             "prediction_markdown",
             "predictions_frame",
@@ -130,6 +132,7 @@ __all__ = [
     "MIN_LEVELS",
     "PLOTTED",
     "PREDICTION_COLUMNS",
+    "PREDICTION_FILES",
     "REGRESSORS",
     "ROW_FOLDS",
     "SHARED",

@@ -27,6 +27,9 @@ from ..reports import COVERAGE
 from ._cv import FEATURE_SETS, VALUE_COVERAGE
 from ._predict import Figure, FoldScores, Prediction
 
+#: The files a prediction writes into its folder: the report, its figures as data, and one
+#: row per reference cell and candidate.
+PREDICTION_FILES = ("prediction.md", "prediction.json", "predictions.csv")
 #: The columns of ``predictions.csv``: the reference's, then the prediction's.
 PREDICTION_COLUMNS = (
     *COLUMNS,
@@ -175,12 +178,13 @@ def predictions_frame(result: Prediction) -> pd.DataFrame:
 
 
 def write_prediction(out: str | Path, result: Prediction) -> Path:
-    """``prediction.md``, ``prediction.json`` and ``predictions.csv`` in ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "prediction.md").write_text(prediction_markdown(result), encoding="utf-8")
-    (out / "prediction.json").write_text(
+    """The :data:`PREDICTION_FILES` in ``out``: the report, its figures as data, the
+    predictions; returns the report's path."""
+    report, figures, table = (Path(out) / name for name in PREDICTION_FILES)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(prediction_markdown(result), encoding="utf-8")
+    figures.write_text(
         json.dumps(prediction_json(result), indent=1, allow_nan=False), encoding="utf-8"
     )
-    predictions_frame(result).to_csv(out / "predictions.csv", index=False, float_format="%.4g")
-    return out / "prediction.md"
+    predictions_frame(result).to_csv(table, index=False, float_format="%.4g")
+    return report

@@ -16,8 +16,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
-from candidates import UserError, suggest
-
 
 @dataclass(frozen=True)
 class Target:
@@ -39,6 +37,8 @@ AXES = tuple(f.name for f in fields(Target))
 def parse_target(text: str) -> Target:
     """``KEY=VALUE`` pairs joined by commas over :data:`AXES` (the others keep their
     defaults); each value a finite number ≥ 1. Unknown or repeated axes are refused."""
+    from candidates import UserError, suggest  # here: the parser reads the defaults cheaply
+
     target, seen = Target(), set()
     for item in (part.strip() for part in text.split(",")):
         if not item:
