@@ -221,9 +221,54 @@ def run_features(
 ) -> tuple[str, dict[str, dict[str, float]]]:
     """The trained features of ``units`` from the runs of a run directory (any study or
     protocol; a function is found by its sympy form among the run's candidates, trained
-    without s at the default α0, as reference tables are): ``(label, unit -> features)``,
+    without s at the protocol's α0, as reference tables are): ``(label, unit -> features)``,
     features named ``<label>:<name>``, label ``<task>/<protocol>``. Units whose function or
     reference functions the run lacks are left out."""
+    label, by_expression = trained_functions(run_dir, unit_expressions(units), target=target)
+    return label, labelled(label, relative(units, by_expression))
+
+
+def sources_features(
+    sources: Sequence[str | Path], units: Sequence[Unit], *, target: Mapping[str, float]
+) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """The trained features of ``units`` from several run directories: ``(each source's
+    label, unit -> features)``. Sources of one label (one task and protocol: a search's run
+    and its predictor's) are one record: a later source's function replaces an earlier one's,
+    and a unit is compared with reference functions from any of them, so that a search's
+    candidates are compared with the anchors its predictor's run trained, as the reference
+    cells are, when the search itself trained some of them or none."""
+    labels: list[str] = []
+    by_label: dict[str, dict[str | None, Mapping[str, float]]] = {}
+    wanted = unit_expressions(units)
+    for source in sources:
+        label, trained = trained_functions(source, wanted, target=target)
+        labels.append(label)
+        by_label.setdefault(label, {}).update(trained)
+    out: dict[str, dict[str, float]] = {}
+    for label, by_expression in by_label.items():
+        for key, row in labelled(label, relative(units, by_expression)).items():
+            out.setdefault(key, {}).update(row)
+    return labels, out
+
+
+def unit_expressions(units: Iterable[Unit]) -> set[str]:
+    """Every function the units need: their own and their reference functions."""
+    expressions = {u.expression for u in units} | {r for u in units for r in u.references}
+    return {e for e in expressions if e is not None}
+
+
+def labelled(label: str, rows: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """Each unit's features named ``<label>:<name>``."""
+    return {k: {f"{label}:{n}": v for n, v in row.items()} for k, row in rows.items()}
+
+
+def trained_functions(
+    run_dir: str | Path, expressions: Iterable[str], *, target: Mapping[str, float]
+) -> tuple[str, dict[str | None, Mapping[str, float]]]:
+    """The trained features of each of ``expressions`` the run trained (see
+    :func:`run_features`), by expression, unnamed and not yet relative: ``(label,
+    expression -> features)``. Runs of one label can then lend each other reference
+    functions before :func:`relative` compares (a search's run and its predictor's)."""
     from evaluators import apply_recipe, get_task, parse_recipe
 
     from ..calibration import ProxyRule
@@ -260,18 +305,13 @@ def run_features(
     level = sign * untrained if untrained is not None else 0.0
     features = _means(per_key, level=level, unit=gain if math.isfinite(gain) else 1.0)
     _add_ladder_fits(features, run_dir, table, trials, target=target)
-    # by expression: the relative features need each reference function's values
     by_sympy = function_keys(table, settings.protocol)
     by_expression: dict[str | None, Mapping[str, float]] = {}
-    expressions = {u.expression for u in units} | {r for u in units for r in u.references}
     for expression in expressions:
-        if expression is None:
-            continue
         run = by_sympy.get(Candidate.from_text(expression).sympy)
         if run is not None and run in features:
             by_expression[expression] = features[run]
-    out = relative(units, by_expression)
-    return label, {k: {f"{label}:{n}": v for n, v in row.items()} for k, row in out.items()}
+    return label, by_expression
 
 
 def _measured(

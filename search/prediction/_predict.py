@@ -54,7 +54,7 @@ from ._cv import (
     leaning,
     shuffled,
 )
-from ._features import Unit, candidate_units, cell_units, run_features, zero_cost_table
+from ._features import Unit, candidate_units, cell_units, sources_features, zero_cost_table
 from ._target import Target
 
 #: The folds every feature set is scored under: the headline first.
@@ -192,12 +192,9 @@ def predict(
     features: dict[str, dict[str, float]] = {
         k: dict(v) for k, v in zero_cost_table([*units, *extra]).items()
     }
-    labels = []
-    for source in sources:
-        label, trained = run_features(source, [*units, *extra], target=scale)
-        labels.append(label)
-        for key, row in trained.items():
-            features.setdefault(key, {}).update(row)
+    labels, trained = sources_features(sources, [*units, *extra], target=scale)
+    for key, row in trained.items():
+        features.setdefault(key, {}).update(row)
     data = dataset(cells, features)
     # without trained features "all" is the zero-cost set again: it is left out
     sets = [

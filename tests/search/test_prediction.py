@@ -117,6 +117,35 @@ def test_features_that_say_something_score_and_shuffled_labels_do_not() -> None:
     assert max(kappas) < 0.6  # chance agreement with these shares is about 0.4
 
 
+def test_runs_of_one_label_lend_each_other_reference_functions() -> None:
+    # A function only the property study trained, compared with the anchors of the later
+    # run of the same task and protocol (as a search's candidates are compared with its
+    # predictor's anchors): its _rel is its own value less those anchors' mean.
+    from search.prediction import (
+        candidate_units,
+        run_features,
+        sources_features,
+        trained_functions,
+    )
+
+    cells = read_reference(PAPER_REFERENCE)
+    units = candidate_units({"u": "log(1 + x**2)*sign(x)"}, cells)
+    study = "results/paper-properties-mnist1d-deep"
+    decisive = "results/prediction-mnist1d-deep-decisive"
+    target = {"width": 768, "steps": 94_000}
+    wanted = {units[0].expression, *units[0].references}
+    label, own = trained_functions(study, wanted, target=target)
+    _, anchors = trained_functions(decisive, wanted, target=target)
+    assert units[0].expression in own and units[0].expression not in anchors
+    labels, got = sources_features([study, decisive], units, target=target)
+    assert labels == [label, label]
+    metric = own[units[0].expression]["metric"]
+    mean = np.mean([anchors[r]["metric"] for r in units[0].references])
+    assert got["u"][f"{label}:metric_rel"] == pytest.approx(metric - mean)
+    _, alone = run_features(study, units, target=target)  # its own anchors: another number
+    assert alone["u"][f"{label}:metric_rel"] != pytest.approx(metric - mean)
+
+
 def test_the_paper_reference_as_a_data_set() -> None:
     cells = read_reference(PAPER_REFERENCE)
     from search.prediction import cell_units
