@@ -41,6 +41,7 @@ from ..calibration import (
     spearman,
     spearman_difference,
 )
+from ..driver import RunSettings
 from ..reports import RESAMPLES
 from ._cv import (
     FEATURE_SETS,
@@ -216,6 +217,10 @@ def predict(
     notes = []
     if not sources:
         notes.append("no trained runs given: the zero-cost predictor alone")
+    for source in sources:
+        tasks = RunSettings.read(source).tasks
+        if len(tasks) > 1:
+            notes.append(f"{source} trained {', '.join(tasks)}: only {tasks[0]}'s runs are read")
     result = Prediction(
         target=target,
         sources=labels,
