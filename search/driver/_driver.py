@@ -257,17 +257,18 @@ class Driver:
     def _save_now_and_then(self) -> None:
         """Copy the trials to ``trials.parquet`` when ``save_every`` seconds
         (:data:`SAVE_EVERY_SECONDS`) have passed since the last copy and a trial has ended
-        since. A copy the record refuses (the storage lost trials the file holds) is said once
-        and the file kept; the run goes on, and its last copy, at the end, refuses again."""
+        since. A copy the record refuses (the storage lost trials the file holds) or the disk
+        does not take is said once and not tried again; the run goes on (its study holds every
+        trial), and its last copy, at the end, fails as it would have."""
         if not self._unsaved or self._save_refused:
             return
         if time.perf_counter() - self._saved_at < self.save_every:
             return
         try:
             save_trials(self.settings.run_dir, self.studies.studies.values())
-        except UserError as exc:
+        except (UserError, OSError) as exc:  # refused, or a folder full or made read-only
             self._save_refused = True
-            print(f"warning: {exc}", file=sys.stderr)
+            print(f"warning: trials.parquet not updated while running: {exc}", file=sys.stderr)
             return
         self._saved_at = time.perf_counter()
         self._unsaved = 0

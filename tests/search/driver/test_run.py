@@ -130,6 +130,25 @@ def test_a_running_search_keeps_trials_parquet_current(tmp_path):
     assert (pd.read_parquet(out / "trials.parquet")["state"] == "COMPLETE").sum() == 4
 
 
+def test_a_copy_the_disk_refuses_mid_run_is_said_once_and_the_run_goes_on(tmp_path, capfd):
+    out = tmp_path / "run"
+    partial = out / "trials.parquet.partial"  # a folder where the copy is written first
+
+    def block_then_free(number: int, spec: TrialSpec, pid: int) -> None:
+        if number == 0:
+            partial.mkdir()
+        elif number == 2:
+            partial.rmdir()
+
+    settings = short_run(out, expressions=(), workers=1)
+    summary = run_search(
+        settings, progress=False, max_steps=1, on_start=block_then_free, save_every=0.0
+    )
+    assert summary.finished == 4 and summary.saves == 0  # refused once, not tried again
+    assert capfd.readouterr().err.count("trials.parquet not updated while running") == 1
+    assert (pd.read_parquet(out / "trials.parquet")["state"] == "COMPLETE").sum() == 4
+
+
 @pytest.mark.slow  # three worker deaths and their replacements: about 45 s
 def test_a_killed_worker_retries_once_then_fails_with_its_reason(tmp_path):
     out = tmp_path / "run"
