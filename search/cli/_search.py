@@ -109,7 +109,12 @@ def _run(args: argparse.Namespace) -> int:
     print(separability(board))
     if summary.interrupted:
         predicted = settings.objective == "predicted"
-        fitted = " (the predictor is fitted when it finishes)" if predicted else ""
+        fitted = (
+            " (the predictor is fitted when it finishes; until then the leaderboard shows the "
+            "last fit's predictions, if any)"
+            if predicted
+            else ""
+        )
         print(
             f"interrupted: continue with `derf-search run --resume {out}`{fitted}", file=sys.stderr
         )

@@ -27,8 +27,6 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-from candidates import UserError
-
 from .execute import Ended, Scheduler, TrialSpec, pack_key
 from .rundir import RunPool, RunSettings
 from .study import Asked, Rebuilt, StudyLease, TaskStudies, save_trials
@@ -266,7 +264,8 @@ class Driver:
             return
         try:
             save_trials(self.settings.run_dir, self.studies.studies.values())
-        except (UserError, OSError) as exc:  # refused, or a folder full or made read-only
+        except Exception as exc:  # refused, a full or read-only folder, a busy storage: the
+            # copy is a convenience, and the study still holds every trial
             self._save_refused = True
             print(f"warning: trials.parquet not updated while running: {exc}", file=sys.stderr)
             return

@@ -133,8 +133,8 @@ class Dataset:
     tables: pd.Series
     rows: pd.Series
     references: Mapping[str, Sequence[str]]
-    # the function each unit trains (a candidate id: one per function modulo the template);
-    # units of two tables may train the same one (T4's x is T2's x unclipped)
+    # the function each unit trains (its sympy form, as a run's functions are found): units
+    # of two tables may train the same one (T4's x is T2's x unclipped)
     functions: pd.Series
 
     def columns(self, feature_set: str) -> list[str]:
@@ -154,6 +154,8 @@ class Predictions:
     categories: pd.Series
     effects: pd.Series
     chosen: list[tuple[str, str, str]] = field(default_factory=list)  # fold, classifier, regressor
+    # units left unpredicted: their fold had nothing left to fit on (twins and references out)
+    unpredicted: list[str] = field(default_factory=list)
 
 
 class Fitted:
@@ -275,6 +277,7 @@ def cross_validate(data: Dataset, *, folds: str, feature_set: str = "all") -> Pr
         return out
     for train, test in _folds(data, index, folds):
         if not len(train):
+            out.unpredicted.extend(map(str, test))
             continue
         classifier, regressor = choose_models(data, columns, train, folds)
         fold = str(data.tables[test[0]]) if folds == "table" else f"rows {len(out.chosen) + 1}"

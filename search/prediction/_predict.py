@@ -156,7 +156,10 @@ def dataset(cells: Sequence[ReferenceCell], features: Mapping[str, Mapping[str, 
         tables=pd.Series([c.table for c in cells], index=keys),
         rows=pd.Series([":".join(c.row) for c in cells], index=keys),
         references={c.key: [r.key for r in reference_cells(c, cells)] for c in cells},
-        functions=pd.Series([Candidate.from_text(c.expression).id for c in cells], index=keys),
+        # by sympy form, as a run's functions are found (f and −f are two runs, two outcomes)
+        functions=pd.Series(
+            [str(Candidate.from_text(c.expression).sympy) for c in cells], index=keys
+        ),
     )
 
 
@@ -194,6 +197,7 @@ def predict(
         k: dict(v) for k, v in zero_cost_table([*units, *extra]).items()
     }
     labels, trained = sources_features(sources, [*units, *extra], target=scale)
+    labels = list(dict.fromkeys(labels))  # a search's run and its predictor's: one label
     for key, row in trained.items():
         features.setdefault(key, {}).update(row)
     data = dataset(cells, features)
@@ -221,6 +225,13 @@ def predict(
         tasks = RunSettings.read(source).tasks
         if len(tasks) > 1:
             notes.append(f"{source} trained {', '.join(tasks)}: only {tasks[0]}'s runs are read")
+    for name, by_folds in held.items():
+        for folds, got in by_folds.items():
+            if got.unpredicted:
+                notes.append(
+                    f"{name}, {folds} folds: {len(got.unpredicted)} cells unpredicted (their "
+                    "fold left nothing to fit on) and left out of the scores"
+                )
     result = Prediction(
         target=target,
         sources=labels,

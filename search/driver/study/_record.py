@@ -188,12 +188,14 @@ def save_trials(run_dir: str | Path, studies: Iterable[optuna.Study]) -> pd.Data
             f"the study storage lacks {lost} finished trial(s) that {path} records (was it "
             "replaced or damaged?): that file was kept as it is"
         )
-    partial = path.with_name(path.name + ".partial")
-    trials.to_parquet(partial, index=False)
-    partial.replace(path)  # atomic: a crash leaves the old copy or the new one, whole
+    # the curves first: a crash between the two leaves curves for trials the old copy lacks
+    # (ignored by a rebuild), never trials whose curves are missing (lost by a rebuild)
     curves = load_curves(studies)
     if curves:
         save_curves(run_dir, curves)
+    partial = path.with_name(path.name + ".partial")
+    trials.to_parquet(partial, index=False)
+    partial.replace(path)  # atomic: a crash leaves the old copy or the new one, whole
     return trials
 
 
