@@ -224,8 +224,8 @@ def run_features(
     without s at the protocol's α0, as reference tables are): ``(label, unit -> features)``,
     features named ``<label>:<name>``, label ``<task>/<protocol>``. Units whose function or
     reference functions the run lacks are left out."""
-    label, by_expression = trained_functions(run_dir, unit_expressions(units), target=target)
-    return label, labelled(label, relative(units, by_expression))
+    labels, features = sources_features([run_dir], units, target=target)
+    return labels[0], features
 
 
 def sources_features(

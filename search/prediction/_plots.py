@@ -128,13 +128,17 @@ def plot_ladders(
     if record is None:
         return []
     keys = function_keys(table, settings.protocol)
-    task = re.sub(r"[^A-Za-z0-9._-]+", "_", settings.tasks[0])
+
+    def file_safe(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:60] or "function"
+
+    task = file_safe(settings.tasks[0])
     paths: list[Path] = []
     for name, expression in functions.items():
         key = keys.get(Candidate.from_text(expression).sympy)
         if key is None:
             continue
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:60] or "function"
+        safe = file_safe(name)
         path = out / f"ladder-{task}-{safe}.png"
         if path in paths:  # "x/(1+abs(x))" and "x/(1 + abs(x))" are both x_1_abs_x
             path = out / f"ladder-{task}-{safe}-{key[:12]}.png"
