@@ -23,7 +23,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from ._operators import BY_HEAD, X, as_tensors, torch_module
+from ._operators import BY_HEAD, X, applied, as_tensors, torch_module
 
 
 class _SourcePrinter(StrPrinter):
@@ -190,8 +190,7 @@ def _compile(expr: sp.Basic, backend: _Backend) -> Fn:
         return lambda x: rel(lhs(x), rhs(x))
     if type(expr) in BY_HEAD:
         fn = backend.op(type(expr))
-        args = [_compile(a, backend) for a in expr.args]
-        return lambda x: fn(*(a(x) for a in args))
+        return applied(fn, [_compile(a, backend) for a in expr.args])
     raise TypeError(f"cannot compile {type(expr).__name__} ({expr}) for {backend.name}")
 
 

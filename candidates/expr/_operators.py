@@ -238,6 +238,23 @@ BY_HEAD: dict[type, Operator] = {op.head: op for op in _TABLE if op.head is not 
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E}
 
 
+def applied(fn: Callable[..., Any], args: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    """The closure x ↦ fn(a(x) for a in args), written out for one and two arguments: the
+    compiled functions are evaluated a few dozen times per candidate on small arrays, where a
+    generator's cost per call is a fifth of the whole.
+
+    >>> applied(max, [lambda x: x, lambda x: 2 * x])(3)
+    6
+    """
+    if len(args) == 1:
+        (a,) = args
+        return lambda x: fn(a(x))
+    if len(args) == 2:
+        a, b = args
+        return lambda x: fn(a(x), b(x))
+    return lambda x: fn(*[a(x) for a in args])
+
+
 def suggest(name: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
     """A ``"; did you mean 'x'?"`` suffix for an unknown name, or ``""`` when nothing is close.
 

@@ -27,7 +27,7 @@ import numpy as np
 import sympy as sp
 
 from .._errors import ExpressionError
-from ._operators import BY_HEAD, CONSTANTS, OPERATORS, X, suggest
+from ._operators import BY_HEAD, CONSTANTS, OPERATORS, X, applied, suggest
 
 
 @dataclass(frozen=True)
@@ -575,8 +575,7 @@ def numpy_from_text(
             name = node.func.id
             impl = prims.get(name) or (OPERATORS[name].numpy if name in OPERATORS else None)
             if impl is not None:
-                call = impl
-                return lambda x: call(*(a(x) for a in args))
+                return applied(impl, args)
         raise ExpressionError(
             f"{type(node).__name__} is not allowed here",
             source=source,

@@ -137,10 +137,13 @@ def shape_descriptors(
             step = 1e-5 * sigma
             slope = (evaluate(fn, x + step) - evaluate(fn, x - step)) / (2 * step)
             centred = y - y.mean()
-            variance = float(np.mean(centred**2))
+            squares = centred * centred
+            variance = float(np.mean(squares))
             out[f"std_{label}"] = math.sqrt(variance) / height
+            # squares² rather than centred**4: numpy's power with exponent 4 calls pow() per
+            # element, a hundred times the cost of a product (it was a third of this function)
             out[f"kurtosis_{label}"] = (
-                float(np.mean(centred**4)) / variance**2 if variance > 0 else math.nan
+                float(np.mean(squares * squares)) / variance**2 if variance > 0 else math.nan
             )
             out[f"gradient_{label}"] = float(np.mean(slope**2)) * sigma**2 / height**2
             if label == "one":
