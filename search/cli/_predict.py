@@ -76,10 +76,17 @@ def _predict(args: argparse.Namespace) -> int:
     from candidates import UserError
 
     from ..calibration import PAPER_REFERENCE, read_reference
-    from ..prediction import parse_feature_sets, parse_target, predict, write_prediction
+    from ..prediction import (
+        parse_feature_sets,
+        parse_measures,
+        parse_target,
+        predict,
+        write_prediction,
+    )
 
     target = parse_target(args.target)  # refused before anything runs
     feature_sets = parse_feature_sets(args.features)
+    measures = parse_measures(args.measures) if args.measures else None
     sources = [Path(p) for p in args.sources or ()]
     for source in sources:
         if not (source / "config.toml").is_file():
@@ -125,6 +132,7 @@ def _predict(args: argparse.Namespace) -> int:
         candidates=candidates,
         target=target,
         feature_sets=feature_sets,
+        measures=measures,
     )
     write_prediction(out, result)
     from ..prediction import plot_ladders
@@ -212,6 +220,12 @@ def add_predict_command(sub: Any) -> None:
         "(runs only), all (default: the three)",
     )
     p.add_argument(
+        "--measures",
+        metavar="NAMES",
+        help="keep only these measures' trained features (comma-separated: metric, "
+        "diverged, train_loss or a growth signal such as attention_logit; default every one)",
+    )
+    p.add_argument(
         "--from",
         dest="sources",
         action="append",
@@ -243,5 +257,5 @@ def add_predict_command(sub: Any) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a prediction run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # on --resume, what the report predicts may change as well as how the run runs
-    report = {"target", "features", "sources", "catalog", "expr", "candidates_of"}
+    report = {"target", "features", "measures", "sources", "catalog", "expr", "candidates_of"}
     p.set_defaults(run=_predict, resume_applies=EXECUTION | report)

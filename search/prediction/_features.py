@@ -251,6 +251,59 @@ def sources_features(
     return labels, out
 
 
+#: What every run measures besides its growth signals; with :data:`evaluators.SIGNALS`, the
+#: names ``--measures`` keeps trained features by.
+RUN_MEASURES = ("metric", "diverged", "train_loss")
+
+
+def measure_names() -> tuple[str, ...]:
+    """Every name a trained feature is kept by: the run's measures, then the growth signals."""
+    from evaluators import SIGNALS
+
+    return (*RUN_MEASURES, *SIGNALS)
+
+
+def parse_measures(text: str) -> tuple[str, ...]:
+    """``metric,attention_logit`` as measure names, each known (with a did-you-mean) and once.
+
+    >>> parse_measures("metric, norm_input")
+    ('metric', 'norm_input')
+    """
+    from candidates import suggest
+
+    known = measure_names()
+    out: list[str] = []
+    for name in (part.strip() for part in text.split(",") if part.strip()):
+        if name not in known:
+            raise UserError(
+                f"not a measure: {name!r}{suggest(name, list(known))} (known: {', '.join(known)})"
+            )
+        if name in out:
+            raise UserError(f"measure {name} given twice")
+        out.append(name)
+    if not out:
+        raise UserError(f"give at least one measure of {', '.join(known)}")
+    return tuple(out)
+
+
+def keep_measures(
+    rows: Mapping[str, Mapping[str, float]], measures: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """The trained features (named ``<label>:<name>``) of the given measures alone: a name is
+    the measure's, or starts with it and ``_`` (``attention_logit_steps_exponent_rel``).
+
+    >>> keep_measures({"u": {"t/ladder:metric_rel": 1.0, "t/ladder:grad_norm_last": 2.0}},
+    ...               ["metric"])
+    {'u': {'t/ladder:metric_rel': 1.0}}
+    """
+
+    def kept(feature: str) -> bool:
+        name = feature.split(":", 1)[-1]
+        return any(name == m or name.startswith(f"{m}_") for m in measures)
+
+    return {k: {n: v for n, v in row.items() if kept(n)} for k, row in rows.items()}
+
+
 def unit_expressions(units: Iterable[Unit]) -> set[str]:
     """Every function the units need: their own and their reference functions."""
     expressions = {u.expression for u in units} | {r for u in units for r in u.references}

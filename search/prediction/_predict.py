@@ -55,7 +55,14 @@ from ._cv import (
     leaning,
     shuffled,
 )
-from ._features import Unit, candidate_units, cell_units, sources_features, zero_cost_table
+from ._features import (
+    Unit,
+    candidate_units,
+    cell_units,
+    keep_measures,
+    sources_features,
+    zero_cost_table,
+)
 from ._target import Target
 
 #: The folds every feature set is scored under: the headline first.
@@ -100,6 +107,7 @@ class Prediction:
     best: str
     seconds: float
     notes: list[str] = field(default_factory=list)
+    measures: list[str] = field(default_factory=list)  # trained features kept; empty: every one
 
 
 def _figure(cells: int, score: Any, resamples: int) -> Figure:
@@ -182,12 +190,15 @@ def predict(
     candidates: Mapping[str, str] | None = None,
     target: Target | None = None,
     feature_sets: Sequence[str] = FEATURE_SETS,
+    measures: Sequence[str] | None = None,
     resamples: int = RESAMPLES,
 ) -> Prediction:
     """Features of the reference cells and ``candidates`` (name -> expression) from zero-cost
     descriptors and the run directories ``sources``; every feature set of ``feature_sets``
     that has features cross-validated by table and by row; predictions for every cell (held out
-    by table) and candidate."""
+    by table) and candidate. ``measures`` (names of :func:`measure_names`) keeps only those
+    measures' trained features: fewer features, chosen before a fit, for a predictor that has
+    five tables to learn from."""
     start = time.perf_counter()
     target = target or Target()
     scale = {"width": target.width, "depth": target.depth, "steps": target.steps}
@@ -198,6 +209,13 @@ def predict(
     }
     labels, trained = sources_features(sources, [*units, *extra], target=scale)
     labels = list(dict.fromkeys(labels))  # a search's run and its predictor's: one label
+    if measures is not None:
+        trained = keep_measures(trained, measures)
+        if sources and not any(trained.values()):
+            raise UserError(
+                f"the runs given record none of the measures {', '.join(measures)}: "
+                "leave --measures out or name a measure they record"
+            )
     for key, row in trained.items():
         features.setdefault(key, {}).update(row)
     data = dataset(cells, features)
@@ -245,6 +263,7 @@ def predict(
         best=best,
         seconds=0.0,
         notes=notes,
+        measures=list(measures or ()),
     )
     _final(result, data, held, cells, extra, features, sets)
     result.seconds = time.perf_counter() - start

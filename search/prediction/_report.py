@@ -63,13 +63,19 @@ def _side(f: Figure) -> str:
     return "not distinguishable"
 
 
+def _measures_text(measures: list[str]) -> str:
+    """How a report says which trained features it kept (nothing when every one)."""
+    return f", their measures {', '.join(measures)} alone" if measures else ""
+
+
 def prediction_markdown(result: Prediction) -> str:
     """The report a person reads (see the module docstring)."""
     lines = [
         "# Prediction of full-scale outcomes",
         "",
         f"Features: zero-cost descriptors of f; trained runs: "
-        f"{', '.join(map(markdown_text, result.sources)) or 'none'}. Target scale: "
+        f"{', '.join(map(markdown_text, result.sources)) or 'none'}"
+        f"{_measures_text(result.measures)}. Target scale: "
         f"{result.target.text()}. Intervals: {COVERAGE:.0%} bootstrap over cells.",
         "",
         "| features | folds | cells | agreement | κ | Spearman (cells that trained) |",

@@ -173,6 +173,11 @@ def test_the_paper_reference_as_a_data_set() -> None:
         (["--task", "mnist1d", "--protocol", "lr-sweep"], "predict reads no lr-sweep runs"),
         (["--zero-cost", "--from", "results/overfit-digits-vit"], "leave it out with --from"),
         (["--zero-cost", "--workers", "2"], "with --from or --zero-cost nothing trains"),
+        (["--measures", "atention_logit"], "not a measure: 'atention_logit'; did you mean"),
+        (
+            ["--measures", "norm_output", "--from", "results/paper-properties-mnist1d"],
+            "record none of the measures norm_output",
+        ),
     ],
 )
 def test_bad_input_is_refused_in_one_line(tmp_path, capsys, args, fragment) -> None:
@@ -262,6 +267,14 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
     # the run resumes as a prediction run
     again = cli("predict", "--resume", str(out), "--no-progress")
     assert again.returncode == 0, again.stderr
+    # fitted again on one signal's features alone
+    again = cli("predict", "--resume", str(out), "--measures", "attention_logit", "--no-progress")
+    assert again.returncode == 0, again.stderr
+    data = json.loads((out / "prediction.json").read_text())
+    assert data["measures"] == ["attention_logit"]
+    names = [name for name, _ in data["leaning"]["trained"]]
+    assert names and all(n.startswith("mnist1d/ladder:attention_logit_") for n in names)
+    assert "measures attention_logit alone" in (out / "prediction.md").read_text()
 
 
 @pytest.mark.slow  # two trainings and two predictor fits through the CLI: about 90 s
