@@ -86,11 +86,13 @@ def _predict(args: argparse.Namespace) -> int:
 
     target = parse_target(args.target)  # refused before anything runs
     feature_sets = parse_feature_sets(args.features)
-    measures = parse_measures(args.measures) if args.measures else None
+    measures = parse_measures(args.measures) if args.measures is not None else None
     sources = [Path(p) for p in args.sources or ()]
     for source in sources:
         if not (source / "config.toml").is_file():
             raise UserError(f"--from {source} is not a run directory (it has no config.toml)")
+    if args.zero_cost and measures is not None:
+        raise UserError("--zero-cost reads no trained features: leave --measures out")
     if args.zero_cost and (args.resume or sources):
         raise UserError(
             "--zero-cost trains nothing and reads no run: leave it out with "

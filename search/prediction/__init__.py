@@ -61,7 +61,16 @@ if TYPE_CHECKING:
     )
     from ._objective import SHARED, check_predictor, write_predicted
     from ._plots import PLOTTED, plot_ladder, plot_ladders
-    from ._predict import FOLDS, Figure, FoldScores, Prediction, dataset, growth_cells, predict
+    from ._predict import (
+        FOLDS,
+        SHUFFLES,
+        Figure,
+        FoldScores,
+        Prediction,
+        dataset,
+        growth_cells,
+        predict,
+    )
     from ._report import (
         PREDICTION_COLUMNS,
         PREDICTION_FILES,
@@ -113,7 +122,16 @@ _WHERE = {
         "._growth_fit",
     ),
     **dict.fromkeys(
-        ("FOLDS", "Figure", "FoldScores", "Prediction", "dataset", "growth_cells", "predict"),
+        (
+            "FOLDS",
+            "SHUFFLES",
+            "Figure",
+            "FoldScores",
+            "Prediction",
+            "dataset",
+            "growth_cells",
+            "predict",
+        ),
         "._predict",
     ),
     **dict.fromkeys(
@@ -146,6 +164,7 @@ __all__ = [
     "REGRESSORS",
     "ROW_FOLDS",
     "SHARED",
+    "SHUFFLES",
     "STUDY",
     "VALUE_COVERAGE",
     "Dataset",

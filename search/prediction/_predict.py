@@ -67,6 +67,9 @@ from ._target import Target
 
 #: The folds every feature set is scored under: the headline first.
 FOLDS = ("table", "row")
+#: Permutations of the labels a report fits again: the spread of κ that fitting noise reaches
+#: (one permutation alone is one draw, ±0.1 on six tables).
+SHUFFLES = 5
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class Prediction:
     scores: dict[str, dict[str, FoldScores]]  # feature set -> folds -> scores
     gaps: dict[str, dict[str, Figure]]  # "all − zero-cost" etc. -> κ / Spearman difference
     growth_check: dict[str, Any]
-    shuffled_kappa: float
+    shuffled_kappa: float  # the mean over :data:`SHUFFLES` permutations
     leaning: dict[str, list[tuple[str, float]]]
     cells: list[dict[str, Any]]  # the reference's rows with their predictions
     candidates: list[dict[str, Any]]
@@ -108,6 +111,7 @@ class Prediction:
     seconds: float
     notes: list[str] = field(default_factory=list)
     measures: list[str] = field(default_factory=list)  # trained features kept; empty: every one
+    shuffled_kappas: list[float] = field(default_factory=list)  # each permutation's
 
 
 def _figure(cells: int, score: Any, resamples: int) -> Figure:
@@ -210,11 +214,15 @@ def predict(
     labels, trained = sources_features(sources, [*units, *extra], target=scale)
     labels = list(dict.fromkeys(labels))  # a search's run and its predictor's: one label
     if measures is not None:
+        if not measures:
+            raise UserError("give at least one measure, or none at all to keep every one")
+        cell_keys = [u.key for u in units]
+        had = any(trained.get(k) for k in cell_keys)
         trained = keep_measures(trained, measures)
-        if sources and not any(trained.values()):
+        if had and not any(trained.get(k) for k in cell_keys):
             raise UserError(
-                f"the runs given record none of the measures {', '.join(measures)}: "
-                "leave --measures out or name a measure they record"
+                f"the runs given record none of the measures {', '.join(measures)} for the "
+                "reference's functions: leave --measures out or name a measure they record"
             )
     for key, row in trained.items():
         features.setdefault(key, {}).update(row)
@@ -235,6 +243,7 @@ def predict(
     }
     scores = {s: {f: _fold_scores(data, held[s][f], cells, resamples) for f in FOLDS} for s in sets}
     best = max(sets, key=lambda s: _or(scores[s]["table"].kappa.value))
+    noise = [_shuffled_kappa(data, best, seed) for seed in range(SHUFFLES)]
     gaps = _gaps(data, held, sets)
     notes = []
     if not sources:
@@ -256,7 +265,8 @@ def predict(
         scores=scores,
         gaps=gaps,
         growth_check=_growth_check(data, held, cells),
-        shuffled_kappa=_shuffled_kappa(data, best),
+        shuffled_kappa=statistics.fmean(noise),
+        shuffled_kappas=noise,
         leaning={},
         cells=[],
         candidates=[],
@@ -335,9 +345,9 @@ def _growth_check(
     return {"right": sum(r["right"] for r in rows), "cells": len(rows), "rows": rows}
 
 
-def _shuffled_kappa(data: Dataset, feature_set: str) -> float:
+def _shuffled_kappa(data: Dataset, feature_set: str, seed: int) -> float:
     """Leave-one-table-out κ of a predictor fitted to permuted labels (near 0: no leak)."""
-    noise = shuffled(data)
+    noise = shuffled(data, seed=seed)
     got = cross_validate(noise, folds="table", feature_set=feature_set)
     keys = [k for k in noise.features.index if isinstance(got.categories.get(k), str)]
     return cohen_kappa([(str(noise.categories[k]), str(got.categories[k])) for k in keys])

@@ -30,6 +30,8 @@ from ._predict import Figure, FoldScores, Prediction
 #: The files a prediction writes into its folder: the report, its figures as data, and one
 #: row per reference cell and candidate.
 PREDICTION_FILES = ("prediction.md", "prediction.json", "predictions.csv")
+#: How far from 0 the shuffled labels' mean κ may be and still read as no leak.
+SHUFFLED_NEAR_ZERO = 0.1
 #: The columns of ``predictions.csv``: the reference's, then the prediction's.
 PREDICTION_COLUMNS = (
     *COLUMNS,
@@ -63,6 +65,26 @@ def _side(f: Figure) -> str:
     return "not distinguishable"
 
 
+def _shuffled_text(result: Prediction) -> str:
+    """The shuffled-label check in one line: whether it leaks, and whether the best
+    predictor's κ is above what fitting noise reaches."""
+    noise = result.shuffled_kappas or [result.shuffled_kappa]
+    mean, top = result.shuffled_kappa, max(noise)
+    leak = "near 0: nothing leaks" if abs(mean) < SHUFFLED_NEAR_ZERO else "not near 0"
+    real = result.scores[result.best]["table"].kappa.value
+    beyond = (
+        "above every permutation's"
+        if real > top
+        else "no higher than a permutation's: not distinguishable from fitting noise"
+    )
+    return (
+        f"- Labels shuffled among the cells ({len(noise)} permutations), the {result.best} "
+        f"predictor scores κ {number_text(mean)} on average ({number_text(min(noise))} to "
+        f"{number_text(top)}) leave-one-table-out ({leak}); its real κ "
+        f"{number_text(real)} is {beyond}."
+    )
+
+
 def _measures_text(measures: list[str]) -> str:
     """How a report says which trained features it kept (nothing when every one)."""
     return f", their measures {', '.join(measures)} alone" if measures else ""
@@ -94,10 +116,7 @@ def prediction_markdown(result: Prediction) -> str:
             f"({_side(figures['kappa'])}); Spearman {_figure(figures['spearman'])} "
             f"({_side(figures['spearman'])})."
         )
-    lines.append(
-        f"- Labels shuffled among the cells, the {result.best} predictor scores κ "
-        f"{number_text(result.shuffled_kappa)} leave-one-table-out (near 0: nothing leaks)."
-    )
+    lines.append(_shuffled_text(result))
     if result.growth_check:
         check = result.growth_check
         lines += [

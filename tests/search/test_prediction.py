@@ -174,6 +174,7 @@ def test_the_paper_reference_as_a_data_set() -> None:
         (["--zero-cost", "--from", "results/overfit-digits-vit"], "leave it out with --from"),
         (["--zero-cost", "--workers", "2"], "with --from or --zero-cost nothing trains"),
         (["--measures", "atention_logit"], "not a measure: 'atention_logit'; did you mean"),
+        (["--zero-cost", "--measures", "metric"], "leave --measures out"),
         (
             ["--measures", "norm_output", "--from", "results/paper-properties-mnist1d"],
             "record none of the measures norm_output",
@@ -249,6 +250,12 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
     data = json.loads((out / "prediction.json").read_text())
     assert set(data["scores"]) == {"zero-cost", "trained", "all"}
     assert data["sources"] == ["mnist1d/ladder"]
+    # the shuffled-label check: several permutations, their mean, and the line that reads them
+    from search.prediction import SHUFFLES
+
+    assert len(data["shuffled_kappas"]) == SHUFFLES
+    assert data["shuffled_kappa"] == pytest.approx(np.mean(data["shuffled_kappas"]))
+    assert f"({SHUFFLES} permutations)" in (out / "prediction.md").read_text()
     table = pd.read_csv(out / "predictions.csv")
     assert set(table["name"].dropna()) >= {"x/(1 + abs(x))", "T4 x", "T6 sin(x)"}
     assert table.iloc[-1]["features"] == data["best"]  # the feature set of the best κ
@@ -263,6 +270,13 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
     row = features["x"]
     assert "mnist1d/ladder:attention_logit_at_target" in row
     assert "mnist1d/ladder:residual_rms_width_exponent_rel" in row
+    # every trained feature belongs to exactly one measure, so --measures splits them cleanly
+    from search.prediction import measure_names
+
+    for name in row:
+        base = name.split(":", 1)[1]
+        owners = [m for m in measure_names() if base == m or base.startswith(f"{m}_")]
+        assert len(owners) == 1, (name, owners)
     assert (out / "plots" / "ladder-mnist1d-x_1_abs_x.png").stat().st_size > 1000  # the candidate's
     # the run resumes as a prediction run
     again = cli("predict", "--resume", str(out), "--no-progress")
