@@ -51,20 +51,29 @@ def parse_feature_sets(text: str) -> tuple[str, ...]:
     >>> parse_feature_sets("all, zero-cost")
     ('all', 'zero-cost')
     """
+    return parse_names(text, FEATURE_SETS, "feature set")
+
+
+def parse_names(text: str, known: Sequence[str], what: str) -> tuple[str, ...]:
+    """A comma-separated list of ``what`` names, each one of ``known`` (refused with a
+    did-you-mean) and given once, at least one.
+
+    >>> parse_names("b, a", ("a", "b"), "letter")
+    ('b', 'a')
+    """
     from candidates import UserError, suggest
 
     out: list[str] = []
     for name in (part.strip() for part in text.split(",") if part.strip()):
-        if name not in FEATURE_SETS:
+        if name not in known:
             raise UserError(
-                f"not a feature set: {name!r}{suggest(name, list(FEATURE_SETS))} "
-                f"(known: {', '.join(FEATURE_SETS)})"
+                f"not a {what}: {name!r}{suggest(name, list(known))} (known: {', '.join(known)})"
             )
         if name in out:
-            raise UserError(f"feature set {name} given twice")
+            raise UserError(f"{what} {name} given twice")
         out.append(name)
     if not out:
-        raise UserError(f"give at least one feature set of {', '.join(FEATURE_SETS)}")
+        raise UserError(f"give at least one {what} of {', '.join(known)}")
     return tuple(out)
 
 

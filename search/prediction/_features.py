@@ -43,6 +43,7 @@ from candidates import DEFAULT_ALPHA0, GAUSSIAN, Candidate, UserError, compile_n
 
 from ..calibration import ANCHOR_BASES, ReferenceCell, reference_cells
 from ..driver import GROWTH_PREFIX, LADDER_WIDTHS
+from ._cv import parse_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -269,21 +270,7 @@ def parse_measures(text: str) -> tuple[str, ...]:
     >>> parse_measures("metric, norm_input")
     ('metric', 'norm_input')
     """
-    from candidates import suggest
-
-    known = measure_names()
-    out: list[str] = []
-    for name in (part.strip() for part in text.split(",") if part.strip()):
-        if name not in known:
-            raise UserError(
-                f"not a measure: {name!r}{suggest(name, list(known))} (known: {', '.join(known)})"
-            )
-        if name in out:
-            raise UserError(f"measure {name} given twice")
-        out.append(name)
-    if not out:
-        raise UserError(f"give at least one measure of {', '.join(known)}")
-    return tuple(out)
+    return parse_names(text, measure_names(), "measure")
 
 
 def keep_measures(
