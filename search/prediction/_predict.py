@@ -214,16 +214,7 @@ def predict(
     labels, trained = sources_features(sources, [*units, *extra], target=scale)
     labels = list(dict.fromkeys(labels))  # a search's run and its predictor's: one label
     if measures is not None:
-        if not measures:
-            raise UserError("give at least one measure, or none at all to keep every one")
-        cell_keys = [u.key for u in units]
-        had = any(trained.get(k) for k in cell_keys)
-        trained = keep_measures(trained, measures)
-        if had and not any(trained.get(k) for k in cell_keys):
-            raise UserError(
-                f"the runs given record none of the measures {', '.join(measures)} for the "
-                "reference's functions: leave --measures out or name a measure they record"
-            )
+        trained = _of_measures(trained, measures, [u.key for u in units])
     for key, row in trained.items():
         features.setdefault(key, {}).update(row)
     data = dataset(cells, features)
@@ -245,20 +236,7 @@ def predict(
     best = max(sets, key=lambda s: _or(scores[s]["table"].kappa.value))
     noise = [_shuffled_kappa(data, best, seed) for seed in range(SHUFFLES)]
     gaps = _gaps(data, held, sets)
-    notes = []
-    if not sources:
-        notes.append("no trained runs given: the zero-cost predictor alone")
-    for source in sources:
-        tasks = RunSettings.read(source).tasks
-        if len(tasks) > 1:
-            notes.append(f"{source} trained {', '.join(tasks)}: only {tasks[0]}'s runs are read")
-    for name, by_folds in held.items():
-        for folds, got in by_folds.items():
-            if got.unpredicted:
-                notes.append(
-                    f"{name}, {folds} folds: {len(got.unpredicted)} cells unpredicted (their "
-                    "fold left nothing to fit on) and left out of the scores"
-                )
+    notes = _notes(sources, held)
     result = Prediction(
         target=target,
         sources=labels,
@@ -278,6 +256,44 @@ def predict(
     _final(result, data, held, cells, extra, features, sets)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _notes(
+    sources: Sequence[str | Path], held: Mapping[str, Mapping[str, Predictions]]
+) -> list[str]:
+    """What a reader of the report must know about its sources and folds."""
+    notes = []
+    if not sources:
+        notes.append("no trained runs given: the zero-cost predictor alone")
+    for source in sources:
+        tasks = RunSettings.read(source).tasks
+        if len(tasks) > 1:
+            notes.append(f"{source} trained {', '.join(tasks)}: only {tasks[0]}'s runs are read")
+    for name, by_folds in held.items():
+        for folds, got in by_folds.items():
+            if got.unpredicted:
+                notes.append(
+                    f"{name}, {folds} folds: {len(got.unpredicted)} cells unpredicted (their "
+                    "fold left nothing to fit on) and left out of the scores"
+                )
+    return notes
+
+
+def _of_measures(
+    trained: dict[str, dict[str, float]], measures: Sequence[str], cell_keys: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """The trained features of ``measures`` alone; refused when none are left for the
+    reference's cells that had some."""
+    if not measures:
+        raise UserError("give at least one measure, or none at all to keep every one")
+    had = any(trained.get(k) for k in cell_keys)
+    kept = keep_measures(trained, measures)
+    if had and not any(kept.get(k) for k in cell_keys):
+        raise UserError(
+            f"the runs given record none of the measures {', '.join(measures)} for the "
+            "reference's functions: leave --measures out or name a measure they record"
+        )
+    return kept
 
 
 def _or(value: float) -> float:
