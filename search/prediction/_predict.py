@@ -103,7 +103,7 @@ class Prediction:
     scores: dict[str, dict[str, FoldScores]]  # feature set -> folds -> scores
     gaps: dict[str, dict[str, Figure]]  # "all − zero-cost" etc. -> κ / Spearman difference
     growth_check: dict[str, Any]
-    shuffled_kappa: float  # the mean over :data:`SHUFFLES` permutations
+    shuffled_kappas: list[float]  # κ of each of :data:`SHUFFLES` label permutations
     leaning: dict[str, list[tuple[str, float]]]
     cells: list[dict[str, Any]]  # the reference's rows with their predictions
     candidates: list[dict[str, Any]]
@@ -111,7 +111,6 @@ class Prediction:
     seconds: float
     notes: list[str] = field(default_factory=list)
     measures: list[str] = field(default_factory=list)  # trained features kept; empty: every one
-    shuffled_kappas: list[float] = field(default_factory=list)  # each permutation's
 
 
 def _figure(cells: int, score: Any, resamples: int) -> Figure:
@@ -243,7 +242,6 @@ def predict(
         scores=scores,
         gaps=gaps,
         growth_check=_growth_check(data, held, cells),
-        shuffled_kappa=statistics.fmean(noise),
         shuffled_kappas=noise,
         leaning={},
         cells=[],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,8 @@ def _side(f: Figure) -> str:
 def _shuffled_text(result: Prediction) -> str:
     """The shuffled-label check in one line: whether it leaks, and whether the best
     predictor's κ is above what fitting noise reaches."""
-    noise = result.shuffled_kappas or [result.shuffled_kappa]
-    mean, top = result.shuffled_kappa, max(noise)
+    noise = result.shuffled_kappas
+    mean, top = statistics.fmean(noise), max(noise)
     leak = "near 0: nothing leaks" if abs(mean) < SHUFFLED_NEAR_ZERO else "not near 0"
     real = result.scores[result.best]["table"].kappa.value
     beyond = (
@@ -185,6 +186,7 @@ def prediction_json(result: Prediction) -> dict[str, Any]:
     """The report as plain data (no NaN: null)."""
     data = asdict(result)
     data["target"] = result.target.text()
+    data["shuffled_kappa"] = statistics.fmean(result.shuffled_kappas)  # their mean
     data["feature_sets"] = [s for s in FEATURE_SETS if s in result.scores]
     data["value_coverage"] = VALUE_COVERAGE
     return dict(_plain(data))

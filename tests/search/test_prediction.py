@@ -271,11 +271,10 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
     assert "mnist1d/ladder:attention_logit_at_target" in row
     assert "mnist1d/ladder:residual_rms_width_exponent_rel" in row
     # every trained feature belongs to exactly one measure, so --measures splits them cleanly
-    from search.prediction import measure_names
+    from search.prediction import keep_measures, measure_names
 
     for name in row:
-        base = name.split(":", 1)[1]
-        owners = [m for m in measure_names() if base == m or base.startswith(f"{m}_")]
+        owners = [m for m in measure_names() if keep_measures({"u": {name: 0.0}}, [m])["u"]]
         assert len(owners) == 1, (name, owners)
     assert (out / "plots" / "ladder-mnist1d-x_1_abs_x.png").stat().st_size > 1000  # the candidate's
     # the run resumes as a prediction run
