@@ -30,7 +30,7 @@ def curved_run(tmp_path_factory):
     gen = embedded_ray()
     next(gen)
     try:
-        run_search(short_run(out, workers=1, protocol="ladder"), progress=False, max_steps=6)
+        run_search(short_run(out, protocol="ladder"), progress=False, max_steps=6)
     finally:
         next(gen, None)
     return out
