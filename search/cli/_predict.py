@@ -142,7 +142,10 @@ def _predict(args: argparse.Namespace) -> int:
     scale = {"width": target.width, "steps": target.steps}
     plots = [p for s in sources for p in plot_ladders(s, candidates, out / "plots", target=scale)]
     print((out / "prediction.md").read_text(encoding="utf-8"))
-    print(f"report: {out}/prediction.md|json, predictions: {out}/predictions.csv")
+    print(
+        f"report: {out}/prediction.md|json, predictions: {out}/predictions.csv, "
+        f"features: {out}/features.csv"
+    )
     if plots:
         print(f"ladder plots: {out}/plots/ladder-*.png ({len(plots)})")
     return 0

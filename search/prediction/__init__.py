@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     from ._report import (
         PREDICTION_COLUMNS,
         PREDICTION_FILES,
+        features_frame,
         prediction_json,
         prediction_markdown,
         predictions_frame,
@@ -138,6 +139,7 @@ _WHERE = {
         (
             "PREDICTION_COLUMNS",
             "PREDICTION_FILES",
+            "features_frame",
             "prediction_json",
             "prediction_markdown",
             "predictions_frame",
@@ -180,6 +182,7 @@ __all__ = [
     "check_predictor",
     "cross_validate",
     "dataset",
+    "features_frame",
     "fit_final",
     "fit_growth",
     "function_keys",

@@ -63,7 +63,7 @@ def write_predicted(run_dir: str | Path) -> Prediction:
     """Fit the predictor of a run with the predicted objective and write, into its run
     directory, the candidates' predictions (:data:`search.reports.PREDICTED_FILE`, which the
     leaderboard ranks by) and the predictor's own report (``prediction.md|json``,
-    ``predictions.csv``)."""
+    ``predictions.csv``, ``features.csv``)."""
     out = Path(run_dir)
     settings = RunSettings.read(out)
     predictor = check_predictor(settings)

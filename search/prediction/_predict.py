@@ -111,6 +111,8 @@ class Prediction:
     seconds: float
     notes: list[str] = field(default_factory=list)
     measures: list[str] = field(default_factory=list)  # trained features kept; empty: every one
+    # what the predictors saw of each row of ``cells`` and ``candidates``, by its name
+    features: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
 
 
 def _figure(cells: int, score: Any, resamples: int) -> Figure:
@@ -252,6 +254,8 @@ def predict(
         measures=list(measures or ()),
     )
     _final(result, data, held, cells, extra, features, sets)
+    result.features = {c.label: dict(features.get(c.key, {})) for c in cells}
+    result.features.update({u.key: dict(features.get(u.key, {})) for u in extra})
     result.seconds = time.perf_counter() - start
     return result
 

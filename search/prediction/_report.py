@@ -1,5 +1,6 @@
 """A prediction's report: ``prediction.md`` for a person, ``prediction.json`` for a program,
-``predictions.csv`` with one row per reference cell and candidate.
+``predictions.csv`` with one row per reference cell and candidate, and ``features.csv`` with
+what the predictors saw of each.
 
 Example:
     >>> from search.calibration import PAPER_REFERENCE, read_reference
@@ -28,9 +29,9 @@ from ..reports import COVERAGE
 from ._cv import FEATURE_SETS, VALUE_COVERAGE
 from ._predict import Figure, FoldScores, Prediction
 
-#: The files a prediction writes into its folder: the report, its figures as data, and one
-#: row per reference cell and candidate.
-PREDICTION_FILES = ("prediction.md", "prediction.json", "predictions.csv")
+#: The files a prediction writes into its folder: the report, its figures as data, one row
+#: per reference cell and candidate, and the features of each of those rows.
+PREDICTION_FILES = ("prediction.md", "prediction.json", "predictions.csv", "features.csv")
 #: How far from 0 the shuffled labels' mean κ may be and still read as no leak.
 SHUFFLED_NEAR_ZERO = 0.1
 #: The columns of ``predictions.csv``: the reference's, then the prediction's.
@@ -189,6 +190,7 @@ def prediction_json(result: Prediction) -> dict[str, Any]:
     data["shuffled_kappa"] = statistics.fmean(result.shuffled_kappas)  # their mean
     data["feature_sets"] = [s for s in FEATURE_SETS if s in result.scores]
     data["value_coverage"] = VALUE_COVERAGE
+    del data["features"]  # features.csv holds them
     return dict(_plain(data))
 
 
@@ -207,11 +209,34 @@ def predictions_frame(result: Prediction) -> pd.DataFrame:
 def write_prediction(out: str | Path, result: Prediction) -> Path:
     """The :data:`PREDICTION_FILES` in ``out``: the report, its figures as data, the
     predictions; returns the report's path."""
-    report, figures, table = (Path(out) / name for name in PREDICTION_FILES)
+    report, figures, table, features = (Path(out) / name for name in PREDICTION_FILES)
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(prediction_markdown(result), encoding="utf-8")
     figures.write_text(
         json.dumps(prediction_json(result), indent=1, allow_nan=False), encoding="utf-8"
     )
     predictions_frame(result).to_csv(table, index=False, float_format="%.4g")
+    features_frame(result).to_csv(features, index=False, float_format="%.6g")
     return report
+
+
+def features_frame(result: Prediction) -> pd.DataFrame:
+    """What the predictors saw: one row per row of ``predictions.csv`` (its ``name`` and
+    ``expression``), one column per feature, empty where a unit has no such feature (a
+    function no run trained; imputed inside each fit). Trained features are named
+    ``<task>/<protocol>:<measure>``, zero-cost ones ``zc:<descriptor>``.
+
+    >>> from search.calibration import PAPER_REFERENCE, read_reference
+    >>> from search.prediction import predict
+    >>> cells = [c for c in read_reference(PAPER_REFERENCE) if c.table in ("T4", "T5", "T6")]
+    >>> frame = features_frame(predict(cells, sources=(), resamples=20))
+    >>> len(frame) == len(cells), list(frame.columns[:2]), frame.columns[2].startswith("zc:")
+    (True, ['name', 'expression'], True)
+    """
+    rows = [
+        {"name": row["name"], "expression": row["expression"], **result.features[row["name"]]}
+        for row in [*result.cells, *result.candidates]
+    ]
+    frame = pd.DataFrame(rows)
+    names = sorted(c for c in frame.columns if c not in ("name", "expression"))
+    return frame[["name", "expression", *names]]

@@ -224,6 +224,14 @@ def test_predict_without_training_writes_its_reports(tmp_path) -> None:
     assert table["name"].iloc[-1] == "erf(x)"
     data = json.loads((out / "prediction.json").read_text())
     assert set(data["scores"]) == {"zero-cost"} and data["target"] == parse_target("").text()
+    assert "features" not in data  # they are features.csv's: a row per row of predictions.csv
+    features = pd.read_csv(out / "features.csv")
+    assert list(features["name"]) == list(table["name"])
+    assert list(features["expression"]) == list(table["expression"])
+    descriptors = [c for c in features.columns if c.startswith("zc:")]
+    assert (
+        len(descriptors) == len(features.columns) - 2 and features[descriptors].notna().any().all()
+    )
     # another folder of the user's is not written into
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
@@ -296,6 +304,8 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
     assert again.returncode == 0, again.stderr
     data = json.loads((out / "prediction.json").read_text())
     assert data["measures"] == ["attention_logit"]
+    kept = [c for c in pd.read_csv(out / "features.csv").columns if "/" in c]
+    assert kept and all(c.startswith("mnist1d/ladder:attention_logit_") for c in kept)
     names = [name for name, _ in data["leaning"]["trained"]]
     assert names and all(n.startswith("mnist1d/ladder:attention_logit_") for n in names)
     assert "measures attention_logit alone" in (out / "prediction.md").read_text()
