@@ -31,21 +31,16 @@ Example:
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..calibration import cohen_kappa
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 #: The feature sets every prediction compares: descriptors of f alone, trained runs alone, both.
 FEATURE_SETS = ("zero-cost", "trained", "all")
@@ -292,8 +287,7 @@ def _fine(data: Dataset, index: pd.Index) -> pd.Index:
 
 def cross_validate(data: Dataset, *, folds: str, feature_set: str = "all") -> Predictions:
     """Every unit's category and effect predicted by a model fitted without its fold (see the
-    module docstring), the model chosen inside each outer training set; the folds are fitted
-    side by side, one process per core (:func:`fold_map`)."""
+    module docstring), the model chosen inside each outer training set."""
     columns = data.columns(feature_set)
     index = data.features.index
     categories = pd.Series(index=index, dtype=object)
@@ -301,61 +295,22 @@ def cross_validate(data: Dataset, *, folds: str, feature_set: str = "all") -> Pr
     out = Predictions(categories, effects)
     if not columns:
         return out
-    pairs = _folds(data, index, folds)
-    fitted = fold_map(partial(_held_out, data, columns, folds), pairs)
-    for (_, test), got in zip(pairs, fitted, strict=True):
-        if got is None:
+    for train, test in _folds(data, index, folds):
+        if not len(train):
             out.unpredicted.extend(map(str, test))
             continue
-        classifier, regressor, predicted, effect = got
+        classifier, regressor = choose_models(data, columns, train, folds)
         fold = str(data.tables[test[0]]) if folds == "table" else f"rows {len(out.chosen) + 1}"
         out.chosen.append((fold, classifier, regressor))
-        categories[test] = predicted
-        if effect is not None:
-            effects[test] = effect
+        model = _fit_classifier(
+            classifier, data.features.loc[train, columns], data.categories[train]
+        )
+        categories[test] = list(map(str, model.predict(data.features.loc[test, columns])))
+        fine = _fine(data, train)
+        if len(fine) >= 3:
+            fitted = _fit_regressor(regressor, data.features.loc[fine, columns], data.effects[fine])
+            effects[test] = fitted.predict(data.features.loc[test, columns])
     return out
-
-
-def _held_out(
-    data: Dataset, columns: list[str], folds: str, pair: tuple[pd.Index, pd.Index]
-) -> tuple[str, str, list[str], np.ndarray | None] | None:
-    """One outer fold: the models chosen inside its training set and fitted on it, and their
-    predictions of its held-out units (no effect with fewer than 3 units that did not fail);
-    None when nothing is left to fit on."""
-    train, test = pair
-    if not len(train):
-        return None
-    classifier, regressor = choose_models(data, columns, train, folds)
-    model = _fit_classifier(classifier, data.features.loc[train, columns], data.categories[train])
-    predicted = list(map(str, model.predict(data.features.loc[test, columns])))
-    fine = _fine(data, train)
-    if len(fine) < 3:
-        return classifier, regressor, predicted, None
-    fitted = _fit_regressor(regressor, data.features.loc[fine, columns], data.effects[fine])
-    return classifier, regressor, predicted, fitted.predict(data.features.loc[test, columns])
-
-
-def fold_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """``fn`` over ``items``, in order, spread over this machine's cores: a process each, at
-    most one per item (the folds of a fit are independent and pure CPU; each result is the one
-    a serial loop gives, the models being seeded). Serial on one core.
-
-    >>> fold_map(abs, [-2, 3])
-    [2, 3]
-    """
-    jobs = min(len(items), _cores())
-    if jobs < 2:
-        return [fn(item) for item in items]
-    from joblib import Parallel, delayed
-
-    return list(Parallel(n_jobs=jobs)(delayed(fn)(item) for item in items))
-
-
-def _cores() -> int:
-    """The cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def fit_final(

@@ -111,8 +111,9 @@ class Prediction:
     seconds: float
     notes: list[str] = field(default_factory=list)
     measures: list[str] = field(default_factory=list)  # trained features kept; empty: every one
-    # what the predictors saw of each row of ``cells`` and ``candidates``, by its name
-    features: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    # the features of each row of ``cells``, then of ``candidates``, among those the
+    # predictors were fitted on (the reference cells' columns)
+    features: list[dict[str, float]] = field(default_factory=list, repr=False)
 
 
 def _figure(cells: int, score: Any, resamples: int) -> Figure:
@@ -254,8 +255,6 @@ def predict(
         measures=list(measures or ()),
     )
     _final(result, data, held, cells, extra, features, sets)
-    result.features = {c.label: dict(features.get(c.key, {})) for c in cells}
-    result.features.update({u.key: dict(features.get(u.key, {})) for u in extra})
     result.seconds = time.perf_counter() - start
     return result
 
@@ -387,7 +386,13 @@ def _final(
     halves = {name: _half_width(data, held[name]["table"]) for name in sets}
     half = halves[result.best]
     means = {c.key: _reference_mean(c, cells) for c in cells}
+    fitted_on = set(data.features.columns)
+
+    def seen(key: str) -> dict[str, float]:
+        return {n: v for n, v in features.get(key, {}).items() if n in fitted_on}
+
     for cell in cells:
+        result.features.append(seen(cell.key))
         effect = best.effects.get(cell.key, math.nan)
         value = means[cell.key] + effect
         result.cells.append(
@@ -429,6 +434,7 @@ def _final(
         columns, category_model, effect_model = models[name]
         row = pd.DataFrame([{c: own.get(c, math.nan) for c in columns}])
         value = _candidate_value(unit, cells, anchor) + float(effect_model.predict(row)[0])
+        result.features.append(seen(unit.key))
         result.candidates.append(
             {
                 "name": unit.key,

@@ -208,7 +208,7 @@ def predictions_frame(result: Prediction) -> pd.DataFrame:
 
 def write_prediction(out: str | Path, result: Prediction) -> Path:
     """The :data:`PREDICTION_FILES` in ``out``: the report, its figures as data, the
-    predictions; returns the report's path."""
+    predictions and their features; returns the report's path."""
     report, figures, table, features = (Path(out) / name for name in PREDICTION_FILES)
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(prediction_markdown(result), encoding="utf-8")
@@ -221,10 +221,11 @@ def write_prediction(out: str | Path, result: Prediction) -> Path:
 
 
 def features_frame(result: Prediction) -> pd.DataFrame:
-    """What the predictors saw: one row per row of ``predictions.csv`` (its ``name`` and
-    ``expression``), one column per feature, empty where a unit has no such feature (a
+    """The features of each row of ``predictions.csv`` (its ``name`` and ``expression``), a
+    column per feature the predictors were fitted on, empty where a unit has none of it (a
     function no run trained; imputed inside each fit). Trained features are named
-    ``<task>/<protocol>:<measure>``, zero-cost ones ``zc:<descriptor>``.
+    ``<task>/<protocol>:<measure>``, zero-cost ones ``zc:<descriptor>``; which set of them a
+    prediction used is ``predictions.csv``'s ``features`` column.
 
     >>> from search.calibration import PAPER_REFERENCE, read_reference
     >>> from search.prediction import predict
@@ -233,10 +234,13 @@ def features_frame(result: Prediction) -> pd.DataFrame:
     >>> len(frame) == len(cells), list(frame.columns[:2]), frame.columns[2].startswith("zc:")
     (True, ['name', 'expression'], True)
     """
-    rows = [
-        {"name": row["name"], "expression": row["expression"], **result.features[row["name"]]}
-        for row in [*result.cells, *result.candidates]
-    ]
-    frame = pd.DataFrame(rows)
-    names = sorted(c for c in frame.columns if c not in ("name", "expression"))
-    return frame[["name", "expression", *names]]
+    rows = [*result.cells, *result.candidates]
+    seen = result.features if len(result.features) == len(rows) else [{}] * len(rows)
+    names = sorted({n for features in seen for n in features})
+    return pd.DataFrame(
+        [
+            {"name": row["name"], "expression": row["expression"], **features}
+            for row, features in zip(rows, seen, strict=True)
+        ],
+        columns=["name", "expression", *names],
+    )

@@ -91,20 +91,6 @@ def test_a_held_out_table_never_reaches_the_fit() -> None:
         assert not set(data.functions[train]) & set(data.functions[test])
 
 
-@pytest.mark.parametrize("folds", ["table", "row"])
-def test_folds_fitted_side_by_side_give_what_one_after_another_gives(folds: str) -> None:
-    from joblib import parallel_config
-
-    data = _synthetic()
-    together = cross_validate(data, folds=folds, feature_set="zero-cost")
-    with parallel_config(backend="sequential"):  # fold_map's folds one after another
-        alone = cross_validate(data, folds=folds, feature_set="zero-cost")
-    assert together.categories.equals(alone.categories)
-    assert together.effects.equals(alone.effects)
-    assert together.chosen == alone.chosen and together.unpredicted == alone.unpredicted
-    assert len(together.chosen) == (3 if folds == "table" else 6)
-
-
 def test_a_function_held_out_in_one_table_is_held_out_in_every_table() -> None:
     # The paper's T4 trains x, which T2 trains too (unclipped): T2's x never teaches T4's.
     cells = read_reference(PAPER_REFERENCE)
