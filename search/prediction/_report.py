@@ -235,7 +235,7 @@ def features_frame(result: Prediction) -> pd.DataFrame:
     (True, ['name', 'expression'], True)
     """
     rows = [*result.cells, *result.candidates]
-    seen = result.features if len(result.features) == len(rows) else [{}] * len(rows)
+    seen = result.features or [{}] * len(rows)  # none recorded: the names alone
     names = sorted({n for features in seen for n in features})
     return pd.DataFrame(
         [
