@@ -205,8 +205,11 @@ class OneLineParser(argparse.ArgumentParser):
         >>> parser.resume_conflict(args, parser.given_options(args, argv))  # doctest: +ELLIPSIS
         '--seeds cannot change a resumed run, ...'
         """
-        if not getattr(args, "resume", None):
+        resume = getattr(args, "resume", None)
+        if resume is None:
             return None
+        if not str(resume).strip():  # else read as no --resume at all, and a new run started
+            return "--resume needs a run directory, but got an empty path"
         applies = getattr(args, "resume_applies", EXECUTION) | {"resume", "no_progress"}
         refused = [option for dest, option in given.items() if dest not in applies]
         if not refused:

@@ -68,7 +68,7 @@ def _calibrate(args: argparse.Namespace) -> int:
             RunSettings,
             args,
             study=STUDY,
-            reference=str(reference),
+            reference=args.reference,  # None: the built-in one, wherever this package is
             tasks=(args.task,),
             recipe=recipe_items(args),
             study_name=Path(args.out).resolve().name if args.out else name,

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ._args import (
     EXECUTION,
@@ -26,6 +28,8 @@ from ._args import (
 )
 from ._codes import EXIT_INTERRUPTED
 from ._search import train_table
+
+T = TypeVar("T")
 
 #: Ray workers of a new prediction run.
 DEFAULT_WORKERS = 2
@@ -72,8 +76,97 @@ def _candidates(args: argparse.Namespace) -> dict[str, str]:
     return out
 
 
-def _predict(args: argparse.Namespace) -> int:
+#: predict's options that say what a fit predicts and from what, and the field of
+#: :class:`~search.driver.RunSettings` each is recorded in by a run that trains.
+REQUEST = {
+    "target": "target",
+    "features": "feature_sets",
+    "measures": "measures",
+    "sources": "sources",
+    "catalog": "catalog",
+    "expr": "expressions",
+    "candidates_of": "candidates_dir",
+}
+
+
+def _recorded_request(args: argparse.Namespace) -> tuple[argparse.Namespace, frozenset[str]]:
+    """``args`` with the request a prediction run was started with (:data:`REQUEST`) in place
+    of each option not typed on this command line, and the options so taken: a resume fits
+    what the run was started for, and an option typed again replaces its recorded value for
+    this fit.
+
+    >>> from search.driver import RunSettings
+    >>> import tempfile
+    >>> run = Path(tempfile.mkdtemp())
+    >>> RunSettings(study="prediction", catalog="paper", expressions=("x/(1 + abs(x))",)).write(
+    ...     run / "config.toml", {"command": "run"})
+    >>> args = argparse.Namespace(resume=run, given=frozenset({"resume"}), catalog=False,
+    ...     expr=None, candidates_of=None, target="width=768", features="all", measures=None,
+    ...     sources=None)
+    >>> resumed, taken = _recorded_request(args)
+    >>> resumed.catalog, resumed.expr, resumed.target, sorted(taken)
+    (True, ['x/(1 + abs(x))'], 'width=768', ['catalog', 'expr'])
+    """
     from candidates import UserError
+
+    from ..driver import RunSettings
+    from ..prediction import STUDY
+
+    settings = RunSettings.read(args.resume)
+    if settings.study != STUDY:  # before its record is read as a prediction's
+        raise UserError(
+            f"{args.resume} is not a prediction run: resume it with the command that started it"
+        )
+    if settings.catalog not in (None, "paper"):
+        raise UserError(
+            f"{Path(args.resume) / 'config.toml'}: recorded catalog {settings.catalog!r}: a "
+            "prediction predicts the paper's catalog or none"
+        )
+    recorded: dict[str, Any] = {
+        option: getattr(settings, field) for option, field in REQUEST.items()
+    }
+    recorded["catalog"] = settings.catalog is not None
+    recorded["sources"] = list(settings.sources) or None
+    recorded["expr"] = list(settings.expressions) or None
+    given: frozenset[str] = getattr(args, "given", frozenset())
+    kept = {
+        option: value
+        for option, value in recorded.items()
+        if option not in given and value is not None
+    }
+    return argparse.Namespace(**{**vars(args), **kept}), frozenset(kept)
+
+
+def _checked(what: str, origin: Path | None, check: Callable[[], T]) -> T:
+    """``check()``, its refusal saying where a value recorded in a run came from (``origin``,
+    its config.toml), so that it is not read as an option the user typed."""
+    from candidates import UserError
+
+    try:
+        return check()
+    except UserError as exc:
+        if origin is None:
+            raise
+        raise UserError(f"{origin}: recorded {what}: {exc}") from None
+
+
+def _check_source(source: Path) -> None:
+    """A run directory whose trained runs can be read as features (its candidate table is
+    read here, before anything trains, rather than after)."""
+    from candidates import UserError
+
+    from ..driver import read_candidates
+
+    if not (source / "config.toml").is_file():
+        raise UserError(f"--from {source} is not a run directory (it has no config.toml)")
+    try:
+        read_candidates(source)
+    except UserError as exc:
+        raise UserError(f"--from {source}: {exc}") from None
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from candidates import Candidate, UserError
 
     from ..calibration import PAPER_REFERENCE, read_reference
     from ..prediction import (
@@ -84,13 +177,32 @@ def _predict(args: argparse.Namespace) -> int:
         write_prediction,
     )
 
-    target = parse_target(args.target)  # refused before anything runs
-    feature_sets = parse_feature_sets(args.features)
-    measures = parse_measures(args.measures) if args.measures is not None else None
+    taken: frozenset[str] = frozenset()
+    if args.resume:
+        args, taken = _recorded_request(args)
+
+    def origin(option: str) -> Path | None:
+        return Path(args.resume) / "config.toml" if option in taken else None
+
+    # everything refused before anything runs, a recorded value as recorded
+    target = _checked("target", origin("target"), lambda: parse_target(args.target))
+    feature_sets = _checked(
+        "feature_sets", origin("features"), lambda: parse_feature_sets(args.features)
+    )
+    measures = None
+    if args.measures is not None:
+        measures = _checked("measures", origin("measures"), lambda: parse_measures(args.measures))
     sources = [Path(p) for p in args.sources or ()]
     for source in sources:
-        if not (source / "config.toml").is_file():
-            raise UserError(f"--from {source} is not a run directory (it has no config.toml)")
+        _checked("sources", origin("sources"), partial(_check_source, source))
+    for text in args.expr or ():
+        _checked("expressions", origin("expr"), partial(Candidate.from_text, text))
+    if args.candidates_of:
+        from ..driver import read_candidates
+
+        _checked(
+            "candidates_dir", origin("candidates_of"), partial(read_candidates, args.candidates_of)
+        )
     if args.zero_cost and measures is not None:
         raise UserError("--zero-cost reads no trained features: leave --measures out")
     if args.zero_cost and (args.resume or sources):
@@ -163,7 +275,9 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
     if args.resume:
         settings = resumed_settings(args)
         if settings.study != STUDY:
-            raise UserError(f"{args.resume} is not a prediction run: use `run --resume`")
+            raise UserError(
+                f"{args.resume} is not a prediction run: resume it with the command that started it"
+            )
         check_run(settings, resume=True)
         return settings, None
     if args.task is None:
@@ -186,9 +300,17 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
         workers=args.workers or DEFAULT_WORKERS,
         device=args.device or "auto",
         study=STUDY,
-        reference=str(reference),
+        reference=_resolved(args.reference),  # None: the built-in one, wherever it is
         tasks=(args.task,),
-        catalog=None,  # --catalog names what to predict, not what the run trains
+        # what the run predicts beside the reference's cells, trained with them; and how its
+        # report is fitted: recorded, so that `--resume` fits the same from any folder
+        catalog="paper" if args.catalog else None,
+        expressions=tuple(args.expr or ()),
+        candidates_dir=_resolved(args.candidates_of),
+        target=args.target,
+        feature_sets=args.features,
+        measures=args.measures,
+        sources=tuple(str(_resolved(p)) for p in args.sources or ()),
         shift="none",
         recipe=recipe_items(args),
         study_name=Path(args.out).resolve().name if args.out else name,
@@ -196,6 +318,12 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
     )
     check_run(settings)
     return settings, prediction_table(cells, cells=settings.cells, candidates=candidates)
+
+
+def _resolved(path: str | None) -> str | None:
+    """A path typed on the command line as a run records it: absolute, so that a resume from
+    another folder reads the same file."""
+    return None if path is None else str(Path(path).resolve())
 
 
 def add_predict_command(sub: Any) -> None:
@@ -216,19 +344,20 @@ def add_predict_command(sub: Any) -> None:
         "--target",
         default=default,
         help=f"the scale a ladder's growth is extrapolated to (default {default}: ViT-B/16 "
-        "on ImageNet)",
+        "on ImageNet; on --resume, the run's own)",
     )
     p.add_argument(
         "--features",
         default="zero-cost,trained,all",
         help="the feature sets to fit and compare: zero-cost (descriptors of f), trained "
-        "(runs only), all (default: the three)",
+        "(runs only), all (default: the three; on --resume, the run's own)",
     )
     p.add_argument(
         "--measures",
         metavar="NAMES",
         help="keep only these measures' trained features (comma-separated: metric, "
-        "diverged, train_loss or a growth signal such as attention_logit; default every one)",
+        "diverged, train_loss or a growth signal such as attention_logit; default every one; "
+        "on --resume, the run's own)",
     )
     p.add_argument(
         "--from",
@@ -236,18 +365,30 @@ def add_predict_command(sub: Any) -> None:
         action="append",
         metavar="RUN_DIR",
         help="trained features from an existing run directory (a property study, a "
-        "calibration or prediction run; repeatable); without --task nothing is trained",
+        "calibration or prediction run; repeatable); without --task nothing is trained; on "
+        "--resume, these replace the run's own",
     )
     p.add_argument(
         "--zero-cost", action="store_true", help="train nothing: zero-cost descriptors only"
     )
-    p.add_argument("--catalog", action="store_true", help="also predict the paper's 16 functions")
-    p.add_argument("--expr", action="append", metavar="EXPR", help="also predict this function")
+    p.add_argument(
+        "--catalog",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also predict the paper's 16 functions (on --resume, the run's own: "
+        "--no-catalog leaves them out of a run started with --catalog)",
+    )
+    p.add_argument(
+        "--expr",
+        action="append",
+        metavar="EXPR",
+        help="also predict this function (repeatable; on --resume, these replace the run's own)",
+    )
     p.add_argument(
         "--run",
         dest="candidates_of",
         metavar="RUN_DIR",
-        help="also predict a run directory's candidates",
+        help="also predict a run directory's candidates (on --resume, replaces the run's own)",
     )
     p.add_argument("--device", help="cpu, cuda or auto (default auto; on --resume, the run's own)")
     add_workers_options(

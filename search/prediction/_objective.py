@@ -26,6 +26,7 @@ from ..reports import PREDICTED_COLUMNS, PREDICTED_FILE
 from ._features import function_keys
 from ._predict import Prediction, predict
 from ._report import write_prediction
+from ._target import parse_target
 
 #: The settings a predictor's run must share with the run it ranks: same features, same scale.
 SHARED = ("tasks", "protocol", "budget", "recipe")
@@ -50,6 +51,11 @@ def check_predictor(settings: RunSettings) -> RunSettings:
                 f"--predictor {path} was trained with {name} {_shown(other)}, this run with "
                 f"{_shown(mine)}: the predictor learned features of its own {name}"
             )
+    if theirs.target is not None:  # read at the end of the search: refused before it starts
+        try:
+            parse_target(theirs.target)
+        except UserError as exc:
+            raise UserError(f"{path / 'config.toml'}: recorded target: {exc}") from None
     return theirs
 
 
@@ -78,7 +84,10 @@ def write_predicted(run_dir: str | Path) -> Prediction:
     }
     # the run's trials first: where both trained a function, the predictor's own record wins
     sources = [out, Path(str(settings.predictor))]
-    result = predict(reference, sources=sources, candidates=expressions)
+    # the scale the predictor's run asked for (every measure, as documented, whatever its own
+    # report kept: the ranking should not hang on a choice made for one report)
+    target = parse_target(predictor.target) if predictor.target else None
+    result = predict(reference, sources=sources, candidates=expressions, target=target)
     rows = [
         {
             "candidate_id": row["name"],

@@ -419,6 +419,7 @@ def _final(
         chosen = choose_models(data, columns, data.features.index, "table")
         models[name] = (columns, *fit_final(data, columns, *chosen))
         result.leaning[name] = leaning(models[name][1])
+    unpredicted: list[str] = []
     for unit in extra:
         own = features.get(unit.key, {})
         # a set is usable with each of its kinds of feature measured (missing ones imputed)
@@ -429,6 +430,7 @@ def _final(
             and (s == "zero-cost" or any(c in own for c in data.columns("trained")))
         ]
         if not usable:
+            unpredicted.append(unit.key)
             continue
         name = max(usable, key=lambda s: _or(result.scores[s]["table"].kappa.value))
         columns, category_model, effect_model = models[name]
@@ -445,6 +447,14 @@ def _final(
                 "high": value + halves[name],
                 "features": name,
             }
+        )
+    if unpredicted:  # asked for, so said: a row that is absent would read as forgotten
+        more = len(unpredicted) - 5
+        shown = ", ".join(unpredicted[:5]) + (f" and {more} more" if more > 0 else "")
+        result.notes.append(
+            f"{len(unpredicted)} candidate(s) not predicted, having no feature of the sets "
+            f"fitted ({', '.join(sets)}): {shown}; a function not trained has zero-cost "
+            "features alone"
         )
 
 

@@ -189,6 +189,50 @@ def test_bad_input_is_refused_in_one_line(tmp_path, capsys, args, fragment) -> N
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("recorded", "typed", "fragment"),
+    [
+        ({"target": "width=0"}, [], "config.toml: recorded target: target width must be"),
+        ({"measures": "atention_logit"}, [], "config.toml: recorded measures: not a measure"),
+        ({"sources": ["gone"]}, [], "config.toml: recorded sources: --from gone is not a run"),
+        ({"candidates_dir": "gone"}, [], "config.toml: recorded candidates_dir: gone has no"),
+        ({"expressions": ["x +* 2"]}, [], "config.toml: recorded expressions:"),
+        ({"catalog": "nope"}, [], "recorded catalog 'nope': a prediction predicts the paper's"),
+        ({"study": "properties"}, [], "is not a prediction run: resume it with the command"),
+        # typed, it is the user's own option that is refused, and said so
+        ({}, ["--target", "width=0"], "error: target width must be"),
+        ({}, ["--from", "half"], "half: half has no candidates.parquet"),
+    ],
+)
+def test_a_resume_refuses_a_request_that_no_longer_holds_before_it_trains(
+    tmp_path, capsys, monkeypatch, recorded, typed, fragment
+) -> None:
+    from search.driver import RunSettings
+
+    monkeypatch.chdir(tmp_path.parent)  # the recorded relative paths lead nowhere
+    run = tmp_path / "run"
+    run.mkdir()
+    settings = {"study": "prediction", **recorded}
+    RunSettings.from_dict(settings).write(run / "config.toml", {"command": "run"})
+    before = (run / "config.toml").read_bytes()
+    if typed[:1] == ["--from"]:  # a folder with a config.toml and nothing trained to read
+        (tmp_path.parent / "half").mkdir(exist_ok=True)
+        (tmp_path.parent / "half" / "config.toml").write_bytes(before)
+    assert main(["predict", "--resume", str(run), *typed]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1, err
+    assert ("recorded" in err) == (not typed and "study" not in recorded)
+    assert (run / "config.toml").read_bytes() == before and sorted(run.iterdir()) == [
+        run / "config.toml"
+    ]
+
+
+def test_an_empty_resume_path_is_refused_not_read_as_a_new_run(capsys) -> None:
+    for command in (["predict", "--zero-cost"], ["run"], ["calibrate"]):
+        assert main([*command, "--resume", ""]) == 2
+        assert "--resume needs a run directory" in capsys.readouterr().err
+
+
 def test_predict_without_training_writes_its_reports(tmp_path) -> None:
     reference = tmp_path / "small.csv"
     reference.write_text(SMALL_REFERENCE)
@@ -295,6 +339,29 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
     names = [name for name, _ in data["leaning"]["trained"]]
     assert names and all(n.startswith("mnist1d/ladder:attention_logit_") for n in names)
     assert "measures attention_logit alone" in (out / "prediction.md").read_text()
+    # the resume predicts what the run was started for: its --expr, which it did not retype
+    assert "x/(1 + abs(x))" in set(pd.read_csv(out / "predictions.csv")["name"].dropna())
+    from search.driver import RunSettings
+
+    recorded = RunSettings.read(out)
+    assert recorded.expressions == ("x/(1 + abs(x))",) and recorded.catalog is None
+    assert recorded.measures is None  # what a resume types applies to that fit alone
+    assert recorded.reference == str(reference.resolve())  # read from any folder
+    # a function typed on a resume is not trained: with trained features alone it cannot be
+    # predicted, and the report says so rather than leave its row out unsaid
+    again = cli(
+        "predict",
+        "--resume",
+        str(out),
+        "--features",
+        "trained",
+        "--expr",
+        "x/(1 + x**2)",
+        "--no-progress",
+    )
+    assert again.returncode == 0, again.stderr
+    assert "x/(1 + x**2)" not in set(pd.read_csv(out / "predictions.csv")["name"].dropna())
+    assert "1 candidate(s) not predicted" in again.stdout and "x/(1 + x**2)" in again.stdout
 
 
 @pytest.mark.slow  # two trainings and two predictor fits through the CLI: about 90 s

@@ -199,9 +199,16 @@ class RunSettings:
     predictor: str | None = None
     # a calibration (study "calibration"): the reference table, the cells run, and the
     # reference's degrade threshold in its own points (None: the calibration default)
-    reference: str | None = None
+    reference: str | None = None  # None: the built-in one (search.calibration.PAPER_REFERENCE)
     cells: str = "all"
     degrade_points: float | None = None
+    # a prediction run (study "prediction"): how its report is fitted, so that a resume fits
+    # what the run was started for (the candidates it predicts beside the reference's cells
+    # are ``catalog``, ``expressions`` and ``candidates_dir`` above, which a new run trains)
+    target: str | None = None  # the scale extrapolated to (None: search.prediction.Target())
+    feature_sets: str | None = None  # None: every feature set
+    measures: str | None = None  # None: every measure
+    sources: tuple[str, ...] = ()  # more run directories read as trained features
 
     def __post_init__(self) -> None:
         from candidates import UserError
@@ -364,7 +371,8 @@ class RunSettings:
         if unknown:
             raise UserError(f"unknown settings in config.toml: {', '.join(unknown)}")
         if isinstance(data.get("catalog"), bool):  # runs of `predict` once recorded its flag
-            data = {k: v for k, v in data.items() if k != "catalog"}
+            data = {**data, "catalog": "paper" if data["catalog"] else None}
+            data = {k: v for k, v in data.items() if v is not None}
         for field in fields(cls):
             if field.name in data:
                 _check_type(field.name, data[field.name], str(field.type))

@@ -249,6 +249,12 @@ def test_settings_errors_are_clear():
         RunSettings(tune_alpha=True)
 
 
+def test_a_prediction_run_of_an_older_version_reads_its_catalog_flag_as_its_request():
+    # `predict` once wrote its --catalog flag as a boolean: true asked for the catalog
+    assert RunSettings.from_dict({"study": "prediction", "catalog": True}).catalog == "paper"
+    assert RunSettings.from_dict({"study": "prediction", "catalog": False}).catalog is None
+
+
 def test_a_used_run_directory_is_refused(tmp_path):
     out = tmp_path / "run"
     run_search(short_run(out, expressions=()), progress=False, max_steps=1)
