@@ -49,7 +49,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.resume:
         settings = resumed_settings(args)
         if settings.study != STUDY:
-            raise UserError(f"{args.resume} is not a calibration run: use `run --resume`")
+            raise UserError(
+                f"{args.resume} is not a calibration run: resume it with the command that "
+                "started it"
+            )
         check_run(settings, resume=True)
     else:
         if args.task is None:
