@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -176,8 +177,21 @@ _RELATIONS: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 
+@functools.lru_cache(maxsize=65_536)
+def _has_symbols(expr: sp.Basic) -> bool:
+    """``bool(expr.free_symbols)``, remembered for every sub-expression: sympy's property walks
+    the whole tree below at each call, so asking at every node of a compile is quadratic.
+
+    >>> _has_symbols(sp.erf(2 * X) + sp.pi), _has_symbols(sp.erf(2) + sp.pi)
+    (True, False)
+    """
+    if type(expr).free_symbols is not sp.Basic.free_symbols:  # a class with its own rule
+        return bool(expr.free_symbols)
+    return any(_has_symbols(arg) for arg in expr.args)  # Basic's: the union of its args'
+
+
 def _compile(expr: sp.Basic, backend: _Backend) -> Fn:
-    if not expr.free_symbols:
+    if not _has_symbols(expr):
         return _constant(expr, backend)
     if expr == X:
         return lambda x: x

@@ -104,6 +104,7 @@ class _Builder:
         self.lead = len(source) - len(source.lstrip()) if isinstance(source, str) else 0
         self.line_starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", self.text)]
         self.memo_key = (limits, tuple(sorted(primitives.items(), key=lambda item: item[0])))
+        self.heights: dict[int, int] = {}  # id of an AST node of this text -> its _height
 
     def error(
         self, message: str, node: ast.AST | None = None, column: int | None = None
@@ -246,7 +247,7 @@ class _Builder:
         expr = self.build_node(node, depth)
         if len(_SUBTREES) >= SUBTREES_KEPT:
             _SUBTREES.clear()
-        _SUBTREES[key] = (expr, _height(node))
+        _SUBTREES[key] = (expr, _height(node, self.heights))
         return expr
 
     def build_node(self, node: ast.AST, depth: int) -> sp.Expr:
@@ -494,13 +495,16 @@ def _postorder(expr: sp.Basic) -> list[sp.Basic]:
     return order
 
 
-def _height(node: ast.AST) -> int:
+def _height(node: ast.AST, known: dict[int, int] | None = None) -> int:
     """How many levels below ``node`` the parser walks (its depth check's count: operands
-    and call arguments, not the called name).
+    and call arguments, not the called name); ``known`` keeps the heights of one tree's
+    nodes by id, so that asking at every node of it is linear, not quadratic.
 
     >>> _height(ast.parse("erf(-x) + 1", mode="eval").body)
     3
     """
+    if known is not None and id(node) in known:
+        return known[id(node)]
     if isinstance(node, ast.UnaryOp):
         children: list[ast.AST] = [node.operand]
     elif isinstance(node, ast.BinOp):
@@ -509,7 +513,10 @@ def _height(node: ast.AST) -> int:
         children = list(node.args)
     else:
         return 0
-    return 1 + max((_height(c) for c in children), default=-1)
+    height = 1 + max((_height(c, known) for c in children), default=-1)
+    if known is not None:
+        known[id(node)] = height
+    return height
 
 
 def _tree_shape(expr: sp.Basic, cap: int) -> tuple[int, int, int]:

@@ -102,8 +102,9 @@ _POSITIVE = np.unique(np.concatenate([np.linspace(0.0, 8.0, 4001)[1:], np.logspa
 _T = symmetric(np.concatenate([np.linspace(0.0, 8.0, 81), [16.0, 32.0, 100.0]]))
 
 
-def _half_point(h: Fn, h0: float, M: float) -> float | None:
-    dev = np.abs(evaluate(h, _POSITIVE) - h0)
+def _half_point(h: Fn, h0: float, M: float, dev: np.ndarray) -> float | None:
+    """Where |h - h0| first reaches M/2 on the positive side; ``dev`` is |h - h0| on
+    :data:`_POSITIVE`, which the caller has already evaluated."""
     above = np.flatnonzero(np.isfinite(dev) & (dev >= 0.5 * M))
     if above.size == 0:
         return None
@@ -140,7 +141,7 @@ def behaviour_signature(f: Fn) -> str | None:
         M = float(np.max(dev[finite]))
         if not (math.isfinite(h0) and M > 0):
             return None
-        x_half = _half_point(h, h0, M)
+        x_half = _half_point(h, h0, M, dev)
         if x_half is None or x_half <= 0:
             return None
         g = evaluate(h, _T * x_half) / M
