@@ -177,7 +177,23 @@ _RELATIONS: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 
-@functools.lru_cache(maxsize=65_536)
+#: Sub-expressions whose answer :func:`_has_symbols` keeps (a compile asks at every node).
+SYMBOLS_KEPT = 65_536
+
+
+def _takes_basic_rule(kind: type) -> bool:
+    """Whether ``kind``'s free symbols are Basic's, the union of its arguments' (looked up in
+    the class's own dictionaries: a function class answers ``free_symbols`` itself, as an
+    object, through its metaclass).
+
+    >>> _takes_basic_rule(sp.erf), _takes_basic_rule(sp.Add), _takes_basic_rule(sp.Symbol)
+    (True, True, False)
+    """
+    owner = next(k for k in kind.__mro__ if "free_symbols" in vars(k))
+    return owner is sp.Basic
+
+
+@functools.lru_cache(maxsize=SYMBOLS_KEPT)
 def _has_symbols(expr: sp.Basic) -> bool:
     """``bool(expr.free_symbols)``, remembered for every sub-expression: sympy's property walks
     the whole tree below at each call, so asking at every node of a compile is quadratic.
@@ -185,9 +201,9 @@ def _has_symbols(expr: sp.Basic) -> bool:
     >>> _has_symbols(sp.erf(2 * X) + sp.pi), _has_symbols(sp.erf(2) + sp.pi)
     (True, False)
     """
-    if type(expr).free_symbols is not sp.Basic.free_symbols:  # a class with its own rule
+    if not _takes_basic_rule(type(expr)):  # a class with its own rule: Symbol, Dummy, …
         return bool(expr.free_symbols)
-    return any(_has_symbols(arg) for arg in expr.args)  # Basic's: the union of its args'
+    return any(_has_symbols(arg) for arg in expr.args)
 
 
 def _compile(expr: sp.Basic, backend: _Backend) -> Fn:

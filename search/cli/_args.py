@@ -107,6 +107,20 @@ EXECUTION = frozenset(
 )
 
 
+#: What a resume of another kind of run is told (each command resumes its own runs).
+RESUME_ELSEWHERE = "resume it with the command that started it"
+
+
+def recorded_path(path: str | None) -> str | None:
+    """A path typed on the command line as a run records it: absolute, so that a resume from
+    another folder reads the same file.
+
+    >>> recorded_path(None), Path(recorded_path("a/b")).is_absolute()
+    (None, True)
+    """
+    return None if path is None else str(Path(path).resolve())
+
+
 def resumed_settings(args: argparse.Namespace) -> Any:
     """The settings of the run ``--resume`` names, with the execution options typed on this
     command line (:data:`EXECUTION`; ``args.given``, set by :func:`search.cli.main`) applied."""

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ._args import (
+    RESUME_ELSEWHERE,
     add_cluster_options,
     add_reference_command,
     add_workers_options,
     number,
     recipe_items,
+    recorded_path,
     resumed_settings,
     settings_from,
 )
@@ -49,10 +51,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.resume:
         settings = resumed_settings(args)
         if settings.study != STUDY:
-            raise UserError(
-                f"{args.resume} is not a calibration run: resume it with the command that "
-                "started it"
-            )
+            raise UserError(f"{args.resume} is not a calibration run: {RESUME_ELSEWHERE}")
         check_run(settings, resume=True)
     else:
         if args.task is None:
@@ -71,7 +70,7 @@ def _calibrate(args: argparse.Namespace) -> int:
             RunSettings,
             args,
             study=STUDY,
-            reference=args.reference,  # None: the built-in one, wherever this package is
+            reference=recorded_path(args.reference),  # None: the built-in one, wherever it is
             tasks=(args.task,),
             recipe=recipe_items(args),
             study_name=Path(args.out).resolve().name if args.out else name,

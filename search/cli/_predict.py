@@ -15,21 +15,22 @@ import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ._args import (
     EXECUTION,
+    RESUME_ELSEWHERE,
+    T,
     add_cluster_options,
     add_reference_command,
     add_workers_options,
     recipe_items,
+    recorded_path,
     resumed_settings,
     settings_from,
 )
 from ._codes import EXIT_INTERRUPTED
 from ._search import train_table
-
-T = TypeVar("T")
 
 #: Ray workers of a new prediction run.
 DEFAULT_WORKERS = 2
@@ -114,9 +115,7 @@ def _recorded_request(args: argparse.Namespace) -> tuple[argparse.Namespace, fro
 
     settings = RunSettings.read(args.resume)
     if settings.study != STUDY:  # before its record is read as a prediction's
-        raise UserError(
-            f"{args.resume} is not a prediction run: resume it with the command that started it"
-        )
+        raise UserError(f"{args.resume} is not a prediction run: {RESUME_ELSEWHERE}")
     if settings.catalog not in (None, "paper"):
         raise UserError(
             f"{Path(args.resume) / 'config.toml'}: recorded catalog {settings.catalog!r}: a "
@@ -213,7 +212,10 @@ def _predict(args: argparse.Namespace) -> int:
     candidates = _candidates(args)
     if args.resume or not (args.zero_cost or sources):
         settings, table = _training(args, candidates)
-        reference = read_reference(settings.reference or PAPER_REFERENCE)  # refused before training
+        recorded = Path(args.resume) / "config.toml" if args.resume else None
+        reference = _checked(  # refused before training
+            "reference", recorded, partial(read_reference, settings.reference or PAPER_REFERENCE)
+        )
         summary = train_table(settings, args, table, plots=False)
         out = settings.run_dir
         if summary.interrupted:
@@ -275,9 +277,7 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
     if args.resume:
         settings = resumed_settings(args)
         if settings.study != STUDY:
-            raise UserError(
-                f"{args.resume} is not a prediction run: resume it with the command that started it"
-            )
+            raise UserError(f"{args.resume} is not a prediction run: {RESUME_ELSEWHERE}")
         check_run(settings, resume=True)
         return settings, None
     if args.task is None:
@@ -300,17 +300,17 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
         workers=args.workers or DEFAULT_WORKERS,
         device=args.device or "auto",
         study=STUDY,
-        reference=_resolved(args.reference),  # None: the built-in one, wherever it is
+        reference=recorded_path(args.reference),  # None: the built-in one, wherever it is
         tasks=(args.task,),
         # what the run predicts beside the reference's cells, trained with them; and how its
         # report is fitted: recorded, so that `--resume` fits the same from any folder
         catalog="paper" if args.catalog else None,
         expressions=tuple(args.expr or ()),
-        candidates_dir=_resolved(args.candidates_of),
+        candidates_dir=recorded_path(args.candidates_of),
         target=args.target,
         feature_sets=args.features,
         measures=args.measures,
-        sources=tuple(str(_resolved(p)) for p in args.sources or ()),
+        sources=tuple(str(recorded_path(p)) for p in args.sources or ()),
         shift="none",
         recipe=recipe_items(args),
         study_name=Path(args.out).resolve().name if args.out else name,
@@ -318,12 +318,6 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
     )
     check_run(settings)
     return settings, prediction_table(cells, cells=settings.cells, candidates=candidates)
-
-
-def _resolved(path: str | None) -> str | None:
-    """A path typed on the command line as a run records it: absolute, so that a resume from
-    another folder reads the same file."""
-    return None if path is None else str(Path(path).resolve())
 
 
 def add_predict_command(sub: Any) -> None:
@@ -382,13 +376,15 @@ def add_predict_command(sub: Any) -> None:
         "--expr",
         action="append",
         metavar="EXPR",
-        help="also predict this function (repeatable; on --resume, these replace the run's own)",
+        help="also predict this function (repeatable; on --resume, these replace the run's own, "
+        "and one the run did not train is predicted from its zero-cost features)",
     )
     p.add_argument(
         "--run",
         dest="candidates_of",
         metavar="RUN_DIR",
-        help="also predict a run directory's candidates (on --resume, replaces the run's own)",
+        help="also predict a run directory's candidates, as its table holds them when the fit "
+        "reads it (on --resume, replaces the run's own)",
     )
     p.add_argument("--device", help="cpu, cuda or auto (default auto; on --resume, the run's own)")
     add_workers_options(

@@ -65,6 +65,9 @@ from ._features import (
 )
 from ._target import Target
 
+#: Names a report note lists before it counts the rest.
+NAMES_SHOWN = 5
+
 #: The folds every feature set is scored under: the headline first.
 FOLDS = ("table", "row")
 #: Permutations of the labels a report fits again: the spread of κ that fitting noise reaches
@@ -449,8 +452,8 @@ def _final(
             }
         )
     if unpredicted:  # asked for, so said: a row that is absent would read as forgotten
-        more = len(unpredicted) - 5
-        shown = ", ".join(unpredicted[:5]) + (f" and {more} more" if more > 0 else "")
+        more = len(unpredicted) - NAMES_SHOWN
+        shown = ", ".join(unpredicted[:NAMES_SHOWN]) + (f" and {more} more" if more > 0 else "")
         result.notes.append(
             f"{len(unpredicted)} candidate(s) not predicted, having no feature of the sets "
             f"fitted ({', '.join(sets)}): {shown}; a function not trained has zero-cost "

@@ -227,10 +227,14 @@ def test_a_resume_refuses_a_request_that_no_longer_holds_before_it_trains(
     ]
 
 
-def test_an_empty_resume_path_is_refused_not_read_as_a_new_run(capsys) -> None:
+def test_an_empty_resume_path_is_refused_not_read_as_a_new_run(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)  # were it read as no --resume, what started would write here
     for command in (["predict", "--zero-cost"], ["run"], ["calibrate"]):
         assert main([*command, "--resume", ""]) == 2
         assert "--resume needs a run directory" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_predict_without_training_writes_its_reports(tmp_path) -> None:

@@ -65,3 +65,26 @@ def test_piecewise_compiles_for_numpy_and_torch() -> None:
     expected = [float(expr.subs(X, v)) for v in XS]
     np.testing.assert_allclose(y_np, expected, rtol=1e-12)
     np.testing.assert_allclose(y_torch, expected, rtol=1e-12)
+
+
+def test_the_compiler_asks_sympy_for_free_symbols_once_per_sub_expression(monkeypatch) -> None:
+    # whether a node holds x is remembered: asking sympy at every node of a compile walks the
+    # tree below each time, quadratic in the depth
+    from candidates.expr import _compile
+
+    texts = [*(_call(n) for n in sorted(OPERATORS)), "tanh(x)/(1 + abs(tanh(x)))"]
+    chain = "x"
+    for i in range(12):
+        chain = f"tanh({chain} + {i + 1})"
+    exprs = [parse(t) for t in [*texts, chain]]
+    for expr in exprs:  # the same answer as sympy's, at every node
+        for node in sp.preorder_traversal(expr):
+            assert _compile._has_symbols(node) == bool(node.free_symbols), node
+    _compile._has_symbols.cache_clear()
+    calls = []
+    walk = sp.Basic.free_symbols
+    monkeypatch.setattr(
+        sp.Basic, "free_symbols", property(lambda e: calls.append(e) or walk.fget(e))
+    )
+    compile_numpy(exprs[-1])
+    assert len(calls) == 0  # Basic's rule is followed, not asked (37 nodes deep)
