@@ -164,26 +164,17 @@ def _check_source(source: Path) -> None:
         raise UserError(f"--from {source}: {exc}") from None
 
 
-def _predict(args: argparse.Namespace) -> int:
-    from candidates import Candidate, UserError
+def _checked_request(args: argparse.Namespace, taken: frozenset[str]) -> tuple[Any, ...]:
+    """The request's target, feature sets, measures (None: every one) and source folders, and
+    every candidate it names, refused before anything runs; a value in ``taken`` (recorded in
+    the run resumed) is refused as recorded."""
+    from candidates import Candidate
 
-    from ..calibration import PAPER_REFERENCE, read_reference
-    from ..prediction import (
-        parse_feature_sets,
-        parse_measures,
-        parse_target,
-        predict,
-        write_prediction,
-    )
-
-    taken: frozenset[str] = frozenset()
-    if args.resume:
-        args, taken = _recorded_request(args)
+    from ..prediction import parse_feature_sets, parse_measures, parse_target
 
     def origin(option: str) -> Path | None:
         return Path(args.resume) / "config.toml" if option in taken else None
 
-    # everything refused before anything runs, a recorded value as recorded
     target = _checked("target", origin("target"), lambda: parse_target(args.target))
     feature_sets = _checked(
         "feature_sets", origin("features"), lambda: parse_feature_sets(args.features)
@@ -202,6 +193,19 @@ def _predict(args: argparse.Namespace) -> int:
         _checked(
             "candidates_dir", origin("candidates_of"), partial(read_candidates, args.candidates_of)
         )
+    return target, feature_sets, measures, sources
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from candidates import UserError
+
+    from ..calibration import PAPER_REFERENCE, read_reference
+    from ..prediction import predict, write_prediction
+
+    taken: frozenset[str] = frozenset()
+    if args.resume:
+        args, taken = _recorded_request(args)
+    target, feature_sets, measures, sources = _checked_request(args, taken)
     if args.zero_cost and measures is not None:
         raise UserError("--zero-cost reads no trained features: leave --measures out")
     if args.zero_cost and (args.resume or sources):
@@ -320,17 +324,8 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
     return settings, prediction_table(cells, cells=settings.cells, candidates=candidates)
 
 
-def add_predict_command(sub: Any) -> None:
-    """The sub-parser of `predict`."""
-    p = add_reference_command(
-        sub,
-        "predict",
-        help="predict full-scale outcomes from proxies, cross-validated on a reference",
-        task="the proxy task to train the reference's functions on",
-        cells="all",
-        cells_help="which reference cells' functions to train: all (default), or the decisive ones",
-        seeds="function",
-    )
+def _add_fit_options(p: argparse.ArgumentParser) -> None:
+    """``--target``, ``--features``, ``--measures`` and ``--from``: how a report is fitted."""
     from ..prediction import Target
 
     default = Target().text()
@@ -362,6 +357,20 @@ def add_predict_command(sub: Any) -> None:
         "calibration or prediction run; repeatable); without --task nothing is trained; on "
         "--resume, these replace the run's own",
     )
+
+
+def add_predict_command(sub: Any) -> None:
+    """The sub-parser of `predict`."""
+    p = add_reference_command(
+        sub,
+        "predict",
+        help="predict full-scale outcomes from proxies, cross-validated on a reference",
+        task="the proxy task to train the reference's functions on",
+        cells="all",
+        cells_help="which reference cells' functions to train: all (default), or the decisive ones",
+        seeds="function",
+    )
+    _add_fit_options(p)
     p.add_argument(
         "--zero-cost", action="store_true", help="train nothing: zero-cost descriptors only"
     )

@@ -452,13 +452,21 @@ def _final(
             }
         )
     if unpredicted:  # asked for, so said: a row that is absent would read as forgotten
-        more = len(unpredicted) - NAMES_SHOWN
-        shown = ", ".join(unpredicted[:NAMES_SHOWN]) + (f" and {more} more" if more > 0 else "")
-        result.notes.append(
-            f"{len(unpredicted)} candidate(s) not predicted, having no feature of the sets "
-            f"fitted ({', '.join(sets)}): {shown}; a function not trained has zero-cost "
-            "features alone"
-        )
+        result.notes.append(_unpredicted_note(unpredicted, sets))
+
+
+def _unpredicted_note(names: Sequence[str], sets: Sequence[str]) -> str:
+    """The report's note on the candidates no fitted set has a feature of.
+
+    >>> _unpredicted_note(["a", "b"], ["trained"])  # doctest: +ELLIPSIS
+    '2 candidate(s) not predicted, having no feature of the sets fitted (trained): a, b; ...'
+    """
+    more = len(names) - NAMES_SHOWN
+    shown = ", ".join(names[:NAMES_SHOWN]) + (f" and {more} more" if more > 0 else "")
+    return (
+        f"{len(names)} candidate(s) not predicted, having no feature of the sets fitted "
+        f"({', '.join(sets)}): {shown}; a function not trained has zero-cost features alone"
+    )
 
 
 def _half_width(data: Dataset, got: Predictions) -> float:
