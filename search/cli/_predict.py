@@ -51,19 +51,27 @@ def _check_out(out: Path) -> None:
             raise UserError(f"--out {out} holds other files: give a new folder, or a run directory")
 
 
-def _candidates(args: argparse.Namespace) -> dict[str, str]:
-    """name -> expression of the candidates to predict (``--catalog``, ``--expr``, ``--run``)."""
+def _candidates(args: argparse.Namespace, taken: frozenset[str]) -> dict[str, str]:
+    """name -> expression of the candidates to predict (``--catalog``, ``--expr``, ``--run``),
+    each refused in one line if bad (as recorded, for an option in ``taken``)."""
     from candidates import Candidate, get_catalog
 
     out: dict[str, str] = {}
     if args.catalog:
         out.update({e.name: str(e.expression) for e in get_catalog("paper") if e.expression})
     for text in args.expr or ():
-        out[text] = Candidate.from_text(text).expression  # refused in one line if bad
+        function = _checked(
+            "expressions", _origin(args, taken, "expr"), partial(Candidate.from_text, text)
+        )
+        out[text] = function.expression
     if args.candidates_of:
         from ..driver import read_candidates
 
-        table = read_candidates(args.candidates_of)
+        table = _checked(
+            "candidates_dir",
+            _origin(args, taken, "candidates_of"),
+            partial(read_candidates, args.candidates_of),
+        )
         for row in table.to_dict("records"):
             if row["kind"] != "candidate" or not isinstance(row["expression"], str):
                 continue
@@ -136,6 +144,11 @@ def _recorded_request(args: argparse.Namespace) -> tuple[argparse.Namespace, fro
     return argparse.Namespace(**{**vars(args), **kept}), frozenset(kept)
 
 
+def _origin(args: argparse.Namespace, taken: frozenset[str], option: str) -> Path | None:
+    """The config.toml an option's value was recorded in (``taken``), or None: typed."""
+    return Path(args.resume) / "config.toml" if option in taken else None
+
+
 def _checked(what: str, origin: Path | None, check: Callable[[], T]) -> T:
     """``check()``, its refusal saying where a value recorded in a run came from (``origin``,
     its config.toml), so that it is not read as an option the user typed."""
@@ -165,15 +178,13 @@ def _check_source(source: Path) -> None:
 
 
 def _checked_request(args: argparse.Namespace, taken: frozenset[str]) -> tuple[Any, ...]:
-    """The request's target, feature sets, measures (None: every one) and source folders, and
-    every candidate it names, refused before anything runs; a value in ``taken`` (recorded in
-    the run resumed) is refused as recorded."""
-    from candidates import Candidate
-
+    """The request's target, feature sets, measures (None: every one) and source folders,
+    refused before anything runs; a value in ``taken`` (recorded in the run resumed) is
+    refused as recorded."""
     from ..prediction import parse_feature_sets, parse_measures, parse_target
 
     def origin(option: str) -> Path | None:
-        return Path(args.resume) / "config.toml" if option in taken else None
+        return _origin(args, taken, option)
 
     target = _checked("target", origin("target"), lambda: parse_target(args.target))
     feature_sets = _checked(
@@ -185,14 +196,6 @@ def _checked_request(args: argparse.Namespace, taken: frozenset[str]) -> tuple[A
     sources = [Path(p) for p in args.sources or ()]
     for source in sources:
         _checked("sources", origin("sources"), partial(_check_source, source))
-    for text in args.expr or ():
-        _checked("expressions", origin("expr"), partial(Candidate.from_text, text))
-    if args.candidates_of:
-        from ..driver import read_candidates
-
-        _checked(
-            "candidates_dir", origin("candidates_of"), partial(read_candidates, args.candidates_of)
-        )
     return target, feature_sets, measures, sources
 
 
@@ -213,7 +216,7 @@ def _predict(args: argparse.Namespace) -> int:
             "--zero-cost trains nothing and reads no run: leave it out with "
             f"{'--resume' if args.resume else '--from'}"
         )
-    candidates = _candidates(args)
+    candidates = _candidates(args, taken)
     if args.resume or not (args.zero_cost or sources):
         settings, table = _training(args, candidates)
         recorded = Path(args.resume) / "config.toml" if args.resume else None
@@ -278,10 +281,8 @@ def _training(args: argparse.Namespace, candidates: dict[str, str]) -> tuple[Any
     from ..driver import RunSettings, check_run
     from ..prediction import STUDY, prediction_table
 
-    if args.resume:
+    if args.resume:  # a prediction run's: _recorded_request checked its study
         settings = resumed_settings(args)
-        if settings.study != STUDY:
-            raise UserError(f"{args.resume} is not a prediction run: {RESUME_ELSEWHERE}")
         check_run(settings, resume=True)
         return settings, None
     if args.task is None:
