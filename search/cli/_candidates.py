@@ -336,7 +336,7 @@ def _add_evaluate(sub: Any) -> None:
         help="the template's s (default: scalar, or the catalog entry's: DyT has none)",
     )
     add_budget_option(p)
-    add_protocol_options(p)
+    add_protocol_options(p, ladder=False)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument(

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         run_features,
         sources_features,
         trained_functions,
+        widest_rung,
         zero_cost_features,
         zero_cost_table,
     )
@@ -113,6 +114,7 @@ _WHERE = {
             "run_features",
             "sources_features",
             "trained_functions",
+            "widest_rung",
             "zero_cost_features",
             "zero_cost_table",
         ),
@@ -206,6 +208,7 @@ __all__ = [
     "sources_features",
     "stable_steps",
     "trained_functions",
+    "widest_rung",
     "write_predicted",
     "write_prediction",
     "zero_cost_features",

@@ -42,7 +42,7 @@ import numpy as np
 from candidates import DEFAULT_ALPHA0, GAUSSIAN, Candidate, UserError, compile_numpy, describe
 
 from ..calibration import ANCHOR_BASES, ReferenceCell, reference_cells
-from ..driver import GROWTH_PREFIX, LADDER_WIDTHS
+from ..driver import GROWTH_PREFIX
 from ._cv import parse_names
 
 if TYPE_CHECKING:
@@ -302,6 +302,27 @@ def labelled(label: str, rows: Mapping[str, Mapping[str, float]]) -> dict[str, d
     return {k: {f"{label}:{n}": v for n, v in row.items()} for k, row in rows.items()}
 
 
+def widest_rung(trials: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The trials of a ladder run (``table``: its candidates) whose final metrics are read as
+    features: those of its widest rung, the nearest to full scale (in the default ladder the
+    tasks' own width).
+
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"candidate_id": ["x@w64", "x@w256"], "ladder_of": ["x", "x"],
+    ...                       "width": [64, 256]})
+    >>> trials = pd.DataFrame({"candidate_id": ["x@w64", "x@w256"], "value": [0.6, 0.1]})
+    >>> widest_rung(trials, table)["value"].tolist()
+    [0.1]
+    """
+    from ..driver import rung_of
+
+    rungs = rung_of(table)
+    widths = dict(zip(table["candidate_id"].astype(str), table["width"], strict=True))
+    widest = max((int(widths[k]) for k in rungs), default=0)
+    keys = trials["candidate_id"].astype(str)
+    return trials[[k not in rungs or int(widths[k]) == widest for k in keys]]
+
+
 def trained_functions(
     run_dir: str | Path, expressions: Iterable[str], *, target: Mapping[str, float]
 ) -> tuple[str, dict[str | None, Mapping[str, float]]]:
@@ -329,14 +350,8 @@ def trained_functions(
     task = apply_recipe(get_task(task_name), settings.budget, parse_recipe(settings.recipe))[0]
     untrained = task.untrained_level()
     sign = 1.0 if task.direction == "maximize" else -1.0
-    # a ladder's metric is read at the tasks' own width; its other rungs give growth fits
-    native = max(LADDER_WIDTHS)
-    widths = dict(
-        zip(table["candidate_id"], table.get("width", [native] * len(table)), strict=True)
-    )
     rungs = rung_of(table) if settings.protocol == "ladder" else {}
-    kept = trials[[int(widths.get(k, native)) == native or k not in rungs
-                   for k in trials["candidate_id"].astype(str)]]  # fmt: skip
+    kept = widest_rung(trials, table) if rungs else trials  # its rungs together: growth fits
     per_key = _measured(kept, rungs, untrained=untrained, sign=sign)
     # LayerNorm's gain over the untrained level, as a calibration measures it: the unit
     ln = per_key.get("layernorm", {}).get("metric", [])

@@ -29,11 +29,13 @@ from scipy import stats
 
 from candidates import UserError
 
+from ..driver import MIN_WIDTHS
+
 if TYPE_CHECKING:
     import pandas as pd
 
-#: The fewest distinct values an axis needs to be fitted.
-MIN_LEVELS = 3
+#: The fewest distinct values an axis needs to be fitted (a ladder's widths are held to it).
+MIN_LEVELS = MIN_WIDTHS
 #: Huber's threshold, in robust standard deviations of the residuals.
 HUBER = 1.345
 #: The coverage of a growth fit's prediction interval.

@@ -21,7 +21,7 @@ import pandas as pd
 from candidates import UserError
 
 from ..calibration import PAPER_REFERENCE, read_reference
-from ..driver import RunSettings, read_candidates
+from ..driver import RunSettings, ladder_widths, read_candidates
 from ..reports import PREDICTED_COLUMNS, PREDICTED_FILE
 from ._features import function_keys
 from ._predict import Prediction, predict
@@ -29,7 +29,7 @@ from ._report import write_prediction
 from ._target import parse_target
 
 #: The settings a predictor's run must share with the run it ranks: same features, same scale.
-SHARED = ("tasks", "protocol", "budget", "recipe")
+SHARED = ("tasks", "protocol", "widths", "budget", "recipe")
 
 
 def check_predictor(settings: RunSettings) -> RunSettings:
@@ -46,6 +46,8 @@ def check_predictor(settings: RunSettings) -> RunSettings:
         mine, other = getattr(settings, name), getattr(theirs, name)
         if name == "recipe":
             mine, other = tuple(sorted(mine)), tuple(sorted(other))
+        if name == "widths":  # as the runs read them: the default's, or in ascending order
+            mine, other = ladder_widths(mine), ladder_widths(other)
         if mine != other:
             raise UserError(
                 f"--predictor {path} was trained with {name} {_shown(other)}, this run with "

@@ -109,6 +109,16 @@ def test_objectives_other_than_final_need_the_lr_sweep() -> None:
         ),
         (["evaluate", "erf", "--task", "mnist1d", "--protocol", "ladder"], "evaluate trains one"),
         (["study", "properties", "--protocol", "ladder"], "fit a scale ladder"),
+        (["run", "--widths", "32,64,128"], "--widths are a ladder's: use them with --protocol"),
+        (["run", "--protocol", "ladder", "--widths", "32,64"], "at least 3 widths to fit over"),
+        (["run", "--protocol", "ladder", "--widths", "8,16,16,32"], "names a width twice"),
+        (["run", "--protocol", "ladder", "--widths", "8,16,x"], "positive integers joined"),
+        (["run", "--protocol", "ladder", "--widths", "0,16,32"], "positive integers joined"),
+        (
+            ["run", "--protocol", "ladder", "--widths", "6,16,32"],
+            "--widths 6,16,32: recipe width must be a multiple of",
+        ),
+        (["evaluate", "erf", "--task", "mnist1d", "--widths", "8,16,32"], "unrecognized"),
         (
             [
                 "evaluate",
@@ -180,6 +190,41 @@ def test_the_ladder_protocol_trains_every_function_at_each_width() -> None:
     assert set(ladder.groupby("ladder_of")["width"].nunique()) == {len(LADDER_WIDTHS)}
     # candidate by candidate: a run stopped early has whole ladders
     assert list(ladder["ladder_of"][: len(LADDER_WIDTHS)]) == ["erf"] * len(LADDER_WIDTHS)
+
+
+def test_a_ladder_of_chosen_widths_is_recorded_and_read_at_its_widest_rung(
+    tmp_path: Path,
+) -> None:
+    from search.driver import ladder_widths, rung_of
+    from search.prediction import widest_rung
+
+    widths = ladder_widths("256, 64,128")
+    assert widths == (64, 128, 256)
+    table = pd.DataFrame({"candidate_id": ["x", "layernorm"], "expression": ["x", None]})
+    ladder = apply_protocol(table, "ladder", widths=widths)
+    assert list(ladder["candidate_id"][:3]) == ["x@w64", "x@w128", "x@w256"]
+    assert rung_of(ladder)["layernorm@w256"] == "layernorm"
+    # the final metric a feature reads is the widest rung's, the nearest to full scale
+    trials = pd.DataFrame({"candidate_id": ladder["candidate_id"], "value": range(6)})
+    assert sorted(widest_rung(trials, ladder)["candidate_id"]) == ["layernorm@w256", "x@w256"]
+    # recorded as given, read back the same, and kept in every resumed run's settings
+    settings = RunSettings(protocol="ladder", widths="256, 64,128", out=str(tmp_path / "r"))
+    settings.write(tmp_path / "config.toml", {"command": "run"})
+    assert ladder_widths(RunSettings.read(tmp_path).widths) == widths
+
+
+def test_a_predictor_is_refused_for_a_search_of_other_widths(tmp_path: Path) -> None:
+    from search.prediction import check_predictor
+
+    predictor = tmp_path / "predictor"
+    predictor.mkdir()
+    mine = RunSettings(study="prediction", protocol="ladder", widths="64,128,256")
+    mine.write(predictor / "config.toml", {"command": "run"})
+    search = {"objective": "predicted", "predictor": str(predictor), "shift": "none"}
+    same = RunSettings(protocol="ladder", widths="256,128,64", **search)  # the same ladder
+    assert check_predictor(same).widths == "64,128,256"
+    with pytest.raises(UserError, match="trained with widths 64,128,256, this run with 16,32,64"):
+        check_predictor(RunSettings(protocol="ladder", **search))
 
 
 def test_the_overfit_protocol_trains_every_function_on_the_same_small_set() -> None:

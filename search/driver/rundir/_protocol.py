@@ -14,7 +14,8 @@
   mean gap to the best, a diverged run counted at the untrained level) and a largest stable
   rate (:func:`sweep_summary`).
 
-- ``ladder``: every run at each width of :data:`LADDER_WIDTHS`, for :data:`LADDER_HORIZON`
+- ``ladder``: every run at each width of :data:`LADDER_WIDTHS` (or the run's own, at least
+  three: :func:`ladder_widths`), for :data:`LADDER_HORIZON`
   times the recipe's steps under the warmup–stable–decay schedule, so that one run's
   recorded growth curve holds the shorter horizons too (its steps before the decay are
   points of shorter runs' stable phase); each (candidate, seed, width) is its own trial, keyed
@@ -61,8 +62,10 @@ SWEEP_OBJECTIVES = ("best-lr", "lr-sensitivity", "pareto")
 #: The lr-sweep protocol's rates, as multiples of the recipe's learning rate (factor 2 apart).
 LR_LADDER = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: The ladder protocol's widths (a multiple of every built-in task's attention heads): at
-#: least three, for a fit over width.
+#: least three, for a fit over width. A run may choose its own (``--widths``).
 LADDER_WIDTHS = (16, 32, 64)
+#: The fewest distinct widths a ladder has: a growth fit's fewest levels on an axis.
+MIN_WIDTHS = 3
 #: The ladder protocol's run length as a multiple of the recipe's steps: its curve spans the
 #: horizons 0.5, 1 and 2 of the recipe.
 LADDER_HORIZON = 2.0
@@ -118,8 +121,37 @@ def protocol_alpha0(expression: str, protocol: str) -> float | None:
     return round(matched_alpha0(expression, target=spread_of(MATCHED_TO, DEFAULT_ALPHA0)), 6)
 
 
-def apply_protocol(table: pd.DataFrame, protocol: str) -> pd.DataFrame:
-    """``table`` (a candidate table) with the protocol's per-function settings filled in."""
+def ladder_widths(text: str | None) -> tuple[int, ...]:
+    """The widths a ladder run trains at: ``text`` (``--widths``, integers joined by commas)
+    in ascending order, or :data:`LADDER_WIDTHS` for None.
+
+    >>> ladder_widths("128, 64,256"), ladder_widths(None)
+    ((64, 128, 256), (16, 32, 64))
+    >>> ladder_widths("64,128")
+    Traceback (most recent call last):
+    ...
+    candidates._errors.UserError: --widths needs at least 3 widths to fit over, not '64,128'
+    """
+    from candidates import UserError
+
+    if text is None:
+        return LADDER_WIDTHS
+    parts = [p.strip() for p in str(text).split(",")]
+    if not all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts):
+        raise UserError(f"--widths takes positive integers joined by commas, not {text!r}")
+    widths = tuple(sorted({int(p) for p in parts}))
+    if len(widths) != len(parts):
+        raise UserError(f"--widths names a width twice: {text!r}")
+    if len(widths) < MIN_WIDTHS:
+        raise UserError(f"--widths needs at least {MIN_WIDTHS} widths to fit over, not {text!r}")
+    return widths
+
+
+def apply_protocol(
+    table: pd.DataFrame, protocol: str, *, widths: Sequence[int] = LADDER_WIDTHS
+) -> pd.DataFrame:
+    """``table`` (a candidate table) with the protocol's per-function settings filled in
+    (``widths``: the ladder's)."""
     if protocol == "gain-matched":
         table = table.copy()
         table["alpha0"] = [
@@ -130,7 +162,7 @@ def apply_protocol(table: pd.DataFrame, protocol: str) -> pd.DataFrame:
         table = _rungs(table, "sweep_of", "lr_scale", LR_LADDER, "lr×")
     elif protocol == "ladder":
         # candidate by candidate, its widths together: a run stopped early has whole ladders
-        table = _rungs(table, "ladder_of", "width", LADDER_WIDTHS, "w", together=True)
+        table = _rungs(table, "ladder_of", "width", widths, "w", together=True)
     return table
 
 

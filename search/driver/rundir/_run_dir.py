@@ -45,7 +45,7 @@ from ._files import (
 from ._generate import GenerateSettings, generate, package_versions
 from ._lock import LOCK_FILE
 from ._progress import StageProgress
-from ._protocol import apply_protocol
+from ._protocol import apply_protocol, ladder_widths
 from ._settings import RunSettings, check_sampler_fits
 from ._space import CandidateSet, candidate_set, merged_note
 
@@ -251,7 +251,8 @@ def prepare_run_dir(
             print(note, file=sys.stderr)
     else:
         chosen = CandidateSet(as_candidate_table(table))
-    chosen = replace(chosen, table=apply_protocol(chosen.table, settings.protocol))
+    widths = ladder_widths(settings.widths)
+    chosen = replace(chosen, table=apply_protocol(chosen.table, settings.protocol, widths=widths))
     if settings.sampler == "guided":  # its inputs, once, rather than at every start of the run
         chosen = replace(chosen, table=_described(chosen.table, progress=progress))
     check_sampler_fits(settings.sampler, chosen.table["candidate_id"].nunique())

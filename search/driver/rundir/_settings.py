@@ -24,7 +24,13 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10
     import tomli as tomllib
 
-from ._protocol import OBJECTIVES, PROTOCOLS, SWEEP_OBJECTIVES, check_protocol_recipe
+from ._protocol import (
+    OBJECTIVES,
+    PROTOCOLS,
+    SWEEP_OBJECTIVES,
+    check_protocol_recipe,
+    ladder_widths,
+)
 
 SAMPLERS = ("grid", "random", "tpe", "guided")
 #: Up to this many candidates a trial's ``candidate`` is a categorical over their keys (a
@@ -194,6 +200,8 @@ class RunSettings:
     # every function; see evaluators.parse_recipe)
     protocol: str = "single"
     recipe: tuple[str, ...] = ()
+    # the ladder protocol's widths, integers joined by commas (None: LADDER_WIDTHS)
+    widths: str | None = None
     objective: str = "final"  # what the leaderboard ranks by (see search.driver.OBJECTIVES)
     # the objective predicted: the run directory whose reference functions fit the predictor
     predictor: str | None = None
@@ -246,6 +254,7 @@ class RunSettings:
                 "a pruner would leave ladders incomplete (use --pruner none)"
             )
         check_protocol_recipe(self.protocol, self.recipe)
+        self._check_widths()
         if self.protocol == "gain-matched" and (self.alpha0 is not None or self.tune_alpha):
             raise UserError(
                 f"--protocol {self.protocol} sets each function's α0: "
@@ -280,6 +289,23 @@ class RunSettings:
             value = getattr(self, name)
             if value is not None:
                 kind.check(value, name.replace("_", "-"))
+
+    def _check_widths(self) -> None:
+        """``widths``: a ladder's, at least three, each one every task's model can have."""
+        from candidates import UserError
+
+        if self.widths is None:
+            return
+        if self.protocol != "ladder":
+            raise UserError("--widths are a ladder's: use them with --protocol ladder")
+        from evaluators import apply_recipe, get_task
+
+        for width in ladder_widths(self.widths):
+            for task in self.tasks:  # a width the model cannot have, refused before training
+                try:
+                    apply_recipe(get_task(task), self.budget, {"width": width})
+                except UserError as exc:
+                    raise UserError(f"--widths {self.widths}: {exc}") from None
 
     def _check_pack(self) -> None:
         """``pack``: "auto" or a count up to :data:`evaluators.MAX_PACK`."""
