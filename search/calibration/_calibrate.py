@@ -420,7 +420,8 @@ def calibration_figures(
     return Calibration(
         task=task,
         metric=proxy_task.metric,
-        protocol=str(settings.get("protocol", "single")),
+        protocol=str(settings.get("protocol", "single"))
+        + (f" (widths {settings['widths']})" if settings.get("widths") else ""),
         recipe=list(settings.get("recipe", [])),
         budget=str(settings.get("budget", "default")),
         cells_mode=str(settings.get("cells", "all")),

@@ -338,19 +338,20 @@ def add_reference_command(
 def add_protocol_options(parser: argparse.ArgumentParser, *, ladder: bool = True) -> None:
     """``--protocol`` and ``--recipe``: how each candidate is trained, the same for all; with
     ``ladder``, ``--widths`` too (a command that trains one run has no ladder)."""
-    from ..driver import PROTOCOLS
+    from ..driver import LADDER_WIDTHS, PROTOCOLS
 
+    *first, last = map(str, LADDER_WIDTHS)
     parser.add_argument(
         "--protocol",
         choices=PROTOCOLS,
         default="single",
         help="single: each function at its template's α0; gain-matched: α0 per function such "
         "that f(α0·z) has erf(0.5·z)'s spread; lr-sweep: every run at 0.25, 0.5, 1, 2 and 4 "
-        "times the recipe's learning rate; ladder: every run at widths 16, 32 and 64 "
-        "(--widths) for twice the recipe's steps (warmup-stable-decay), its growth curves "
-        "fitted over width and steps by `derf-search predict`; overfit: every run on the same "
-        "512 training examples for 100 epochs, its train loss in eval mode beside the "
-        "held-out metric (default single)",
+        f"times the recipe's learning rate; ladder: every run at widths {', '.join(first)} "
+        f"and {last} (--widths) for twice the recipe's steps (warmup-stable-decay), its "
+        "growth curves fitted over width and steps by `derf-search predict`; overfit: every "
+        "run on the same 512 training examples for 100 epochs, its train loss in eval mode "
+        "beside the held-out metric (default single)",
     )
     parser.add_argument(
         "--recipe",
@@ -366,8 +367,8 @@ def add_protocol_options(parser: argparse.ArgumentParser, *, ladder: bool = True
             "--widths",
             metavar="W,W,W",
             help="the ladder protocol's widths, at least three, each a multiple of the task's "
-            "attention heads (default 16,32,64); wider rungs are nearer a full-scale model "
-            "and cost more",
+            f"attention heads (default {','.join(map(str, LADDER_WIDTHS))}); wider rungs are "
+            "nearer a full-scale model and cost more",
         )
 
 

@@ -236,10 +236,10 @@ def _predict(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
         sources = [out, *sources]
     else:
-        if args.task or args.protocol != "single" or args.recipe:
+        if args.task or args.protocol != "single" or args.recipe or args.widths:
             raise UserError(
-                "--task, --protocol and --recipe train a prediction run: leave them out with "
-                "--from or --zero-cost"
+                "--task, --protocol, --recipe and --widths train a prediction run: leave them "
+                "out with --from or --zero-cost"
             )
         if args.workers is not None or args.device is not None:
             raise UserError(

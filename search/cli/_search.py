@@ -437,7 +437,7 @@ def _add_study(sub: Any) -> None:
         "--seeds", type=number("COUNT"), default=3, help="seeds per function (default 3)"
     )
     add_budget_option(p)
-    add_protocol_options(p)
+    add_protocol_options(p, ladder=False)  # a study reports one run per cell: no ladder
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     add_workers_options(p)
     add_storage_option(p)

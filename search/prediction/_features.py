@@ -48,6 +48,8 @@ from ._cv import parse_names
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..driver import RunSettings
+
 #: Where a function's growth is read, as multiples of the template's input.
 GROWTH_AT = (10.0, 100.0, 1e4)
 #: Level (a share of R) under which f counts as flat around 0.
@@ -323,6 +325,24 @@ def widest_rung(trials: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     return trials[[k not in rungs or int(widths[k]) == widest for k in keys]]
 
 
+def source_label(settings: RunSettings) -> str:
+    """What a run's trained features are named by: ``<task>/<protocol>``, and a ladder of
+    other widths than the default's says them (its features are read at another widest rung,
+    so they are not the default ladder's).
+
+    >>> from search.driver import RunSettings
+    >>> source_label(RunSettings(tasks=("mnist1d",), protocol="ladder"))
+    'mnist1d/ladder'
+    >>> source_label(RunSettings(tasks=("mnist1d",), protocol="ladder", widths="128,32,64"))
+    'mnist1d/ladder-w32-64-128'
+    """
+    from ..driver import LADDER_WIDTHS, ladder_widths
+
+    label = f"{settings.tasks[0]}/{settings.protocol}"
+    widths = ladder_widths(settings.widths)
+    return label if widths == LADDER_WIDTHS else label + "-w" + "-".join(map(str, widths))
+
+
 def trained_functions(
     run_dir: str | Path, expressions: Iterable[str], *, target: Mapping[str, float]
 ) -> tuple[str, dict[str | None, Mapping[str, float]]]:
@@ -337,7 +357,7 @@ def trained_functions(
 
     settings = RunSettings.read(run_dir)
     task_name = settings.tasks[0]
-    label = f"{task_name}/{settings.protocol}"
+    label = source_label(settings)
     if settings.protocol == "lr-sweep":
         raise UserError(
             f"{run_dir} ran protocol lr-sweep, whose runs are not read as features: give a "

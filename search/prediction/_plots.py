@@ -3,13 +3,14 @@ fitted law extrapolated, dashed, to the target scale with its interval.
 
 Example:
     >>> import tempfile
+    >>> WIDTHS = (16, 32, 64, 128, 256)  # a line per width, however many
     >>> curves = pd.DataFrame([
     ...     {"number": i, "candidate_id": f"erf@w{w}", "seed": 0, "step": s,
     ...      "signal": "residual_rms", "layer": "blocks.0", "value": 0.1 * w**0.5 * s**0.2}
-    ...     for i, w in enumerate((16, 32, 64)) for s in (2, 4, 8, 16, 32, 64, 100)])
-    >>> rungs = {f"erf@w{w}": ("erf", w) for w in (16, 32, 64)}
+    ...     for i, w in enumerate(WIDTHS) for s in (2, 4, 8, 16, 32, 64, 100)])
+    >>> rungs = {f"erf@w{w}": ("erf", w) for w in WIDTHS}
     >>> out = Path(tempfile.mkdtemp()) / "erf.png"
-    >>> plot_ladder(curves, rungs, {0: 100, 1: 100, 2: 100}, "erf", out,
+    >>> plot_ladder(curves, rungs, dict.fromkeys(range(len(WIDTHS)), 100), "erf", out,
     ...             target={"width": 768, "steps": 94000}, stable=(0.0, 0.2)).name
     'erf.png'
 """
@@ -54,11 +55,11 @@ def plot_ladder(
     seed = int(mine["seed"].min()) if len(mine) else 0
     mine = mine[mine["seed"] == seed]
     fig, axes = plt.subplots(1, len(PLOTTED), figsize=(3.6 * len(PLOTTED), 3.0), squeeze=False)
-    colours = plt.cm.viridis(np.linspace(0, 0.85, 4))
+    widths = sorted({rungs[str(k)][1] for k in mine["candidate_id"].unique()})
+    colours = plt.cm.viridis(np.linspace(0, 0.85, max(len(widths), 1)))  # one a width
     for ax, signal in zip(axes.flat, PLOTTED, strict=True):
         points: list[tuple[dict[str, float], float]] = []
-        widths = sorted({rungs[str(k)][1] for k in mine["candidate_id"].unique()})
-        for colour, width in zip(colours, widths, strict=False):
+        for colour, width in zip(colours, widths, strict=True):
             rows = mine[mine["candidate_id"].map(lambda k, w=width: rungs[str(k)][1] == w)]
             for number, trial in rows.groupby("number"):
                 first, last = stable_steps(

@@ -173,6 +173,7 @@ def test_the_paper_reference_as_a_data_set() -> None:
         (["--task", "mnist1d", "--protocol", "lr-sweep"], "predict reads no lr-sweep runs"),
         (["--zero-cost", "--from", "results/overfit-digits-vit"], "leave it out with --from"),
         (["--zero-cost", "--workers", "2"], "with --from or --zero-cost nothing trains"),
+        (["--zero-cost", "--widths", "8,16,32"], "--widths train a prediction run: leave"),
         (["--measures", "atention_logit"], "not a measure: 'atention_logit'; did you mean"),
         (["--zero-cost", "--measures", "metric"], "leave --measures out"),
         (
@@ -286,6 +287,8 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
         "mnist1d",
         "--protocol",
         "ladder",
+        "--widths",
+        "16,8,32",  # a ladder of its own: read at its widest rung, named by its widths
         "--budget",
         "quick",
         "--recipe",
@@ -305,7 +308,7 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     data = json.loads((out / "prediction.json").read_text())
     assert set(data["scores"]) == {"zero-cost", "trained", "all"}
-    assert data["sources"] == ["mnist1d/ladder"]
+    assert data["sources"] == ["mnist1d/ladder-w8-16-32"]
     # the shuffled-label check: several permutations, their mean, and the line that reads them
     from search.prediction import SHUFFLES
 
@@ -317,6 +320,8 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
     assert table.iloc[-1]["features"] == data["best"]  # the feature set of the best κ
     trained = pd.read_parquet(out / "trials.parquet")
     assert trained["candidate_id"].str.startswith("cefaa8630b2d@w").sum() == 3  # the candidate
+    widths = pd.read_parquet(out / "candidates.parquet").groupby("ladder_of")["width"]
+    assert set(map(frozenset, widths.unique())) == {frozenset({8, 16, 32})}
     assert table["predicted_category"].isin(["FAIL", "DEGRADE", "FINE"]).all()
     from search.calibration import read_reference as read
     from search.prediction import candidate_units, run_features
@@ -324,8 +329,8 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
     units = candidate_units({"x": "x"}, read(reference))
     _, features = run_features(out, units, target={"width": 768, "steps": 94_000})
     row = features["x"]
-    assert "mnist1d/ladder:attention_logit_at_target" in row
-    assert "mnist1d/ladder:residual_rms_width_exponent_rel" in row
+    assert "mnist1d/ladder-w8-16-32:attention_logit_at_target" in row
+    assert "mnist1d/ladder-w8-16-32:residual_rms_width_exponent_rel" in row
     # every trained feature belongs to exactly one measure, so --measures splits them cleanly
     from search.prediction import keep_measures, measure_names
 
@@ -339,9 +344,9 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
     data = json.loads((out / "prediction.json").read_text())
     assert data["measures"] == ["attention_logit"]
     kept = [c for c in pd.read_csv(out / "features.csv").columns if "/" in c]
-    assert kept and all(c.startswith("mnist1d/ladder:attention_logit_") for c in kept)
+    assert kept and all(c.startswith("mnist1d/ladder-w8-16-32:attention_logit_") for c in kept)
     names = [name for name, _ in data["leaning"]["trained"]]
-    assert names and all(n.startswith("mnist1d/ladder:attention_logit_") for n in names)
+    assert names and all(n.startswith("mnist1d/ladder-w8-16-32:attention_logit_") for n in names)
     assert "measures attention_logit alone" in (out / "prediction.md").read_text()
     # the resume predicts what the run was started for: its --expr, which it did not retype
     assert "x/(1 + abs(x))" in set(pd.read_csv(out / "predictions.csv")["name"].dropna())
@@ -349,6 +354,7 @@ def test_predict_trains_a_ladder_and_extrapolates_it(tmp_path) -> None:
 
     recorded = RunSettings.read(out)
     assert recorded.expressions == ("x/(1 + abs(x))",) and recorded.catalog is None
+    assert recorded.widths == "16,8,32"
     assert recorded.measures is None  # what a resume types applies to that fit alone
     assert recorded.reference == str(reference.resolve())  # read from any folder
     # a function typed on a resume is not trained: with trained features alone it cannot be

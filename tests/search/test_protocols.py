@@ -114,9 +114,11 @@ def test_objectives_other_than_final_need_the_lr_sweep() -> None:
         (["run", "--protocol", "ladder", "--widths", "8,16,16,32"], "names a width twice"),
         (["run", "--protocol", "ladder", "--widths", "8,16,x"], "positive integers joined"),
         (["run", "--protocol", "ladder", "--widths", "0,16,32"], "positive integers joined"),
+        (["run", "--protocol", "ladder", "--widths", "8,16,99999996"], "an integer from 1 to"),
+        (["study", "properties", "--widths", "8,16,32"], "unrecognized arguments: --widths"),
         (
             ["run", "--protocol", "ladder", "--widths", "6,16,32"],
-            "--widths 6,16,32: recipe width must be a multiple of",
+            "--widths 6,16,32: recipe width must be a multiple of task digits-dit's",
         ),
         (["evaluate", "erf", "--task", "mnist1d", "--widths", "8,16,32"], "unrecognized"),
         (
@@ -211,6 +213,9 @@ def test_a_ladder_of_chosen_widths_is_recorded_and_read_at_its_widest_rung(
     settings = RunSettings(protocol="ladder", widths="256, 64,128", out=str(tmp_path / "r"))
     settings.write(tmp_path / "config.toml", {"command": "run"})
     assert ladder_widths(RunSettings.read(tmp_path).widths) == widths
+    # a task's own error is its own, not blamed on the widths
+    with pytest.raises(UserError, match=r"^unknown task 'mnistt'"):
+        RunSettings(protocol="ladder", widths="64,128,256", tasks=("mnistt",))
 
 
 def test_a_predictor_is_refused_for_a_search_of_other_widths(tmp_path: Path) -> None:

@@ -133,13 +133,14 @@ def ladder_widths(text: str | None) -> tuple[int, ...]:
     candidates._errors.UserError: --widths needs at least 3 widths to fit over, not '64,128'
     """
     from candidates import UserError
+    from evaluators import RECIPE_RANGES
 
     if text is None:
         return LADDER_WIDTHS
     parts = [p.strip() for p in str(text).split(",")]
     if not all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts):
         raise UserError(f"--widths takes positive integers joined by commas, not {text!r}")
-    widths = tuple(sorted({int(p) for p in parts}))
+    widths = tuple(sorted({int(RECIPE_RANGES["width"].parse(p, "--widths")) for p in parts}))
     if len(widths) != len(parts):
         raise UserError(f"--widths names a width twice: {text!r}")
     if len(widths) < MIN_WIDTHS:

@@ -291,21 +291,23 @@ class RunSettings:
                 kind.check(value, name.replace("_", "-"))
 
     def _check_widths(self) -> None:
-        """``widths``: a ladder's, at least three, each one every task's model can have."""
+        """A ladder's widths (``widths``, else the default): at least three, each one every
+        task's model can have, refused before anything trains."""
         from candidates import UserError
 
-        if self.widths is None:
-            return
         if self.protocol != "ladder":
-            raise UserError("--widths are a ladder's: use them with --protocol ladder")
+            if self.widths is not None:
+                raise UserError("--widths are a ladder's: use them with --protocol ladder")
+            return
         from evaluators import apply_recipe, get_task
 
-        for width in ladder_widths(self.widths):
-            for task in self.tasks:  # a width the model cannot have, refused before training
-                try:
-                    apply_recipe(get_task(task), self.budget, {"width": width})
+        widths = ladder_widths(self.widths)
+        for task in map(get_task, self.tasks):  # a task's own errors are not the widths'
+            for width in widths:
+                try:  # the recipe's rule for a width (its attention heads), in one place
+                    apply_recipe(task, "default", {"width": width})
                 except UserError as exc:
-                    raise UserError(f"--widths {self.widths}: {exc}") from None
+                    raise UserError(f"--widths {','.join(map(str, widths))}: {exc}") from None
 
     def _check_pack(self) -> None:
         """``pack``: "auto" or a count up to :data:`evaluators.MAX_PACK`."""
