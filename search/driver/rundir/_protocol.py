@@ -132,11 +132,11 @@ def ladder_widths(text: str | None) -> tuple[int, ...]:
     ...
     candidates._errors.UserError: --widths needs at least 3 widths to fit over, not '64,128'
     """
+    if text is None:  # the default path imports nothing (evaluators brings torch)
+        return LADDER_WIDTHS
     from candidates import UserError
     from evaluators import RECIPE_RANGES
 
-    if text is None:
-        return LADDER_WIDTHS
     parts = [p.strip() for p in str(text).split(",")]
     if not all(p.isascii() and p.isdigit() and int(p) > 0 for p in parts):
         raise UserError(f"--widths takes positive integers joined by commas, not {text!r}")
